@@ -1,0 +1,77 @@
+/* model — ONNX bytes <-> Onnx__ModelProto, and a catalogue of every tensor.
+ *
+ * Load maps the file, decodes it with protobuf-c and checks every tensor it
+ * can reach (initializers, Constant nodes and tensor attributes, at any
+ * subgraph depth, in model-local functions) against the bytes actually there:
+ * dims, raw_data/typed-field sizes, external data confined to the model's
+ * folder and inside its file.  Save writes atomically (temp file in the
+ * destination folder, fsync, rename) and streams the encoding to disk. */
+#ifndef OI_MODEL_H
+#define OI_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "onnx.pb-c.h"
+
+typedef struct oi_model oi_model;
+
+typedef enum {
+    OI_STORE_NONE,      /* declared only: a shape, no data */
+    OI_STORE_RAW,       /* raw_data, little-endian */
+    OI_STORE_TYPED,     /* float_data / int32_data / ... */
+    OI_STORE_EXTERNAL,  /* data_location = EXTERNAL */
+} oi_storage;
+
+typedef struct oi_tensor {
+    Onnx__TensorProto *proto;
+    const char *name;        /* the tensor's name; a Constant node's output */
+    const char *scope;       /* "" at top level, else e.g. "If 'cond'/then_branch" */
+    const char *kind;        /* "initializer", "Constant", "attribute" */
+    Onnx__NodeProto *node;   /* the node holding it (Constant/attribute), else NULL */
+    int32_t dtype;           /* ONNX__TENSOR_PROTO__DATA_TYPE__* */
+    size_t elem_size;        /* bytes per element when raw; 0 if unknown/string */
+    uint64_t n_elems;
+    uint64_t n_bytes;        /* n_elems * elem_size */
+    oi_storage storage;
+    char *ext_path;          /* EXTERNAL: resolved path of the data file */
+    uint64_t ext_offset;
+} oi_tensor;
+
+typedef struct oi_save_opts {
+    int overwrite;                /* -f: replace an existing output */
+    int allow_same_file;          /* --in-place: the output may be the input */
+    const char *external_name;    /* data file name for external tensors; NULL: "<out>.data" */
+    int externalize;              /* --external-data: move embedded tensors out too */
+    uint64_t external_threshold;  /* ... those of at least this many bytes */
+} oi_save_opts;
+
+oi_status oi_model_load(const char *path, oi_model **out, oi_error *err);
+/* Decode a model from memory; external data (if any) resolves against dir.
+ * label names the model in messages. */
+oi_status oi_model_load_buffer(const void *data, size_t len, const char *dir,
+                               const char *label, oi_model **out, oi_error *err);
+void oi_model_free(oi_model *model);
+
+Onnx__ModelProto *oi_model_proto(oi_model *model);
+const char *oi_model_label(const oi_model *model);
+size_t oi_model_tensor_count(const oi_model *model);
+oi_tensor *oi_model_tensor(oi_model *model, size_t index);
+
+/* A tensor's payload as n_bytes little-endian bytes, whatever its storage. */
+oi_status oi_model_read(oi_model *model, const oi_tensor *t, void *dst, oi_error *err);
+/* Replace a tensor's payload (n_bytes) keeping dtype, shape and storage form.
+ * External payloads are kept until save writes them to the new data file. */
+oi_status oi_model_write(oi_model *model, oi_tensor *t, const void *src, oi_error *err);
+
+oi_status oi_model_save(oi_model *model, const char *path, const oi_save_opts *opts,
+                        oi_error *err);
+/* Encode to memory (embedded tensors only); *data is malloc'd. */
+oi_status oi_model_save_buffer(oi_model *model, uint8_t **data, size_t *len, oi_error *err);
+
+/* Bytes per element of an ONNX dtype as raw data, 0 if not fixed-size. */
+size_t oi_dtype_size(int32_t dtype);
+const char *oi_dtype_name(int32_t dtype);
+
+#endif

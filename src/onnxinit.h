@@ -1,0 +1,39 @@
+/* onnxinit — give ONNX models the right starting weights.
+ *
+ * The public contract of libonnxinit: re-initialize one model file.  The
+ * stages behind it (model, graph, analyze, plan, fill, save) are internal. */
+#ifndef ONNXINIT_H
+#define ONNXINIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define ONNXINIT_VERSION "0.1.0"
+
+typedef struct oi_options {
+    uint64_t seed;
+    const char *const *only;      /* tensor-name globs to re-initialize (NULL-terminated) */
+    const char *const *exclude;   /* tensor-name globs to leave alone (NULL-terminated) */
+    int overwrite;                /* replace an existing output */
+    int in_place;                 /* the output may be the input */
+    const char *external_name;    /* side-file name for external tensors, NULL: "<out>.data" */
+    int externalize;              /* move tensors >= external_threshold bytes out */
+    uint64_t external_threshold;
+} oi_options;
+
+typedef struct oi_summary {
+    size_t tensors;               /* tensors found in the model */
+    size_t rewritten;
+    size_t left_alone;
+    double seconds_load, seconds_work, seconds_save;
+} oi_summary;
+
+void oi_options_init(oi_options *opts);
+
+/* Load `input`, re-initialize it under opts, save it as `output`. */
+oi_status oi_reinit_file(const char *input, const char *output, const oi_options *opts,
+                         oi_summary *summary, oi_error *err);
+
+#endif
