@@ -1,0 +1,24 @@
+/* Helpers shared by the CUnit tests: fixture paths, temp folders, file bytes. */
+#ifndef OI_TEST_H
+#define OI_TEST_H
+
+#include <CUnit/CUnit.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* $OI_FIXTURES/<sub>/<name> in a static buffer (one at a time). */
+const char *oi_test_fixture(const char *sub, const char *name);
+/* A fresh empty folder under /tmp; removed by oi_test_rmtree. */
+char *oi_test_tmpdir(void);
+void oi_test_rmtree(const char *dir);
+/* Whole file into memory (malloc'd); NULL if it cannot be read. */
+uint8_t *oi_test_slurp(const char *path, size_t *len);
+int oi_test_write_file(const char *path, const void *data, size_t len);
+int oi_test_same_file(const char *a, const char *b);
+/* How many entries of dir contain `needle` in their name. */
+int oi_test_count_names(const char *dir, const char *needle);
+/* Register `tests` in a suite named `name` and run; returns the exit code. */
+typedef struct { const char *name; void (*fn)(void); } oi_test_case;
+int oi_test_run(const char *name, const oi_test_case *tests);
+
+#endif

@@ -1,0 +1,205 @@
+/* save module and oi_model_save: atomic writes, refusals, external data output. */
+#include "model.h"
+#include "oitest.h"
+#include "save.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *dir;
+
+static const char *in_dir(const char *name)
+{
+    static char buf[4096];
+    snprintf(buf, sizeof buf, "%s/%s", dir, name);
+    return buf;
+}
+
+static oi_model *load(const char *name)
+{
+    oi_model *m = NULL;
+    oi_error err;
+    CU_ASSERT_EQUAL_FATAL(oi_model_load(oi_test_fixture("good", name), &m, &err), OI_OK);
+    return m;
+}
+
+static void test_refuses_existing_output(void)
+{
+    oi_model *m = load("mlp.onnx");
+    oi_error err;
+    const char *out = in_dir("exists.onnx");
+    CU_ASSERT_EQUAL(oi_test_write_file(out, "keep me", 7), 0);
+    CU_ASSERT_EQUAL(oi_model_save(m, out, NULL, &err), OI_ERR_UNSAFE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "-f"));
+    size_t len;
+    uint8_t *d = oi_test_slurp(out, &len);
+    CU_ASSERT_TRUE(d && len == 7 && memcmp(d, "keep me", 7) == 0);
+    free(d);
+    oi_save_opts o = {.overwrite = 1};
+    CU_ASSERT_EQUAL(oi_model_save(m, out, &o, &err), OI_OK);
+    CU_ASSERT_TRUE(oi_test_same_file(out, oi_test_fixture("good", "mlp.onnx")));
+    CU_ASSERT_EQUAL(oi_test_count_names(dir, ".oi-tmp-"), 0);
+    oi_model_free(m);
+}
+
+static void test_refuses_input_and_directory(void)
+{
+    oi_model *m = load("mlp.onnx");
+    oi_error err;
+    oi_save_opts force = {.overwrite = 1};
+    CU_ASSERT_EQUAL(oi_model_save(m, oi_test_fixture("good", "mlp.onnx"), &force, &err),
+                    OI_ERR_UNSAFE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "--in-place"));
+    CU_ASSERT_EQUAL(oi_model_save(m, dir, &force, &err), OI_ERR_UNSAFE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "directory"));
+    CU_ASSERT_EQUAL(oi_model_save(m, in_dir("no/such/folder/x.onnx"), NULL, &err), OI_ERR_IO);
+    oi_model_free(m);
+}
+
+/* An atomic save that fails before commit leaves neither output nor temp file. */
+static void test_abort_leaves_nothing(void)
+{
+    oi_save_file f;
+    oi_error err;
+    const char *out = in_dir("aborted.onnx");
+    CU_ASSERT_EQUAL_FATAL(oi_save_begin(&f, out, &err), OI_OK);
+    CU_ASSERT_EQUAL(oi_save_write(&f, "partial", 7, &err), OI_OK);
+    CU_ASSERT_EQUAL(oi_test_count_names(dir, ".oi-tmp-"), 1);
+    oi_save_abort(&f);
+    CU_ASSERT_EQUAL(access(out, F_OK), -1);
+    CU_ASSERT_EQUAL(oi_test_count_names(dir, ".oi-tmp-"), 0);
+}
+
+/* Commit without overwrite must not replace a file that appeared meanwhile. */
+static void test_commit_no_clobber(void)
+{
+    oi_save_file f;
+    oi_error err;
+    const char *out = in_dir("raced.onnx");
+    CU_ASSERT_EQUAL_FATAL(oi_save_begin(&f, out, &err), OI_OK);
+    CU_ASSERT_EQUAL(oi_save_write(&f, "new", 3, &err), OI_OK);
+    CU_ASSERT_EQUAL(oi_test_write_file(out, "old", 3), 0);
+    CU_ASSERT_EQUAL(oi_save_commit(&f, 0, &err), OI_ERR_UNSAFE);
+    oi_save_abort(&f);
+    size_t len;
+    uint8_t *d = oi_test_slurp(out, &len);
+    CU_ASSERT_TRUE(d && len == 3 && memcmp(d, "old", 3) == 0);
+    free(d);
+    CU_ASSERT_EQUAL(oi_test_count_names(dir, ".oi-tmp-"), 0);
+}
+
+/* A model with external data saved elsewhere gets its own new data file. */
+static void test_external_saved_beside_output(void)
+{
+    size_t before_len;
+    uint8_t *before = oi_test_slurp(oi_test_fixture("good", "external.onnx.data"), &before_len);
+    oi_model *m = load("external.onnx");
+    oi_error err;
+    CU_ASSERT_EQUAL(oi_model_save(m, in_dir("moved.onnx"), NULL, &err), OI_OK);
+    oi_model_free(m);
+    struct stat st;
+    CU_ASSERT_EQUAL(stat(in_dir("moved.onnx.data"), &st), 0);
+    CU_ASSERT_EQUAL(st.st_size, 32 * 64 * 4 + 32 * 4);
+    oi_model *back = NULL;
+    CU_ASSERT_EQUAL_FATAL(oi_model_load(in_dir("moved.onnx"), &back, &err), OI_OK);
+    for (size_t i = 0; i < oi_model_tensor_count(back); i++) {
+        oi_tensor *t = oi_model_tensor(back, i);
+        CU_ASSERT_EQUAL(t->storage, OI_STORE_EXTERNAL);
+        CU_ASSERT_PTR_NOT_NULL(strstr(t->ext_path, "moved.onnx.data"));
+    }
+    oi_model_free(back);
+    size_t after_len;
+    uint8_t *after = oi_test_slurp(oi_test_fixture("good", "external.onnx.data"), &after_len);
+    CU_ASSERT_TRUE(before && after && before_len == after_len &&
+                   memcmp(before, after, before_len) == 0);
+    free(before);
+    free(after);
+}
+
+/* --external-data: tensors above the threshold move out, values unchanged. */
+static void test_externalize(void)
+{
+    oi_model *m = load("mlp.onnx");
+    oi_error err;
+    oi_save_opts o = {.externalize = 1, .external_threshold = 100, .external_name = "w.bin"};
+    CU_ASSERT_EQUAL_FATAL(oi_model_save(m, in_dir("ext.onnx"), &o, &err), OI_OK);
+    oi_model *back = NULL;
+    CU_ASSERT_EQUAL_FATAL(oi_model_load(in_dir("ext.onnx"), &back, &err), OI_OK);
+    int moved = 0;
+    for (size_t i = 0; i < oi_model_tensor_count(m); i++) {
+        oi_tensor *a = oi_model_tensor(m, i), *b = oi_model_tensor(back, i);
+        CU_ASSERT_STRING_EQUAL(a->name, b->name);
+        CU_ASSERT_EQUAL(a->storage, OI_STORE_RAW);   /* saving did not alter the model */
+        CU_ASSERT_EQUAL(b->storage, a->n_bytes >= 100 ? OI_STORE_EXTERNAL : OI_STORE_RAW);
+        moved += b->storage == OI_STORE_EXTERNAL;
+        uint8_t *x = malloc(a->n_bytes), *y = malloc(b->n_bytes);
+        CU_ASSERT_EQUAL(oi_model_read(m, a, x, &err), OI_OK);
+        CU_ASSERT_EQUAL(oi_model_read(back, b, y, &err), OI_OK);
+        CU_ASSERT_EQUAL(memcmp(x, y, a->n_bytes), 0);
+        free(x);
+        free(y);
+    }
+    CU_ASSERT_EQUAL(moved, 3);   /* fc1.weight, fc1.bias, fc2.weight; fc2.bias is 16 bytes */
+    /* the model saved again without options is still byte-identical to its input */
+    CU_ASSERT_EQUAL(oi_model_save(m, in_dir("plain.onnx"), NULL, &err), OI_OK);
+    CU_ASSERT_TRUE(oi_test_same_file(in_dir("plain.onnx"), oi_test_fixture("good", "mlp.onnx")));
+    /* a data name with a slash is refused before anything is written */
+    oi_save_opts bad = {.externalize = 1, .external_name = "../x.bin"};
+    CU_ASSERT_EQUAL(oi_model_save(m, in_dir("bad.onnx"), &bad, &err), OI_ERR_USAGE);
+    CU_ASSERT_EQUAL(access(in_dir("bad.onnx"), F_OK), -1);
+    oi_model_free(back);
+    oi_model_free(m);
+    CU_ASSERT_EQUAL(oi_test_count_names(dir, ".oi-tmp-"), 0);
+}
+
+/* Writing a data file over the input's own data file is refused. */
+static void test_refuses_overwriting_input_data(void)
+{
+    char *d2 = oi_test_tmpdir(), src[4096], dst[4096];
+    snprintf(src, sizeof src, "%s/m.onnx", d2);
+    size_t len;
+    uint8_t *bytes = oi_test_slurp(oi_test_fixture("good", "external.onnx"), &len);
+    CU_ASSERT_EQUAL(oi_test_write_file(src, bytes, len), 0);
+    free(bytes);
+    bytes = oi_test_slurp(oi_test_fixture("good", "external.onnx.data"), &len);
+    snprintf(dst, sizeof dst, "%s/external.onnx.data", d2);
+    CU_ASSERT_EQUAL(oi_test_write_file(dst, bytes, len), 0);
+    oi_model *m = NULL;
+    oi_error err;
+    CU_ASSERT_EQUAL_FATAL(oi_model_load(src, &m, &err), OI_OK);
+    snprintf(dst, sizeof dst, "%s/external.onnx", d2);   /* its data file would be the input's */
+    oi_save_opts o = {.overwrite = 1};
+    CU_ASSERT_EQUAL(oi_model_save(m, dst, &o, &err), OI_ERR_UNSAFE);
+    CU_ASSERT_EQUAL(access(dst, F_OK), -1);
+    snprintf(dst, sizeof dst, "%s/external.onnx.data", d2);
+    size_t len2;
+    uint8_t *after = oi_test_slurp(dst, &len2);
+    CU_ASSERT_TRUE(after && len == len2 && memcmp(bytes, after, len) == 0);
+    free(after);
+    free(bytes);
+    oi_model_free(m);
+    oi_test_rmtree(d2);
+    free(d2);
+}
+
+int main(void)
+{
+    static const oi_test_case tests[] = {
+        {"existing output refused without -f", test_refuses_existing_output},
+        {"output equal to input or a directory refused", test_refuses_input_and_directory},
+        {"aborted save leaves nothing", test_abort_leaves_nothing},
+        {"commit never clobbers a file that appeared", test_commit_no_clobber},
+        {"external data saved beside the output", test_external_saved_beside_output},
+        {"--external-data moves big tensors out", test_externalize},
+        {"input's data file is never overwritten", test_refuses_overwriting_input_data},
+        {NULL, NULL},
+    };
+    dir = oi_test_tmpdir();
+    int rc = oi_test_run("save", tests);
+    oi_test_rmtree(dir);
+    free(dir);
+    return rc;
+}
