@@ -53,6 +53,14 @@ typedef struct oi_weight {
     int64_t dims[OI_MAX_RANK];
     int64_t fan_in, fan_out;  /* 0 when not meaningful */
     int64_t gates, directions, hidden;   /* recurrent layers (gates 1 otherwise) */
+    /* Which source elements arrive at the layer, and where in its input
+     * (flattened): a slice [src_lo, src_hi) lands at dst_lo.  flat_ok is 0 when
+     * a Transpose or an unknown shape broke that correspondence. */
+    int flat_ok;
+    int64_t src_lo, src_hi, dst_lo;
+    /* LSTM bias: source element ranges that are the input-side forget gate. */
+    int n_forget;
+    int64_t forget_start[4], forget_len[4];
     oi_act act;
     double act_param;         /* LeakyRelu alpha, ... */
     double gain;              /* torch.nn.init.calculate_gain of act */

@@ -9,22 +9,28 @@
 
 static const char usage_text[] =
 "Usage: onnxinit [OPTIONS] INPUT -o OUTPUT\n"
+"       onnxinit plan [OPTIONS] INPUT [--json]\n"
 "Give the weights of an ONNX model the right starting values.\n"
 "\n"
 "Every weight is matched to its layer and the activation after it, and filled\n"
 "with the scheme that fits (He for ReLU-like, Xavier for tanh/sigmoid/linear,\n"
 "LeCun for SELU, orthogonal for recurrent weights, norms 1/0, biases 0).\n"
 "The input is never modified; the output is written atomically.\n"
+"'plan' shows, per tensor, what would be done and why, writing nothing.\n"
 "\n"
 "Options:\n"
 "  -o, --output FILE          write the re-initialized model to FILE\n"
 "  -f, --force                overwrite an existing output\n"
 "      --seed N               random seed (default 0); same seed, same bytes\n"
+"      --preset NAME          default (activation-aware), torch (PyTorch's own\n"
+"                             reset_parameters), keras, transformer (N(0,0.02))\n"
+"      --no-forget-bias       LSTM forget-gate bias 0 instead of 1\n"
 "      --only GLOB            re-initialize only tensors whose name matches (repeatable)\n"
 "      --exclude GLOB         leave tensors whose name matches alone (repeatable)\n"
 "      --external-data[=NAME] store tensors of at least --external-threshold bytes\n"
 "                             in a side file NAME (default OUTPUT.data) next to OUTPUT\n"
 "      --external-threshold BYTES   (default 1024)\n"
+"      --json                 plan: one JSON document instead of a table\n"
 "  -q, --quiet                print nothing but errors\n"
 "  -v, --verbose              print timings\n"
 "  -h, --help                 show this help\n"
@@ -32,6 +38,10 @@ static const char usage_text[] =
 "\n"
 "Examples:\n"
 "  onnxinit resnet18.onnx -o resnet18-init.onnx\n"
+"  onnxinit plan resnet18.onnx                   what each weight gets, and why\n"
+"  onnxinit plan --json model.onnx | jq '.tensors[] | {name, scheme}'\n"
+"  onnxinit --preset torch model.onnx -o fresh.onnx   what PyTorch would give\n"
+"  onnxinit --only 'head.*' model.onnx -o new-head.onnx   reset a classifier head\n"
 "  onnxinit --seed 7 model.onnx -o fresh.onnx        reproducible: same seed, same bytes\n"
 "  onnxinit --exclude '*' model.onnx -o copy.onnx     nothing changed: a byte-identical copy\n"
 "  onnxinit --external-data big.onnx -o out.onnx      weights go to out.onnx.data\n"
@@ -40,7 +50,10 @@ static const char usage_text[] =
 "2 usage error.  Models that came with external data are saved with a new\n"
 "data file next to the output; the input's data file is never touched.\n";
 
-enum { OPT_SEED = 256, OPT_ONLY, OPT_EXCLUDE, OPT_EXTERNAL, OPT_EXT_THRESHOLD };
+enum {
+    OPT_SEED = 256, OPT_ONLY, OPT_EXCLUDE, OPT_EXTERNAL, OPT_EXT_THRESHOLD, OPT_PRESET,
+    OPT_NO_FORGET, OPT_JSON,
+};
 
 static const struct option long_options[] = {
     {"output", required_argument, NULL, 'o'},
@@ -50,6 +63,9 @@ static const struct option long_options[] = {
     {"exclude", required_argument, NULL, OPT_EXCLUDE},
     {"external-data", optional_argument, NULL, OPT_EXTERNAL},
     {"external-threshold", required_argument, NULL, OPT_EXT_THRESHOLD},
+    {"preset", required_argument, NULL, OPT_PRESET},
+    {"no-forget-bias", no_argument, NULL, OPT_NO_FORGET},
+    {"json", no_argument, NULL, OPT_JSON},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -67,7 +83,8 @@ typedef struct {
     glob_list only, exclude;
     const char *output;
     const char *input;
-    int quiet, verbose;
+    int quiet, verbose, json;
+    int plan_mode;
 } cli_args;
 
 static int push_glob(glob_list *l, const char *g)
@@ -132,6 +149,13 @@ static int parse_args(int argc, char **argv, cli_args *a)
             a->opts.externalize = 1;
             a->opts.external_name = optarg;
             break;
+        case OPT_PRESET:
+            if ((a->opts.preset = oi_options_preset(optarg)) < 0)
+                return usage_error("unknown preset '%s' (default, torch, keras, transformer)",
+                                   optarg);
+            break;
+        case OPT_NO_FORGET: a->opts.no_forget_bias = 1; break;
+        case OPT_JSON: a->json = 1; break;
         case OPT_EXT_THRESHOLD:
             if (parse_u64_arg(optarg, &a->opts.external_threshold))
                 return usage_error("--external-threshold wants a byte count, not '%s'", optarg);
@@ -145,8 +169,12 @@ static int parse_args(int argc, char **argv, cli_args *a)
     a->input = argv[optind++];
     if (optind < argc)
         return usage_error("one input at a time for now (extra argument '%s')", argv[optind]);
-    if (!a->output)
+    if (a->plan_mode && a->output)
+        return usage_error("%s", "plan writes no model; drop -o");
+    if (!a->plan_mode && !a->output)
         return usage_error("%s", "no output given (use -o OUTPUT)");
+    if (!a->plan_mode && a->json)
+        return usage_error("%s", "--json goes with 'plan' (use --report for the main job)");
     a->opts.only = a->only.items;
     a->opts.exclude = a->exclude.items;
     return -1;
@@ -157,8 +185,22 @@ int oi_cli_main(int argc, char **argv)
     cli_args a;
     memset(&a, 0, sizeof a);
     oi_options_init(&a.opts);
+    if (argc > 1 && strcmp(argv[1], "plan") == 0) {
+        a.plan_mode = 1;
+        argv[1] = argv[0];   /* parse the rest as if "plan" were the program name */
+        argc--;
+        argv++;
+    }
     int rc = parse_args(argc, argv, &a);
-    if (rc < 0) {
+    if (rc < 0 && a.plan_mode) {
+        oi_error err;
+        oi_error_clear(&err);
+        rc = OI_EXIT_OK;
+        if (oi_plan_file(a.input, &a.opts, a.json, stdout, &err)) {
+            fprintf(stderr, "onnxinit: %s\n", err.msg);
+            rc = OI_EXIT_FAILED;
+        }
+    } else if (rc < 0) {
         oi_summary sum;
         oi_error err;
         oi_error_clear(&err);

@@ -1,9 +1,14 @@
-/* The whole job for one model: load -> re-initialize -> save. */
+/* The whole job for one model: load -> graph -> analyze -> plan -> fill -> save. */
 #include "onnxinit.h"
-#include "model.h"
 
 #include <string.h>
 #include <time.h>
+
+#include "analyze.h"
+#include "graph.h"
+#include "model.h"
+#include "plan.h"
+#include "report.h"
 
 static double now(void)
 {
@@ -18,16 +23,72 @@ void oi_options_init(oi_options *opts)
     opts->external_threshold = 1024;
 }
 
+int oi_options_preset(const char *name) { return oi_preset_parse(name); }
+
+/* Everything up to the plan, owned together. */
+typedef struct {
+    oi_model *model;
+    oi_graph *graph;
+    oi_analysis *analysis;
+    oi_plan *plan;
+} job;
+
+static void job_free(job *j)
+{
+    oi_plan_free(j->plan);
+    oi_analysis_free(j->analysis);
+    oi_graph_free(j->graph);
+    oi_model_free(j->model);
+}
+
+static oi_status job_plan(job *j, const char *input, const oi_options *o, oi_error *err)
+{
+    memset(j, 0, sizeof *j);
+    oi_policy policy = {
+        .preset = (oi_preset)o->preset,
+        .no_forget_bias = o->no_forget_bias,
+        .only = o->only,
+        .exclude = o->exclude,
+    };
+    if (oi_model_load(input, &j->model, err) || oi_graph_build(j->model, &j->graph, err) ||
+        oi_analyze(j->model, j->graph, &j->analysis, err) ||
+        oi_plan_build(j->model, j->analysis, &policy, &j->plan, err)) {
+        job_free(j);
+        return err->status;
+    }
+    return OI_OK;
+}
+
+oi_status oi_plan_file(const char *input, const oi_options *opts, int json, FILE *out,
+                       oi_error *err)
+{
+    job j;
+    if (job_plan(&j, input, opts, err))
+        return err->status;
+    if (json) {
+        json_object *doc = oi_report_plan_json(j.model, j.analysis, j.plan,
+                                               oi_preset_name((oi_preset)opts->preset));
+        fputs(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+                                                  JSON_C_TO_STRING_NOSLASHESCAPE), out);
+        fputc('\n', out);
+        json_object_put(doc);
+    } else {
+        oi_report_plan_table(out, j.model, j.analysis, j.plan);
+    }
+    job_free(&j);
+    return OI_OK;
+}
+
 oi_status oi_reinit_file(const char *input, const char *output, const oi_options *opts,
                          oi_summary *summary, oi_error *err)
 {
     oi_summary sum = {0};
     double t0 = now();
-    oi_model *m;
-    if (oi_model_load(input, &m, err))
+    job j;
+    if (job_plan(&j, input, opts, err))
         return err->status;
     double t1 = now();
-    sum.tensors = oi_model_tensor_count(m);
+    sum.tensors = oi_model_tensor_count(j.model);
     sum.left_alone = sum.tensors;
     double t2 = now();
     oi_save_opts so = {
@@ -37,8 +98,8 @@ oi_status oi_reinit_file(const char *input, const char *output, const oi_options
         .externalize = opts->externalize,
         .external_threshold = opts->external_threshold,
     };
-    oi_status s = oi_model_save(m, output, &so, err);
-    oi_model_free(m);
+    oi_status s = oi_model_save(j.model, output, &so, err);
+    job_free(&j);
     sum.seconds_load = t1 - t0;
     sum.seconds_work = t2 - t1;
     sum.seconds_save = now() - t2;

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "error.h"
 
@@ -14,6 +15,8 @@
 
 typedef struct oi_options {
     uint64_t seed;
+    int preset;                   /* 0 default, 1 torch, 2 keras, 3 transformer */
+    int no_forget_bias;           /* LSTM forget-gate bias 0 instead of 1 */
     const char *const *only;      /* tensor-name globs to re-initialize (NULL-terminated) */
     const char *const *exclude;   /* tensor-name globs to leave alone (NULL-terminated) */
     int overwrite;                /* replace an existing output */
@@ -31,9 +34,16 @@ typedef struct oi_summary {
 } oi_summary;
 
 void oi_options_init(oi_options *opts);
+/* "default" | "torch" | "keras" | "transformer" -> preset number, -1 if unknown. */
+int oi_options_preset(const char *name);
 
 /* Load `input`, re-initialize it under opts, save it as `output`. */
 oi_status oi_reinit_file(const char *input, const char *output, const oi_options *opts,
                          oi_summary *summary, oi_error *err);
+
+/* Analyze `input` and write what would be done per tensor to out: a table,
+ * or (json) one JSON document.  Nothing is written to disk. */
+oi_status oi_plan_file(const char *input, const oi_options *opts, int json, FILE *out,
+                       oi_error *err);
 
 #endif

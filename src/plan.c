@@ -1,0 +1,291 @@
+#include "plan.h"
+
+#include <fnmatch.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+struct oi_plan {
+    oi_decision *items;
+    size_t n;
+};
+
+static void constant(oi_decision *d, double v, const char *scheme)
+{
+    d->kind = OI_FILL_CONSTANT;
+    d->scheme = scheme;
+    d->p1 = v;
+}
+
+static void uniform(oi_decision *d, double bound, double gain, const char *scheme)
+{
+    d->kind = OI_FILL_UNIFORM;
+    d->scheme = scheme;
+    d->p1 = -bound;
+    d->p2 = bound;
+    d->gain = gain;
+}
+
+static void normal(oi_decision *d, double mean, double std, double gain, const char *scheme)
+{
+    d->kind = OI_FILL_NORMAL;
+    d->scheme = scheme;
+    d->p1 = mean;
+    d->p2 = std;
+    d->gain = gain;
+}
+
+static void xavier_uniform(oi_decision *d, int64_t fan_in, int64_t fan_out, double gain)
+{
+    uniform(d, gain * sqrt(6.0 / (double)(fan_in + fan_out)), gain, "xavier_uniform");
+}
+
+static void orthogonal(oi_decision *d, int64_t matrices, int64_t rows, int64_t cols, double gain)
+{
+    d->kind = OI_FILL_ORTHOGONAL;
+    d->scheme = "orthogonal";
+    d->p1 = gain;
+    d->gain = gain;
+    d->matrices = matrices;
+    d->rows = rows;
+    d->cols = cols;
+}
+
+static void untouched(oi_decision *d, const char *why)
+{
+    d->kind = OI_FILL_NONE;
+    d->scheme = "untouched";
+    snprintf(d->reason, sizeof d->reason, "%s", why);
+}
+
+/* LSTM bias: zeros, with the input-side forget gate (ranges found by analyze) at `forget`. */
+static void lstm_bias(oi_decision *d, const oi_weight *w, double forget)
+{
+    if (forget == 0 || w->n_forget <= 0) {
+        constant(d, 0, "zeros");
+        if (forget != 0 && w->n_forget < 0)
+            snprintf(d->reason, sizeof d->reason, "forget-gate position unknown: all zeros");
+        return;
+    }
+    d->kind = OI_FILL_GATE_BIAS;
+    d->scheme = "zeros, forget gate 1";
+    d->p1 = 0;
+    d->p2 = forget;
+    d->n_ranges = w->n_forget;
+    memcpy(d->range_start, w->forget_start, sizeof d->range_start);
+    memcpy(d->range_len, w->forget_len, sizeof d->range_len);
+}
+
+static int is_he_family(oi_act a)
+{
+    return a != OI_ACT_LINEAR && a != OI_ACT_SELU && a != OI_ACT_TANH && a != OI_ACT_SIGMOID &&
+           a != OI_ACT_HARDSIGMOID && a != OI_ACT_SOFTSIGN;
+}
+
+static void norm_roles(oi_decision *d, const oi_weight *w)
+{
+    int one = w->role == OI_ROLE_NORM_SCALE || w->role == OI_ROLE_NORM_VAR;
+    constant(d, one ? 1.0 : 0.0, one ? "ones" : "zeros");
+}
+
+/* R is [D, G*H, H] (or, from torch exports, one direction's [G*H, H] in torch's
+ * gate order): either way whole H-row blocks, so the matrix count comes from
+ * the tensor itself.  Row order does not matter for orthogonality. */
+static void rnn_recurrent(oi_decision *d, const oi_weight *w, const oi_tensor *t,
+                          int whole_matrix)
+{
+    int64_t rows = whole_matrix ? w->gates * w->hidden : w->hidden;
+    int64_t per = rows * w->hidden;
+    orthogonal(d, per > 0 ? (int64_t)t->n_elems / per : 0, rows, w->hidden, 1.0);
+}
+
+static void decide_default(oi_decision *d, const oi_weight *w, const oi_tensor *t,
+                            const oi_policy *p)
+{
+    switch (w->role) {
+    case OI_ROLE_WEIGHT:
+        if (w->act == OI_ACT_SELU)
+            normal(d, 0, 1.0 / sqrt((double)w->fan_in), 1.0, "lecun_normal");
+        else if (is_he_family(w->act))
+            normal(d, 0, w->gain / sqrt((double)w->fan_in), w->gain, "he_normal");
+        else
+            xavier_uniform(d, w->fan_in, w->fan_out, w->gain);
+        break;
+    case OI_ROLE_RNN_W: xavier_uniform(d, w->fan_in, w->fan_out, 1.0); break;
+    case OI_ROLE_RNN_R: rnn_recurrent(d, w, t, 0); break;
+    case OI_ROLE_RNN_B:
+        if (strcmp(w->op, "LSTM") == 0)
+            lstm_bias(d, w, p->no_forget_bias ? 0.0 : 1.0);
+        else
+            constant(d, 0, "zeros");
+        break;
+    case OI_ROLE_EMBEDDING: normal(d, 0, 1, 1, "normal"); break;
+    case OI_ROLE_PRELU_SLOPE: constant(d, 0.25, "constant"); break;
+    case OI_ROLE_BIAS: case OI_ROLE_RNN_P: constant(d, 0, "zeros"); break;
+    default: norm_roles(d, w); break;
+    }
+}
+
+static void decide_torch(oi_decision *d, const oi_weight *w, const oi_tensor *t,
+                          const oi_policy *p)
+{
+    switch (w->role) {
+    case OI_ROLE_WEIGHT:   /* kaiming_uniform(a=sqrt(5)): bound = 1/sqrt(fan_in) */
+        uniform(d, 1.0 / sqrt((double)w->fan_in), sqrt(1.0 / 3.0), "kaiming_uniform(a=sqrt5)");
+        break;
+    case OI_ROLE_BIAS:
+        if (w->fan_in > 0)
+            uniform(d, 1.0 / sqrt((double)w->fan_in), 1.0, "uniform(1/sqrt(fan_in))");
+        else
+            constant(d, 0, "zeros");
+        break;
+    case OI_ROLE_RNN_W: case OI_ROLE_RNN_R: case OI_ROLE_RNN_B: case OI_ROLE_RNN_P:
+        uniform(d, 1.0 / sqrt((double)w->hidden), 1.0, "uniform(1/sqrt(hidden))");
+        break;
+    default: decide_default(d, w, t, p); break;
+    }
+}
+
+static void decide_keras(oi_decision *d, const oi_weight *w, const oi_tensor *t,
+                          const oi_policy *p)
+{
+    switch (w->role) {
+    case OI_ROLE_WEIGHT: xavier_uniform(d, w->fan_in, w->fan_out, 1.0); break;
+    case OI_ROLE_RNN_W: xavier_uniform(d, w->fan_in, w->gates * w->hidden, 1.0); break;
+    case OI_ROLE_RNN_R: rnn_recurrent(d, w, t, 1); break;
+    case OI_ROLE_EMBEDDING: uniform(d, 0.05, 1.0, "uniform(0.05)"); break;
+    case OI_ROLE_PRELU_SLOPE: constant(d, 0, "zeros"); break;
+    default: decide_default(d, w, t, p); break;
+    }
+}
+
+static void decide_transformer(oi_decision *d, const oi_weight *w, const oi_tensor *t,
+                                const oi_policy *p)
+{
+    if (w->role == OI_ROLE_WEIGHT || w->role == OI_ROLE_EMBEDDING) {
+        d->kind = OI_FILL_TRUNC_NORMAL;
+        d->scheme = "trunc_normal(0.02)";
+        d->p1 = 0;
+        d->p2 = 0.02;
+        d->gain = 1;
+    } else {
+        decide_default(d, w, t, p);
+    }
+}
+
+static int matches_any(const char *name, const char *const *globs, const char **which)
+{
+    for (; globs && *globs; globs++)
+        if (fnmatch(*globs, name, 0) == 0) {
+            *which = *globs;
+            return 1;
+        }
+    return 0;
+}
+
+static int gate_ranges_fit(const oi_decision *d, int64_t n)
+{
+    for (int i = 0; i < d->n_ranges; i++)
+        if (d->range_start[i] < 0 || d->range_len[i] < 0 || d->range_start[i] + d->range_len[i] > n)
+            return 0;
+    return 1;
+}
+
+/* Shapes the fill relies on must hold; otherwise leave the tensor alone and say so. */
+static void check_shape(oi_decision *d, const oi_weight *w, const oi_tensor *t)
+{
+    int64_t n = (int64_t)t->n_elems;
+    if (d->kind == OI_FILL_ORTHOGONAL &&
+        (d->matrices <= 0 || d->rows <= 0 || d->cols <= 0 || d->matrices * d->rows * d->cols != n))
+        untouched(d, "shape does not split into the expected gate blocks");
+    else if (d->kind == OI_FILL_GATE_BIAS && !gate_ranges_fit(d, n))
+        untouched(d, "forget-gate ranges fall outside the bias");
+    else if (w->role == OI_ROLE_WEIGHT && (w->fan_in <= 0 || w->fan_out <= 0) &&
+             d->kind != OI_FILL_CONSTANT && d->kind != OI_FILL_NONE)
+        untouched(d, "layout unknown (shape not known past a reshape), fans cannot be computed");
+    else if ((d->kind == OI_FILL_UNIFORM || d->kind == OI_FILL_NORMAL) && !isfinite(d->p2))
+        untouched(d, "fans give no finite scale");
+}
+
+static void decide(const oi_weight *w, const oi_tensor *t, const oi_policy *p, oi_decision *d)
+{
+    const char *glob = NULL;
+    memset(d, 0, sizeof *d);
+    const char *why = w->role == OI_ROLE_NONE ? w->reason
+                      : t->storage == OI_STORE_NONE ? "declared without data"
+                      : p->only && *p->only && !matches_any(t->name, p->only, &glob)
+                          ? "not matched by --only" : NULL;
+    if (why) {
+        untouched(d, why);
+        return;
+    }
+    if (matches_any(t->name, p->exclude, &glob)) {
+        untouched(d, "");
+        snprintf(d->reason, sizeof d->reason, "excluded by --exclude '%s'", glob);
+        return;
+    }
+    switch (p->preset) {
+    case OI_PRESET_TORCH: decide_torch(d, w, t, p); break;
+    case OI_PRESET_KERAS: decide_keras(d, w, t, p); break;
+    case OI_PRESET_TRANSFORMER: decide_transformer(d, w, t, p); break;
+    default: decide_default(d, w, t, p); break;
+    }
+    check_shape(d, w, t);
+}
+
+oi_status oi_plan_build(oi_model *model, const oi_analysis *analysis, const oi_policy *policy,
+                        oi_plan **out, oi_error *err)
+{
+    *out = NULL;
+    oi_policy none = {0};
+    const oi_policy *p = policy ? policy : &none;
+    size_t n = oi_model_tensor_count(model);
+    oi_plan *plan = calloc(1, sizeof *plan);
+    if (plan)
+        plan->items = calloc(n ? n : 1, sizeof *plan->items);
+    if (!plan || !plan->items) {
+        free(plan);
+        return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(model));
+    }
+    plan->n = n;
+    for (size_t i = 0; i < n; i++)
+        decide(oi_analysis_get(analysis, i), oi_model_tensor(model, i), p, &plan->items[i]);
+    *out = plan;
+    return OI_OK;
+}
+
+void oi_plan_free(oi_plan *plan)
+{
+    if (plan) {
+        free(plan->items);
+        free(plan);
+    }
+}
+
+const oi_decision *oi_plan_get(const oi_plan *plan, size_t i)
+{
+    return i < plan->n ? &plan->items[i] : NULL;
+}
+
+const char *oi_fill_name(oi_fill_kind k)
+{
+    static const char *const names[] = {
+        "none", "constant", "uniform", "normal", "trunc_normal", "orthogonal", "identity",
+        "sparse", "gate_bias",
+    };
+    return (size_t)k < sizeof names / sizeof names[0] ? names[k] : "?";
+}
+
+static const char *const preset_names[] = {"default", "torch", "keras", "transformer"};
+
+int oi_preset_parse(const char *name)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(name, preset_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *oi_preset_name(oi_preset p) { return (unsigned)p < 4 ? preset_names[p] : "?"; }
