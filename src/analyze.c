@@ -518,7 +518,7 @@ static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
     w->role = OI_ROLE_NONE;
     w->via[0] = '\0';
     const Onnx__NodeProto *first = oi_graph_node(x->graph, r[0].node)->proto;
-    if (!is_float && oi_op_is(first, "DequantizeLinear"))
+    if (oi_op_is(first, "DequantizeLinear"))
         snprintf(w->reason, sizeof w->reason, "%s", r[0].slot == 0
                  ? "quantized weight (DequantizeLinear), left as is"
                  : "quantization scale/zero-point, left as is");

@@ -210,6 +210,17 @@ static int fused_activation(const Onnx__NodeProto *n, oi_weight *w)
     return 1;
 }
 
+/* Keep the first activation found (nearest, then node order) and one that disagrees. */
+static void record(found_act *first, found_act *other, int *found_depth, found_act f, int d)
+{
+    if (*found_depth < 0) {
+        *first = f;
+        *found_depth = d;
+    } else if (f.act != first->act && other->act == OI_ACT_LINEAR) {
+        *other = f;
+    }
+}
+
 void oi_find_activation(const oi_actx *x, size_t layer, oi_weight *w)
 {
     set_act(w, (found_act){OI_ACT_LINEAR, 0, ""});
@@ -230,18 +241,23 @@ void oi_find_activation(const oi_actx *x, size_t layer, oi_weight *w)
         int d = depth[head++];
         if (found_depth >= 0 && d > found_depth)
             break;
-        found_act f;
+        found_act f = {OI_ACT_LINEAR, 0, ""};
         const oi_value *val = oi_graph_value(x->graph, (size_t)v);
         int hit = 0;
         if (tanh_gelu_at(x, v)) {
             f = (found_act){OI_ACT_GELU, 0, "tanh approximation of GELU"};
             hit = 1;
         }
-        for (size_t u = 0; u < val->n_uses; u++) {
+        if (hit)
+            record(&first, &other, &found_depth, f, d);
+        for (size_t u = 0; u < val->n_uses && !hit; u++) {
             size_t node = val->uses[u].node;
-            if (!hit && classify(x, v, node, &f))
-                hit = 1;
-            else if (!hit && d < OI_ACT_MAX_DEPTH && passes(x, node, val->uses[u].slot, &residual))
+            found_act g;
+            if (classify(x, v, node, &g)) {
+                record(&first, &other, &found_depth, g, d);
+                continue;
+            }
+            if (d < OI_ACT_MAX_DEPTH && passes(x, node, val->uses[u].slot, &residual))
                 for (size_t o = 0; o < oi_graph_node(x->graph, node)->proto->n_output; o++) {
                     long next = oi_graph_output_value(x->graph, node, o);
                     int seen = next < 0;
@@ -252,16 +268,6 @@ void oi_find_activation(const oi_actx *x, size_t layer, oi_weight *w)
                         depth[tail++] = d + 1;
                     }
                 }
-            if (hit)
-                break;
-        }
-        if (!hit)
-            continue;
-        if (found_depth < 0) {
-            first = f;
-            found_depth = d;
-        } else if (f.act != first.act && other.act == OI_ACT_LINEAR) {
-            other = f;
         }
     }
     if (found_depth < 0)

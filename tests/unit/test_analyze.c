@@ -1,0 +1,215 @@
+/* graph + analyze + plan on hand-built graphs (tests/fixtures/analysis_fixtures.py):
+ * each tensor's role, fans, activation, gain and default scheme as expect.json says. */
+#include <json-c/json.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyze.h"
+#include "graph.h"
+#include "model.h"
+#include "oitest.h"
+#include "plan.h"
+
+typedef struct {
+    oi_model *model;
+    oi_graph *graph;
+    oi_analysis *analysis;
+    oi_plan *plan;
+} pipeline;
+
+static int run_pipeline(const char *path, pipeline *p)
+{
+    oi_error err;
+    memset(p, 0, sizeof *p);
+    oi_policy policy = {0};
+    if (oi_model_load(path, &p->model, &err) || oi_graph_build(p->model, &p->graph, &err) ||
+        oi_analyze(p->model, p->graph, &p->analysis, &err) ||
+        oi_plan_build(p->model, p->analysis, &policy, &p->plan, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void free_pipeline(pipeline *p)
+{
+    oi_plan_free(p->plan);
+    oi_analysis_free(p->analysis);
+    oi_graph_free(p->graph);
+    oi_model_free(p->model);
+}
+
+static long find(oi_model *m, const char *name)
+{
+    for (size_t i = 0; i < oi_model_tensor_count(m); i++)
+        if (strcmp(oi_model_tensor(m, i)->name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+static int mismatches;
+
+static void fail(const char *model, const char *tensor, const char *key, const char *want,
+                 const char *got)
+{
+    fprintf(stderr, "  %s: %s: %s: want %s, got %s\n", model, tensor, key, want, got);
+    mismatches++;
+}
+
+static void check_str(const char *model, const char *t, json_object *e, const char *key,
+                      const char *got, int substring)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(e, key, &v))
+        return;
+    const char *want = json_object_get_string(v);
+    if (substring ? !strstr(got, want) : strcmp(got, want) != 0)
+        fail(model, t, key, want, got);
+}
+
+static void check_num(const char *model, const char *t, json_object *e, const char *key,
+                      double got)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(e, key, &v))
+        return;
+    double want = json_object_get_double(v);
+    if (fabs(want - got) > 1e-6 * (1 + fabs(want))) {   /* attributes are float32 */
+        char a[32], b[32];
+        snprintf(a, sizeof a, "%.9g", want);
+        snprintf(b, sizeof b, "%.9g", got);
+        fail(model, t, key, a, b);
+    }
+}
+
+static void check_tensor(const char *model, pipeline *p, const char *name, json_object *e)
+{
+    long i = find(p->model, name);
+    if (i < 0) {
+        fail(model, name, "presence", "found", "missing");
+        return;
+    }
+    const oi_weight *w = oi_analysis_get(p->analysis, (size_t)i);
+    const oi_decision *d = oi_plan_get(p->plan, (size_t)i);
+    check_str(model, name, e, "role", oi_role_name(w->role), 0);
+    check_str(model, name, e, "op", w->op, 0);
+    check_str(model, name, e, "act", oi_act_name(w->act), 0);
+    check_str(model, name, e, "scheme", d->scheme, 0);
+    check_str(model, name, e, "reason", d->reason, 1);
+    check_str(model, name, e, "note", w->note, 1);
+    check_str(model, name, e, "via", w->via, 1);
+    check_num(model, name, e, "fan_in", (double)w->fan_in);
+    check_num(model, name, e, "fan_out", (double)w->fan_out);
+    check_num(model, name, e, "gain", w->gain);
+    if (d->kind == OI_FILL_NORMAL)
+        check_num(model, name, e, "std", d->p2);
+    if (d->kind == OI_FILL_UNIFORM)
+        check_num(model, name, e, "bound", d->p2);
+    if (d->kind == OI_FILL_CONSTANT)
+        check_num(model, name, e, "value", d->p1);
+}
+
+static void test_expectations(void)
+{
+    json_object *root = json_object_from_file(oi_test_fixture("analysis", "expect.json"));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(root);
+    int models = 0, tensors = 0;
+    json_object_object_foreach(root, model, expect) {
+        pipeline p;
+        if (run_pipeline(oi_test_fixture("analysis", model), &p)) {
+            fail(model, "-", "pipeline", "ok", "error");
+            free_pipeline(&p);
+            continue;
+        }
+        json_object_object_foreach(expect, tensor, e) {
+            check_tensor(model, &p, tensor, e);
+            tensors++;
+        }
+        free_pipeline(&p);
+        models++;
+    }
+    json_object_put(root);
+    fprintf(stderr, "  checked %d tensors in %d models, %d mismatches\n", tensors, models,
+            mismatches);
+    CU_ASSERT_TRUE(models >= 30);
+    CU_ASSERT_EQUAL(mismatches, 0);
+}
+
+/* The graph index: an outer weight read inside an If branch has that inner node as consumer. */
+static void test_graph_outer_scope(void)
+{
+    pipeline p;
+    CU_ASSERT_EQUAL_FATAL(run_pipeline(oi_test_fixture("analysis", "if_outer_scope.onnx"), &p), 0);
+    long t = find(p.model, "outer.w");
+    long v = oi_graph_tensor_value(p.graph, (size_t)t);
+    CU_ASSERT_TRUE_FATAL(v >= 0);
+    const oi_value *val = oi_graph_value(p.graph, (size_t)v);
+    CU_ASSERT_EQUAL(val->scope, 0);
+    CU_ASSERT_EQUAL_FATAL(val->n_uses, 1);
+    const oi_gnode *n = oi_graph_node(p.graph, val->uses[0].node);
+    CU_ASSERT_STRING_EQUAL(n->proto->op_type, "MatMul");
+    CU_ASSERT_NOT_EQUAL(n->scope, 0);
+    CU_ASSERT_EQUAL(val->uses[0].slot, 1);
+    /* the Constant inside the else branch is a value of that branch's scope */
+    long inner = oi_graph_tensor_value(p.graph, (size_t)find(p.model, "inner.w"));
+    CU_ASSERT_TRUE(inner >= 0 && oi_graph_value(p.graph, (size_t)inner)->scope != 0);
+    CU_ASSERT_EQUAL(oi_graph_resolve(p.graph, 0, "inner.w"), -1);
+    free_pipeline(&p);
+}
+
+/* --only / --exclude decide before any scheme; excluded tensors say which glob. */
+static void test_only_exclude(void)
+{
+    pipeline p;
+    CU_ASSERT_EQUAL_FATAL(run_pipeline(oi_test_fixture("analysis", "conv_relu.onnx"), &p), 0);
+    const char *only[] = {"w", NULL}, *exclude[] = {"*", NULL};
+    oi_policy pol = {.only = only};
+    oi_plan *plan;
+    oi_error err;
+    CU_ASSERT_EQUAL_FATAL(oi_plan_build(p.model, p.analysis, &pol, &plan, &err), OI_OK);
+    CU_ASSERT_EQUAL(oi_plan_get(plan, (size_t)find(p.model, "w"))->kind, OI_FILL_NORMAL);
+    CU_ASSERT_EQUAL(oi_plan_get(plan, (size_t)find(p.model, "b"))->kind, OI_FILL_NONE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(oi_plan_get(plan, (size_t)find(p.model, "b"))->reason, "--only"));
+    oi_plan_free(plan);
+    pol = (oi_policy){.exclude = exclude};
+    CU_ASSERT_EQUAL_FATAL(oi_plan_build(p.model, p.analysis, &pol, &plan, &err), OI_OK);
+    for (size_t i = 0; i < oi_model_tensor_count(p.model); i++) {
+        CU_ASSERT_EQUAL(oi_plan_get(plan, i)->kind, OI_FILL_NONE);
+        CU_ASSERT_PTR_NOT_NULL(strstr(oi_plan_get(plan, i)->reason, "--exclude '*'"));
+    }
+    oi_plan_free(plan);
+    free_pipeline(&p);
+}
+
+/* torch preset: Linear/Conv weight U(+-1/sqrt(fan_in)), bias U(+-1/sqrt(layer fan_in)). */
+static void test_torch_preset_numbers(void)
+{
+    pipeline p;
+    CU_ASSERT_EQUAL_FATAL(run_pipeline(oi_test_fixture("analysis", "conv_relu.onnx"), &p), 0);
+    oi_policy pol = {.preset = OI_PRESET_TORCH};
+    oi_plan *plan;
+    oi_error err;
+    CU_ASSERT_EQUAL_FATAL(oi_plan_build(p.model, p.analysis, &pol, &plan, &err), OI_OK);
+    const oi_decision *w = oi_plan_get(plan, (size_t)find(p.model, "w"));
+    const oi_decision *b = oi_plan_get(plan, (size_t)find(p.model, "b"));
+    CU_ASSERT_EQUAL(w->kind, OI_FILL_UNIFORM);
+    CU_ASSERT_DOUBLE_EQUAL(w->p2, 1.0 / sqrt(72.0), 1e-12);
+    CU_ASSERT_EQUAL(b->kind, OI_FILL_UNIFORM);
+    CU_ASSERT_DOUBLE_EQUAL(b->p2, 1.0 / sqrt(72.0), 1e-12);
+    oi_plan_free(plan);
+    free_pipeline(&p);
+}
+
+int main(void)
+{
+    static const oi_test_case tests[] = {
+        {"every hand-built pattern analyzed as expected", test_expectations},
+        {"outer-scope weight read inside an If body", test_graph_outer_scope},
+        {"--only and --exclude", test_only_exclude},
+        {"torch preset numbers", test_torch_preset_numbers},
+        {NULL, NULL},
+    };
+    return oi_test_run("analyze", tests);
+}
