@@ -31,6 +31,8 @@ static const char usage_text[] =
 "                             in a side file NAME (default OUTPUT.data) next to OUTPUT\n"
 "      --external-threshold BYTES   (default 1024)\n"
 "      --json                 plan: one JSON document instead of a table\n"
+"  -j, --threads N            fill with N threads (default: one per CPU); the\n"
+"                             output bytes never depend on N\n"
 "  -q, --quiet                print nothing but errors\n"
 "  -v, --verbose              print timings\n"
 "  -h, --help                 show this help\n"
@@ -66,6 +68,7 @@ static const struct option long_options[] = {
     {"preset", required_argument, NULL, OPT_PRESET},
     {"no-forget-bias", no_argument, NULL, OPT_NO_FORGET},
     {"json", no_argument, NULL, OPT_JSON},
+    {"threads", required_argument, NULL, 'j'},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -128,11 +131,18 @@ static int parse_args(int argc, char **argv, cli_args *a)
 {
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:fqvhV", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:fj:qvhV", long_options, NULL)) != -1) {
         switch (c) {
         case 'o': a->output = optarg; break;
         case 'f': a->opts.overwrite = 1; break;
         case 'q': a->quiet = 1; break;
+        case 'j': {
+            uint64_t n;
+            if (parse_u64_arg(optarg, &n) || n < 1 || n > 64)
+                return usage_error("-j wants a thread count from 1 to 64, not '%s'", optarg);
+            a->opts.threads = (int)n;
+            break;
+        }
         case 'v': a->verbose = 1; break;
         case 'h': fputs(usage_text, stdout); return OI_EXIT_OK;
         case 'V': printf("onnxinit %s\n", ONNXINIT_VERSION); return OI_EXIT_OK;
@@ -208,9 +218,15 @@ int oi_cli_main(int argc, char **argv)
             fprintf(stderr, "onnxinit: %s\n", err.msg);
             rc = err.status == OI_ERR_USAGE ? OI_EXIT_USAGE : OI_EXIT_FAILED;
         } else {
-            if (!a.quiet)
-                printf("%s -> %s: %zu tensors, %zu re-initialized, %zu left alone\n", a.input,
-                       a.output, sum.tensors, sum.rewritten, sum.left_alone);
+            if (!a.quiet) {
+                printf("%s -> %s (seed %llu)\n", a.input, a.output,
+                       (unsigned long long)a.opts.seed);
+                printf("  re-initialized %zu of %zu tensors (%llu values): %s\n", sum.rewritten,
+                       sum.tensors, (unsigned long long)sum.elements,
+                       sum.rewritten ? sum.by_scheme : "none");
+                if (sum.left_alone)
+                    printf("  left alone %zu: %s\n", sum.left_alone, sum.left_why);
+            }
             if (a.verbose)
                 fprintf(stderr, "time: load %.3fs, re-initialize %.3fs, save %.3fs\n",
                         sum.seconds_load, sum.seconds_work, sum.seconds_save);

@@ -1,10 +1,14 @@
 /* The whole job for one model: load -> graph -> analyze -> plan -> fill -> save. */
 #include "onnxinit.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "analyze.h"
+#include "fill.h"
 #include "graph.h"
 #include "model.h"
 #include "plan.h"
@@ -79,6 +83,55 @@ oi_status oi_plan_file(const char *input, const oi_options *opts, int json, FILE
     return OI_OK;
 }
 
+/* "name count" pairs for the distinct names among names[0..n) (NULLs skipped). */
+static void tally(char *line, size_t size, const char *const *names, size_t n)
+{
+    line[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        int seen = !names[i];
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = names[k] && strcmp(names[k], names[i]) == 0;
+        if (seen)
+            continue;
+        size_t count = 0, len = strlen(line);
+        for (size_t k = i; k < n; k++)
+            count += names[k] && strcmp(names[k], names[i]) == 0;
+        if (len + 1 < size)
+            snprintf(line + len, size - len, "%s%s %zu", len ? ", " : "", names[i], count);
+    }
+}
+
+static void summarize(const job *j, oi_summary *sum)
+{
+    size_t n = oi_model_tensor_count(j->model);
+    const char **done = calloc(n ? n : 1, sizeof *done), **left = calloc(n ? n : 1, sizeof *left);
+    if (!done || !left) {
+        free(done);
+        free(left);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const oi_decision *d = oi_plan_get(j->plan, i);
+        if (d->kind == OI_FILL_NONE) {
+            left[i] = d->reason;
+            sum->left_alone++;
+        } else {
+            done[i] = d->scheme;
+            sum->rewritten++;
+        }
+    }
+    tally(sum->by_scheme, sizeof sum->by_scheme, done, n);
+    tally(sum->left_why, sizeof sum->left_why, left, n);
+    free(done);
+    free(left);
+}
+
+static int default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
 oi_status oi_reinit_file(const char *input, const char *output, const oi_options *opts,
                          oi_summary *summary, oi_error *err)
 {
@@ -89,7 +142,14 @@ oi_status oi_reinit_file(const char *input, const char *output, const oi_options
         return err->status;
     double t1 = now();
     sum.tensors = oi_model_tensor_count(j.model);
-    sum.left_alone = sum.tensors;
+    oi_fill_stats fs;
+    if (oi_fill_model(j.model, j.plan, opts->seed,
+                      opts->threads > 0 ? opts->threads : default_threads(), &fs, err)) {
+        job_free(&j);
+        return err->status;
+    }
+    summarize(&j, &sum);
+    sum.elements = fs.elements;
     double t2 = now();
     oi_save_opts so = {
         .overwrite = opts->overwrite,

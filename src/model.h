@@ -65,6 +65,9 @@ oi_status oi_model_read(oi_model *model, const oi_tensor *t, void *dst, oi_error
  * External payloads are kept until save writes them to the new data file. */
 oi_status oi_model_write(oi_model *model, oi_tensor *t, const void *src, oi_error *err);
 
+/* The tensor's raw_data bytes, writable in place (NULL unless stored as raw_data). */
+void *oi_model_raw_payload(oi_model *model, oi_tensor *t);
+
 oi_status oi_model_save(oi_model *model, const char *path, const oi_save_opts *opts,
                         oi_error *err);
 /* Encode to memory (embedded tensors only); *data is malloc'd. */

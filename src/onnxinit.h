@@ -17,6 +17,7 @@ typedef struct oi_options {
     uint64_t seed;
     int preset;                   /* 0 default, 1 torch, 2 keras, 3 transformer */
     int no_forget_bias;           /* LSTM forget-gate bias 0 instead of 1 */
+    int threads;                  /* fill workers; 0: one per online CPU */
     const char *const *only;      /* tensor-name globs to re-initialize (NULL-terminated) */
     const char *const *exclude;   /* tensor-name globs to leave alone (NULL-terminated) */
     int overwrite;                /* replace an existing output */
@@ -30,6 +31,9 @@ typedef struct oi_summary {
     size_t tensors;               /* tensors found in the model */
     size_t rewritten;
     size_t left_alone;
+    uint64_t elements;            /* values written */
+    char by_scheme[256];          /* "he_normal 4, zeros 3, ..." */
+    char left_why[256];           /* "INT64 tensor, not a float weight 12, ..." (first few) */
     double seconds_load, seconds_work, seconds_save;
 } oi_summary;
 

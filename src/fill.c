@@ -1,0 +1,306 @@
+/* Carrying out a plan: a list of independent jobs (chunks of elementwise
+ * tensors, single orthogonal matrices, whole structured tensors) run by a
+ * small pool of threads.  Every value is a function of its element index,
+ * so the bytes never depend on how the jobs are shared out. */
+#include "fill_internal.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DT(x) ONNX__TENSOR_PROTO__DATA_TYPE__##x
+#define CHUNK (1u << 16)   /* elements per job: a few hundred KiB of output */
+
+typedef struct {
+    size_t tensor;
+    uint64_t start, count;   /* elements */
+    int64_t matrix;          /* ORTHOGONAL: which matrix; else -1 */
+} fill_job;
+
+typedef struct {
+    oi_model *model;
+    const oi_plan *plan;
+    uint64_t seed;
+    fill_job *jobs;
+    size_t n_jobs;
+    uint8_t **dst;           /* per tensor: where its raw bytes go */
+    atomic_size_t next;
+    pthread_mutex_t lock;
+    oi_status status;
+    oi_error *err;
+} fill_run;
+
+uint64_t oi_fill_key(uint64_t seed, const char *scope, const char *name)
+{
+    uint64_t h = 1469598103934665603ULL;   /* FNV-1a over "scope/name" */
+    for (const char *p = scope; p && *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ '/') * 1099511628211ULL;
+    for (const char *p = name; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    uint64_t z = seed ^ h;                 /* splitmix64 finaliser */
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+uint16_t oi_f32_to_f16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000, a = x & 0x7fffffff;
+    if (a >= 0x7f800000)
+        return (uint16_t)(sign | (a > 0x7f800000 ? 0x7e00 : 0x7c00));
+    if (a >= 0x477ff000)                    /* rounds to beyond 65504 */
+        return (uint16_t)(sign | 0x7c00);
+    if (a < 0x38800000) {                   /* half subnormal: scale and round (RNE) */
+        float v;
+        memcpy(&v, &a, 4);
+        return (uint16_t)(sign | (uint32_t)lrintf(v * 16777216.0f));
+    }
+    uint32_t h = ((a >> 23) - 112) << 10 | ((a >> 13) & 0x3ff), rem = a & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (h & 1)))
+        h++;
+    return (uint16_t)(sign | h);
+}
+
+uint16_t oi_f32_to_bf16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if ((x & 0x7fffffff) > 0x7f800000)
+        return (uint16_t)((x >> 16) | 0x40);
+    return (uint16_t)((x + 0x7fff + ((x >> 16) & 1)) >> 16);
+}
+
+float oi_f16_to_f32(uint16_t h)
+{
+    int e = (h >> 10) & 31, m = h & 1023;
+    float v = e == 0 ? ldexpf((float)m, -24) : e == 31 ? (m ? NAN : INFINITY)
+                                                      : ldexpf((float)(m + 1024), e - 25);
+    return (h & 0x8000) ? -v : v;
+}
+
+float oi_bf16_to_f32(uint16_t h)
+{
+    uint32_t x = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+static void encode(int32_t dtype, const float *v, size_t n, uint8_t *dst)
+{
+    if (dtype == DT(FLOAT)) {
+        memcpy(dst, v, n * sizeof *v);
+    } else if (dtype == DT(DOUBLE)) {
+        for (size_t i = 0; i < n; i++) {
+            double d = v[i];
+            memcpy(dst + 8 * i, &d, 8);
+        }
+    } else {
+        int bf = dtype == DT(BFLOAT16);
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h = bf ? oi_f32_to_bf16(v[i]) : oi_f32_to_f16(v[i]);
+            memcpy(dst + 2 * i, &h, 2);
+        }
+    }
+}
+
+static uint64_t tensor_key(const oi_tensor *t, uint64_t seed)
+{
+    return oi_fill_key(seed, t->scope, t->name);
+}
+
+/* Values of one job into scratch (count floats). */
+static oi_status job_values(const oi_decision *d, const oi_tensor *t, uint64_t key,
+                            const fill_job *j, float *scratch, oi_error *err)
+{
+    switch (d->kind) {
+    case OI_FILL_ORTHOGONAL: return oi_fill_orthogonal_matrix(d, key, j->matrix, scratch, err);
+    case OI_FILL_IDENTITY: oi_fill_identity(d, t, scratch); return OI_OK;
+    case OI_FILL_SPARSE: return oi_fill_sparse(d, key, scratch, err);
+    default: oi_fill_elementwise(d, key, j->start, (size_t)j->count, scratch); return OI_OK;
+    }
+}
+
+static void record_error(fill_run *r, const oi_error *e)
+{
+    pthread_mutex_lock(&r->lock);
+    if (r->status == OI_OK) {
+        r->status = e->status;
+        *r->err = *e;
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void *worker(void *arg)
+{
+    fill_run *r = arg;
+    float *scratch = NULL;
+    size_t cap = 0;
+    for (size_t i; (i = atomic_fetch_add(&r->next, 1)) < r->n_jobs;) {
+        const fill_job *j = &r->jobs[i];
+        oi_tensor *t = oi_model_tensor(r->model, j->tensor);
+        const oi_decision *d = oi_plan_get(r->plan, j->tensor);
+        oi_error e;
+        if (r->status != OI_OK)
+            break;
+        if (j->count > cap) {
+            free(scratch);
+            cap = (size_t)j->count;
+            if (!(scratch = malloc(cap * sizeof *scratch))) {
+                oi_fail(&e, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(r->model));
+                record_error(r, &e);
+                break;
+            }
+        }
+        if (job_values(d, t, tensor_key(t, r->seed), j, scratch, &e)) {
+            oi_fail_prefix(&e, "%s: tensor '%s': ", oi_model_label(r->model), t->name);
+            record_error(r, &e);
+            break;
+        }
+        encode(t->dtype, scratch, (size_t)j->count, r->dst[j->tensor] + j->start * t->elem_size);
+    }
+    free(scratch);
+    return NULL;
+}
+
+static int push_job(fill_run *r, size_t *cap, fill_job job)
+{
+    if (r->n_jobs == *cap) {
+        size_t c = *cap ? 2 * *cap : 256;
+        fill_job *p = realloc(r->jobs, c * sizeof *p);
+        if (!p)
+            return -1;
+        r->jobs = p;
+        *cap = c;
+    }
+    r->jobs[r->n_jobs++] = job;
+    return 0;
+}
+
+static int plan_jobs(fill_run *r, size_t ti, size_t *cap)
+{
+    const oi_decision *d = oi_plan_get(r->plan, ti);
+    const oi_tensor *t = oi_model_tensor(r->model, ti);
+    uint64_t n = t->n_elems;
+    if (d->kind == OI_FILL_ORTHOGONAL) {
+        uint64_t per = (uint64_t)(d->rows * d->cols);
+        for (int64_t m = 0; m < d->matrices; m++)
+            if (push_job(r, cap, (fill_job){ti, (uint64_t)m * per, per, m}))
+                return -1;
+    } else if (d->kind == OI_FILL_IDENTITY || d->kind == OI_FILL_SPARSE) {
+        return push_job(r, cap, (fill_job){ti, 0, n, -1});
+    } else {
+        for (uint64_t s = 0; s < n; s += CHUNK)
+            if (push_job(r, cap, (fill_job){ti, s, n - s < CHUNK ? n - s : CHUNK, -1}))
+                return -1;
+    }
+    return 0;
+}
+
+static int touches(const oi_plan *plan, oi_model *m, size_t i)
+{
+    const oi_tensor *t = oi_model_tensor(m, i);
+    return oi_plan_get(plan, i)->kind != OI_FILL_NONE && t->elem_size &&
+           (t->dtype == DT(FLOAT) || t->dtype == DT(FLOAT16) || t->dtype == DT(BFLOAT16) ||
+            t->dtype == DT(DOUBLE));
+}
+
+static oi_status prepare(fill_run *r, oi_fill_stats *st, oi_error *err)
+{
+    size_t n = oi_model_tensor_count(r->model), cap = 0;
+    r->dst = calloc(n ? n : 1, sizeof *r->dst);
+    if (!r->dst)
+        return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(r->model));
+    for (size_t i = 0; i < n; i++) {
+        if (!touches(r->plan, r->model, i))
+            continue;
+        oi_tensor *t = oi_model_tensor(r->model, i);
+        r->dst[i] = oi_model_raw_payload(r->model, t);
+        if (!r->dst[i] && !(r->dst[i] = malloc(t->n_bytes ? t->n_bytes : 1)))
+            return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory for tensor '%s'",
+                           oi_model_label(r->model), t->name);
+        if (plan_jobs(r, i, &cap))
+            return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(r->model));
+        st->tensors++;
+        st->elements += t->n_elems;
+    }
+    return OI_OK;
+}
+
+/* Typed and external tensors were filled into scratch buffers: hand them over. */
+static oi_status hand_over(fill_run *r, oi_error *err)
+{
+    oi_status s = OI_OK;
+    for (size_t i = 0; i < oi_model_tensor_count(r->model); i++) {
+        oi_tensor *t = oi_model_tensor(r->model, i);
+        if (!r->dst[i] || r->dst[i] == oi_model_raw_payload(r->model, t))
+            continue;
+        if (s == OI_OK)
+            s = oi_model_write(r->model, t, r->dst[i], err);
+        free(r->dst[i]);
+    }
+    return s;
+}
+
+static void run_pool(fill_run *r, int threads)
+{
+    if (threads < 1)
+        threads = 1;
+    if ((size_t)threads > r->n_jobs)
+        threads = r->n_jobs ? (int)r->n_jobs : 1;
+    pthread_t tid[64];
+    int started = 0;
+    for (int i = 1; i < threads && i < 64; i++)
+        if (pthread_create(&tid[started], NULL, worker, r) == 0)
+            started++;
+    worker(r);   /* the caller works too; with -j1 nothing else runs */
+    for (int i = 0; i < started; i++)
+        pthread_join(tid[i], NULL);
+}
+
+oi_status oi_fill_model(oi_model *model, const oi_plan *plan, uint64_t seed, int threads,
+                        oi_fill_stats *stats, oi_error *err)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    oi_fill_stats st = {0};
+    fill_run r = {.model = model, .plan = plan, .seed = seed, .err = err, .status = OI_OK};
+    atomic_init(&r.next, 0);
+    pthread_mutex_init(&r.lock, NULL);
+    oi_status s = prepare(&r, &st, err);
+    if (s == OI_OK) {
+        run_pool(&r, threads);
+        s = r.status;
+    }
+    oi_status h = r.dst ? hand_over(&r, s == OI_OK ? err : NULL) : OI_OK;
+    if (s == OI_OK)
+        s = h;
+    pthread_mutex_destroy(&r.lock);
+    free(r.dst);
+    free(r.jobs);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    st.seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    if (stats)
+        *stats = st;
+    return s;
+}
+
+oi_status oi_fill_values(const oi_decision *d, const oi_tensor *t, uint64_t seed, float *out,
+                         oi_error *err)
+{
+    uint64_t key = tensor_key(t, seed);
+    if (d->kind == OI_FILL_ORTHOGONAL) {
+        for (int64_t m = 0; m < d->matrices; m++)
+            if (oi_fill_orthogonal_matrix(d, key, m, out + m * d->rows * d->cols, err))
+                return err->status;
+        return OI_OK;
+    }
+    fill_job j = {0, 0, t->n_elems, -1};
+    return job_values(d, t, key, &j, out, err);
+}

@@ -1,0 +1,45 @@
+/* fill — carry out a plan: new values for every tensor it touches.
+ *
+ * Randomness is counter-based (Random123 Philox4x32-10).  Each tensor has its
+ * own key, derived from the seed and a stable hash of its scope path and
+ * name; element i's value comes from counter block i/4.  So a tensor's bytes
+ * depend only on seed, scope+name, shape, dtype and scheme — never on thread
+ * count, traversal order or the other tensors — and large tensors are filled
+ * in parallel chunks of one stream.  Values are computed in float32 (float64
+ * tensors: widened) and stored in the tensor's own dtype (fp16/bf16 round to
+ * nearest even). */
+#ifndef OI_FILL_H
+#define OI_FILL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "model.h"
+#include "plan.h"
+
+typedef struct oi_fill_stats {
+    size_t tensors;          /* tensors rewritten */
+    uint64_t elements;       /* values written */
+    double seconds;
+} oi_fill_stats;
+
+/* Rewrite every tensor the plan touches, with `threads` workers (>= 1). */
+oi_status oi_fill_model(oi_model *model, const oi_plan *plan, uint64_t seed, int threads,
+                        oi_fill_stats *stats, oi_error *err);
+
+/* One tensor's values as float32 (n elements, dims as in the tensor); for
+ * tests and for callers with their own storage.  Same values as the model path. */
+oi_status oi_fill_values(const oi_decision *d, const oi_tensor *t, uint64_t seed, float *out,
+                         oi_error *err);
+
+/* The stream key of a tensor (seed, scope, name): exposed so tests can check its stability. */
+uint64_t oi_fill_key(uint64_t seed, const char *scope, const char *name);
+
+/* IEEE binary16 / bfloat16 from float32, round to nearest even. */
+uint16_t oi_f32_to_f16(float f);
+uint16_t oi_f32_to_bf16(float f);
+float oi_f16_to_f32(uint16_t h);
+float oi_bf16_to_f32(uint16_t h);
+
+#endif
