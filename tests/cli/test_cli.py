@@ -82,7 +82,7 @@ class RoundTrip(Base):
         src = os.path.join(FIX, "good", "external.onnx")
         before = tree_state(os.path.dirname(src))
         dst = self.out("renamed.onnx")
-        r = run(src, "-o", dst)
+        r = run("--exclude", "*", src, "-o", dst)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(os.path.exists(dst + ".data"))
         self.assertTrue(loaded_equal(src, dst))
@@ -91,7 +91,8 @@ class RoundTrip(Base):
     def test_external_data_option(self):
         src = os.path.join(FIX, "good", "resnet18.onnx")
         dst = self.out("r.onnx")
-        r = run("--external-data=weights.bin", "--external-threshold", "4096", src, "-o", dst)
+        r = run("--exclude", "*", "--external-data=weights.bin", "--external-threshold", "4096",
+                src, "-o", dst)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(os.path.getsize(self.out("weights.bin")) > 40_000_000)
         self.assertTrue(os.path.getsize(dst) < 1_000_000)
@@ -139,7 +140,7 @@ class Refusals(Base):
         self.assertEqual(r.returncode, 1)
         self.assertIn("-f", r.stderr)
         self.assertEqual(open(dst).read(), "precious")
-        r = run("-f", src, "-o", dst)
+        r = run("-f", "--exclude", "*", src, "-o", dst)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(sha(src), sha(dst))
 
