@@ -304,3 +304,16 @@ oi_status oi_fill_values(const oi_decision *d, const oi_tensor *t, uint64_t seed
     fill_job j = {0, 0, t->n_elems, -1};
     return job_values(d, t, key, &j, out, err);
 }
+
+oi_status oi_fill_tensor(const oi_decision *d, const oi_tensor *t, uint64_t seed, void *dst,
+                         oi_error *err)
+{
+    float *v = malloc((size_t)(t->n_elems ? t->n_elems : 1) * sizeof *v);
+    if (!v)
+        return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
+    oi_status s = oi_fill_values(d, t, seed, v, err);
+    if (s == OI_OK)
+        encode(t->dtype, v, (size_t)t->n_elems, dst);
+    free(v);
+    return s;
+}

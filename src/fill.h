@@ -33,6 +33,10 @@ oi_status oi_fill_model(oi_model *model, const oi_plan *plan, uint64_t seed, int
 oi_status oi_fill_values(const oi_decision *d, const oi_tensor *t, uint64_t seed, float *out,
                          oi_error *err);
 
+/* One tensor's bytes (t->n_bytes, its dtype): exactly what the model path writes. */
+oi_status oi_fill_tensor(const oi_decision *d, const oi_tensor *t, uint64_t seed, void *dst,
+                         oi_error *err);
+
 /* The stream key of a tensor (seed, scope, name): exposed so tests can check its stability. */
 uint64_t oi_fill_key(uint64_t seed, const char *scope, const char *name);
 

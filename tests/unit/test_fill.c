@@ -1,0 +1,374 @@
+/* fill: every distribution x dtype against its target (moments and
+ * Kolmogorov-Smirnov on 2^20 samples, fixed seeds), truncation bounds,
+ * orthogonality and Haar sign, structured schemes, dtype rounding. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fill.h"
+#include "oitest.h"
+
+#define DT(x) ONNX__TENSOR_PROTO__DATA_TYPE__##x
+#define N (1u << 20)
+
+typedef struct {
+    Onnx__TensorProto proto;
+    int64_t dims[4];
+    oi_tensor t;
+} fake_tensor;
+
+static void fake(fake_tensor *f, const char *name, int32_t dtype, int rank, const int64_t *dims)
+{
+    Onnx__TensorProto init = ONNX__TENSOR_PROTO__INIT;
+    f->proto = init;
+    memcpy(f->dims, dims, (size_t)rank * sizeof *dims);
+    f->proto.n_dims = (size_t)rank;
+    f->proto.dims = f->dims;
+    uint64_t n = 1;
+    for (int i = 0; i < rank; i++)
+        n *= (uint64_t)dims[i];
+    f->t = (oi_tensor){.proto = &f->proto, .name = name, .scope = "", .kind = "initializer",
+                       .dtype = dtype, .elem_size = oi_dtype_size(dtype), .n_elems = n,
+                       .n_bytes = n * oi_dtype_size(dtype), .storage = OI_STORE_RAW};
+}
+
+static double decode(int32_t dtype, const uint8_t *p)
+{
+    float f;
+    double d;
+    uint16_t h;
+    switch (dtype) {
+    case DT(FLOAT): memcpy(&f, p, 4); return f;
+    case DT(DOUBLE): memcpy(&d, p, 8); return d;
+    case DT(FLOAT16): memcpy(&h, p, 2); return oi_f16_to_f32(h);
+    default: memcpy(&h, p, 2); return oi_bf16_to_f32(h);
+    }
+}
+
+/* Neighbouring representable value in dtype (values were made in float32). */
+static double neighbour(int32_t dtype, double v, int up)
+{
+    if (dtype == DT(FLOAT) || dtype == DT(DOUBLE))
+        return nextafterf((float)v, up ? INFINITY : -INFINITY);
+    int bf = dtype == DT(BFLOAT16);
+    uint16_t b = bf ? oi_f32_to_bf16((float)v) : oi_f32_to_f16((float)v);
+    if ((b & 0x7fff) == 0)
+        b = up ? 1 : 0x8001;
+    else if (((b & 0x8000) == 0) == (up != 0))
+        b++;
+    else
+        b--;
+    return bf ? oi_bf16_to_f32(b) : oi_f16_to_f32(b);
+}
+
+typedef struct {
+    double (*cdf)(const double *p, double x);
+    double p[4];
+    double mean, var;
+} target;
+
+static double phi(double z) { return 0.5 * erfc(-z / sqrt(2.0)); }
+static double cdf_normal(const double *p, double x) { return phi((x - p[0]) / p[1]); }
+static double cdf_uniform(const double *p, double x)
+{
+    double u = (x - p[0]) / (p[1] - p[0]);
+    return u < 0 ? 0 : u > 1 ? 1 : u;
+}
+static double cdf_trunc(const double *p, double x)
+{
+    double z = (x - p[0]) / p[1];
+    if (z <= -2)
+        return 0;
+    if (z >= 2)
+        return 1;
+    return (phi(z) - phi(-2)) / (phi(2) - phi(-2));
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* KS distance of a sample in dtype against a continuous target: each
+ * distinct value stands for its rounding interval. */
+static double ks_distance(int32_t dtype, double *x, size_t n, const target *t)
+{
+    qsort(x, n, sizeof *x, cmp_double);
+    double d = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && x[j] == x[i])
+            j++;
+        double lo = 0.5 * (x[i] + neighbour(dtype, x[i], 0));
+        double hi = 0.5 * (x[i] + neighbour(dtype, x[i], 1));
+        double below = fabs((double)i / n - t->cdf(t->p, lo));
+        double upto = fabs((double)j / n - t->cdf(t->p, hi));
+        d = fmax(d, fmax(below, upto));
+        i = j;
+    }
+    return d;
+}
+
+static double ks_pvalue(double d, size_t n)
+{
+    double sn = sqrt((double)n), l = (sn + 0.12 + 0.11 / sn) * d, sum = 0;
+    if (l < 0.2)
+        return 1.0;
+    for (int k = 1; k <= 100; k++)
+        sum += 2 * ((k & 1) ? 1 : -1) * exp(-2.0 * k * k * l * l);
+    return sum < 0 ? 0 : sum > 1 ? 1 : sum;
+}
+
+static const int32_t dtypes[] = {DT(FLOAT), DT(FLOAT16), DT(BFLOAT16), DT(DOUBLE)};
+
+static void check_distribution(const char *what, const oi_decision *d, const target *tg,
+                               double lo, double hi)
+{
+    for (size_t k = 0; k < 4; k++) {
+        fake_tensor f;
+        int64_t dims[2] = {1024, 1024};
+        fake(&f, what, dtypes[k], 2, dims);
+        uint8_t *bytes = malloc(f.t.n_bytes);
+        double *x = malloc(N * sizeof *x);
+        oi_error err;
+        CU_ASSERT_EQUAL_FATAL(oi_fill_tensor(d, &f.t, 20261123, bytes, &err), OI_OK);
+        double sum = 0, sq = 0, mn = INFINITY, mx = -INFINITY;
+        for (size_t i = 0; i < N; i++) {
+            x[i] = decode(dtypes[k], bytes + i * f.t.elem_size);
+            sum += x[i];
+            mn = fmin(mn, x[i]);
+            mx = fmax(mx, x[i]);
+        }
+        double mean = sum / N;
+        for (size_t i = 0; i < N; i++)
+            sq += (x[i] - mean) * (x[i] - mean);
+        double var = sq / (N - 1), sd = sqrt(tg->var);
+        double ks = ks_distance(dtypes[k], x, N, tg), p = ks_pvalue(ks, N);
+        int ok_mean = fabs(mean - tg->mean) <= 5 * sd / sqrt((double)N);
+        int ok_var = fabs(var / tg->var - 1) <= 5 * sqrt(2.0 / N);
+        int ok_range = mn >= lo && mx <= hi;
+        fprintf(stderr, "  %-14s %-8s mean %+.5f (want %+.5f) var %.6f (want %.6f) "
+                "KS D=%.5f p=%.3f range [%.4f, %.4f]\n", what, oi_dtype_name(dtypes[k]), mean,
+                tg->mean, var, tg->var, ks, p, mn, mx);
+        CU_ASSERT_TRUE(ok_mean);
+        CU_ASSERT_TRUE(ok_var);
+        CU_ASSERT_TRUE(p > 0.001);
+        CU_ASSERT_TRUE(ok_range);
+        free(x);
+        free(bytes);
+    }
+}
+
+static void test_uniform(void)
+{
+    oi_decision d = {.kind = OI_FILL_UNIFORM, .p1 = -0.3, .p2 = 0.7};
+    target t = {cdf_uniform, {-0.3, 0.7}, 0.2, 1.0 / 12};
+    check_distribution("uniform", &d, &t, -0.3 - 1e-3, 0.7 + 1e-3);
+}
+
+static void test_normal(void)
+{
+    oi_decision d = {.kind = OI_FILL_NORMAL, .p1 = 0.5, .p2 = 2.0};
+    target t = {cdf_normal, {0.5, 2.0}, 0.5, 4.0};
+    check_distribution("normal", &d, &t, -INFINITY, INFINITY);
+}
+
+static void test_he_like_small_std(void)
+{
+    oi_decision d = {.kind = OI_FILL_NORMAL, .p1 = 0, .p2 = sqrt(2.0 / 4608)};
+    target t = {cdf_normal, {0, sqrt(2.0 / 4608)}, 0, 2.0 / 4608};
+    check_distribution("he_normal", &d, &t, -INFINITY, INFINITY);
+}
+
+static void test_trunc_normal(void)
+{
+    oi_decision d = {.kind = OI_FILL_TRUNC_NORMAL, .p1 = 0.1, .p2 = 0.02};
+    double f2 = exp(-2.0) / sqrt(2 * M_PI), z = phi(2) - phi(-2);
+    target t = {cdf_trunc, {0.1, 0.02}, 0.1, 0.0004 * (1 - 4 * f2 / z)};
+    /* fp16/bf16 may round the bound itself outward by half a step */
+    check_distribution("trunc_normal", &d, &t, 0.06 - 0.06 / 256, 0.14 + 0.14 / 256);
+}
+
+static void test_constant_and_gate_bias(void)
+{
+    fake_tensor f;
+    int64_t dims[2] = {2, 40};   /* LSTM bias of 2 directions, H = 5 */
+    fake(&f, "B", DT(FLOAT), 2, dims);
+    oi_decision d = {.kind = OI_FILL_GATE_BIAS, .p1 = 0, .p2 = 1, .n_ranges = 2,
+                     .range_start = {10, 50}, .range_len = {5, 5}};
+    float v[80];
+    oi_error err;
+    CU_ASSERT_EQUAL_FATAL(oi_fill_values(&d, &f.t, 1, v, &err), OI_OK);
+    for (int i = 0; i < 80; i++)
+        CU_ASSERT_EQUAL(v[i], ((i >= 10 && i < 15) || (i >= 50 && i < 55)) ? 1.0f : 0.0f);
+    oi_decision c = {.kind = OI_FILL_CONSTANT, .p1 = 0.25};
+    CU_ASSERT_EQUAL_FATAL(oi_fill_values(&c, &f.t, 1, v, &err), OI_OK);
+    for (int i = 0; i < 80; i++)
+        CU_ASSERT_EQUAL(v[i], 0.25f);
+}
+
+/* max |Q^T Q - I| (tall) or |Q Q^T - I| (wide) per matrix, in double. */
+static double ortho_error(const float *q, int64_t matrices, int64_t rows, int64_t cols)
+{
+    double worst = 0;
+    int64_t k = rows >= cols ? cols : rows;
+    for (int64_t m = 0; m < matrices; m++) {
+        const float *a = q + m * rows * cols;
+        for (int64_t i = 0; i < k; i++)
+            for (int64_t j = 0; j < k; j++) {
+                double s = 0;
+                for (int64_t r = 0; r < (rows >= cols ? rows : cols); r++)
+                    s += rows >= cols ? (double)a[r * cols + i] * a[r * cols + j]
+                                      : (double)a[i * cols + r] * a[j * cols + r];
+                worst = fmax(worst, fabs(s - (i == j)));
+            }
+    }
+    return worst;
+}
+
+static void test_orthogonal_shapes(void)
+{
+    struct { int64_t m, r, c; double gain; } cases[] = {
+        {1, 256, 256, 1.0}, {1, 300, 64, 1.0}, {1, 48, 200, 1.0}, {8, 32, 32, 1.0},
+        {2, 128, 32, 1.0}, {1, 64, 64, 2.0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fake_tensor f;
+        int64_t dims[3] = {cases[i].m, cases[i].r, cases[i].c};
+        fake(&f, "R", DT(FLOAT), 3, dims);
+        oi_decision d = {.kind = OI_FILL_ORTHOGONAL, .p1 = cases[i].gain, .matrices = cases[i].m,
+                         .rows = cases[i].r, .cols = cases[i].c};
+        float *q = malloc(f.t.n_elems * sizeof *q);
+        oi_error err;
+        CU_ASSERT_EQUAL_FATAL(oi_fill_values(&d, &f.t, 7, q, &err), OI_OK);
+        for (size_t e = 0; e < f.t.n_elems; e++)
+            q[e] /= (float)cases[i].gain;
+        double e = ortho_error(q, cases[i].m, cases[i].r, cases[i].c);
+        fprintf(stderr, "  orthogonal %lldx[%lldx%lld]: max |QtQ-I| = %.2e\n",
+                (long long)cases[i].m, (long long)cases[i].r, (long long)cases[i].c, e);
+        CU_ASSERT_TRUE(e <= 1e-5);
+        free(q);
+    }
+}
+
+/* With the sign correction Q is Haar: Q[0][0] has mean 0 (LAPACK's raw Q
+ * would have it always negative). */
+static void test_orthogonal_haar_sign(void)
+{
+    fake_tensor f;
+    int64_t dims[3] = {4000, 3, 3};
+    fake(&f, "haar", DT(FLOAT), 3, dims);
+    oi_decision d = {.kind = OI_FILL_ORTHOGONAL, .p1 = 1, .matrices = 4000, .rows = 3, .cols = 3};
+    float *q = malloc(f.t.n_elems * sizeof *q);
+    oi_error err;
+    CU_ASSERT_EQUAL_FATAL(oi_fill_values(&d, &f.t, 3, q, &err), OI_OK);
+    double s = 0, s2 = 0;
+    for (int m = 0; m < 4000; m++) {
+        s += q[m * 9];
+        s2 += (double)q[m * 9] * q[m * 9];
+    }
+    fprintf(stderr, "  Haar: mean Q00 %.4f (sd of mean %.4f), E[Q00^2] %.4f (want 1/3)\n",
+            s / 4000, sqrt(1.0 / 3 / 4000), s2 / 4000);
+    CU_ASSERT_TRUE(fabs(s / 4000) < 5 * sqrt(1.0 / 3 / 4000));
+    CU_ASSERT_TRUE(fabs(s2 / 4000 - 1.0 / 3) < 0.03);
+    free(q);
+}
+
+static void test_identity_and_sparse(void)
+{
+    fake_tensor f;
+    int64_t conv[4] = {4, 6, 3, 3};
+    fake(&f, "dirac", DT(FLOAT), 4, conv);
+    oi_decision d = {.kind = OI_FILL_IDENTITY, .p1 = 1};
+    float v[216];
+    oi_error err;
+    CU_ASSERT_EQUAL_FATAL(oi_fill_values(&d, &f.t, 0, v, &err), OI_OK);
+    for (int o = 0; o < 4; o++)
+        for (int i = 0; i < 6; i++)
+            for (int k = 0; k < 9; k++)
+                CU_ASSERT_EQUAL(v[(o * 6 + i) * 9 + k], (o == i && k == 4) ? 1.0f : 0.0f);
+    int64_t mat[2] = {200, 50};
+    fake(&f, "sparse", DT(FLOAT), 2, mat);
+    oi_decision s = {.kind = OI_FILL_SPARSE, .p1 = 0.3, .p2 = 0.5, .rows = 200, .cols = 50};
+    float *w = malloc(10000 * sizeof *w);
+    CU_ASSERT_EQUAL_FATAL(oi_fill_values(&s, &f.t, 9, w, &err), OI_OK);
+    double sq = 0;
+    int nonzero = 0;
+    for (int c = 0; c < 50; c++) {
+        int zeros = 0;
+        for (int r = 0; r < 200; r++) {
+            zeros += w[r * 50 + c] == 0.0f;
+            if (w[r * 50 + c] != 0.0f) {
+                sq += (double)w[r * 50 + c] * w[r * 50 + c];
+                nonzero++;
+            }
+        }
+        CU_ASSERT_EQUAL(zeros, 60);   /* ceil(0.3 * 200) per column */
+    }
+    CU_ASSERT_TRUE(fabs(sqrt(sq / nonzero) / 0.5 - 1) < 0.05);
+    free(w);
+}
+
+/* Every half and bfloat16 value survives the round trip; midpoints round to even. */
+static void test_half_rounding(void)
+{
+    int bad = 0;
+    for (uint32_t b = 0; b < 65536; b++) {
+        float h = oi_f16_to_f32((uint16_t)b), g = oi_bf16_to_f32((uint16_t)b);
+        if (!isnan(h) && oi_f32_to_f16(h) != b)
+            bad++;
+        if (!isnan(g) && oi_f32_to_bf16(g) != b)
+            bad++;
+        if ((b & 0x7fff) < 0x7bff) {   /* midpoint to the next finite half */
+            float mid = (float)(0.5 * ((double)h + (double)oi_f16_to_f32((uint16_t)(b + 1))));
+            uint16_t want = (b & 1) ? (uint16_t)(b + 1) : (uint16_t)b;
+            if ((b & 0x8000) == 0 && oi_f32_to_f16(mid) != want)
+                bad++;
+        }
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(oi_f32_to_f16(65520.0f), 0x7c00);   /* rounds past the largest half */
+    CU_ASSERT_EQUAL(oi_f32_to_f16(65519.0f), 0x7bff);
+    CU_ASSERT_EQUAL(oi_f32_to_bf16(1.00390625f), 0x3f80);  /* tie to even */
+    CU_ASSERT_EQUAL(oi_f32_to_bf16(1.01171875f), 0x3f82);
+}
+
+/* Users rely on "same seed, same bytes" across versions: these values are the
+ * published stream; changing them is a breaking change. */
+static void test_stream_is_stable(void)
+{
+    CU_ASSERT_EQUAL(oi_fill_key(0, "", "w"), oi_fill_key(0, "", "w"));
+    CU_ASSERT_NOT_EQUAL(oi_fill_key(0, "", "w"), oi_fill_key(1, "", "w"));
+    CU_ASSERT_NOT_EQUAL(oi_fill_key(0, "", "w"), oi_fill_key(0, "If 'x'/then_branch", "w"));
+    fake_tensor a, b;
+    int64_t big[1] = {100000}, small[1] = {1000};
+    fake(&a, "w", DT(FLOAT), 1, big);
+    fake(&b, "w", DT(FLOAT), 1, small);
+    oi_decision d = {.kind = OI_FILL_NORMAL, .p1 = 0, .p2 = 1};
+    float *x = malloc(100000 * sizeof *x), y[1000];
+    oi_error err;
+    CU_ASSERT_EQUAL(oi_fill_values(&d, &a.t, 42, x, &err), OI_OK);
+    CU_ASSERT_EQUAL(oi_fill_values(&d, &b.t, 42, y, &err), OI_OK);
+    CU_ASSERT_EQUAL(memcmp(x, y, sizeof y), 0);   /* element i depends on i alone */
+    free(x);
+}
+
+int main(void)
+{
+    static const oi_test_case tests[] = {
+        {"uniform x dtypes: moments, KS, range", test_uniform},
+        {"normal x dtypes: moments, KS", test_normal},
+        {"he-normal scale x dtypes", test_he_like_small_std},
+        {"truncated normal x dtypes: bounds, moments, KS", test_trunc_normal},
+        {"constant and LSTM gate bias", test_constant_and_gate_bias},
+        {"orthogonal: square, tall, wide, gate blocks", test_orthogonal_shapes},
+        {"orthogonal is Haar (sign fix)", test_orthogonal_haar_sign},
+        {"identity/dirac and sparse", test_identity_and_sparse},
+        {"fp16/bf16 rounding", test_half_rounding},
+        {"stream stability", test_stream_is_stable},
+        {NULL, NULL},
+    };
+    return oi_test_run("fill", tests);
+}
