@@ -25,6 +25,8 @@ static const char usage_text[] =
 "      --preset NAME          default (activation-aware), torch (PyTorch's own\n"
 "                             reset_parameters), keras, transformer (N(0,0.02))\n"
 "      --no-forget-bias       LSTM forget-gate bias 0 instead of 1\n"
+"      --rules FILE.json      ordered rules (name glob, op, role, activation ->\n"
+"                             scheme); first match wins; see the README\n"
 "      --only GLOB            re-initialize only tensors whose name matches (repeatable)\n"
 "      --exclude GLOB         leave tensors whose name matches alone (repeatable)\n"
 "      --external-data[=NAME] store tensors of at least --external-threshold bytes\n"
@@ -54,7 +56,7 @@ static const char usage_text[] =
 
 enum {
     OPT_SEED = 256, OPT_ONLY, OPT_EXCLUDE, OPT_EXTERNAL, OPT_EXT_THRESHOLD, OPT_PRESET,
-    OPT_NO_FORGET, OPT_JSON,
+    OPT_NO_FORGET, OPT_JSON, OPT_RULES,
 };
 
 static const struct option long_options[] = {
@@ -68,6 +70,7 @@ static const struct option long_options[] = {
     {"preset", required_argument, NULL, OPT_PRESET},
     {"no-forget-bias", no_argument, NULL, OPT_NO_FORGET},
     {"json", no_argument, NULL, OPT_JSON},
+    {"rules", required_argument, NULL, OPT_RULES},
     {"threads", required_argument, NULL, 'j'},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
@@ -166,6 +169,7 @@ static int parse_args(int argc, char **argv, cli_args *a)
             break;
         case OPT_NO_FORGET: a->opts.no_forget_bias = 1; break;
         case OPT_JSON: a->json = 1; break;
+        case OPT_RULES: a->opts.rules_path = optarg; break;
         case OPT_EXT_THRESHOLD:
             if (parse_u64_arg(optarg, &a->opts.external_threshold))
                 return usage_error("--external-threshold wants a byte count, not '%s'", optarg);
@@ -208,7 +212,7 @@ int oi_cli_main(int argc, char **argv)
         rc = OI_EXIT_OK;
         if (oi_plan_file(a.input, &a.opts, a.json, stdout, &err)) {
             fprintf(stderr, "onnxinit: %s\n", err.msg);
-            rc = OI_EXIT_FAILED;
+            rc = err.status == OI_ERR_USAGE ? OI_EXIT_USAGE : OI_EXIT_FAILED;
         }
     } else if (rc < 0) {
         oi_summary sum;

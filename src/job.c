@@ -12,6 +12,7 @@
 #include "graph.h"
 #include "model.h"
 #include "plan.h"
+#include "plan_rules.h"
 #include "report.h"
 
 static double now(void)
@@ -35,11 +36,13 @@ typedef struct {
     oi_graph *graph;
     oi_analysis *analysis;
     oi_plan *plan;
+    oi_rules *rules;
 } job;
 
 static void job_free(job *j)
 {
     oi_plan_free(j->plan);
+    oi_rules_free(j->rules);
     oi_analysis_free(j->analysis);
     oi_graph_free(j->graph);
     oi_model_free(j->model);
@@ -54,6 +57,9 @@ static oi_status job_plan(job *j, const char *input, const oi_options *o, oi_err
         .only = o->only,
         .exclude = o->exclude,
     };
+    if (o->rules_path && oi_rules_load(o->rules_path, &j->rules, err))
+        return err->status;
+    policy.rules = j->rules;
     if (oi_model_load(input, &j->model, err) || oi_graph_build(j->model, &j->graph, err) ||
         oi_analyze(j->model, j->graph, &j->analysis, err) ||
         oi_plan_build(j->model, j->analysis, &policy, &j->plan, err)) {

@@ -18,6 +18,7 @@ typedef struct oi_options {
     int preset;                   /* 0 default, 1 torch, 2 keras, 3 transformer */
     int no_forget_bias;           /* LSTM forget-gate bias 0 instead of 1 */
     int threads;                  /* fill workers; 0: one per online CPU */
+    const char *rules_path;       /* --rules FILE.json, or NULL */
     const char *const *only;      /* tensor-name globs to re-initialize (NULL-terminated) */
     const char *const *exclude;   /* tensor-name globs to leave alone (NULL-terminated) */
     int overwrite;                /* replace an existing output */

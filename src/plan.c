@@ -1,4 +1,5 @@
 #include "plan.h"
+#include "plan_rules.h"
 
 #include <fnmatch.h>
 #include <math.h>
@@ -175,6 +176,140 @@ static void decide_transformer(oi_decision *d, const oi_weight *w, const oi_tens
     }
 }
 
+static void decide_preset(oi_decision *d, const oi_weight *w, const oi_tensor *t,
+                          const oi_policy *p)
+{
+    switch (p->preset) {
+    case OI_PRESET_TORCH: decide_torch(d, w, t, p); break;
+    case OI_PRESET_KERAS: decide_keras(d, w, t, p); break;
+    case OI_PRESET_TRANSFORMER: decide_transformer(d, w, t, p); break;
+    default: decide_default(d, w, t, p); break;
+    }
+}
+
+/* ---- --rules actions ---- */
+
+static double rule_gain(const oi_rule_action *a, const oi_weight *w, double dflt)
+{
+    return isnan(a->gain) ? dflt : isinf(a->gain) ? w->gain : a->gain;
+}
+
+/* Schemes built on fans; 0 if the tensor has none of its own (a bias only
+ * borrows its layer's fans, for torch's bias bound). */
+static int fan_scheme(oi_decision *d, const oi_rule_action *a, const oi_weight *w)
+{
+    double fi = (double)w->fan_in, fo = (double)w->fan_out;
+    int matrix = w->role == OI_ROLE_WEIGHT || w->role == OI_ROLE_RNN_W || w->role == OI_ROLE_RNN_R;
+    if (!matrix || fi <= 0 || fo <= 0)
+        return 0;
+    double fan = a->fan_out ? fo : fi, g;
+    switch (a->scheme) {
+    case OI_SCHEME_XAVIER_UNIFORM:
+        g = rule_gain(a, w, 1.0);
+        uniform(d, g * sqrt(6.0 / (fi + fo)), g, a->scheme_name);
+        return 1;
+    case OI_SCHEME_XAVIER_NORMAL:
+        g = rule_gain(a, w, 1.0);
+        normal(d, 0, g * sqrt(2.0 / (fi + fo)), g, a->scheme_name);
+        return 1;
+    case OI_SCHEME_KAIMING_UNIFORM:
+        g = rule_gain(a, w, sqrt(2.0 / (1.0 + a->a * a->a)));
+        uniform(d, g * sqrt(3.0 / fan), g, a->scheme_name);
+        return 1;
+    case OI_SCHEME_KAIMING_NORMAL:
+        g = rule_gain(a, w, sqrt(2.0 / (1.0 + a->a * a->a)));
+        normal(d, 0, g / sqrt(fan), g, a->scheme_name);
+        return 1;
+    case OI_SCHEME_LECUN_UNIFORM:
+        g = rule_gain(a, w, 1.0);
+        uniform(d, g * sqrt(3.0 / fan), g, a->scheme_name);
+        return 1;
+    case OI_SCHEME_LECUN_NORMAL:
+        g = rule_gain(a, w, 1.0);
+        normal(d, 0, g / sqrt(fan), g, a->scheme_name);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Matrices an orthogonal/identity/sparse scheme sees: RNN weights per gate
+ * block, everything else as torch does (dims[0] x the rest). */
+static void as_matrices(const oi_weight *w, const oi_tensor *t, int64_t *count, int64_t *rows,
+                        int64_t *cols)
+{
+    int64_t n = (int64_t)t->n_elems, d0 = t->proto->n_dims ? t->proto->dims[0] : 1;
+    if ((w->role == OI_ROLE_RNN_R || w->role == OI_ROLE_RNN_W) && w->hidden > 0 && w->fan_in > 0) {
+        *rows = w->hidden;
+        *cols = w->fan_in;
+    } else {
+        *rows = d0 > 0 ? d0 : 1;
+        *cols = n / *rows;
+    }
+    *count = *rows * *cols > 0 ? n / (*rows * *cols) : 0;
+}
+
+static void apply_rule(oi_decision *d, const oi_rule_action *a, const oi_weight *w,
+                       const oi_tensor *t, const oi_policy *p)
+{
+    int64_t m, r, c;
+    switch (a->scheme) {
+    case OI_SCHEME_KEEP:
+        untouched(d, "");
+        snprintf(d->reason, sizeof d->reason, "kept by rule %d", a->index);
+        return;
+    case OI_SCHEME_PRESET: {
+        oi_policy q = *p;
+        q.preset = (oi_preset)a->preset;
+        decide_preset(d, w, t, &q);
+        return;
+    }
+    case OI_SCHEME_ZEROS: constant(d, 0, "zeros"); return;
+    case OI_SCHEME_ONES: constant(d, 1, "ones"); return;
+    case OI_SCHEME_CONSTANT: constant(d, a->value, "constant"); return;
+    case OI_SCHEME_UNIFORM:
+        uniform(d, 0, 1, "uniform");
+        d->p1 = a->low;
+        d->p2 = a->high;
+        return;
+    case OI_SCHEME_NORMAL: normal(d, a->mean, a->std, 1, "normal"); return;
+    case OI_SCHEME_TRUNC_NORMAL:
+        normal(d, a->mean, a->std, 1, "trunc_normal");
+        d->kind = OI_FILL_TRUNC_NORMAL;
+        return;
+    case OI_SCHEME_ORTHOGONAL:
+        as_matrices(w, t, &m, &r, &c);
+        orthogonal(d, m, r, c, rule_gain(a, w, 1.0));
+        return;
+    case OI_SCHEME_IDENTITY:
+        as_matrices(w, t, &m, &r, &c);
+        d->kind = OI_FILL_IDENTITY;
+        d->scheme = a->scheme_name;
+        d->p1 = d->gain = rule_gain(a, w, 1.0);
+        return;
+    case OI_SCHEME_SPARSE:
+        if (t->proto->n_dims != 2) {
+            untouched(d, "");
+            snprintf(d->reason, sizeof d->reason, "rule %d: sparse needs a 2-D tensor", a->index);
+            return;
+        }
+        d->kind = OI_FILL_SPARSE;
+        d->scheme = "sparse";
+        d->p1 = a->sparsity;
+        d->p2 = a->std;
+        d->rows = t->proto->dims[0];
+        d->cols = t->proto->dims[1];
+        return;
+    default:
+        if (!fan_scheme(d, a, w)) {
+            untouched(d, "");
+            snprintf(d->reason, sizeof d->reason, "rule %d: %s needs fans, this %s has none",
+                     a->index, a->scheme_name, oi_role_name(w->role));
+        }
+        return;
+    }
+}
+
 static int matches_any(const char *name, const char *const *globs, const char **which)
 {
     for (; globs && *globs; globs++)
@@ -226,12 +361,11 @@ static void decide(const oi_weight *w, const oi_tensor *t, const oi_policy *p, o
         snprintf(d->reason, sizeof d->reason, "excluded by --exclude '%s'", glob);
         return;
     }
-    switch (p->preset) {
-    case OI_PRESET_TORCH: decide_torch(d, w, t, p); break;
-    case OI_PRESET_KERAS: decide_keras(d, w, t, p); break;
-    case OI_PRESET_TRANSFORMER: decide_transformer(d, w, t, p); break;
-    default: decide_default(d, w, t, p); break;
-    }
+    const oi_rule_action *rule = oi_rules_match(p->rules, t, w);
+    if (rule)
+        apply_rule(d, rule, w, t, p);
+    else
+        decide_preset(d, w, t, p);
     check_shape(d, w, t);
 }
 

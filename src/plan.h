@@ -18,11 +18,14 @@ typedef enum {
     OI_PRESET_TRANSFORMER,  /* truncated normal 0.02, zero biases, norms 1/0 */
 } oi_preset;
 
+struct oi_rules;
+
 typedef struct oi_policy {
     oi_preset preset;
     int no_forget_bias;             /* LSTM forget-gate bias 0 instead of 1 */
     const char *const *only;        /* NULL-terminated globs, or NULL */
     const char *const *exclude;
+    const struct oi_rules *rules;   /* --rules, tried before the preset; or NULL */
 } oi_policy;
 
 typedef enum {
