@@ -64,6 +64,7 @@ typedef struct oi_weight {
     oi_act act;
     double act_param;         /* LeakyRelu alpha, ... */
     double gain;              /* torch.nn.init.calculate_gain of act */
+    int residual;             /* its output reaches a residual Add before any activation */
     char via[64];             /* ops between the constant and its layer */
     char note[192];           /* tied use, branch disagreement, ... */
     char reason[160];         /* OI_ROLE_NONE: why it is left alone */

@@ -270,6 +270,7 @@ void oi_find_activation(const oi_actx *x, size_t layer, oi_weight *w)
                 }
         }
     }
+    w->residual = residual;
     if (found_depth < 0)
         return;
     set_act(w, first);

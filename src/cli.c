@@ -25,6 +25,10 @@ static const char usage_text[] =
 "      --preset NAME          default (activation-aware), torch (PyTorch's own\n"
 "                             reset_parameters), keras, transformer (N(0,0.02))\n"
 "      --no-forget-bias       LSTM forget-gate bias 0 instead of 1\n"
+"      --residual-scale       transformer preset: std 0.02/sqrt(2*layers) on\n"
+"                             projections that feed a residual Add (GPT-2)\n"
+"      --materialize          untrained graphs: create the weights declared only as\n"
+"                             graph inputs with static shapes (or shapes without data)\n"
 "      --rules FILE.json      ordered rules (name glob, op, role, activation ->\n"
 "                             scheme); first match wins; see the README\n"
 "      --only GLOB            re-initialize only tensors whose name matches (repeatable)\n"
@@ -46,6 +50,7 @@ static const char usage_text[] =
 "  onnxinit plan --json model.onnx | jq '.tensors[] | {name, scheme}'\n"
 "  onnxinit --preset torch model.onnx -o fresh.onnx   what PyTorch would give\n"
 "  onnxinit --only 'head.*' model.onnx -o new-head.onnx   reset a classifier head\n"
+"  onnxinit --materialize untrained.onnx -o ready.onnx   weights from graph inputs\n"
 "  onnxinit --seed 7 model.onnx -o fresh.onnx        reproducible: same seed, same bytes\n"
 "  onnxinit --exclude '*' model.onnx -o copy.onnx     nothing changed: a byte-identical copy\n"
 "  onnxinit --external-data big.onnx -o out.onnx      weights go to out.onnx.data\n"
@@ -56,7 +61,7 @@ static const char usage_text[] =
 
 enum {
     OPT_SEED = 256, OPT_ONLY, OPT_EXCLUDE, OPT_EXTERNAL, OPT_EXT_THRESHOLD, OPT_PRESET,
-    OPT_NO_FORGET, OPT_JSON, OPT_RULES,
+    OPT_NO_FORGET, OPT_JSON, OPT_RULES, OPT_MATERIALIZE, OPT_RESIDUAL,
 };
 
 static const struct option long_options[] = {
@@ -71,6 +76,8 @@ static const struct option long_options[] = {
     {"no-forget-bias", no_argument, NULL, OPT_NO_FORGET},
     {"json", no_argument, NULL, OPT_JSON},
     {"rules", required_argument, NULL, OPT_RULES},
+    {"materialize", no_argument, NULL, OPT_MATERIALIZE},
+    {"residual-scale", no_argument, NULL, OPT_RESIDUAL},
     {"threads", required_argument, NULL, 'j'},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
@@ -170,6 +177,8 @@ static int parse_args(int argc, char **argv, cli_args *a)
         case OPT_NO_FORGET: a->opts.no_forget_bias = 1; break;
         case OPT_JSON: a->json = 1; break;
         case OPT_RULES: a->opts.rules_path = optarg; break;
+        case OPT_MATERIALIZE: a->opts.materialize = 1; break;
+        case OPT_RESIDUAL: a->opts.residual_scale = 1; break;
         case OPT_EXT_THRESHOLD:
             if (parse_u64_arg(optarg, &a->opts.external_threshold))
                 return usage_error("--external-threshold wants a byte count, not '%s'", optarg);

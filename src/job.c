@@ -48,6 +48,36 @@ static void job_free(job *j)
     oi_model_free(j->model);
 }
 
+static oi_status analyze_and_plan(job *j, const oi_policy *policy, oi_error *err)
+{
+    oi_plan_free(j->plan);
+    oi_analysis_free(j->analysis);
+    oi_graph_free(j->graph);
+    j->plan = NULL;
+    j->analysis = NULL;
+    j->graph = NULL;
+    if (oi_graph_build(j->model, &j->graph, err) ||
+        oi_analyze(j->model, j->graph, &j->analysis, err) ||
+        oi_plan_build(j->model, j->analysis, policy, &j->plan, err))
+        return err->status;
+    return OI_OK;
+}
+
+/* --materialize: declared weights get data, declared data inputs go back;
+ * the model changed shape, so it is analyzed and planned once more. */
+static oi_status materialize(job *j, const oi_policy *policy, oi_error *err)
+{
+    for (size_t i = 0; i < oi_model_tensor_count(j->model); i++) {
+        oi_tensor *t = oi_model_tensor(j->model, i);
+        if (t->storage == OI_STORE_NONE && oi_plan_get(j->plan, i)->kind != OI_FILL_NONE &&
+            oi_model_materialize(j->model, t, err))
+            return err->status;
+    }
+    if (oi_model_settle_declared(j->model, err))
+        return err->status;
+    return analyze_and_plan(j, policy, err);
+}
+
 static oi_status job_plan(job *j, const char *input, const oi_options *o, oi_error *err)
 {
     memset(j, 0, sizeof *j);
@@ -56,17 +86,25 @@ static oi_status job_plan(job *j, const char *input, const oi_options *o, oi_err
         .no_forget_bias = o->no_forget_bias,
         .only = o->only,
         .exclude = o->exclude,
+        .materialize = o->materialize,
+        .residual_scale = o->residual_scale,
     };
-    if (o->rules_path && oi_rules_load(o->rules_path, &j->rules, err))
-        return err->status;
+    size_t declared = 0;
+    oi_status s = OI_OK;
+    if (o->rules_path)
+        s = oi_rules_load(o->rules_path, &j->rules, err);
     policy.rules = j->rules;
-    if (oi_model_load(input, &j->model, err) || oi_graph_build(j->model, &j->graph, err) ||
-        oi_analyze(j->model, j->graph, &j->analysis, err) ||
-        oi_plan_build(j->model, j->analysis, &policy, &j->plan, err)) {
+    if (s == OI_OK)
+        s = oi_model_load(input, &j->model, err);
+    if (s == OI_OK && o->materialize)
+        s = oi_model_declare_inputs(j->model, &declared, err);
+    if (s == OI_OK)
+        s = analyze_and_plan(j, &policy, err);
+    if (s == OI_OK && o->materialize)
+        s = materialize(j, &policy, err);
+    if (s != OI_OK)
         job_free(j);
-        return err->status;
-    }
-    return OI_OK;
+    return s;
 }
 
 oi_status oi_plan_file(const char *input, const oi_options *opts, int json, FILE *out,

@@ -199,6 +199,21 @@ oi_status oi_model_load_buffer(const void *data, size_t len, const char *dir, co
     return OI_OK;
 }
 
+oi_status oi_model_recatalogue(oi_model *m, oi_error *err)
+{
+    for (size_t i = 0; i < m->n_tensors; i++)
+        free(m->tensors[i].ext_path);
+    m->n_tensors = 0;
+    free(m->pending);
+    m->pending = NULL;
+    if (walk_model(m, err))
+        return err->status;
+    m->pending = calloc(m->n_tensors ? m->n_tensors : 1, sizeof *m->pending);
+    if (!m->pending)
+        return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", m->label);
+    return OI_OK;
+}
+
 oi_status oi_model_load(const char *path, oi_model **out, oi_error *err)
 {
     *out = NULL;
@@ -255,6 +270,7 @@ void oi_model_free(oi_model *m)
     for (size_t i = 0; i < m->n_owned; i++)
         free(m->owned[i]);
     free(m->owned);
+    free(m->declared);
     free(m->pending);
     free(m->tensors);
     free(m->label);

@@ -65,6 +65,18 @@ oi_status oi_model_read(oi_model *model, const oi_tensor *t, void *dst, oi_error
  * External payloads are kept until save writes them to the new data file. */
 oi_status oi_model_write(oi_model *model, oi_tensor *t, const void *src, oi_error *err);
 
+/* --materialize, step 1: every top-level graph input with a static float
+ * shape and no initializer gets a declared-only initializer (no data), so
+ * the analysis can judge it. */
+oi_status oi_model_declare_inputs(oi_model *model, size_t *added, oi_error *err);
+/* Step 2: give a declared-only tensor zeroed raw_data, ready to be filled. */
+oi_status oi_model_materialize(oi_model *model, oi_tensor *t, oi_error *err);
+/* Step 3: drop the declared initializers that were not materialized (they
+ * were data inputs), take materialized ones out of the graph inputs
+ * (IR >= 4, so the model runs without them), and rebuild the catalogue:
+ * tensor indices change. */
+oi_status oi_model_settle_declared(oi_model *model, oi_error *err);
+
 /* The tensor's raw_data bytes, writable in place (NULL unless stored as raw_data). */
 void *oi_model_raw_payload(oi_model *model, oi_tensor *t);
 

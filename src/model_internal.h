@@ -13,7 +13,12 @@ struct oi_model {
     uint8_t **pending;           /* per tensor: new external payload awaiting save */
     char **owned;                /* scope strings to free */
     size_t n_owned, cap_owned;
+    Onnx__TensorProto **declared;  /* initializers added by oi_model_declare_inputs */
+    size_t n_declared;
 };
+
+/* Walk the model again after its structure changed (pending must be empty). */
+oi_status oi_model_recatalogue(oi_model *m, oi_error *err);
 
 /* Validate t->proto and fill the derived fields of t (sizes, storage, external). */
 oi_status oi_tensor_check(oi_model *m, oi_tensor *t, oi_error *err);

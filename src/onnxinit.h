@@ -19,6 +19,8 @@ typedef struct oi_options {
     int no_forget_bias;           /* LSTM forget-gate bias 0 instead of 1 */
     int threads;                  /* fill workers; 0: one per online CPU */
     const char *rules_path;       /* --rules FILE.json, or NULL */
+    int materialize;              /* create weights declared only as graph inputs / shapes */
+    int residual_scale;           /* transformer preset: scale residual projections */
     const char *const *only;      /* tensor-name globs to re-initialize (NULL-terminated) */
     const char *const *exclude;   /* tensor-name globs to leave alone (NULL-terminated) */
     int overwrite;                /* replace an existing output */

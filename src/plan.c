@@ -166,10 +166,11 @@ static void decide_transformer(oi_decision *d, const oi_weight *w, const oi_tens
                                 const oi_policy *p)
 {
     if (w->role == OI_ROLE_WEIGHT || w->role == OI_ROLE_EMBEDDING) {
+        int scaled = p->residual_scale && w->role == OI_ROLE_WEIGHT && w->residual;
         d->kind = OI_FILL_TRUNC_NORMAL;
-        d->scheme = "trunc_normal(0.02)";
+        d->scheme = scaled ? "trunc_normal(0.02/sqrt(2*layers))" : "trunc_normal(0.02)";
         d->p1 = 0;
-        d->p2 = 0.02;
+        d->p2 = scaled ? 0.02 / sqrt(2.0 * p->residual_layers) : 0.02;
         d->gain = 1;
     } else {
         decide_default(d, w, t, p);
@@ -344,12 +345,26 @@ static void check_shape(oi_decision *d, const oi_weight *w, const oi_tensor *t)
         untouched(d, "fans give no finite scale");
 }
 
+/* A declared-only tensor in the left operand of Gemm/MatMul is the data the
+ * layer multiplies, not a weight: --materialize must not invent it. */
+static int declared_data_operand(const oi_weight *w, const oi_tensor *t)
+{
+    return t->storage == OI_STORE_NONE && w->role == OI_ROLE_WEIGHT && w->slot == 0 &&
+           (strcmp(w->op, "Gemm") == 0 || strcmp(w->op, "MatMul") == 0 ||
+            strcmp(w->op, "FusedGemm") == 0 || strcmp(w->op, "FusedMatMul") == 0);
+}
+
 static void decide(const oi_weight *w, const oi_tensor *t, const oi_policy *p, oi_decision *d)
 {
     const char *glob = NULL;
     memset(d, 0, sizeof *d);
+    if (declared_data_operand(w, t)) {
+        untouched(d, "declared only, as the data operand of a layer");
+        return;
+    }
     const char *why = w->role == OI_ROLE_NONE ? w->reason
-                      : t->storage == OI_STORE_NONE ? "declared without data"
+                      : t->storage == OI_STORE_NONE && !p->materialize
+                          ? "declared without data (--materialize creates it)"
                       : p->only && *p->only && !matches_any(t->name, p->only, &glob)
                           ? "not matched by --only" : NULL;
     if (why) {
@@ -384,8 +399,14 @@ oi_status oi_plan_build(oi_model *model, const oi_analysis *analysis, const oi_p
         return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(model));
     }
     plan->n = n;
+    oi_policy q = *p;   /* GPT-2 style: two residual projections (attention, MLP) per layer */
+    int residual = 0;
     for (size_t i = 0; i < n; i++)
-        decide(oi_analysis_get(analysis, i), oi_model_tensor(model, i), p, &plan->items[i]);
+        residual += oi_analysis_get(analysis, i)->role == OI_ROLE_WEIGHT &&
+                    oi_analysis_get(analysis, i)->residual;
+    q.residual_layers = residual / 2 > 1 ? residual / 2 : 1;
+    for (size_t i = 0; i < n; i++)
+        decide(oi_analysis_get(analysis, i), oi_model_tensor(model, i), &q, &plan->items[i]);
     *out = plan;
     return OI_OK;
 }

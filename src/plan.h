@@ -23,6 +23,9 @@ struct oi_rules;
 typedef struct oi_policy {
     oi_preset preset;
     int no_forget_bias;             /* LSTM forget-gate bias 0 instead of 1 */
+    int materialize;                /* plan declared-only tensors too (they get data) */
+    int residual_scale;             /* transformer: 0.02/sqrt(2*layers) on residual projections */
+    int residual_layers;            /* filled in by oi_plan_build: residual projections / 2 */
     const char *const *only;        /* NULL-terminated globs, or NULL */
     const char *const *exclude;
     const struct oi_rules *rules;   /* --rules, tried before the preset; or NULL */

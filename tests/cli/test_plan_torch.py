@@ -60,6 +60,17 @@ class PlanVsTorch(unittest.TestCase):
         acts = {t["name"]: t["activation"] for t in doc["tensors"] if t["role"] == "weight"}
         self.assertEqual(acts["enc.layers.0.linear1.weight"], "gelu")
 
+    def test_transformer_preset_residual_scale(self):
+        doc = plan("transformer_gelu.onnx", "--preset", "transformer", "--residual-scale")
+        std = {t["name"]: t["scheme"].get("std") for t in doc["tensors"] if t["role"] == "weight"}
+        for layer in (0, 1):   # 2 layers: residual projections get 0.02/sqrt(4)
+            p = "enc.layers.%d." % layer
+            self.assertAlmostEqual(std[p + "self_attn.out_proj.weight"], 0.01)
+            self.assertAlmostEqual(std[p + "linear2.weight"], 0.01)
+            self.assertAlmostEqual(std[p + "linear1.weight"], 0.02)
+            self.assertAlmostEqual(std[p + "self_attn.in_proj_weight"], 0.02)
+        self.assertAlmostEqual(std["head.weight"], 0.02)
+
     def test_lstm_bidir(self):
         doc = self.check("lstm_bidir.onnx")
         b = {t["name"]: t["scheme"] for t in doc["tensors"]}
