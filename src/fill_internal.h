@@ -7,6 +7,12 @@
 /* Streams of one key: separate counter spaces so schemes never share draws. */
 enum { OI_STREAM_MAIN = 0, OI_STREAM_ORTHO = 1, OI_STREAM_TRUNC = 2, OI_STREAM_SPARSE = 3 };
 
+/* Random123's Philox4x32-10 of blocks [first, first+OI_PHILOX_BATCH) of a
+ * stream, lane-major: out[lane][j] is lane `lane` of block first+j. */
+#define OI_PHILOX_BATCH 64
+void oi_philox_batch(uint64_t key, uint32_t stream, uint64_t first,
+                     uint32_t out[4][OI_PHILOX_BATCH]);
+
 /* Elementwise schemes: values of elements [start, start + n) into out. */
 void oi_fill_elementwise(const oi_decision *d, uint64_t key, uint64_t start, size_t n,
                          float *out);

@@ -7,6 +7,10 @@
 #include <string.h>
 
 #include "fill.h"
+#include "fill_internal.h"
+
+#include <Random123/philox.h>
+#include <Random123/u01fixedpt.h>
 #include "oitest.h"
 
 #define DT(x) ONNX__TENSOR_PROTO__DATA_TYPE__##x
@@ -355,6 +359,53 @@ static void test_stream_is_stable(void)
     free(x);
 }
 
+/* The batched Philox is Random123's philox4x32, bit for bit. */
+static void test_batched_philox_matches_random123(void)
+{
+    uint64_t keys[] = {0, 1, 0xdeadbeefcafef00dULL, UINT64_MAX};
+    uint64_t firsts[] = {0, 3, 1000003, (UINT64_C(1) << 32) - 5, UINT64_C(1) << 40};
+    int mismatches = 0;
+    for (size_t k = 0; k < 4; k++)
+        for (size_t f = 0; f < 5; f++)
+            for (uint32_t stream = 0; stream < 3; stream++) {
+                uint32_t out[4][OI_PHILOX_BATCH];
+                oi_philox_batch(keys[k], stream, firsts[f], out);
+                philox4x32_key_t key = {{(uint32_t)keys[k], (uint32_t)(keys[k] >> 32)}};
+                for (int j = 0; j < OI_PHILOX_BATCH; j++) {
+                    uint64_t b = firsts[f] + (uint64_t)j;
+                    philox4x32_ctr_t c = {{(uint32_t)b, (uint32_t)(b >> 32), stream, 0}};
+                    philox4x32_ctr_t r = philox4x32(c, key);
+                    for (int lane = 0; lane < 4; lane++)
+                        mismatches += out[lane][j] != r.v[lane];
+                }
+            }
+    CU_ASSERT_EQUAL(mismatches, 0);
+}
+
+/* The arithmetic Box-Muller agrees with one built on libm's logf/sinf/cosf. */
+static void test_box_muller_matches_libm(void)
+{
+    enum { COUNT = 1 << 16 };
+    float *z = malloc(COUNT * sizeof *z);
+    oi_fill_normals(77, 0, 0, COUNT, z);
+    double worst = 0;
+    philox4x32_key_t key = {{77, 0}};
+    for (uint32_t b = 0; b < COUNT / 4; b++) {
+        philox4x32_ctr_t c = {{b, 0, 0, 0}};
+        philox4x32_ctr_t r = philox4x32(c, key);
+        for (int pair = 0; pair < 2; pair++) {
+            double u1 = u01fixedpt_open_open_32_float(r.v[2 * pair]);
+            double u2 = u01fixedpt_open_open_32_float(r.v[2 * pair + 1]);
+            double rad = sqrt(-2 * log(u1)), t = 2 * M_PI * u2;
+            worst = fmax(worst, fabs(z[4 * b + 2 * pair] - rad * cos(t)));
+            worst = fmax(worst, fabs(z[4 * b + 2 * pair + 1] - rad * sin(t)));
+        }
+    }
+    fprintf(stderr, "  Box-Muller: max |ours - libm double| = %.2e over %d normals\n", worst, COUNT);
+    CU_ASSERT_TRUE(worst < 2e-5);
+    free(z);
+}
+
 int main(void)
 {
     static const oi_test_case tests[] = {
@@ -368,6 +419,8 @@ int main(void)
         {"identity/dirac and sparse", test_identity_and_sparse},
         {"fp16/bf16 rounding", test_half_rounding},
         {"stream stability", test_stream_is_stable},
+        {"batched Philox equals Random123", test_batched_philox_matches_random123},
+        {"Box-Muller arithmetic equals libm", test_box_muller_matches_libm},
         {NULL, NULL},
     };
     return oi_test_run("fill", tests);
