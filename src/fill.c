@@ -4,12 +4,14 @@
  * so the bytes never depend on how the jobs are shared out. */
 #include "fill_internal.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define DT(x) ONNX__TENSOR_PROTO__DATA_TYPE__##x
 #define CHUNK (1u << 16)   /* elements per job: a few hundred KiB of output */
@@ -26,7 +28,10 @@ typedef struct {
     uint64_t seed;
     fill_job *jobs;
     size_t n_jobs;
-    uint8_t **dst;           /* per tensor: where its raw bytes go */
+    uint8_t **dst;           /* per tensor: where its raw bytes go in memory, or NULL */
+    int *fd;                 /* ... else this file, at off */
+    uint64_t *off;
+    oi_patch *patch;
     atomic_size_t next;
     pthread_mutex_t lock;
     oi_status status;
@@ -137,10 +142,32 @@ static void record_error(fill_run *r, const oi_error *e)
     pthread_mutex_unlock(&r->lock);
 }
 
+static oi_status write_out(fill_run *r, size_t ti, const fill_job *j, const float *v,
+                           uint8_t *bytes, oi_error *e)
+{
+    oi_tensor *t = oi_model_tensor(r->model, ti);
+    if (r->dst[ti]) {
+        encode(t->dtype, v, (size_t)j->count, r->dst[ti] + j->start * t->elem_size);
+        return OI_OK;
+    }
+    size_t len = (size_t)j->count * t->elem_size;
+    uint64_t at = r->off[ti] + j->start * t->elem_size;
+    encode(t->dtype, v, (size_t)j->count, bytes);
+    for (size_t done = 0; done < len;) {
+        ssize_t w = pwrite(r->fd[ti], bytes + done, len - done, (off_t)(at + done));
+        if (w <= 0)
+            return oi_fail(e, OI_ERR_IO, "writing tensor '%s': %s", t->name,
+                           w < 0 ? strerror(errno) : "no progress");
+        done += (size_t)w;
+    }
+    return OI_OK;
+}
+
 static void *worker(void *arg)
 {
     fill_run *r = arg;
     float *scratch = NULL;
+    uint8_t *bytes = NULL;
     size_t cap = 0;
     for (size_t i; (i = atomic_fetch_add(&r->next, 1)) < r->n_jobs;) {
         const fill_job *j = &r->jobs[i];
@@ -151,21 +178,24 @@ static void *worker(void *arg)
             break;
         if (j->count > cap) {
             free(scratch);
+            free(bytes);
             cap = (size_t)j->count;
-            if (!(scratch = malloc(cap * sizeof *scratch))) {
+            bytes = malloc(cap * 8);   /* encoded, up to float64 */
+            if (!(scratch = malloc(cap * sizeof *scratch)) || !bytes) {
                 oi_fail(&e, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(r->model));
                 record_error(r, &e);
                 break;
             }
         }
-        if (job_values(d, t, tensor_key(t, r->seed), j, scratch, &e)) {
-            oi_fail_prefix(&e, "%s: tensor '%s': ", oi_model_label(r->model), t->name);
+        if (job_values(d, t, tensor_key(t, r->seed), j, scratch, &e) ||
+            write_out(r, j->tensor, j, scratch, bytes, &e)) {
+            oi_fail_prefix(&e, "%s: ", oi_model_label(r->model));
             record_error(r, &e);
             break;
         }
-        encode(t->dtype, scratch, (size_t)j->count, r->dst[j->tensor] + j->start * t->elem_size);
     }
     free(scratch);
+    free(bytes);
     return NULL;
 }
 
@@ -215,14 +245,18 @@ static oi_status prepare(fill_run *r, oi_fill_stats *st, oi_error *err)
 {
     size_t n = oi_model_tensor_count(r->model), cap = 0;
     r->dst = calloc(n ? n : 1, sizeof *r->dst);
-    if (!r->dst)
+    r->fd = calloc(n ? n : 1, sizeof *r->fd);
+    r->off = calloc(n ? n : 1, sizeof *r->off);
+    if (!r->dst || !r->fd || !r->off)
         return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(r->model));
     for (size_t i = 0; i < n; i++) {
         if (!touches(r->plan, r->model, i))
             continue;
         oi_tensor *t = oi_model_tensor(r->model, i);
-        r->dst[i] = oi_model_raw_payload(r->model, t);
-        if (!r->dst[i] && !(r->dst[i] = malloc(t->n_bytes ? t->n_bytes : 1)))
+        if (r->patch && oi_patch_target(r->patch, t, &r->fd[i], &r->off[i])) {
+            /* written straight into the output file */
+        } else if (!(r->dst[i] = oi_model_raw_payload(r->model, t)) &&
+                   !(r->dst[i] = malloc(t->n_bytes ? t->n_bytes : 1)))
             return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory for tensor '%s'",
                            oi_model_label(r->model), t->name);
         if (plan_jobs(r, i, &cap))
@@ -264,13 +298,23 @@ static void run_pool(fill_run *r, int threads)
         pthread_join(tid[i], NULL);
 }
 
+unsigned char *oi_fill_selection(oi_model *model, const oi_plan *plan)
+{
+    size_t n = oi_model_tensor_count(model);
+    unsigned char *sel = calloc(n ? n : 1, 1);
+    for (size_t i = 0; sel && i < n; i++)
+        sel[i] = (unsigned char)touches(plan, model, i);
+    return sel;
+}
+
 oi_status oi_fill_model(oi_model *model, const oi_plan *plan, uint64_t seed, int threads,
-                        oi_fill_stats *stats, oi_error *err)
+                        oi_patch *patch, oi_fill_stats *stats, oi_error *err)
 {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     oi_fill_stats st = {0};
-    fill_run r = {.model = model, .plan = plan, .seed = seed, .err = err, .status = OI_OK};
+    fill_run r = {.model = model, .plan = plan, .seed = seed, .patch = patch, .err = err,
+                  .status = OI_OK};
     atomic_init(&r.next, 0);
     pthread_mutex_init(&r.lock, NULL);
     oi_status s = prepare(&r, &st, err);
@@ -283,6 +327,8 @@ oi_status oi_fill_model(oi_model *model, const oi_plan *plan, uint64_t seed, int
         s = h;
     pthread_mutex_destroy(&r.lock);
     free(r.dst);
+    free(r.fd);
+    free(r.off);
     free(r.jobs);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     st.seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);

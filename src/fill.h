@@ -24,9 +24,13 @@ typedef struct oi_fill_stats {
     double seconds;
 } oi_fill_stats;
 
-/* Rewrite every tensor the plan touches, with `threads` workers (>= 1). */
+/* Which tensors the plan rewrites (1 per catalogue index); malloc'd. */
+unsigned char *oi_fill_selection(oi_model *model, const oi_plan *plan);
+
+/* Rewrite every tensor the plan touches, with `threads` workers (>= 1).  With
+ * a patch (or NULL), tensors it has a target for are written straight there. */
 oi_status oi_fill_model(oi_model *model, const oi_plan *plan, uint64_t seed, int threads,
-                        oi_fill_stats *stats, oi_error *err);
+                        oi_patch *patch, oi_fill_stats *stats, oi_error *err);
 
 /* One tensor's values as float32 (n elements, dims as in the tensor); for
  * tests and for callers with their own storage.  Same values as the model path. */

@@ -186,15 +186,6 @@ oi_status oi_reinit_file(const char *input, const char *output, const oi_options
         return err->status;
     double t1 = now();
     sum.tensors = oi_model_tensor_count(j.model);
-    oi_fill_stats fs;
-    if (oi_fill_model(j.model, j.plan, opts->seed,
-                      opts->threads > 0 ? opts->threads : default_threads(), &fs, err)) {
-        job_free(&j);
-        return err->status;
-    }
-    summarize(&j, &sum);
-    sum.elements = fs.elements;
-    double t2 = now();
     oi_save_opts so = {
         .overwrite = opts->overwrite,
         .allow_same_file = opts->in_place,
@@ -202,11 +193,30 @@ oi_status oi_reinit_file(const char *input, const char *output, const oi_options
         .externalize = opts->externalize,
         .external_threshold = opts->external_threshold,
     };
-    oi_status s = oi_model_save(j.model, output, &so, err);
+    oi_fill_stats fs = {0};
+    oi_patch *patch = NULL;
+    int threads = opts->threads > 0 ? opts->threads : default_threads();
+    unsigned char *rewrite = oi_fill_selection(j.model, j.plan);
+    oi_status s = rewrite ? OI_OK : oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", input);
+    /* Patch when only values change: new payloads go straight into a copy of the input. */
+    if (s == OI_OK && oi_patch_possible(j.model, rewrite, &so))
+        s = oi_patch_begin(j.model, output, &so, rewrite, &patch, err);
+    double t2 = now();
+    if (s == OI_OK)
+        s = oi_fill_model(j.model, j.plan, opts->seed, threads, patch, &fs, err);
+    double t3 = now();
+    if (s == OI_OK)
+        s = patch ? oi_patch_commit(patch, err) : oi_model_save(j.model, output, &so, err);
+    oi_patch_free(patch);
+    free(rewrite);
+    if (s == OI_OK) {
+        summarize(&j, &sum);
+        sum.elements = fs.elements;
+    }
     job_free(&j);
     sum.seconds_load = t1 - t0;
-    sum.seconds_work = t2 - t1;
-    sum.seconds_save = now() - t2;
+    sum.seconds_work = t3 - t2;
+    sum.seconds_save = (t2 - t1) + (now() - t3);
     if (summary)
         *summary = sum;
     return s;

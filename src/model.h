@@ -37,6 +37,10 @@ typedef struct oi_tensor {
     oi_storage storage;
     char *ext_path;          /* EXTERNAL: resolved path of the data file */
     uint64_t ext_offset;
+    uint64_t file_offset;    /* where its raw_data / packed float payload lies in the input */
+    uint64_t file_len;
+    int file_field;          /* 9 raw_data, 4 float_data, 10 double_data; 0: unknown */
+    int borrowed;            /* raw_data points into the input's mapping (read-only) */
 } oi_tensor;
 
 typedef struct oi_save_opts {
@@ -82,6 +86,23 @@ void *oi_model_raw_payload(oi_model *model, oi_tensor *t);
 
 oi_status oi_model_save(oi_model *model, const char *path, const oi_save_opts *opts,
                         oi_error *err);
+/* Patch save: when nothing but tensor values changes, the output is the
+ * input's bytes with the rewritten payloads written in place (the model file,
+ * or for external-data models a copy of their one data file beside a newly
+ * encoded model).  Begin with the tensors to rewrite flagged; fill writes
+ * each payload at its target; commit makes it durable and renames. */
+typedef struct oi_patch oi_patch;
+/* Can the model be saved this way with these tensors rewritten? */
+int oi_patch_possible(const oi_model *model, const unsigned char *rewrite,
+                      const oi_save_opts *opts);
+oi_status oi_patch_begin(oi_model *model, const char *path, const oi_save_opts *opts,
+                         const unsigned char *rewrite, oi_patch **out, oi_error *err);
+/* Where tensor t's payload goes: 1 and (fd, offset), or 0 (write it into the model). */
+int oi_patch_target(const oi_patch *patch, const oi_tensor *t, int *fd, uint64_t *offset);
+oi_status oi_patch_commit(oi_patch *patch, oi_error *err);
+/* Remove what was written (if not committed) and free. */
+void oi_patch_free(oi_patch *patch);
+
 /* Encode to memory (embedded tensors only); *data is malloc'd. */
 oi_status oi_model_save_buffer(oi_model *model, uint8_t **data, size_t *len, oi_error *err);
 

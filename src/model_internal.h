@@ -4,8 +4,16 @@
 
 #include "model.h"
 
+#include "model_wire.h"
+#include "save.h"
+
 struct oi_model {
     char *label;                 /* the path as the user gave it */
+    const uint8_t *map;          /* the input, mapped for the model's life (NULL: in memory) */
+    size_t map_len;
+    oi_wire_scan *wire;          /* payload places, while walking */
+    int borrow;                  /* while walking a skeleton: borrow stripped payloads */
+    size_t n_borrowed;
     char *dir;                   /* real path of the folder external data lives in */
     Onnx__ModelProto *proto;
     oi_tensor *tensors;
@@ -16,6 +24,11 @@ struct oi_model {
     Onnx__TensorProto **declared;  /* initializers added by oi_model_declare_inputs */
     size_t n_declared;
 };
+
+/* Encode the model into a new temporary file (f, begun here, not committed),
+ * its external tensors pointing at data_name with their offsets unchanged. */
+oi_status oi_model_save_relocated(oi_model *m, const char *path, const oi_save_opts *o,
+                                  const char *data_name, oi_save_file *f, oi_error *err);
 
 /* Walk the model again after its structure changed (pending must be empty). */
 oi_status oi_model_recatalogue(oi_model *m, oi_error *err);

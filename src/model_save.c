@@ -1,7 +1,6 @@
 /* Saving a model: external data first (a new side file), then the model,
  * both through save.h's temp-file-and-rename; the encoding streams to disk. */
 #include "model_internal.h"
-#include "save.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -232,6 +231,34 @@ oi_status oi_model_save(oi_model *m, const char *path, const oi_save_opts *opts,
     free(slots);
     free(data_path);
     free(data_name);
+    return s;
+}
+
+oi_status oi_model_save_relocated(oi_model *m, const char *path, const oi_save_opts *o,
+                                  const char *data_name, oi_save_file *f, oi_error *err)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->n_tensors; i++)
+        n += m->tensors[i].storage == OI_STORE_EXTERNAL;
+    ext_slot *slots = calloc(n ? n : 1, sizeof *slots);
+    if (!slots)
+        return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", path);
+    for (size_t i = 0, k = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].storage == OI_STORE_EXTERNAL) {
+            slots[k].t = &m->tensors[i];
+            swap_in_external(&slots[k], data_name, m->tensors[i].ext_offset);
+            k++;
+        }
+    oi_status s = oi_save_check_target(path, m->label, o->overwrite, o->allow_same_file, err);
+    if (s == OI_OK)
+        s = oi_save_begin(f, path, err);
+    if (s == OI_OK)
+        s = pack_to_file(m, f, err);
+    if (s == OI_OK)
+        s = oi_save_flush(f, err);
+    for (size_t k = 0; k < n; k++)
+        *slots[k].t->proto = slots[k].saved;
+    free(slots);
     return s;
 }
 

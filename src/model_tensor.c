@@ -356,6 +356,14 @@ oi_status oi_model_write(oi_model *m, oi_tensor *t, const void *src, oi_error *e
 {
     switch (t->storage) {
     case OI_STORE_RAW:
+        if (t->borrowed) {   /* the mapping is read-only: the tensor gets its own bytes */
+            uint8_t *own = malloc(t->n_bytes ? t->n_bytes : 1);
+            if (!own)
+                return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory for tensor '%s'",
+                               m->label, t->name);
+            t->proto->raw_data.data = own;
+            t->borrowed = 0;
+        }
         memcpy(t->proto->raw_data.data, src, t->n_bytes);
         return OI_OK;
     case OI_STORE_TYPED:
@@ -379,5 +387,6 @@ oi_status oi_model_write(oi_model *m, oi_tensor *t, const void *src, oi_error *e
 void *oi_model_raw_payload(oi_model *m, oi_tensor *t)
 {
     (void)m;
-    return t->storage == OI_STORE_RAW && t->elem_size ? t->proto->raw_data.data : NULL;
+    return t->storage == OI_STORE_RAW && t->elem_size && !t->borrowed ? t->proto->raw_data.data
+                                                                       : NULL;
 }

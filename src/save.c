@@ -131,6 +131,45 @@ oi_status oi_save_copy_range(oi_save_file *f, const char *src_path, uint64_t off
     return s;
 }
 
+oi_status oi_save_copy_at(oi_save_file *f, const char *src_path, uint64_t offset, uint64_t len,
+                          oi_error *err)
+{
+    int src = open(src_path, O_RDONLY | O_CLOEXEC);
+    if (src < 0)
+        return oi_fail(err, OI_ERR_IO, "%s: cannot open: %s", src_path, strerror(errno));
+    loff_t in = (loff_t)offset, out = (loff_t)offset;
+    oi_status s = OI_OK;
+    while (len > 0 && s == OI_OK) {
+        ssize_t c = copy_file_range(src, &in, f->fd, &out, len, 0);
+        if (c > 0) {
+            len -= (uint64_t)c;
+            continue;
+        }
+        /* no copy_file_range here (or a short file): read and write at the offset */
+        uint8_t buf[1 << 16];
+        size_t chunk = len < sizeof buf ? (size_t)len : sizeof buf;
+        ssize_t r = pread(src, buf, chunk, in);
+        if (r <= 0) {
+            s = oi_fail(err, OI_ERR_IO, "%s: read failed: %s", src_path,
+                        r < 0 ? strerror(errno) : "file shrank while reading");
+            break;
+        }
+        for (ssize_t done = 0; done < r && s == OI_OK;) {
+            ssize_t w = pwrite(f->fd, buf + done, (size_t)(r - done), out + done);
+            if (w <= 0)
+                s = oi_fail(err, OI_ERR_IO, "%s: write failed: %s", f->final_path,
+                            w < 0 ? strerror(errno) : "no progress");
+            else
+                done += w;
+        }
+        in += r;
+        out += r;
+        len -= (uint64_t)r;
+    }
+    close(src);
+    return s;
+}
+
 oi_status oi_save_flush(oi_save_file *f, oi_error *err)
 {
     if (f->fd < 0)
