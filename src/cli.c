@@ -36,6 +36,8 @@ static const char usage_text[] =
 "      --external-data[=NAME] store tensors of at least --external-threshold bytes\n"
 "                             in a side file NAME (default OUTPUT.data) next to OUTPUT\n"
 "      --external-threshold BYTES   (default 1024)\n"
+"      --full-encode          encode the whole model even when only values change\n"
+"                             (slower; the default patches a copy of the input)\n"
 "      --json                 plan: one JSON document instead of a table\n"
 "  -j, --threads N            fill with N threads (default: one per CPU); the\n"
 "                             output bytes never depend on N\n"
@@ -61,7 +63,7 @@ static const char usage_text[] =
 
 enum {
     OPT_SEED = 256, OPT_ONLY, OPT_EXCLUDE, OPT_EXTERNAL, OPT_EXT_THRESHOLD, OPT_PRESET,
-    OPT_NO_FORGET, OPT_JSON, OPT_RULES, OPT_MATERIALIZE, OPT_RESIDUAL,
+    OPT_NO_FORGET, OPT_JSON, OPT_RULES, OPT_MATERIALIZE, OPT_RESIDUAL, OPT_FULL_ENCODE,
 };
 
 static const struct option long_options[] = {
@@ -78,6 +80,7 @@ static const struct option long_options[] = {
     {"rules", required_argument, NULL, OPT_RULES},
     {"materialize", no_argument, NULL, OPT_MATERIALIZE},
     {"residual-scale", no_argument, NULL, OPT_RESIDUAL},
+    {"full-encode", no_argument, NULL, OPT_FULL_ENCODE},
     {"threads", required_argument, NULL, 'j'},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
@@ -179,6 +182,7 @@ static int parse_args(int argc, char **argv, cli_args *a)
         case OPT_RULES: a->opts.rules_path = optarg; break;
         case OPT_MATERIALIZE: a->opts.materialize = 1; break;
         case OPT_RESIDUAL: a->opts.residual_scale = 1; break;
+        case OPT_FULL_ENCODE: a->opts.full_encode = 1; break;
         case OPT_EXT_THRESHOLD:
             if (parse_u64_arg(optarg, &a->opts.external_threshold))
                 return usage_error("--external-threshold wants a byte count, not '%s'", optarg);

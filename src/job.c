@@ -199,7 +199,7 @@ oi_status oi_reinit_file(const char *input, const char *output, const oi_options
     unsigned char *rewrite = oi_fill_selection(j.model, j.plan);
     oi_status s = rewrite ? OI_OK : oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", input);
     /* Patch when only values change: new payloads go straight into a copy of the input. */
-    if (s == OI_OK && oi_patch_possible(j.model, rewrite, &so))
+    if (s == OI_OK && !opts->full_encode && oi_patch_possible(j.model, rewrite, &so))
         s = oi_patch_begin(j.model, output, &so, rewrite, &patch, err);
     double t2 = now();
     if (s == OI_OK)

@@ -21,6 +21,7 @@ typedef struct oi_options {
     const char *rules_path;       /* --rules FILE.json, or NULL */
     int materialize;              /* create weights declared only as graph inputs / shapes */
     int residual_scale;           /* transformer preset: scale residual projections */
+    int full_encode;              /* always encode the whole model (no in-place patching) */
     const char *const *only;      /* tensor-name globs to re-initialize (NULL-terminated) */
     const char *const *exclude;   /* tensor-name globs to leave alone (NULL-terminated) */
     int overwrite;                /* replace an existing output */

@@ -104,6 +104,24 @@ class MainJob(unittest.TestCase):
                     elif s["fill"] == "normal" and v.size >= 2000:
                         self.assertLess(abs(v.std() / s["std"] - 1), 0.15, t["name"])
 
+    def test_patch_and_full_encode_agree(self):
+        """The fast path (patching a copy of the input) and encoding the whole
+        model give the same bytes, model and data file alike."""
+        for src in MODELS:
+            name = os.path.basename(os.path.dirname(src)) + "_" + os.path.basename(src)
+            with self.subTest(model=name):
+                a = os.path.join(self.tmp, "patch_" + name)
+                b = os.path.join(self.tmp, "full_" + name)
+                run("-q", "--seed", "8", src, "-o", a)
+                run("-q", "--seed", "8", "--full-encode", src, "-o", b)
+                ma, mb = onnx.load(a, load_external_data=False), onnx.load(b, load_external_data=False)
+                ta, tb = all_tensors(ma), all_tensors(mb)
+                for k in ta:
+                    self.assertTrue(np.array_equal(values(ta[k], self.tmp), values(tb[k], self.tmp),
+                                                   equal_nan=True), k)
+                if not os.path.exists(a + ".data"):
+                    self.assertEqual(sha(a), sha(b))
+
     def test_same_seed_same_bytes_any_threads(self):
         src = os.path.join(FIX, "torch", "resnet18.onnx")
         outs = []

@@ -262,6 +262,59 @@ static void test_truncation_and_bitflips(void)
     free(buf);
 }
 
+/* Every payload offset found by the wire scan points at the tensor's bytes in
+ * the file; big raw_data payloads are borrowed from the mapping, not copied. */
+static void test_wire_offsets(void)
+{
+    const char *files[] = {"resnet18.onnx", "mlp.onnx", "mlp_typed.onnx", "constants.onnx",
+                           "if_body.onnx", "loop_body.onnx", "function.onnx", NULL};
+    for (const char **f = files; *f; f++) {
+        size_t len;
+        uint8_t *file = oi_test_slurp(oi_test_fixture("good", *f), &len);
+        oi_model *m = load_good(*f);
+        int located = 0, borrowed = 0;
+        for (size_t i = 0; i < oi_model_tensor_count(m); i++) {
+            oi_tensor *t = oi_model_tensor(m, i);
+            if (!t->file_field || t->file_len != t->n_bytes || !t->n_bytes)
+                continue;
+            uint8_t *v = malloc(t->n_bytes);
+            oi_error err;
+            CU_ASSERT_EQUAL(oi_model_read(m, t, v, &err), OI_OK);
+            CU_ASSERT_TRUE(t->file_offset + t->n_bytes <= len);
+            CU_ASSERT_EQUAL(memcmp(file + t->file_offset, v, t->n_bytes), 0);
+            located++;
+            borrowed += t->borrowed;
+            free(v);
+        }
+        CU_ASSERT_TRUE(located > 0);
+        if (strcmp(*f, "resnet18.onnx") == 0)
+            CU_ASSERT_TRUE(borrowed > 10);
+        oi_model_free(m);
+        free(file);
+    }
+}
+
+/* A tensor whose raw_data appears twice (last one wins in protobuf) is not
+ * something the scan guesses at: the whole file is decoded the usual way. */
+static void test_wire_doubled_payload_falls_back(void)
+{
+    oi_model *m = NULL;
+    oi_error err;
+    CU_ASSERT_EQUAL_FATAL(oi_model_load(oi_test_fixture("odd", "doubled_raw.onnx"), &m, &err),
+                          OI_OK);
+    oi_tensor *t = find(m, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT_FALSE(t->borrowed);
+    float *v = malloc(t->n_bytes);
+    CU_ASSERT_EQUAL(oi_model_read(m, t, v, &err), OI_OK);
+    int ones = 0;
+    for (size_t i = 0; i < t->n_elems; i++)
+        ones += v[i] == 1.0f;
+    CU_ASSERT_EQUAL(ones, 128 * 128);
+    free(v);
+    oi_model_free(m);
+}
+
 int main(void)
 {
     static const oi_test_case tests[] = {
@@ -272,6 +325,8 @@ int main(void)
         {"write/read in every storage form", test_write_read_every_storage},
         {"malformed models are refused naming file and tensor", test_bad_models_refused},
         {"truncation and bit flips never crash", test_truncation_and_bitflips},
+        {"wire scan offsets and borrowed payloads", test_wire_offsets},
+        {"wire scan gives up safely", test_wire_doubled_payload_falls_back},
         {NULL, NULL},
     };
     return oi_test_run("model", tests);
