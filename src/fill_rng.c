@@ -17,34 +17,51 @@
 #define BATCH OI_PHILOX_BATCH
 #define ELEMS (4 * BATCH)
 
+/* Built twice, for AVX2 and for any x86-64, chosen when the program starts.
+ * Both do the same IEEE operations (ISO C: no FP contraction), so the bytes
+ * do not depend on the CPU. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define OI_KERNEL __attribute__((target_clones("avx2", "default")))
+#else
+#define OI_KERNEL
+#endif
+
+static void philox_batch_word3(uint64_t key, uint32_t stream, uint32_t word3, uint64_t first,
+                               uint32_t out[4][OI_PHILOX_BATCH]);
+
 void oi_philox_batch(uint64_t key, uint32_t stream, uint64_t first,
                      uint32_t out[4][OI_PHILOX_BATCH])
 {
-    uint32_t c0[BATCH], c1[BATCH], c2[BATCH], c3[BATCH];
+    philox_batch_word3(key, stream, 0, first, out);
+}
+
+/* Counters (first+j, stream, word3) for j < BATCH. */
+OI_KERNEL
+static void philox_batch_word3(uint64_t key, uint32_t stream, uint32_t word3, uint64_t first,
+                               uint32_t out[4][OI_PHILOX_BATCH])
+{
     uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+    /* one counter per iteration, its ten rounds in registers: the compiler
+     * unrolls the rounds and runs the iterations side by side in vectors */
     for (int j = 0; j < BATCH; j++) {
         uint64_t b = first + (uint64_t)j;
-        c0[j] = (uint32_t)b;
-        c1[j] = (uint32_t)(b >> 32);
-        c2[j] = stream;
-        c3[j] = 0;
-    }
-    for (int round = 0; round < 10; round++) {
-        for (int j = 0; j < BATCH; j++) {
-            uint64_t p0 = (uint64_t)PHILOX_M4x32_0 * c0[j], p1 = (uint64_t)PHILOX_M4x32_1 * c2[j];
-            uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[j] ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3[j] ^ k1;
-            c1[j] = (uint32_t)p1;
-            c3[j] = (uint32_t)p0;
-            c0[j] = n0;
-            c2[j] = n2;
+        uint32_t c0 = (uint32_t)b, c1 = (uint32_t)(b >> 32), c2 = stream, c3 = word3;
+        uint32_t a0 = k0, a1 = k1;
+        for (int round = 0; round < 10; round++) {
+            uint64_t p0 = (uint64_t)PHILOX_M4x32_0 * c0, p1 = (uint64_t)PHILOX_M4x32_1 * c2;
+            uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ a0, n2 = (uint32_t)(p0 >> 32) ^ c3 ^ a1;
+            c1 = (uint32_t)p1;
+            c3 = (uint32_t)p0;
+            c0 = n0;
+            c2 = n2;
+            a0 += PHILOX_W32_0;
+            a1 += PHILOX_W32_1;
         }
-        k0 += PHILOX_W32_0;
-        k1 += PHILOX_W32_1;
+        out[0][j] = c0;
+        out[1][j] = c1;
+        out[2][j] = c2;
+        out[3][j] = c3;
     }
-    memcpy(out[0], c0, sizeof c0);
-    memcpy(out[1], c1, sizeof c1);
-    memcpy(out[2], c2, sizeof c2);
-    memcpy(out[3], c3, sizeof c3);
 }
 
 /* ln(u) for u in (0, 1]: u = m * 2^e with m in [sqrt(1/2), sqrt(2)),
@@ -78,6 +95,7 @@ static inline void sincos_turn(float u, float *sn, float *cs)
 }
 
 /* Uniforms in (0, 1) of the ELEMS elements from block `first`. */
+OI_KERNEL
 static void batch_uniforms(uint64_t key, uint32_t stream, uint64_t first, float *out)
 {
     uint32_t r[4][BATCH];
@@ -87,6 +105,18 @@ static void batch_uniforms(uint64_t key, uint32_t stream, uint64_t first, float 
             out[4 * j + lane] = u01fixedpt_open_open_32_float(r[lane][j]);
 }
 
+/* Box-Muller over one batch: lanes u1[j], u2[j] give zc[j] = r cos, zs[j] = r sin. */
+OI_KERNEL
+static void box_muller(const uint32_t *u1, const uint32_t *u2, float *zc, float *zs)
+{
+    for (int j = 0; j < BATCH; j++) {
+        float rad = sqrtf(-2.0f * ln_unit(u01fixedpt_open_open_32_float(u1[j]))), s, c;
+        sincos_turn(u01fixedpt_open_open_32_float(u2[j]), &s, &c);
+        zc[j] = rad * c;
+        zs[j] = rad * s;
+    }
+}
+
 /* Standard normals of the ELEMS elements from block `first`: lanes (0,1) and
  * (2,3) of each block are one Box-Muller pair. */
 static void batch_normals(uint64_t key, uint32_t stream, uint64_t first, float *out)
@@ -94,15 +124,8 @@ static void batch_normals(uint64_t key, uint32_t stream, uint64_t first, float *
     uint32_t r[4][BATCH];
     float z[4][BATCH];
     oi_philox_batch(key, stream, first, r);
-    for (int pair = 0; pair < 2; pair++)
-        for (int j = 0; j < BATCH; j++) {
-            float u1 = u01fixedpt_open_open_32_float(r[2 * pair][j]);
-            float u2 = u01fixedpt_open_open_32_float(r[2 * pair + 1][j]);
-            float rad = sqrtf(-2.0f * ln_unit(u1)), s, c;
-            sincos_turn(u2, &s, &c);
-            z[2 * pair][j] = rad * c;
-            z[2 * pair + 1][j] = rad * s;
-        }
+    box_muller(r[0], r[1], z[0], z[1]);
+    box_muller(r[2], r[3], z[2], z[3]);
     for (int j = 0; j < BATCH; j++)
         for (int lane = 0; lane < 4; lane++)
             out[4 * j + lane] = z[lane][j];
@@ -135,12 +158,13 @@ void oi_fill_normals(uint64_t key, uint32_t stream, uint64_t start, size_t n, fl
     stream_range(batch_normals, key, stream, start, n, out);
 }
 
-/* N(0,1) restricted to [-2, 2]: element i retries on its own sub-stream
- * (attempt number in the counter), so the result is still a function of i. */
-static float trunc_normal_one(uint64_t key, uint64_t i)
+/* N(0,1) restricted to [-2, 2]: element i draws from counter (i, TRUNC,
+ * attempt) — lanes (0,1) then (2,3) as Box-Muller cosines — until one falls
+ * inside, so the result is a function of i alone. */
+static float trunc_normal_from(uint64_t key, uint64_t i, uint32_t attempt)
 {
     philox4x32_key_t k = {{(uint32_t)key, (uint32_t)(key >> 32)}};
-    for (uint32_t attempt = 0;; attempt++) {
+    for (;; attempt++) {
         philox4x32_ctr_t c = {{(uint32_t)i, (uint32_t)(i >> 32), OI_STREAM_TRUNC, attempt}};
         philox4x32_ctr_t r = philox4x32(c, k);
         for (int pair = 0; pair < 2; pair++) {
@@ -151,6 +175,32 @@ static float trunc_normal_one(uint64_t key, uint64_t i)
                 return z;
         }
     }
+}
+
+/* BATCH elements from `first` at once: attempt 0 for all of them in
+ * vectors; the ~0.2% whose both candidates fall outside continue alone. */
+static void batch_trunc_normals(uint64_t key, uint64_t first, float *out)
+{
+    uint32_t r[4][BATCH];
+    float a[BATCH], b[BATCH], unused[BATCH];
+    philox_batch_word3(key, OI_STREAM_TRUNC, 0, first, r);
+    box_muller(r[0], r[1], a, unused);
+    box_muller(r[2], r[3], b, unused);
+    for (int j = 0; j < BATCH; j++)
+        out[j] = a[j] >= -2.0f && a[j] <= 2.0f ? a[j]
+                 : b[j] >= -2.0f && b[j] <= 2.0f ? b[j]
+                                                 : trunc_normal_from(key, first + (uint64_t)j, 1);
+}
+
+static void trunc_normals(uint64_t key, uint64_t start, size_t n, float *out)
+{
+    size_t i = 0;
+    for (; i < n && (start + i) % BATCH; i++)
+        out[i] = trunc_normal_from(key, start + i, 0);
+    for (; i + BATCH <= n; i += BATCH)
+        batch_trunc_normals(key, start + i, out + i);
+    for (; i < n; i++)
+        out[i] = trunc_normal_from(key, start + i, 0);
 }
 
 static void gate_bias(const oi_decision *d, uint64_t start, size_t n, float *out)
@@ -185,8 +235,9 @@ void oi_fill_elementwise(const oi_decision *d, uint64_t key, uint64_t start, siz
             out[i] = a + b * out[i];
         break;
     case OI_FILL_TRUNC_NORMAL:
+        trunc_normals(key, start, n, out);
         for (size_t i = 0; i < n; i++)
-            out[i] = a + b * trunc_normal_one(key, start + i);
+            out[i] = a + b * out[i];
         break;
     case OI_FILL_GATE_BIAS:
         gate_bias(d, start, n, out);
