@@ -21,6 +21,25 @@ int oi_is_const(const oi_actx *x, long value);
 /* Role, fans and layer of a constant reaching (node, slot) with layout w->dims;
  * 1 if it is a weight there, else 0 with w->reason set. */
 int oi_classify_use(const oi_actx *x, size_t node, size_t slot, oi_weight *w);
+/* A place a constant reaches: node + slot, with the layout seen there and
+ * which of its elements arrive where (see oi_weight.flat_ok). */
+typedef struct oi_reach {
+    size_t node, slot;
+    int rank;
+    int64_t dims[OI_MAX_RANK];
+    int flat_ok;
+    int64_t src_lo, src_hi, dst_lo;
+    char via[64];
+} oi_reach;
+
+#define OI_MAX_REACH 32
+
+/* Follow a constant's value to the nodes using it, through layout-only ops
+ * (Identity, Cast, Transpose, Reshape, Squeeze, Unsqueeze, Flatten, Slice,
+ * Concat), appending each place it reaches to out (at most OI_MAX_REACH). */
+void oi_follow_constant(const oi_actx *x, long value, oi_reach start, oi_reach *out,
+                        size_t *n_out);
+
 /* Fill w->act, act_param, gain and the note for the layer at node `layer`. */
 void oi_find_activation(const oi_actx *x, size_t layer, oi_weight *w);
 

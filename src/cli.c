@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "fill.h"
 #include "onnxinit.h"
 
 #include <errno.h>
@@ -211,6 +212,7 @@ int oi_cli_main(int argc, char **argv)
 {
     cli_args a;
     memset(&a, 0, sizeof a);
+    oi_fill_serial_blas();
     oi_options_init(&a.opts);
     if (argc > 1 && strcmp(argv[1], "plan") == 0) {
         a.plan_mode = 1;

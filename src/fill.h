@@ -37,6 +37,12 @@ oi_status oi_fill_model(oi_model *model, const oi_plan *plan, uint64_t seed, int
 oi_status oi_fill_values(const oi_decision *d, const oi_tensor *t, uint64_t seed, float *out,
                          oi_error *err);
 
+/* Keep OpenBLAS (if that is the LAPACK in use) to one thread per call: our
+ * workers already spread orthogonal matrices over the cores, and OpenBLAS's
+ * own spinning threads on top of them cost 3-4x.  Process-wide, so it is
+ * for programs to call once at start (onnxinit does); a no-op elsewhere. */
+void oi_fill_serial_blas(void);
+
 /* One tensor's bytes (t->n_bytes, its dtype): exactly what the model path writes. */
 oi_status oi_fill_tensor(const oi_decision *d, const oi_tensor *t, uint64_t seed, void *dst,
                          oi_error *err);

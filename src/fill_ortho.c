@@ -2,10 +2,19 @@
 #include "fill_internal.h"
 
 #include <Random123/philox.h>
+#include <dlfcn.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+void oi_fill_serial_blas(void)
+{
+    /* looked up, not linked: LAPACK may be OpenBLAS, reference LAPACK or another */
+    void (*set_threads)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+    if (set_threads)
+        set_threads(1);
+}
 
 /* Q of the QR of a Gaussian matrix, columns times sign(diag R) so Q is Haar
  * distributed (as torch.nn.init.orthogonal_); wide shapes use the transpose. */

@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""onnxinit against the Python peer and cp, side by side, in one run.
+
+    bench.py BUILD_DIR WORK_DIR [--runs N] [--skip-peer-batch]
+
+Prints a markdown table: min and median wall time of N runs, peak RSS,
+ratios, onnxinit's per-phase times, then fill rates and orthogonal QR
+against LAPACK (bench/oi-fillrate)."""
+import argparse
+import glob
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PEER = os.path.join(HERE, "..", "..", "shared", "peers", "baseline_reinit.py")
+
+
+def timed(cmd, env=None):
+    """(wall seconds, peak RSS MiB, stdout+stderr) of one run under /usr/bin/time."""
+    r = subprocess.run(["/usr/bin/time", "-f", "@@ %e %M"] + cmd, capture_output=True, text=True,
+                       env=env)
+    if r.returncode != 0:
+        raise SystemExit("failed: %s\n%s" % (" ".join(cmd), r.stderr[-2000:]))
+    line = [l for l in r.stderr.splitlines() if l.startswith("@@ ")][-1].split()
+    return float(line[1]), int(line[2]) / 1024.0, r.stdout + r.stderr
+
+
+def clean(paths):
+    for p in paths:
+        for q in (p, p + ".data"):
+            if os.path.exists(q):
+                os.unlink(q)
+
+
+def series(runs, cmd, outputs, shell_cmd=None):
+    walls, rss, last = [], [], ""
+    for _ in range(runs):
+        clean(outputs)
+        if shell_cmd:
+            w, m, last = timed(["/bin/sh", "-c", shell_cmd])
+        else:
+            w, m, last = timed(cmd)
+        walls.append(w)
+        rss.append(m)
+    return min(walls), statistics.median(walls), max(rss), last
+
+
+def phases(text):
+    for line in text.splitlines():
+        if line.startswith("time: "):
+            return line[6:]
+    return ""
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build")
+    ap.add_argument("work")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--skip-peer-batch", action="store_true")
+    a = ap.parse_args()
+    oi = os.path.join(a.build, "src", "onnxinit")
+    out = os.path.join(a.work, "out")
+    os.makedirs(out, exist_ok=True)
+    size = lambda p: os.path.getsize(p) + (os.path.getsize(p + ".data") if os.path.exists(p + ".data") else 0)
+    rows = []
+    for name, ext in (("mlp_1g.onnx", False), ("mlp_1g_ext.onnx", True), ("cnn_100m.onnx", False),
+                      ("rnn_100m.onnx", False)):
+        src = os.path.join(a.work, name)
+        o1, o2, o3 = (os.path.join(out, p + name) for p in ("oi-", "peer-", "cp-"))
+        mb = size(src) / 2**20
+        subprocess.run(["cat", src] + ([src + ".data"] if ext else []), stdout=subprocess.DEVNULL)
+        cp_cmd = "cp %s %s" % (src, o3) + (" && cp %s.data %s.data" % (src, o3) if ext else "")
+        cp = series(a.runs, None, [o3], cp_cmd)
+        cps = series(a.runs, None, [o3], cp_cmd + " && sync %s" % o3 + (" %s.data" % o3 if ext else ""))
+        mine = series(a.runs, [oi, "-v", src, "-o", o1], [o1])
+        peer = series(a.runs, [PEER, src, o2, "-q"] + (["--external"] if ext else []), [o2])
+        rows.append((name, mb, mine, peer, cp, cps))
+    print("| model | size | onnxinit min / median | peak RSS | peer min / median | peer RSS | cp min | cp+sync min | onnxinit/cp | onnxinit/(cp+sync) | peer/onnxinit | onnxinit phases |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, mb, m, p, c, cs in rows:
+        print("| %s | %.0f MB | %.2f / %.2f s | %.0f MB | %.2f / %.2f s | %.0f MB | %.2f s | %.2f s | %.1fx | %.1fx | %.1fx | %s |"
+              % (name, mb, m[0], m[1], m[2], p[0], p[1], p[2], c[0], cs[0], m[0] / c[0],
+                 m[0] / cs[0], p[0] / m[0], phases(m[3])))
+    small = sorted(glob.glob(os.path.join(a.work, "small", "*.onnx")))
+    sdir = os.path.join(out, "small")
+    shutil.rmtree(sdir, ignore_errors=True)
+    os.makedirs(sdir)
+    lst = os.path.join(a.work, "small.txt")
+    open(lst, "w").write("\n".join(small) + "\n")
+    one = "%s -q -f {} -o %s/$(basename {})" % (oi, sdir)
+    b = {}
+    for j in (1, 2):
+        b[j] = series(a.runs, None, [], "xargs -P%d -I{} sh -c '%s' < %s" % (j, one, lst))[:2]
+    cpb = series(a.runs, None, [], "xargs -I{} cp {} %s/ < %s" % (sdir, lst))[:2]
+    if not a.skip_peer_batch:
+        pb = series(1, None, [], "xargs -I{} sh -c '%s {} %s/peer.onnx -q' < %s" % (PEER, sdir, lst))[:2]
+    print()
+    print("| 200 small models (%.1f MB each) | min / median |" % (size(small[0]) / 2**20))
+    print("| --- | --- |")
+    print("| onnxinit, one process per file, 1 at a time | %.2f / %.2f s |" % b[1])
+    print("| onnxinit, one process per file, 2 at a time | %.2f / %.2f s |" % b[2])
+    print("| cp | %.2f / %.2f s |" % cpb)
+    if not a.skip_peer_batch:
+        print("| peer, once per file (1 run) | %.2f s (%.0fx onnxinit -j1) |" % (pb[0], pb[0] / b[1][0]))
+    rates = subprocess.run([os.path.join(a.build, "bench", "oi-fillrate")], capture_output=True,
+                           text=True, check=True).stdout.split("\n")
+    print()
+    print("| fill | 1 thread | 2 threads |")
+    print("| --- | --- | --- |")
+    fill = {}
+    for l in rates:
+        f = l.split()
+        if f and f[0] == "fill":
+            fill.setdefault(f[1], {})[f[2]] = float(f[3])
+    for k, v in fill.items():
+        print("| %s | %.2f Gfloat/s | %.2f Gfloat/s |" % (k, v["1"], v["2"]))
+    print()
+    print("| orthogonal | onnxinit | LAPACK geqrf+orgqr | ratio |")
+    print("| --- | --- | --- | --- |")
+    for l in rates:
+        f = l.split()
+        if f and f[0] == "ortho":
+            print("| %s | %s s | %s s | %sx |" % (f[1], f[2], f[3], f[4]))
+
+
+if __name__ == "__main__":
+    main()

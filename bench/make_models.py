@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+"""Benchmark models (deterministic): make_models.py OUTDIR
+
+  mlp_1g.onnx                 ~1 GB fp32 MLP, Gemm+Relu, 256 M params, embedded
+  mlp_1g_ext.onnx (+ .data)   the same with external data
+  cnn_100m.onnx               ~100 MB CNN: Conv/BN/Relu, grouped and depthwise
+  rnn_100m.onnx               ~100 MB: bidirectional LSTM and GRU layers
+  small/m000..m199.onnx       200 small (~1 MB) MLPs"""
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto as T, helper as h, numpy_helper as nh
+
+OPSET = [h.make_opsetid("", 17)]
+rng = np.random.default_rng(7)
+
+
+def w(*shape):
+    return (rng.standard_normal(shape, dtype=np.float32) * 0.05)
+
+
+def vi(name, shape):
+    return h.make_tensor_value_info(name, T.FLOAT, shape)
+
+
+def mlp(width, depth, inputs=1):
+    nodes, inits, x = [], [], "x"
+    for i in range(depth):
+        inits += [nh.from_array(w(width, width), "fc%d.weight" % i),
+                  nh.from_array(np.zeros(width, np.float32), "fc%d.bias" % i)]
+        nodes += [h.make_node("Gemm", [x, "fc%d.weight" % i, "fc%d.bias" % i], ["g%d" % i], transB=1),
+                  h.make_node("Relu", ["g%d" % i], ["a%d" % i])]
+        x = "a%d" % i
+    g = h.make_graph(nodes, "mlp", [vi("x", [inputs, width])], [vi(x, [inputs, width])], inits)
+    return h.make_model(g, opset_imports=OPSET)
+
+
+def cnn():
+    nodes, inits, x, c = [], [], "img", 3
+    plan = [(256, 1), (512, 1), (512, 8), (512, 512), (1024, 1), (1024, 16), (1024, 1024),
+            (1024, 1), (1024, 1), (1024, 4)]
+    for i, (out, groups) in enumerate(plan):
+        inits.append(nh.from_array(w(out, c // groups, 3, 3), "conv%d.weight" % i))
+        inits += [nh.from_array(np.ones(out, np.float32), "bn%d.%s" % (i, k))
+                  for k in ("weight", "bias", "running_mean", "running_var")]
+        nodes += [h.make_node("Conv", [x, "conv%d.weight" % i], ["c%d" % i], pads=[1] * 4,
+                              group=groups),
+                  h.make_node("BatchNormalization", ["c%d" % i] + ["bn%d.%s" % (i, k) for k in
+                              ("weight", "bias", "running_mean", "running_var")], ["b%d" % i]),
+                  h.make_node("Relu", ["b%d" % i], ["r%d" % i])]
+        x, c = "r%d" % i, out
+    g = h.make_graph(nodes, "cnn", [vi("img", [1, 3, 32, 32])], [vi(x, None)], inits)
+    return h.make_model(g, opset_imports=OPSET)
+
+
+def rnn():
+    H, nodes, inits, x, I = 768, [], [], "seq", 512
+    for i, (op, gates) in enumerate((("LSTM", 4), ("GRU", 3), ("LSTM", 4))):
+        inits += [nh.from_array(w(2, gates * H, I), "rnn%d.W" % i),
+                  nh.from_array(w(2, gates * H, H), "rnn%d.R" % i),
+                  nh.from_array(np.zeros((2, 2 * gates * H), np.float32), "rnn%d.B" % i)]
+        nodes += [h.make_node(op, [x, "rnn%d.W" % i, "rnn%d.R" % i, "rnn%d.B" % i], ["y%d" % i],
+                              hidden_size=H, direction="bidirectional"),
+                  h.make_node("Transpose", ["y%d" % i], ["t%d" % i], perm=[0, 2, 1, 3]),
+                  h.make_node("Reshape", ["t%d" % i, "shape"], ["s%d" % i])]
+        x, I = "s%d" % i, 2 * H
+    inits.append(nh.from_array(np.array([0, 0, -1], np.int64), "shape"))
+    g = h.make_graph(nodes, "rnn", [vi("seq", [16, 1, 512])], [vi(x, None)], inits)
+    return h.make_model(g, opset_imports=OPSET)
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(os.path.join(out, "small"), exist_ok=True)
+    big = mlp(8192, 4)
+    onnx.save(big, os.path.join(out, "mlp_1g.onnx"))
+    data = os.path.join(out, "mlp_1g_ext.onnx.data")
+    if os.path.exists(data):
+        os.unlink(data)
+    onnx.save_model(big, os.path.join(out, "mlp_1g_ext.onnx"), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="mlp_1g_ext.onnx.data",
+                    size_threshold=1024)
+    del big
+    onnx.save(cnn(), os.path.join(out, "cnn_100m.onnx"))
+    onnx.save(rnn(), os.path.join(out, "rnn_100m.onnx"))
+    for i in range(200):
+        onnx.save(mlp(256, 4), os.path.join(out, "small", "m%03d.onnx" % i))
+
+
+if __name__ == "__main__":
+    main()
