@@ -8,7 +8,7 @@ PKGS=(
   # build
   gcc meson ninja-build pkg-config scdoc
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev
-  libjson-c-dev liblapacke-dev libopenblas-dev librandom123-dev
+  libjson-c-dev liblapacke-dev libopenblas-dev librandom123-dev nettle-dev
   # tests
   libcunit1-dev python3-onnx python3-numpy python3-scipy python3-torch python3-torchvision
 )

@@ -1,15 +1,17 @@
 #include "cli.h"
+#include "cli_internal.h"
 #include "fill.h"
-#include "onnxinit.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char usage_text[] =
 "Usage: onnxinit [OPTIONS] INPUT -o OUTPUT\n"
+"       onnxinit [OPTIONS] -r DIR|FILE... --output-dir OUT   (or --in-place)\n"
 "       onnxinit plan [OPTIONS] INPUT [--json]\n"
 "Give the weights of an ONNX model the right starting values.\n"
 "\n"
@@ -40,8 +42,21 @@ static const char usage_text[] =
 "      --full-encode          encode the whole model even when only values change\n"
 "                             (slower; the default patches a copy of the input)\n"
 "      --json                 plan: one JSON document instead of a table\n"
-"  -j, --threads N            fill with N threads (default: one per CPU); the\n"
-"                             output bytes never depend on N\n"
+"  -j, --threads N            one model: fill with N threads; many models: N at\n"
+"                             once (default: one per CPU); bytes never depend on N\n"
+"\n"
+"Many models (any of these turns batch mode on):\n"
+"  -r, --recursive            take every *.onnx below the folders given\n"
+"      --output-dir OUT       write each output to OUT/INPUT-PATH (mirrors the tree)\n"
+"      --in-place             replace each input atomically (its data file too)\n"
+"      --backup SUFFIX        with --in-place: keep the original as INPUT+SUFFIX\n"
+"      --files-from FILE      read input paths from FILE, one a line ('-': stdin)\n"
+"      --skip-existing        leave outputs that are newer than their input\n"
+"      --fail-fast            stop at the first model that fails\n"
+"      --shard K/N            only this machine's share (1 <= K <= N) of the inputs\n"
+"      --max-memory SIZE      input bytes held at once (e.g. 8G); big models wait\n"
+"      --report FILE.json     one record per model (status, error, tensors,\n"
+"                             seconds, output size, sha256) and totals\n"
 "  -q, --quiet                print nothing but errors\n"
 "  -v, --verbose              print timings\n"
 "  -h, --help                 show this help\n"
@@ -54,17 +69,21 @@ static const char usage_text[] =
 "  onnxinit --preset torch model.onnx -o fresh.onnx   what PyTorch would give\n"
 "  onnxinit --only 'head.*' model.onnx -o new-head.onnx   reset a classifier head\n"
 "  onnxinit --materialize untrained.onnx -o ready.onnx   weights from graph inputs\n"
+"  onnxinit -r models/ --output-dir fresh/ --report run.json    a whole tree\n"
+"  find . -name '*.onnx' | onnxinit --files-from - --in-place --backup .orig\n"
 "  onnxinit --seed 7 model.onnx -o fresh.onnx        reproducible: same seed, same bytes\n"
 "  onnxinit --exclude '*' model.onnx -o copy.onnx     nothing changed: a byte-identical copy\n"
 "  onnxinit --external-data big.onnx -o out.onnx      weights go to out.onnx.data\n"
 "\n"
-"Exit status: 0 done, 1 an input failed (the message names file and tensor),\n"
-"2 usage error.  Models that came with external data are saved with a new\n"
+"Exit status: 0 done, 1 an input failed (the message names file and tensor;\n"
+"the others are still done), 2 usage error.  Models that came with external data are saved with a new\n"
 "data file next to the output; the input's data file is never touched.\n";
 
 enum {
     OPT_SEED = 256, OPT_ONLY, OPT_EXCLUDE, OPT_EXTERNAL, OPT_EXT_THRESHOLD, OPT_PRESET,
     OPT_NO_FORGET, OPT_JSON, OPT_RULES, OPT_MATERIALIZE, OPT_RESIDUAL, OPT_FULL_ENCODE,
+    OPT_OUTPUT_DIR, OPT_IN_PLACE, OPT_BACKUP, OPT_FILES_FROM, OPT_SKIP_EXISTING,
+    OPT_FAIL_FAST, OPT_SHARD, OPT_MAX_MEMORY, OPT_REPORT,
 };
 
 static const struct option long_options[] = {
@@ -83,6 +102,16 @@ static const struct option long_options[] = {
     {"residual-scale", no_argument, NULL, OPT_RESIDUAL},
     {"full-encode", no_argument, NULL, OPT_FULL_ENCODE},
     {"threads", required_argument, NULL, 'j'},
+    {"recursive", no_argument, NULL, 'r'},
+    {"output-dir", required_argument, NULL, OPT_OUTPUT_DIR},
+    {"in-place", no_argument, NULL, OPT_IN_PLACE},
+    {"backup", required_argument, NULL, OPT_BACKUP},
+    {"files-from", required_argument, NULL, OPT_FILES_FROM},
+    {"skip-existing", no_argument, NULL, OPT_SKIP_EXISTING},
+    {"fail-fast", no_argument, NULL, OPT_FAIL_FAST},
+    {"shard", required_argument, NULL, OPT_SHARD},
+    {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
+    {"report", required_argument, NULL, OPT_REPORT},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -90,21 +119,7 @@ static const struct option long_options[] = {
     {NULL, 0, NULL, 0},
 };
 
-typedef struct {
-    const char **items;
-    size_t n, cap;
-} glob_list;
-
-typedef struct {
-    oi_options opts;
-    glob_list only, exclude;
-    const char *output;
-    const char *input;
-    int quiet, verbose, json;
-    int plan_mode;
-} cli_args;
-
-static int push_glob(glob_list *l, const char *g)
+static int push_item(cli_list *l, const char *g)
 {
     if (l->n + 2 > l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 8;
@@ -132,7 +147,7 @@ static int parse_u64_arg(const char *s, uint64_t *out)
     return 0;
 }
 
-static int usage_error(const char *fmt, const char *arg)
+int oi_cli_usage_error(const char *fmt, const char *arg)
 {
     fprintf(stderr, "onnxinit: ");
     fprintf(stderr, fmt, arg);
@@ -140,12 +155,32 @@ static int usage_error(const char *fmt, const char *arg)
     return OI_EXIT_USAGE;
 }
 
+/* "8G", "512M", "100K", "4096" -> bytes. */
+static int parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *s == '-')
+        return -1;
+    int shift = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20
+              : *end == 'G' || *end == 'g' ? 30 : *end == 'T' || *end == 't' ? 40 : 0;
+    if (shift)
+        end++;
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end || v > (UINT64_MAX >> shift))
+        return -1;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
 /* Returns -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, cli_args *a)
 {
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "o:fj:qvhV", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:fj:rqvhV", long_options, NULL)) != -1) {
         switch (c) {
         case 'o': a->output = optarg; break;
         case 'f': a->opts.overwrite = 1; break;
@@ -153,21 +188,39 @@ static int parse_args(int argc, char **argv, cli_args *a)
         case 'j': {
             uint64_t n;
             if (parse_u64_arg(optarg, &n) || n < 1 || n > 64)
-                return usage_error("-j wants a thread count from 1 to 64, not '%s'", optarg);
-            a->opts.threads = (int)n;
+                return oi_cli_usage_error("-j wants a thread count from 1 to 64, not '%s'", optarg);
+            a->jobs = (int)n;
             break;
         }
+        case 'r': a->recursive = 1; break;
+        case OPT_OUTPUT_DIR: a->output_dir = optarg; break;
+        case OPT_IN_PLACE: a->in_place = 1; break;
+        case OPT_BACKUP: a->backup = optarg; break;
+        case OPT_FILES_FROM: a->files_from = optarg; break;
+        case OPT_SKIP_EXISTING: a->skip_existing = 1; break;
+        case OPT_FAIL_FAST: a->fail_fast = 1; break;
+        case OPT_REPORT: a->report = optarg; break;
+        case OPT_SHARD:
+            if (sscanf(optarg, "%u/%u", &a->shard_k, &a->shard_n) != 2 || a->shard_n == 0 ||
+                a->shard_k < 1 || a->shard_k > a->shard_n)
+                return oi_cli_usage_error("--shard wants K/N with 1 <= K <= N, not '%s'", optarg);
+            break;
+        case OPT_MAX_MEMORY:
+            if (parse_size(optarg, &a->max_memory))
+                return oi_cli_usage_error("--max-memory wants a size like 512M or 8G, not '%s'",
+                                          optarg);
+            break;
         case 'v': a->verbose = 1; break;
         case 'h': fputs(usage_text, stdout); return OI_EXIT_OK;
         case 'V': printf("onnxinit %s\n", ONNXINIT_VERSION); return OI_EXIT_OK;
         case OPT_SEED:
             if (parse_u64_arg(optarg, &a->opts.seed))
-                return usage_error("--seed wants a non-negative integer, not '%s'", optarg);
+                return oi_cli_usage_error("--seed wants a non-negative integer, not '%s'", optarg);
             break;
         case OPT_ONLY:
         case OPT_EXCLUDE:
-            if (push_glob(c == OPT_ONLY ? &a->only : &a->exclude, optarg))
-                return usage_error("%s", "out of memory");
+            if (push_item(c == OPT_ONLY ? &a->only : &a->exclude, optarg))
+                return oi_cli_usage_error("%s", "out of memory");
             break;
         case OPT_EXTERNAL:
             a->opts.externalize = 1;
@@ -175,7 +228,7 @@ static int parse_args(int argc, char **argv, cli_args *a)
             break;
         case OPT_PRESET:
             if ((a->opts.preset = oi_options_preset(optarg)) < 0)
-                return usage_error("unknown preset '%s' (default, torch, keras, transformer)",
+                return oi_cli_usage_error("unknown preset '%s' (default, torch, keras, transformer)",
                                    optarg);
             break;
         case OPT_NO_FORGET: a->opts.no_forget_bias = 1; break;
@@ -186,26 +239,63 @@ static int parse_args(int argc, char **argv, cli_args *a)
         case OPT_FULL_ENCODE: a->opts.full_encode = 1; break;
         case OPT_EXT_THRESHOLD:
             if (parse_u64_arg(optarg, &a->opts.external_threshold))
-                return usage_error("--external-threshold wants a byte count, not '%s'", optarg);
+                return oi_cli_usage_error("--external-threshold wants a byte count, not '%s'", optarg);
             break;
         default:
-            return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+            return oi_cli_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
-    if (optind >= argc)
-        return usage_error("%s", "no input model given");
-    a->input = argv[optind++];
-    if (optind < argc)
-        return usage_error("one input at a time for now (extra argument '%s')", argv[optind]);
+    for (; optind < argc; optind++)
+        if (push_item(&a->inputs, argv[optind]))
+            return oi_cli_usage_error("%s", "out of memory");
+    if (a->plan_mode && a->inputs.n != 1)
+        return oi_cli_usage_error("%s", "plan reads one model");
     if (a->plan_mode && a->output)
-        return usage_error("%s", "plan writes no model; drop -o");
-    if (!a->plan_mode && !a->output)
-        return usage_error("%s", "no output given (use -o OUTPUT)");
+        return oi_cli_usage_error("%s", "plan writes no model; drop -o");
     if (!a->plan_mode && a->json)
-        return usage_error("%s", "--json goes with 'plan' (use --report for the main job)");
+        return oi_cli_usage_error("%s", "--json goes with 'plan' (use --report for the main job)");
+    if (!a->plan_mode && oi_cli_is_batch(a)) {
+        if (a->output)
+            return oi_cli_usage_error("%s", "-o names one output; with several models use "
+                                      "--output-dir or --in-place");
+        if (!a->output_dir == !a->in_place)
+            return oi_cli_usage_error("%s", "several models need exactly one of --output-dir "
+                                      "and --in-place");
+        if (a->backup && !a->in_place)
+            return oi_cli_usage_error("%s", "--backup goes with --in-place");
+        if (!a->inputs.n && !a->files_from)
+            return oi_cli_usage_error("%s", "no input models given");
+    } else if (!a->plan_mode) {
+        if (a->inputs.n == 0)
+            return oi_cli_usage_error("%s", "no input model given");
+        if (!a->output)
+            return oi_cli_usage_error("%s", "no output given (use -o OUTPUT)");
+    }
+    a->opts.threads = a->jobs;
     a->opts.only = a->only.items;
     a->opts.exclude = a->exclude.items;
     return -1;
+}
+
+/* SIGINT/SIGTERM: a flag the workers poll (the one piece of process state,
+ * and it lives here, in the program, not in the library). */
+static atomic_int interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&interrupted, 1);
+}
+
+static int run_batch(cli_args *a)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return oi_cli_batch(a, &interrupted);
 }
 
 int oi_cli_main(int argc, char **argv)
@@ -225,20 +315,22 @@ int oi_cli_main(int argc, char **argv)
         oi_error err;
         oi_error_clear(&err);
         rc = OI_EXIT_OK;
-        if (oi_plan_file(a.input, &a.opts, a.json, stdout, &err)) {
+        if (oi_plan_file(a.inputs.items[0], &a.opts, a.json, stdout, &err)) {
             fprintf(stderr, "onnxinit: %s\n", err.msg);
             rc = err.status == OI_ERR_USAGE ? OI_EXIT_USAGE : OI_EXIT_FAILED;
         }
+    } else if (rc < 0 && oi_cli_is_batch(&a)) {
+        rc = run_batch(&a);
     } else if (rc < 0) {
         oi_summary sum;
         oi_error err;
         oi_error_clear(&err);
-        if (oi_reinit_file(a.input, a.output, &a.opts, &sum, &err)) {
+        if (oi_reinit_file(a.inputs.items[0], a.output, &a.opts, &sum, &err)) {
             fprintf(stderr, "onnxinit: %s\n", err.msg);
             rc = err.status == OI_ERR_USAGE ? OI_EXIT_USAGE : OI_EXIT_FAILED;
         } else {
             if (!a.quiet) {
-                printf("%s -> %s (seed %llu)\n", a.input, a.output,
+                printf("%s -> %s (seed %llu)\n", a.inputs.items[0], a.output,
                        (unsigned long long)a.opts.seed);
                 printf("  re-initialized %zu of %zu tensors (%llu values): %s\n", sum.rewritten,
                        sum.tensors, (unsigned long long)sum.elements,
@@ -254,5 +346,6 @@ int oi_cli_main(int argc, char **argv)
     }
     free(a.only.items);
     free(a.exclude.items);
+    free(a.inputs.items);
     return rc;
 }

@@ -32,6 +32,7 @@ typedef struct {
     int *fd;                 /* ... else this file, at off */
     uint64_t *off;
     oi_patch *patch;
+    atomic_int *cancel;
     atomic_size_t next;
     pthread_mutex_t lock;
     oi_status status;
@@ -176,6 +177,11 @@ static void *worker(void *arg)
         oi_error e;
         if (r->status != OI_OK)
             break;
+        if (r->cancel && atomic_load(r->cancel)) {
+            oi_fail(&e, OI_ERR_IO, "%s: interrupted", oi_model_label(r->model));
+            record_error(r, &e);
+            break;
+        }
         if (j->count > cap) {
             free(scratch);
             free(bytes);
@@ -308,13 +314,14 @@ unsigned char *oi_fill_selection(oi_model *model, const oi_plan *plan)
 }
 
 oi_status oi_fill_model(oi_model *model, const oi_plan *plan, uint64_t seed, int threads,
-                        oi_patch *patch, oi_fill_stats *stats, oi_error *err)
+                        oi_patch *patch, atomic_int *cancel, oi_fill_stats *stats,
+                        oi_error *err)
 {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     oi_fill_stats st = {0};
-    fill_run r = {.model = model, .plan = plan, .seed = seed, .patch = patch, .err = err,
-                  .status = OI_OK};
+    fill_run r = {.model = model, .plan = plan, .seed = seed, .patch = patch, .cancel = cancel,
+                  .err = err, .status = OI_OK};
     atomic_init(&r.next, 0);
     pthread_mutex_init(&r.lock, NULL);
     oi_status s = prepare(&r, &st, err);

@@ -11,6 +11,7 @@
 #ifndef OI_FILL_H
 #define OI_FILL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,7 +31,8 @@ unsigned char *oi_fill_selection(oi_model *model, const oi_plan *plan);
 /* Rewrite every tensor the plan touches, with `threads` workers (>= 1).  With
  * a patch (or NULL), tensors it has a target for are written straight there. */
 oi_status oi_fill_model(oi_model *model, const oi_plan *plan, uint64_t seed, int threads,
-                        oi_patch *patch, oi_fill_stats *stats, oi_error *err);
+                        oi_patch *patch, atomic_int *cancel, oi_fill_stats *stats,
+                        oi_error *err);
 
 /* One tensor's values as float32 (n elements, dims as in the tensor); for
  * tests and for callers with their own storage.  Same values as the model path. */

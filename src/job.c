@@ -203,8 +203,10 @@ oi_status oi_reinit_file(const char *input, const char *output, const oi_options
         s = oi_patch_begin(j.model, output, &so, rewrite, &patch, err);
     double t2 = now();
     if (s == OI_OK)
-        s = oi_fill_model(j.model, j.plan, opts->seed, threads, patch, &fs, err);
+        s = oi_fill_model(j.model, j.plan, opts->seed, threads, patch, opts->cancel, &fs, err);
     double t3 = now();
+    if (s == OI_OK && opts->cancel && atomic_load(opts->cancel))
+        s = oi_fail(err, OI_ERR_IO, "%s: interrupted", input);   /* before anything lands */
     if (s == OI_OK)
         s = patch ? oi_patch_commit(patch, err) : oi_model_save(j.model, output, &so, err);
     oi_patch_free(patch);

@@ -103,6 +103,13 @@ oi_status oi_patch_commit(oi_patch *patch, oi_error *err);
 /* Remove what was written (if not committed) and free. */
 void oi_patch_free(oi_patch *patch);
 
+/* Save with every external tensor pointing at `data_name` (a file beside the
+ * output, offsets unchanged; the caller provides its bytes).  For backups. */
+oi_status oi_model_save_pointing(oi_model *model, const char *path, const char *data_name,
+                                 int overwrite, oi_error *err);
+/* The one external data file the model reads (NULL: none); *several if more. */
+const char *oi_model_data_file(const oi_model *model, int *several);
+
 /* Encode to memory (embedded tensors only); *data is malloc'd. */
 oi_status oi_model_save_buffer(oi_model *model, uint8_t **data, size_t *len, oi_error *err);
 

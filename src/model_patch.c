@@ -57,6 +57,23 @@ static const char *single_data_file(const oi_model *m, int *several)
     return *several ? NULL : one;
 }
 
+const char *oi_model_data_file(const oi_model *m, int *several)
+{
+    return single_data_file(m, several);
+}
+
+oi_status oi_model_save_pointing(oi_model *m, const char *path, const char *data_name,
+                                 int overwrite, oi_error *err)
+{
+    oi_save_opts o = {.overwrite = overwrite};
+    oi_save_file f = {.fd = -1};
+    oi_status s = oi_model_save_relocated(m, path, &o, data_name, &f, err);
+    if (s == OI_OK)
+        s = oi_save_commit(&f, overwrite, err);
+    oi_save_abort(&f);
+    return s;
+}
+
 int oi_patch_possible(const oi_model *m, const unsigned char *rewrite, const oi_save_opts *o)
 {
     int several;

@@ -5,6 +5,7 @@
 #ifndef ONNXINIT_H
 #define ONNXINIT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@ typedef struct oi_options {
     int materialize;              /* create weights declared only as graph inputs / shapes */
     int residual_scale;           /* transformer preset: scale residual projections */
     int full_encode;              /* always encode the whole model (no in-place patching) */
+    atomic_int *cancel;           /* when set non-zero, stop: nothing is written (or NULL) */
     const char *const *only;      /* tensor-name globs to re-initialize (NULL-terminated) */
     const char *const *exclude;   /* tensor-name globs to leave alone (NULL-terminated) */
     int overwrite;                /* replace an existing output */

@@ -1,0 +1,35 @@
+/* Shared by cli.c and cli_batch.c; not a public contract. */
+#ifndef OI_CLI_INTERNAL_H
+#define OI_CLI_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "onnxinit.h"
+
+typedef struct {
+    const char **items;
+    size_t n, cap;
+} cli_list;
+
+typedef struct {
+    oi_options opts;
+    cli_list only, exclude, inputs;
+    const char *output;
+    int quiet, verbose, json;
+    int plan_mode;
+    int jobs;                   /* -j as given (0: not given) */
+    /* batch */
+    int recursive, in_place, skip_existing, fail_fast;
+    const char *output_dir, *files_from, *backup, *report;
+    unsigned shard_k, shard_n;
+    uint64_t max_memory;
+} cli_args;
+
+/* Whether these arguments ask for batch mode (several inputs, -r, ...). */
+int oi_cli_is_batch(const cli_args *a);
+/* Run batch mode; returns the exit code.  cancel is set by SIGINT/SIGTERM. */
+int oi_cli_batch(cli_args *a, atomic_int *cancel);
+int oi_cli_usage_error(const char *fmt, const char *arg);
+
+#endif
