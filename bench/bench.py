@@ -91,21 +91,22 @@ def main():
     os.makedirs(sdir)
     lst = os.path.join(a.work, "small.txt")
     open(lst, "w").write("\n".join(small) + "\n")
-    one = "%s -q -f {} -o %s/$(basename {})" % (oi, sdir)
     b = {}
     for j in (1, 2):
-        b[j] = series(a.runs, None, [], "xargs -P%d -I{} sh -c '%s' < %s" % (j, one, lst))[:2]
+        b[j] = series(a.runs, None, [], "%s -q -f -j %d --files-from %s --output-dir %s"
+                      % (oi, j, lst, sdir))[:2]
     cpb = series(a.runs, None, [], "xargs -I{} cp {} %s/ < %s" % (sdir, lst))[:2]
     if not a.skip_peer_batch:
         pb = series(1, None, [], "xargs -I{} sh -c '%s {} %s/peer.onnx -q' < %s" % (PEER, sdir, lst))[:2]
     print()
     print("| 200 small models (%.1f MB each) | min / median |" % (size(small[0]) / 2**20))
     print("| --- | --- |")
-    print("| onnxinit, one process per file, 1 at a time | %.2f / %.2f s |" % b[1])
-    print("| onnxinit, one process per file, 2 at a time | %.2f / %.2f s |" % b[2])
+    print("| onnxinit --files-from, -j1 | %.2f / %.2f s |" % b[1])
+    print("| onnxinit --files-from, -j2 | %.2f / %.2f s |" % b[2])
     print("| cp | %.2f / %.2f s |" % cpb)
     if not a.skip_peer_batch:
-        print("| peer, once per file (1 run) | %.2f s (%.0fx onnxinit -j1) |" % (pb[0], pb[0] / b[1][0]))
+        print("| peer, once per file (1 run) | %.2f s (%.0fx onnxinit -j1, %.0fx -j2) |"
+              % (pb[0], pb[0] / b[1][0], pb[0] / b[2][0]))
     rates = subprocess.run([os.path.join(a.build, "bench", "oi-fillrate")], capture_output=True,
                            text=True, check=True).stdout.split("\n")
     print()
