@@ -171,7 +171,8 @@ static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
     oi_reach r[OI_MAX_REACH];
     size_t n = 0;
     oi_follow_constant(x, value, start, r, &n);
-    qsort(r, n, sizeof *r, by_node_order);
+    if (n > 1)
+        qsort(r, n, sizeof *r, by_node_order);
     if (n == 0) {
         snprintf(w->reason, sizeof w->reason, "not used by any node");
         return;

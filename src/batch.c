@@ -167,7 +167,8 @@ static unsigned shard_of(const char *path, unsigned n)
 
 void oi_batch_finish_list(oi_batch_list *l, unsigned shard_k, unsigned shard_n)
 {
-    qsort(l->items, l->n, sizeof *l->items, by_input);
+    if (l->n > 1)
+        qsort(l->items, l->n, sizeof *l->items, by_input);
     size_t keep = 0;
     for (size_t i = 0; i < l->n; i++) {
         oi_batch_item *it = &l->items[i];

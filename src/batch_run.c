@@ -98,22 +98,25 @@ static oi_status make_backup(const char *input, const char *suffix, char **made_
     int several;
     const char *data = oi_model_data_file(m, &several);
     char *bm = with_suffix(input, suffix), *bd = data ? with_suffix(data, suffix) : NULL;
-    oi_status s = !bm || (data && !bd) ? oi_fail(err, OI_ERR_NOMEM, "out of memory") : OI_OK;
-    if (s == OI_OK && several)
+    if (!bm || (data && !bd)) {
+        free(bm);
+        free(bd);
+        oi_model_free(m);
+        return oi_fail(err, OI_ERR_NOMEM, "out of memory");
+    }
+    oi_status s = OI_OK;
+    if (several)
         s = oi_fail(err, OI_ERR_UNSUPPORTED, "%s: --backup of a model with several data files",
                     input);
-    if (s == OI_OK && data) {
-        if (link(data, bd) < 0)
-            s = oi_fail(err, OI_ERR_IO, "%s: cannot keep a backup: %s", bd, strerror(errno));
-        else
-            *made_data = bd;
-        if (s == OI_OK) {
-            char *copy = strdup(bd);
-            s = copy ? oi_model_save_pointing(m, bm, basename(copy), 0, err)
-                     : oi_fail(err, OI_ERR_NOMEM, "out of memory");
-            free(copy);
-        }
-    } else if (s == OI_OK && link(input, bm) < 0) {
+    else if (bd && link(data, bd) < 0)
+        s = oi_fail(err, OI_ERR_IO, "%s: cannot keep a backup: %s", bd, strerror(errno));
+    else if (bd) {
+        *made_data = bd;
+        char *copy = strdup(bd);
+        s = copy ? oi_model_save_pointing(m, bm, basename(copy), 0, err)
+                 : oi_fail(err, OI_ERR_NOMEM, "out of memory");
+        free(copy);
+    } else if (link(input, bm) < 0) {
         s = oi_fail(err, OI_ERR_IO, "%s: cannot keep a backup: %s", bm, strerror(errno));
     }
     if (s == OI_OK)

@@ -390,14 +390,15 @@ oi_status oi_model_recatalogue(oi_model *m, oi_error *err)
         keep[i] = (placement){t->proto, t->file_offset, t->file_len, t->file_field, t->borrowed};
         free(m->tensors[i].ext_path);
     }
-    qsort(keep, n, sizeof *keep, by_proto);
+    if (n > 1)
+        qsort(keep, n, sizeof *keep, by_proto);
     m->n_tensors = 0;
     free(m->pending);
     m->pending = NULL;
     oi_status s = walk_model(m, err);
     for (size_t i = 0; s == OI_OK && i < m->n_tensors; i++) {
         placement key = {.proto = m->tensors[i].proto};
-        const placement *p = bsearch(&key, keep, n, sizeof *keep, by_proto);
+        const placement *p = n ? bsearch(&key, keep, n, sizeof *keep, by_proto) : NULL;
         if (p) {
             m->tensors[i].file_offset = p->file_offset;
             m->tensors[i].file_len = p->file_len;

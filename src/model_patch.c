@@ -103,7 +103,8 @@ static oi_status copy_around(oi_save_file *f, const char *src, uint64_t size, ra
     if (ftruncate(f->fd, (off_t)size) < 0)
         return oi_fail(err, OI_ERR_IO, "%s: cannot size output: %s", f->final_path,
                        strerror(errno));
-    qsort(holes, n, sizeof *holes, by_lo);
+    if (n > 1)
+        qsort(holes, n, sizeof *holes, by_lo);
     uint64_t at = 0;
     for (size_t i = 0; i <= n; i++) {
         uint64_t end = i < n ? holes[i].lo : size;

@@ -174,7 +174,8 @@ int oi_wire_scan_model(const uint8_t *data, size_t len, uint64_t strip_threshold
         if (walk(&sc, data, data + len, MSG_MODEL, oi_wire_path_root(), 0))
             goto fail;
     }
-    qsort(out->items, out->n, sizeof *out->items, by_path);
+    if (out->n > 1)
+        qsort(out->items, out->n, sizeof *out->items, by_path);
     for (size_t i = 1; i < out->n; i++)
         if (out->items[i].path == out->items[i - 1].path)
             goto fail;   /* two tensors, one path: cannot happen in a sane encoding */
