@@ -13,16 +13,25 @@ static void append_via(char *via, size_t size, const char *op)
 
 /* ---- layout through shape ops ---- */
 
+/* Constants arrive as doubles: only whole numbers in [lo, hi] become ints
+ * (a cast of anything else is undefined behaviour). */
+static int whole_in(double v, double lo, double hi)
+{
+    return v >= lo && v <= hi && v == (double)(int64_t)v;
+}
+
 typedef struct {
     int rank;                 /* -1: unknown */
     int64_t d[OI_MAX_RANK];
 } shape;
 
+/* Element count, or -1 if it does not fit (declared-only tensors may claim anything). */
 static int64_t numel(const shape *s)
 {
     int64_t n = 1;
     for (int i = 0; i < s->rank; i++)
-        n *= s->d[i];
+        if (s->d[i] < 0 || __builtin_mul_overflow(n, s->d[i], &n))
+            return -1;
     return n;
 }
 
@@ -49,18 +58,21 @@ static int reshape_shape(const oi_actx *x, size_t node, shape *s)
     int64_t total = numel(s), known = 1, d[OI_MAX_RANK];
     int minus = -1;
     for (size_t i = 0; i < n; i++) {
+        if (!whole_in(want[i], -1, 4611686018427387904.0))
+            return -1;
         d[i] = (int64_t)want[i];
         if (d[i] == 0 && (int)i < s->rank)
             d[i] = s->d[i];
         if (d[i] == -1 && minus < 0)
             minus = (int)i;
-        else if (d[i] > 0)
-            known *= d[i];
-        else
+        else if (d[i] <= 0 || __builtin_mul_overflow(known, d[i], &known))
             return -1;
     }
+    /* a Reshape keeps the element count: this bounds every later product */
+    if (total < 0 || (minus >= 0 ? known == 0 || total % known != 0 : known != total))
+        return -1;
     if (minus >= 0)
-        d[minus] = known ? total / known : 0;
+        d[minus] = total / known;
     s->rank = (int)n;
     memcpy(s->d, d, n * sizeof *d);
     return 0;
@@ -88,6 +100,9 @@ static int squeeze_shape(const oi_actx *x, size_t node, shape *s, int unsqueeze)
     size_t na;
     if (axes_of(x, node, axes, &na))
         return -1;
+    for (size_t i = 0; i < na; i++)
+        if (!whole_in(axes[i], -2 * OI_MAX_RANK, 2 * OI_MAX_RANK))
+            return -1;
     int64_t d[OI_MAX_RANK];
     int out = unsqueeze ? s->rank + (int)na : 0;
     if (out > OI_MAX_RANK)
@@ -141,7 +156,8 @@ static int slice_params(const oi_actx *x, size_t node, const shape *s, int *axis
         (n->n_input > 3 && oi_const_values(x, oi_graph_input_value(x->graph, node, 3), ax, OI_MAX_RANK, &na)) ||
         (n->n_input > 4 && oi_const_values(x, oi_graph_input_value(x->graph, node, 4), step, OI_MAX_RANK, &nst)))
         return -1;
-    if (ns != 1 || ne != 1 || na != 1 || nst != 1 || step[0] != 1)
+    if (ns != 1 || ne != 1 || na != 1 || nst != 1 || step[0] != 1 ||
+        !whole_in(ax[0], -s->rank, s->rank - 1) || st[0] != st[0] || en[0] != en[0])
         return -1;
     *axis = (int)ax[0] < 0 ? (int)ax[0] + s->rank : (int)ax[0];
     if (*axis < 0 || *axis >= s->rank)
@@ -162,13 +178,14 @@ static int concat_shape(const oi_actx *x, size_t node, shape *s, int depth)
     for (size_t i = 0; i < n->n_input; i++) {
         if (value_shape(x, oi_graph_input_value(x->graph, node, i), s, depth + 1))
             return -1;
-        int ax = axis < 0 ? (int)axis + s->rank : (int)axis;
-        if (ax < 0 || ax >= s->rank)
+        if (axis < -s->rank || axis >= s->rank)
             return -1;
-        sum += s->d[ax];
+        int ax = (int)(axis < 0 ? axis + s->rank : axis);
+        if (__builtin_add_overflow(sum, s->d[ax], &sum) || numel(s) < 0)
+            return -1;
     }
     s->d[axis < 0 ? (int)axis + s->rank : (int)axis] = sum;
-    return 0;
+    return numel(s) < 0 ? -1 : 0;
 }
 
 /* The static shape of a value: constants, declared inputs, and layout ops on them. */
@@ -239,12 +256,12 @@ static void track_flat(const oi_actx *x, size_t node, size_t slot, long in_value
     } else if (oi_op_is(n, "Slice")) {
         int axis;
         int64_t lo, hi;
-        if (value_shape(x, in_value, &s, 0) || slice_params(x, node, &s, &axis, &lo, &hi) ||
-            !leading_ones(&s, axis)) {
+        if (value_shape(x, in_value, &s, 0) || numel(&s) < 0 ||
+            slice_params(x, node, &s, &axis, &lo, &hi) || !leading_ones(&s, axis)) {
             r->flat_ok = 0;
             return;
         }
-        int64_t row = 1;
+        int64_t row = 1;   /* row * dim <= numel: no overflow */
         for (int i = axis + 1; i < s.rank; i++)
             row *= s.d[i];
         int64_t keep_lo = lo * row, keep_hi = hi * row, len = r->src_hi - r->src_lo;
@@ -260,17 +277,17 @@ static void track_flat(const oi_actx *x, size_t node, size_t slot, long in_value
     } else if (oi_op_is(n, "Concat")) {
         int64_t axis = oi_attr_int(n, "axis", 0), before = 0;
         if (value_shape(x, oi_graph_output_value(x->graph, node, 0), &s, 0) ||
-            !leading_ones(&s, axis < 0 ? (int)axis + s.rank : (int)axis)) {
+            axis < -s.rank || axis >= s.rank || !leading_ones(&s, (int)(axis < 0 ? axis + s.rank : axis))) {
             r->flat_ok = 0;
             return;
         }
         for (size_t i = 0; i < slot; i++) {
             shape in;
-            if (value_shape(x, oi_graph_input_value(x->graph, node, i), &in, 0)) {
+            if (value_shape(x, oi_graph_input_value(x->graph, node, i), &in, 0) || numel(&in) < 0 ||
+                __builtin_add_overflow(before, numel(&in), &before)) {
                 r->flat_ok = 0;
                 return;
             }
-            before += numel(&in);
         }
         r->dst_lo += before;
     }

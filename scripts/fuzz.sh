@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Fuzz both harnesses for SECONDS each (default 60) with clang, ASan and UBSan.
+#   bash scripts/fuzz.sh [SECONDS]
+# Corpus: build-fuzz/corpus-*/ seeded from the fixtures; findings: build-fuzz/crash-*.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-60}
+bash scripts/deps.sh
+if [ ! -f build-fuzz/build.ninja ]; then
+  CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
+    -Dbuildtype=debugoptimized >/dev/null
+fi
+ninja -C build-fuzz
+fx=build-fuzz/tests/fixtures
+mkdir -p build-fuzz/corpus-model build-fuzz/corpus-external
+cp -n $fx/good/*.onnx $fx/bad/*.onnx $fx/analysis/*.onnx build-fuzz/corpus-model/ 2>/dev/null || true
+# external seeds: [u32 length][model][data]
+/usr/bin/python3 - "$fx" build-fuzz/corpus-external <<'PY'
+import os, struct, sys
+fx, out = sys.argv[1], sys.argv[2]
+for name in ("external.onnx",):
+    m = open(os.path.join(fx, "good", name), "rb").read()
+    d = open(os.path.join(fx, "good", name + ".data"), "rb").read()
+    open(os.path.join(out, "seed-" + name), "wb").write(struct.pack("<I", len(m)) + m + d)
+for name in ("mlp.onnx", "resnet18.onnx", "lstm_bidir.onnx", "constants.onnx"):
+    m = open(os.path.join(fx, "good", name), "rb").read()
+    open(os.path.join(out, "seed-" + name), "wb").write(struct.pack("<I", len(m)) + m)
+PY
+export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+for h in model external; do
+  echo "== fuzz_$h for ${secs}s =="
+  (cd build-fuzz && ./tests/fuzz_$h -max_total_time="$secs" -max_len=4000000 -rss_limit_mb=4096 \
+     -print_final_stats=1 corpus-$h 2>&1 | grep -E "^(#[0-9]+.*(DONE|pulse)|stat::|==|SUMMARY)" | tail -12)
+done
