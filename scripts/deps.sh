@@ -9,8 +9,9 @@ PKGS=(
   gcc meson ninja-build pkg-config scdoc
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev
   libjson-c-dev liblapacke-dev libopenblas-dev librandom123-dev nettle-dev
-  # tests
+  # tests, sanitizers, fuzzing, memcheck
   libcunit1-dev python3-onnx python3-numpy python3-scipy python3-torch python3-torchvision
+  clang libclang-rt-14-dev valgrind
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -303,6 +303,9 @@ int oi_cli_main(int argc, char **argv)
     cli_args a;
     memset(&a, 0, sizeof a);
     oi_fill_serial_blas();
+    /* past a file-size limit, write() should fail with EFBIG (reported, temp
+     * file removed) rather than the signal killing us mid-write */
+    signal(SIGXFSZ, SIG_IGN);
     oi_options_init(&a.opts);
     if (argc > 1 && strcmp(argv[1], "plan") == 0) {
         a.plan_mode = 1;
