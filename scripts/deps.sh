@@ -13,6 +13,7 @@ PKGS=(
   libcunit1-dev python3-onnx python3-numpy python3-scipy python3-torch python3-torchvision
   clang libclang-rt-14-dev valgrind
 )
+command -v node >/dev/null && command -v npm >/dev/null || PKGS+=(nodejs npm)   # ORT tests
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,6 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
+# ONNX Runtime for Node, for the tests that run our outputs (never into the repo)
+export OI_ORT_DIR=${OI_ORT_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/onnxinit-ort}
+if [ ! -d "$OI_ORT_DIR/node_modules/onnxruntime-node" ]; then
+  mkdir -p "$OI_ORT_DIR"
+  npm install --prefix "$OI_ORT_DIR" --ignore-scripts --no-audit --no-fund onnxruntime-node >/dev/null
+fi
 echo "== build (gcc, -Werror) and test =="
 bash scripts/build.sh build
 meson test -C build --print-errorlogs

@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+"""Outputs run in ONNX Runtime (onnxruntime-node, installed by the test
+command into $OI_ORT_DIR), and the default policy keeps the forward signal
+alive through deep plain nets where N(0, 0.02) weights let it vanish."""
+import glob
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import numpy as np
+import onnx
+from onnx import TensorProto as T, helper as h, numpy_helper as nh
+
+BIN = os.environ["OI_BIN"]
+FIX = os.environ["OI_FIXTURES"]
+SRC = os.environ["OI_SRC"]
+ORT_DIR = os.environ.get("OI_ORT_DIR", "")
+RUNNER = os.path.join(SRC, "tests", "ort", "run_model.js")
+
+
+def have_ort():
+    return ORT_DIR and os.path.isdir(os.path.join(ORT_DIR, "node_modules", "onnxruntime-node"))
+
+
+def ort_run(model, seed=1):
+    r = subprocess.run(["node", RUNNER, model, str(seed)], capture_output=True, text=True,
+                       env=dict(os.environ, OI_ORT_DIR=ORT_DIR), timeout=300)
+    if r.returncode != 0:
+        return None, r.stderr.strip()
+    return json.loads(r.stdout)["outputs"], ""
+
+
+def reinit(src, dst, *extra):
+    r = subprocess.run([BIN, "-q", "--seed", "21", *extra, src, "-o", dst], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        raise AssertionError(r.stderr)
+
+
+@unittest.skipUnless(have_ort(), "ONNX Runtime for Node not installed (scripts/test.sh installs "
+                                 "it and sets OI_ORT_DIR)")
+class RunsInOrt(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="oiort-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def check(self, src, *extra):
+        name = os.path.basename(os.path.dirname(src)) + "-" + "-".join(extra) + os.path.basename(src)
+        dst = os.path.join(self.tmp, name.replace("--", ""))
+        reinit(src, dst, *extra)
+        orig, why = ort_run(src)
+        out, err = ort_run(dst)
+        if orig is None and "--materialize" not in extra:
+            return None   # ORT cannot run the original either (e.g. bf16 Tanh on CPU)
+        self.assertIsNotNone(out, "%s: %s" % (name, err))
+        for k, v in out.items():
+            self.assertTrue(v["finite"], "%s: output %s not finite" % (name, k))
+            self.assertGreater(v["count"], 0)
+        return out
+
+    def test_every_written_model_runs(self):
+        ran, skipped = [], []
+        models = sorted(glob.glob(os.path.join(FIX, "good", "*.onnx")) +
+                        glob.glob(os.path.join(FIX, "torch", "*.onnx")))
+        for src in models:
+            for extra in ([], ["--preset", "torch"]):
+                with self.subTest(model=src, extra=extra):
+                    (ran if self.check(src, *extra) is not None else skipped).append(
+                        (os.path.basename(src), extra))
+        for src in glob.glob(os.path.join(FIX, "untrained", "*.onnx")):
+            with self.subTest(model=src):
+                self.assertIsNotNone(self.check(src, "--materialize"))
+                ran.append((os.path.basename(src), "materialize"))
+        print("\nran in ORT: %d model outputs; original not runnable in ORT: %s"
+              % (len(ran), sorted({s[0] for s in skipped})))
+        self.assertGreaterEqual(len(ran), 30)
+        names = {r[0] for r in ran}
+        for need in ("resnet18.onnx", "mobilenet_v3_small.onnx", "fp16_raw.onnx", "fp16_typed.onnx",
+                     "loop_body.onnx", "if_body.onnx", "function.onnx", "external.onnx",
+                     "transformer_gelu.onnx", "mlp_inputs.onnx", "conv_fp16_inputs.onnx"):
+            self.assertIn(need, names)
+
+
+def deep_net(kind, depth, width):
+    """Plain deep nets with N(0, 0.02) weights, every activation a graph output."""
+    rng = np.random.default_rng(3)
+    nodes, inits, outs, x = [], [], [], "x"
+    for i in range(depth):
+        if kind == "cnn":
+            inits.append(nh.from_array((rng.standard_normal((width, width if i else 3, 3, 3)) * 0.02)
+                                       .astype(np.float32), "w%d" % i))
+            nodes.append(h.make_node("Conv", [x, "w%d" % i], ["m%d" % i], pads=[1, 1, 1, 1]))
+        else:
+            inits.append(nh.from_array((rng.standard_normal((width, width)) * 0.02).astype(np.float32),
+                                       "w%d" % i))
+            nodes.append(h.make_node("MatMul", [x, "w%d" % i], ["m%d" % i]))
+        nodes.append(h.make_node("Tanh" if kind == "tanh" else "Relu", ["m%d" % i], ["a%d" % i]))
+        outs.append(h.make_tensor_value_info("a%d" % i, T.FLOAT, None))
+        x = "a%d" % i
+    shape = [2, 3, 16, 16] if kind == "cnn" else [256, width]
+    g = h.make_graph(nodes, kind, [h.make_tensor_value_info("x", T.FLOAT, shape)], outs, inits)
+    return h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
+
+
+@unittest.skipUnless(have_ort(), "ONNX Runtime for Node not installed")
+class SignalPropagation(unittest.TestCase):
+    def test_deep_plain_nets(self):
+        tmp = tempfile.mkdtemp(prefix="oisignal-")
+        try:
+            for kind, depth, width in (("relu", 50, 256), ("tanh", 50, 256), ("cnn", 20, 32)):
+                with self.subTest(net=kind):
+                    src, dst = os.path.join(tmp, kind + ".onnx"), os.path.join(tmp, kind + "-init.onnx")
+                    onnx.save(deep_net(kind, depth, width), src)
+                    reinit(src, dst)
+                    fresh, _ = ort_run(dst)
+                    small, _ = ort_run(src)
+                    f = [fresh["a%d" % i]["std"] for i in range(depth)]
+                    s = [small["a%d" % i]["std"] for i in range(depth)]
+                    print("\n%s net, %d layers: activation std / first layer's" % (kind, depth))
+                    print("layer   default init   N(0, 0.02)")
+                    for i in sorted({0, 1, 4, 9, depth // 2, depth - 5, depth - 1}):
+                        print("%5d   %12.3f   %10.3g" % (i + 1, f[i] / f[0], s[i] / s[0]))
+                    self.assertTrue(all(0.5 <= v / f[0] <= 2.0 for v in f), [v / f[0] for v in f])
+                    self.assertLess(s[-1] / s[0], 0.01)
+        finally:
+            shutil.rmtree(tmp)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
