@@ -13,6 +13,7 @@ static const char usage_text[] =
 "Usage: onnxinit [OPTIONS] INPUT -o OUTPUT\n"
 "       onnxinit [OPTIONS] -r DIR|FILE... --output-dir OUT   (or --in-place)\n"
 "       onnxinit plan [OPTIONS] INPUT [--json]\n"
+"       onnxinit audit INPUT [--json] [--strict]\n"
 "Give the weights of an ONNX model the right starting values.\n"
 "\n"
 "Every weight is matched to its layer and the activation after it, and filled\n"
@@ -20,6 +21,9 @@ static const char usage_text[] =
 "LeCun for SELU, orthogonal for recurrent weights, norms 1/0, biases 0).\n"
 "The input is never modified; the output is written atomically.\n"
 "'plan' shows, per tensor, what would be done and why, writing nothing.\n"
+"'audit' reads a model's current weights and flags what looks wrong: all-zero or\n"
+"constant weights, NaN/Inf, std far from what the layer wants (>= 3x or <= 1/3),\n"
+"dead norms, and paths whose forward variance vanishes or explodes.\n"
 "\n"
 "Options:\n"
 "  -o, --output FILE          write the re-initialized model to FILE\n"
@@ -41,7 +45,8 @@ static const char usage_text[] =
 "      --external-threshold BYTES   (default 1024)\n"
 "      --full-encode          encode the whole model even when only values change\n"
 "                             (slower; the default patches a copy of the input)\n"
-"      --json                 plan: one JSON document instead of a table\n"
+"      --json                 plan, audit: one JSON document instead of tables\n"
+"      --strict               audit: exit 3 when anything is flagged (for CI)\n"
 "  -j, --threads N            one model: fill with N threads; many models: N at\n"
 "                             once (default: one per CPU); bytes never depend on N\n"
 "\n"
@@ -66,6 +71,7 @@ static const char usage_text[] =
 "  onnxinit resnet18.onnx -o resnet18-init.onnx\n"
 "  onnxinit plan resnet18.onnx                   what each weight gets, and why\n"
 "  onnxinit plan --json model.onnx | jq '.tensors[] | {name, scheme}'\n"
+"  onnxinit audit --strict trained.onnx           CI: fail on dead or broken weights\n"
 "  onnxinit --preset torch model.onnx -o fresh.onnx   what PyTorch would give\n"
 "  onnxinit --only 'head.*' model.onnx -o new-head.onnx   reset a classifier head\n"
 "  onnxinit --materialize untrained.onnx -o ready.onnx   weights from graph inputs\n"
@@ -83,7 +89,7 @@ enum {
     OPT_SEED = 256, OPT_ONLY, OPT_EXCLUDE, OPT_EXTERNAL, OPT_EXT_THRESHOLD, OPT_PRESET,
     OPT_NO_FORGET, OPT_JSON, OPT_RULES, OPT_MATERIALIZE, OPT_RESIDUAL, OPT_FULL_ENCODE,
     OPT_OUTPUT_DIR, OPT_IN_PLACE, OPT_BACKUP, OPT_FILES_FROM, OPT_SKIP_EXISTING,
-    OPT_FAIL_FAST, OPT_SHARD, OPT_MAX_MEMORY, OPT_REPORT,
+    OPT_FAIL_FAST, OPT_SHARD, OPT_MAX_MEMORY, OPT_REPORT, OPT_STRICT,
 };
 
 static const struct option long_options[] = {
@@ -112,6 +118,7 @@ static const struct option long_options[] = {
     {"shard", required_argument, NULL, OPT_SHARD},
     {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
     {"report", required_argument, NULL, OPT_REPORT},
+    {"strict", no_argument, NULL, OPT_STRICT},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -200,6 +207,7 @@ static int parse_args(int argc, char **argv, cli_args *a)
         case OPT_SKIP_EXISTING: a->skip_existing = 1; break;
         case OPT_FAIL_FAST: a->fail_fast = 1; break;
         case OPT_REPORT: a->report = optarg; break;
+        case OPT_STRICT: a->strict = 1; break;
         case OPT_SHARD:
             if (sscanf(optarg, "%u/%u", &a->shard_k, &a->shard_n) != 2 || a->shard_n == 0 ||
                 a->shard_k < 1 || a->shard_k > a->shard_n)
@@ -249,9 +257,11 @@ static int parse_args(int argc, char **argv, cli_args *a)
         if (push_item(&a->inputs, argv[optind]))
             return oi_cli_usage_error("%s", "out of memory");
     if (a->plan_mode && a->inputs.n != 1)
-        return oi_cli_usage_error("%s", "plan reads one model");
+        return oi_cli_usage_error("%s", "plan and audit read one model");
     if (a->plan_mode && a->output)
-        return oi_cli_usage_error("%s", "plan writes no model; drop -o");
+        return oi_cli_usage_error("%s", "plan and audit write no model; drop -o");
+    if (a->strict && a->plan_mode != 2)
+        return oi_cli_usage_error("%s", "--strict goes with 'audit'");
     if (!a->plan_mode && a->json)
         return oi_cli_usage_error("%s", "--json goes with 'plan' (use --report for the main job)");
     if (!a->plan_mode && oi_cli_is_batch(a)) {
@@ -307,14 +317,25 @@ int oi_cli_main(int argc, char **argv)
      * file removed) rather than the signal killing us mid-write */
     signal(SIGXFSZ, SIG_IGN);
     oi_options_init(&a.opts);
-    if (argc > 1 && strcmp(argv[1], "plan") == 0) {
-        a.plan_mode = 1;
+    if (argc > 1 && (strcmp(argv[1], "plan") == 0 || strcmp(argv[1], "audit") == 0)) {
+        a.plan_mode = strcmp(argv[1], "plan") == 0 ? 1 : 2;
         argv[1] = argv[0];   /* parse the rest as if "plan" were the program name */
         argc--;
         argv++;
     }
     int rc = parse_args(argc, argv, &a);
-    if (rc < 0 && a.plan_mode) {
+    if (rc < 0 && a.plan_mode == 2) {
+        oi_error err;
+        oi_error_clear(&err);
+        int flagged = 0;
+        rc = OI_EXIT_OK;
+        if (oi_audit_file(a.inputs.items[0], &a.opts, a.json, stdout, &flagged, &err)) {
+            fprintf(stderr, "onnxinit: %s\n", err.msg);
+            rc = err.status == OI_ERR_USAGE ? OI_EXIT_USAGE : OI_EXIT_FAILED;
+        } else if (a.strict && flagged) {
+            rc = OI_EXIT_FLAGGED;
+        }
+    } else if (rc < 0 && a.plan_mode) {
         oi_error err;
         oi_error_clear(&err);
         rc = OI_EXIT_OK;

@@ -17,7 +17,8 @@ typedef struct {
     cli_list only, exclude, inputs;
     const char *output;
     int quiet, verbose, json;
-    int plan_mode;
+    int plan_mode;              /* 1 plan, 2 audit */
+    int strict;
     int jobs;                   /* -j as given (0: not given) */
     /* batch */
     int recursive, in_place, skip_existing, fail_fast;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "analyze.h"
+#include "audit.h"
 #include "fill.h"
 #include "graph.h"
 #include "model.h"
@@ -104,6 +105,33 @@ static oi_status job_plan(job *j, const char *input, const oi_options *o, oi_err
         s = materialize(j, &policy, err);
     if (s != OI_OK)
         job_free(j);
+    return s;
+}
+
+oi_status oi_audit_file(const char *input, const oi_options *opts, int json, FILE *out,
+                        int *flagged, oi_error *err)
+{
+    oi_options o = *opts;
+    o.preset = 0;   /* measured against the default, activation-aware policy */
+    o.only = o.exclude = NULL;
+    o.rules_path = NULL;
+    job j;
+    if (job_plan(&j, input, &o, err))
+        return err->status;
+    json_object *doc = NULL;
+    oi_status s = oi_audit_json(j.model, j.analysis, j.plan, &doc, err);
+    if (s == OI_OK) {
+        if (json) {
+            fputs(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+                                                      JSON_C_TO_STRING_NOSLASHESCAPE), out);
+            fputc('\n', out);
+        } else {
+            oi_audit_print(out, doc);
+        }
+        *flagged = oi_audit_flagged(doc);
+    }
+    json_object_put(doc);
+    job_free(&j);
     return s;
 }
 

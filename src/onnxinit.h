@@ -56,4 +56,9 @@ oi_status oi_reinit_file(const char *input, const char *output, const oi_options
 oi_status oi_plan_file(const char *input, const oi_options *opts, int json, FILE *out,
                        oi_error *err);
 
+/* Read `input`'s current weights and write the audit (audit.h) to out as
+ * tables or JSON; *flagged counts tensors and paths flagged.  Writes no model. */
+oi_status oi_audit_file(const char *input, const oi_options *opts, int json, FILE *out,
+                        int *flagged, oi_error *err);
+
 #endif

@@ -171,6 +171,35 @@ class MainJob(unittest.TestCase):
         self.assertIn("left alone", r.stdout)
 
 
+class Audit(unittest.TestCase):
+    def test_audit_every_fixture(self):
+        models = MODELS + sorted(glob.glob(os.path.join(FIX, "analysis", "*.onnx")))
+        for src in models:
+            with self.subTest(model=src):
+                r = run("audit", "--json", src, check=False)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                doc = json.loads(r.stdout)
+                self.assertEqual(doc["summary"]["weights"], len(doc["tensors"]))
+                t = run("audit", src, check=False)
+                self.assertEqual(t.returncode, 0, t.stderr)
+                self.assertIn("depth profile", t.stdout)
+
+    def test_strict_gates(self):
+        sample = os.path.join(os.environ["OI_SRC"], "samples", "tiny_cnn.onnx")
+        r = run("audit", "--strict", sample, check=False)
+        self.assertEqual(r.returncode, 3)     # the sample's stand-in weights are flagged
+        tmp = tempfile.mkdtemp(prefix="oiaudit-")
+        try:
+            out = os.path.join(tmp, "fresh.onnx")
+            run("-q", sample, "-o", out)
+            r = run("audit", "--strict", out, check=False)
+            self.assertEqual(r.returncode, 0, r.stdout)
+        finally:
+            shutil.rmtree(tmp)
+        self.assertEqual(run("audit", "--strict", "--json", "/nonexistent.onnx", check=False).returncode, 1)
+        self.assertEqual(run("--strict", sample, "-o", "x.onnx", check=False).returncode, 2)
+
+
 class Claim(unittest.TestCase):
     """A 30-layer ReLU MLP re-initialized by default keeps the forward signal's
     std within [0.5, 2]x of its input; N(0, 0.01) weights collapse it."""
