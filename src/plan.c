@@ -129,9 +129,26 @@ static void decide_default(oi_decision *d, const oi_weight *w, const oi_tensor *
     }
 }
 
+static int ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), k = strlen(tail);
+    return n >= k && strcmp(s + n - k, tail) == 0;
+}
+
 static void decide_torch(oi_decision *d, const oi_weight *w, const oi_tensor *t,
                           const oi_policy *p)
 {
+    /* nn.MultiheadAttention._reset_parameters: xavier_uniform in_proj, zero
+     * biases; exports keep torch's parameter names, which is how we know it */
+    if (w->role == OI_ROLE_WEIGHT && ends_with(t->name, "in_proj_weight")) {
+        xavier_uniform(d, w->fan_in, w->fan_out, 1.0);
+        return;
+    }
+    if (w->role == OI_ROLE_BIAS &&
+        (ends_with(t->name, "in_proj_bias") || ends_with(t->name, "out_proj.bias"))) {
+        constant(d, 0, "zeros");
+        return;
+    }
     switch (w->role) {
     case OI_ROLE_WEIGHT:   /* kaiming_uniform(a=sqrt(5)): bound = 1/sqrt(fan_in) */
         uniform(d, 1.0 / sqrt((double)w->fan_in), sqrt(1.0 / 3.0), "kaiming_uniform(a=sqrt5)");

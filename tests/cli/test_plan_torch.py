@@ -82,6 +82,13 @@ class PlanVsTorch(unittest.TestCase):
     def test_gru(self):
         self.check("gru.onnx")
 
+    def test_vgg11_bn(self):
+        doc = self.check("vgg11_bn.onnx")
+        acts = {t["name"]: t["activation"] for t in doc["tensors"] if t["role"] == "weight"}
+        self.assertEqual(acts["features.0.weight"], "relu")     # through BatchNorm
+        self.assertEqual(acts["classifier.0.weight"], "relu")   # Linear -> ReLU -> Dropout
+        self.assertEqual(acts["classifier.6.weight"], "linear")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
