@@ -1,4 +1,5 @@
 #include "oitest.h"
+#include "model.h"
 
 #include <CUnit/Basic.h>
 #include <dirent.h>
@@ -97,4 +98,12 @@ int oi_test_run(const char *name, const oi_test_case *tests)
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
     CU_cleanup_registry();
     return failed ? 1 : 0;
+}
+
+long oi_test_tensor_index(struct oi_model *m, const char *name)
+{
+    for (size_t i = 0; i < oi_model_tensor_count(m); i++)
+        if (strcmp(oi_model_tensor(m, i)->name, name) == 0)
+            return (long)i;
+    return -1;
 }

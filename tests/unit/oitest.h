@@ -17,6 +17,10 @@ int oi_test_write_file(const char *path, const void *data, size_t len);
 int oi_test_same_file(const char *a, const char *b);
 /* How many entries of dir contain `needle` in their name. */
 int oi_test_count_names(const char *dir, const char *needle);
+/* Index of the tensor named `name` in a loaded model, or -1. */
+struct oi_model;
+long oi_test_tensor_index(struct oi_model *m, const char *name);
+
 /* Register `tests` in a suite named `name` and run; returns the exit code. */
 typedef struct { const char *name; void (*fn)(void); } oi_test_case;
 int oi_test_run(const char *name, const oi_test_case *tests);

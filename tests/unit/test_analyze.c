@@ -41,13 +41,7 @@ static void free_pipeline(pipeline *p)
     oi_model_free(p->model);
 }
 
-static long find(oi_model *m, const char *name)
-{
-    for (size_t i = 0; i < oi_model_tensor_count(m); i++)
-        if (strcmp(oi_model_tensor(m, i)->name, name) == 0)
-            return (long)i;
-    return -1;
-}
+#define find oi_test_tensor_index
 
 static int mismatches;
 

@@ -35,10 +35,8 @@ static oi_model *load_good(const char *name)
 
 static oi_tensor *find(oi_model *m, const char *name)
 {
-    for (size_t i = 0; i < oi_model_tensor_count(m); i++)
-        if (strcmp(oi_model_tensor(m, i)->name, name) == 0)
-            return oi_model_tensor(m, i);
-    return NULL;
+    long i = oi_test_tensor_index(m, name);
+    return i < 0 ? NULL : oi_model_tensor(m, (size_t)i);
 }
 
 /* Encoding in memory gives back the exact input bytes. */
