@@ -160,6 +160,20 @@ class Batch(unittest.TestCase):
         self.assertEqual(t["failed"], 1)
         self.assertGreater(t["not_started"], 0)
 
+    def test_max_memory_admits_one_big_model_at_a_time(self):
+        """A budget smaller than any model: they run one after another (never two
+        at once, never stuck), with the same bytes as without the limit."""
+        a = run("-r", "tree", "--output-dir", "lim", "--seed", "5", "-j", "2", "--max-memory", "1K",
+                "--report", "lim.json", cwd=self.tmp)
+        b = run("-r", "tree", "--output-dir", "free", "--seed", "5", "-j", "2", "--report",
+                "free.json", cwd=self.tmp)
+        self.assertEqual((a.returncode, b.returncode), (1, 1))
+        ra = {m["input"]: m.get("sha256") for m in json.load(open(os.path.join(self.tmp, "lim.json")))["models"]}
+        rb = {m["input"]: m.get("sha256") for m in json.load(open(os.path.join(self.tmp, "free.json")))["models"]}
+        self.assertEqual(ra, rb)
+        self.assertEqual(run("-r", "tree", "--output-dir", "x", "--max-memory", "lots",
+                             cwd=self.tmp).returncode, 2)
+
     def test_usage_errors(self):
         for args in (["a.onnx", "b.onnx", "-o", "x.onnx"],
                      ["-r", "tree", "--output-dir", "o", "--in-place"],
