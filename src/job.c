@@ -155,24 +155,6 @@ oi_status oi_plan_file(const char *input, const oi_options *opts, int json, FILE
     return OI_OK;
 }
 
-/* "name count" pairs for the distinct names among names[0..n) (NULLs skipped). */
-static void tally(char *line, size_t size, const char *const *names, size_t n)
-{
-    line[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        int seen = !names[i];
-        for (size_t k = 0; k < i && !seen; k++)
-            seen = names[k] && strcmp(names[k], names[i]) == 0;
-        if (seen)
-            continue;
-        size_t count = 0, len = strlen(line);
-        for (size_t k = i; k < n; k++)
-            count += names[k] && strcmp(names[k], names[i]) == 0;
-        if (len + 1 < size)
-            snprintf(line + len, size - len, "%s%s %zu", len ? ", " : "", names[i], count);
-    }
-}
-
 static void summarize(const job *j, oi_summary *sum)
 {
     size_t n = oi_model_tensor_count(j->model);
@@ -192,8 +174,8 @@ static void summarize(const job *j, oi_summary *sum)
             sum->rewritten++;
         }
     }
-    tally(sum->by_scheme, sizeof sum->by_scheme, done, n);
-    tally(sum->left_why, sizeof sum->left_why, left, n);
+    oi_report_tally(sum->by_scheme, sizeof sum->by_scheme, done, n);
+    oi_report_tally(sum->left_why, sizeof sum->left_why, left, n);
     free(done);
     free(left);
 }

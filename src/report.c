@@ -1,6 +1,7 @@
 #include "report.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void shape_str(const oi_tensor *t, char *buf, size_t size)
@@ -45,6 +46,24 @@ static void numbers_str(const oi_decision *d, char *buf, size_t size)
     }
 }
 
+/* "name count" pairs for the distinct names among names[0..n) (NULLs skipped). */
+void oi_report_tally(char *line, size_t size, const char *const *names, size_t n)
+{
+    line[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        int seen = !names[i];
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = names[k] && strcmp(names[k], names[i]) == 0;
+        if (seen)
+            continue;
+        size_t count = 0, len = strlen(line);
+        for (size_t k = i; k < n; k++)
+            count += names[k] && strcmp(names[k], names[i]) == 0;
+        if (len + 1 < size)
+            snprintf(line + len, size - len, "%s%s %zu", len ? ", " : "", names[i], count);
+    }
+}
+
 void oi_report_plan_table(FILE *out, oi_model *m, const oi_analysis *a, const oi_plan *p)
 {
     fprintf(out, "%-32s %-12s %-18s %-13s %-8s %-16s %7s %7s %-11s %6s  %s\n", "tensor", "where",
@@ -85,11 +104,30 @@ void oi_report_plan_table(FILE *out, oi_model *m, const oi_analysis *a, const oi
             }
         }
     }
-    fprintf(out, "\nsummary: %zu tensors; re-initialized:", oi_model_tensor_count(m));
+    fprintf(out, "\nsummary: %zu tensors; re-initialized %zu:", oi_model_tensor_count(m),
+            oi_model_tensor_count(m) - untouched);
     for (int r = 1; r <= OI_ROLE_PRELU_SLOPE; r++)
         if (counts[r])
             fprintf(out, " %s %zu,", oi_role_name((oi_role)r), counts[r]);
-    fprintf(out, " left alone %zu\n", untouched);
+    size_t n = oi_model_tensor_count(m);
+    const char **schemes = calloc(n ? n : 1, sizeof *schemes), **why = calloc(n ? n : 1, sizeof *why);
+    for (size_t i = 0; schemes && why && i < n; i++) {
+        const oi_decision *d = oi_plan_get(p, i);
+        if (oi_analysis_get(a, i)->role == OI_ROLE_NONE || d->kind == OI_FILL_NONE)
+            why[i] = d->reason;
+        else
+            schemes[i] = d->scheme;
+    }
+    char line[1024] = "";
+    if (schemes)
+        oi_report_tally(line, sizeof line, schemes, n);
+    fprintf(out, " left alone %zu\n  by scheme: %s\n", untouched, *line ? line : "-");
+    if (why && untouched) {
+        oi_report_tally(line, sizeof line, why, n);
+        fprintf(out, "  left alone, why: %s\n", line);
+    }
+    free(schemes);
+    free(why);
 }
 
 static json_object *dims_json(const oi_tensor *t)

@@ -14,4 +14,7 @@ void oi_report_plan_table(FILE *out, oi_model *model, const oi_analysis *a, cons
 json_object *oi_report_plan_json(oi_model *model, const oi_analysis *a, const oi_plan *p,
                                  const char *preset);
 
+/* "name count, ..." for the distinct names among names[0..n) (NULLs skipped). */
+void oi_report_tally(char *line, size_t size, const char *const *names, size_t n);
+
 #endif
