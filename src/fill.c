@@ -243,8 +243,7 @@ static int touches(const oi_plan *plan, oi_model *m, size_t i)
 {
     const oi_tensor *t = oi_model_tensor(m, i);
     return oi_plan_get(plan, i)->kind != OI_FILL_NONE && t->elem_size &&
-           (t->dtype == DT(FLOAT) || t->dtype == DT(FLOAT16) || t->dtype == DT(BFLOAT16) ||
-            t->dtype == DT(DOUBLE));
+           oi_dtype_is_float(t->dtype);
 }
 
 static oi_status prepare(fill_run *r, oi_fill_stats *st, oi_error *err)

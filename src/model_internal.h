@@ -25,6 +25,11 @@ struct oi_model {
     size_t n_declared;
 };
 
+/* The side data file beside output `out`: opts->external_name or "<out>.data";
+ * *name must be a plain file name (refused otherwise).  Both malloc'd. */
+oi_status oi_data_file_path(const char *out, const oi_save_opts *o, char **path, char **name,
+                            oi_error *err);
+
 /* Encode the model into a new temporary file (f, begun here, not committed),
  * its external tensors pointing at data_name with their offsets unchanged. */
 oi_status oi_model_save_relocated(oi_model *m, const char *path, const oi_save_opts *o,

@@ -5,7 +5,6 @@
 #include "save.h"
 
 #include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,29 +134,6 @@ static oi_status holes_for(const oi_patch *p, const unsigned char *rewrite, rang
     return OI_OK;
 }
 
-static oi_status data_names(oi_patch *p, oi_error *err)
-{
-    char *d = strdup(p->path), *b = strdup(p->path);
-    if (d && b) {
-        size_t n = strlen(p->path) + 16 + (p->opts.external_name ? strlen(p->opts.external_name) : 0);
-        p->data_name = malloc(n);
-        p->data_path = malloc(n + strlen(d));
-        if (p->data_name && p->data_path) {
-            snprintf(p->data_name, n, "%s", p->opts.external_name ? p->opts.external_name : "");
-            if (!p->opts.external_name)
-                snprintf(p->data_name, n, "%s.data", basename(b));
-            snprintf(p->data_path, n + strlen(d), "%s/%s", dirname(d), p->data_name);
-        }
-    }
-    free(d);
-    free(b);
-    if (!p->data_name || !p->data_path)
-        return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", p->path);
-    if (strchr(p->data_name, '/'))
-        return oi_fail(err, OI_ERR_USAGE, "%s: external data name '%s' must be a plain file "
-                       "name", p->path, p->data_name);
-    return OI_OK;
-}
 
 oi_status oi_patch_begin(oi_model *m, const char *path, const oi_save_opts *opts,
                          const unsigned char *rewrite, oi_patch **out, oi_error *err)
@@ -181,7 +157,7 @@ oi_status oi_patch_begin(oi_model *m, const char *path, const oi_save_opts *opts
         s = holes_for(p, rewrite, &holes, &n, err);
     if (s == OI_OK && p->external) {
         struct stat st;
-        s = data_names(p, err);
+        s = oi_data_file_path(path, opts, &p->data_path, &p->data_name, err);
         if (s == OI_OK && (s = oi_save_check_target(p->data_path, p->ext_source, 1,
                                                     opts->allow_same_file, err)))
             oi_fail_prefix(err, "external data: ");

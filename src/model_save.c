@@ -108,8 +108,8 @@ static void swap_in_external(ext_slot *x, const char *location, uint64_t offset)
     p->n_double_data = p->n_uint64_data = 0;
 }
 
-static oi_status data_file_path(const char *out, const oi_save_opts *o, char **path,
-                                char **name, oi_error *err)
+oi_status oi_data_file_path(const char *out, const oi_save_opts *o, char **path, char **name,
+                            oi_error *err)
 {
     char *dcopy = strdup(out), *bcopy = strdup(out);
     if (!dcopy || !bcopy) {
@@ -198,7 +198,7 @@ oi_status oi_model_save(oi_model *m, const char *path, const oi_save_opts *opts,
             slots[k++].t = &m->tensors[i];
     size_t swapped = 0;
     if (s == OI_OK && n_ext) {
-        s = data_file_path(path, o, &data_path, &data_name, err);
+        s = oi_data_file_path(path, o, &data_path, &data_name, err);
         if (s == OI_OK)
             s = check_data_target(m, data_path, o, err);
         if (s == OI_OK)

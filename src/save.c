@@ -87,57 +87,15 @@ oi_status oi_save_write(oi_save_file *f, const void *data, size_t len, oi_error 
     return OI_OK;
 }
 
-static oi_status copy_by_read(oi_save_file *f, int src, uint64_t offset, uint64_t len,
-                              const char *src_path, oi_error *err)
-{
-    size_t cap = 8u << 20;
-    uint8_t *buf = malloc(cap);
-    if (!buf)
-        return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", f->final_path);
-    oi_status s = OI_OK;
-    while (len > 0 && s == OI_OK) {
-        size_t chunk = len < cap ? (size_t)len : cap;
-        ssize_t r = pread(src, buf, chunk, (off_t)offset);
-        if (r <= 0) {
-            s = oi_fail(err, OI_ERR_IO, "%s: read failed: %s", src_path,
-                        r < 0 ? strerror(errno) : "file shrank while reading");
-            break;
-        }
-        s = oi_save_write(f, buf, (size_t)r, err);
-        offset += (uint64_t)r;
-        len -= (uint64_t)r;
-    }
-    free(buf);
-    return s;
-}
-
-oi_status oi_save_copy_range(oi_save_file *f, const char *src_path, uint64_t offset,
-                             uint64_t len, oi_error *err)
+/* Copy src[in_off, in_off+len) to the output at out_off: copy_file_range lets
+ * the kernel move (or share) the bytes; pread/pwrite where it cannot. */
+static oi_status copy_part(oi_save_file *f, const char *src_path, uint64_t in_off,
+                           uint64_t out_off, uint64_t len, oi_error *err)
 {
     int src = open(src_path, O_RDONLY | O_CLOEXEC);
     if (src < 0)
         return oi_fail(err, OI_ERR_IO, "%s: cannot open: %s", src_path, strerror(errno));
-    loff_t in_off = (loff_t)offset;
-    /* copy_file_range lets the kernel move the bytes (or share extents). */
-    while (len > 0) {
-        ssize_t c = copy_file_range(src, &in_off, f->fd, NULL, len, 0);
-        if (c <= 0)
-            break;
-        len -= (uint64_t)c;
-        f->written += (uint64_t)c;
-    }
-    oi_status s = len ? copy_by_read(f, src, (uint64_t)in_off, len, src_path, err) : OI_OK;
-    close(src);
-    return s;
-}
-
-oi_status oi_save_copy_at(oi_save_file *f, const char *src_path, uint64_t offset, uint64_t len,
-                          oi_error *err)
-{
-    int src = open(src_path, O_RDONLY | O_CLOEXEC);
-    if (src < 0)
-        return oi_fail(err, OI_ERR_IO, "%s: cannot open: %s", src_path, strerror(errno));
-    loff_t in = (loff_t)offset, out = (loff_t)offset;
+    loff_t in = (loff_t)in_off, out = (loff_t)out_off;
     oi_status s = OI_OK;
     while (len > 0 && s == OI_OK) {
         ssize_t c = copy_file_range(src, &in, f->fd, &out, len, 0);
@@ -145,7 +103,6 @@ oi_status oi_save_copy_at(oi_save_file *f, const char *src_path, uint64_t offset
             len -= (uint64_t)c;
             continue;
         }
-        /* no copy_file_range here (or a short file): read and write at the offset */
         uint8_t buf[1 << 16];
         size_t chunk = len < sizeof buf ? (size_t)len : sizeof buf;
         ssize_t r = pread(src, buf, chunk, in);
@@ -168,6 +125,24 @@ oi_status oi_save_copy_at(oi_save_file *f, const char *src_path, uint64_t offset
     }
     close(src);
     return s;
+}
+
+oi_status oi_save_copy_range(oi_save_file *f, const char *src_path, uint64_t offset,
+                             uint64_t len, oi_error *err)
+{
+    if (copy_part(f, src_path, offset, f->written, len, err))
+        return err->status;
+    f->written += len;
+    /* appends go on after the copied bytes */
+    if (lseek(f->fd, (off_t)f->written, SEEK_SET) < 0)
+        return oi_fail(err, OI_ERR_IO, "%s: %s", f->final_path, strerror(errno));
+    return OI_OK;
+}
+
+oi_status oi_save_copy_at(oi_save_file *f, const char *src_path, uint64_t offset, uint64_t len,
+                          oi_error *err)
+{
+    return copy_part(f, src_path, offset, offset, len, err);
 }
 
 oi_status oi_save_flush(oi_save_file *f, oi_error *err)
