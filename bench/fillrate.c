@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "fill_internal.h"
+#include "fill/fill_internal.h"
 
 #define N (1u << 26)
 #define RUNS 5

@@ -187,17 +187,33 @@ class Batch(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("directory", r.stderr)
 
-    def test_sigint_leaves_only_complete_outputs(self):
+    def interrupt_batch(self, sig, extra=()):
         big = os.path.join(self.tmp, "big")
-        os.makedirs(big)
+        os.makedirs(big, exist_ok=True)
         for i in range(40):
             shutil.copy(os.path.join(FIX, "good", "resnet18.onnx"), os.path.join(big, "r%02d.onnx" % i))
-        p = subprocess.Popen([BIN, "-q", "-r", "big", "--output-dir", "o", "-j", "1", "--seed", "5"],
+        p = subprocess.Popen([BIN, "-q", "-r", "big", "--output-dir", "o", "-j", "1", "--seed", "5"]
+                             + list(extra),
                              cwd=self.tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(1.0)
-        p.send_signal(signal.SIGINT)
+        p.send_signal(sig)
         out, err = p.communicate(timeout=120)
-        self.assertEqual(p.returncode, 1, err)
+        return p, err
+
+    def test_sighup_writes_report_and_exits_130(self):
+        p, err = self.interrupt_batch(signal.SIGHUP, ["--report", "rep.json"])
+        self.assertEqual(p.returncode, 130, err)
+        self.assertEqual(temp_files(self.tmp), [])
+        with open(os.path.join(self.tmp, "rep.json")) as f:
+            rep = json.load(f)
+        states = {m["status"] for m in rep["models"]}
+        self.assertIn("ok", states)
+        self.assertTrue(states & {"interrupted", "not started"}, states)
+        self.assertNotIn("failed", states)
+
+    def test_sigint_leaves_only_complete_outputs(self):
+        p, err = self.interrupt_batch(signal.SIGINT)
+        self.assertEqual(p.returncode, 130, err)   # 128 + SIGINT, as shells report it
         self.assertIn("interrupted", err)
         done = sorted(glob.glob(os.path.join(self.tmp, "o", "big", "*.onnx")))
         self.assertGreater(len(done), 0)

@@ -47,12 +47,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char in[128], out[128];
     snprintf(in, sizeof in, "%s/m.onnx", dir);
     snprintf(out, sizeof out, "%s/out.onnx", dir);
-    oi_options o;
-    oi_options_init(&o);
-    o.overwrite = 1;
-    o.threads = 1;
-    o.full_encode = (int)(size % 2);
-    oi_error err;
-    oi_reinit_file(in, out, &o, NULL, &err);
+    oi_ctx *ctx = oi_ctx_new();
+    oi_ctx_set_param(ctx, OI_P_OVERWRITE, 1, NULL);
+    oi_ctx_set_param(ctx, OI_P_THREADS, 1, NULL);
+    oi_ctx_set_param(ctx, OI_P_FULL_ENCODE, (int64_t)(size % 2), NULL);
+    oi_reinit_file(ctx, in, out, NULL, NULL);   /* err NULL: must not matter */
+    oi_ctx_free(ctx);
     return 0;
 }

@@ -4,12 +4,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "analyze.h"
-#include "fill.h"
-#include "graph.h"
-#include "model.h"
-#include "model_wire.h"
-#include "plan.h"
+#include "analyze/analyze.h"
+#include "fill/fill.h"
+#include "graph/graph.h"
+#include "model/model.h"
+#include "save/save.h"
+#include "model/model_wire.h"
+#include "plan/plan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -31,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((!materialize || oi_model_declare_inputs(m, &declared, &err) == OI_OK) &&
         oi_graph_build(m, &g, &err) == OI_OK && oi_analyze(m, g, &a, &err) == OI_OK &&
         oi_plan_build(m, a, &policy, &p, &err) == OI_OK &&
-        oi_fill_model(m, p, 1, 1, NULL, NULL, NULL, &err) == OI_OK) {
+        oi_fill_model(m, p, 1, 1, (oi_fill_target){0}, NULL, NULL, &err) == OI_OK) {
         uint8_t *out;
         size_t len;
         if (oi_model_save_buffer(m, &out, &len, &err) == OI_OK)

@@ -1,5 +1,5 @@
 #include "oitest.h"
-#include "model.h"
+#include "model/model.h"
 
 #include <CUnit/Basic.h>
 #include <dirent.h>

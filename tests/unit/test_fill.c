@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fill.h"
-#include "fill_internal.h"
+#include "fill/fill.h"
+#include "fill/fill_internal.h"
 
 #include <Random123/philox.h>
 #include <Random123/u01fixedpt.h>

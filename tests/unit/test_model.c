@@ -1,6 +1,7 @@
 /* model module: lossless round trips, the tensor catalogue, payload access,
  * and refusal of malformed models. */
-#include "model.h"
+#include "model/model.h"
+#include "save/save.h"
 #include "oitest.h"
 
 #include <stdio.h>

@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analyze.h"
-#include "graph.h"
-#include "model.h"
+#include "analyze/analyze.h"
+#include "graph/graph.h"
+#include "model/model.h"
 #include "oitest.h"
-#include "plan.h"
-#include "plan_rules.h"
+#include "plan/plan.h"
+#include "plan/rules.h"
 
 typedef struct {
     oi_model *model;

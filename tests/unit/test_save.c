@@ -1,7 +1,8 @@
 /* save module and oi_model_save: atomic writes, refusals, external data output. */
-#include "model.h"
+#include "model/model.h"
+#include "save/save.h"
 #include "oitest.h"
-#include "save.h"
+#include "save/atomic.h"
 
 #include <stdio.h>
 #include <stdlib.h>

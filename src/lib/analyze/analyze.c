@@ -1,0 +1,192 @@
+/* Roles, layouts and fans: each constant followed to the layer that uses it. */
+#include "analyze/analyze_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DT(x) ONNX__TENSOR_PROTO__DATA_TYPE__##x
+
+struct oi_analysis {
+    oi_weight *items;
+    size_t n;
+};
+
+
+static int by_node_order(const void *a, const void *b)
+{
+    const oi_reach *x = a, *y = b;
+    return x->node < y->node ? -1 : x->node > y->node;
+}
+
+static void note_tied(oi_weight *w, const oi_actx *x, const oi_reach *r, size_t n, size_t first)
+{
+    size_t others = 0, example = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == first || r[i].node == r[first].node)
+            continue;
+        oi_weight probe = *w;
+        probe.rank = r[i].rank;
+        memcpy(probe.dims, r[i].dims, sizeof probe.dims);
+        if (oi_classify_use(x, r[i].node, r[i].slot, &probe) && !others++)
+            example = i;
+    }
+    if (others) {
+        const Onnx__NodeProto *e = oi_graph_node(x->graph, r[example].node)->proto;
+        snprintf(w->note, sizeof w->note, "tied: also used by %zu other layer%s (%s '%s'); "
+                 "role from the first use", others, others > 1 ? "s" : "", e->op_type,
+                 e->name ? e->name : "");
+    }
+}
+
+/* LSTM B[D, 8H] holds per direction Wb (gates i, o, f, c) then Rb; the
+ * input-side forget gate is [2H, 3H).  Map that back onto this source tensor
+ * through every slice of it that reaches B (torch exports reorder gates). */
+static void lstm_forget_ranges(oi_weight *w, const oi_reach *r, size_t n)
+{
+    int64_t h = w->hidden, dirs = w->directions > 0 ? w->directions : 1;
+    w->n_forget = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].node != w->layer_node || r[i].slot != 3)
+            continue;
+        if (!r[i].flat_ok) {
+            w->n_forget = -1;
+            return;
+        }
+        int64_t len = r[i].src_hi - r[i].src_lo;
+        for (int64_t d = 0; d < dirs; d++) {
+            int64_t f0 = d * 8 * h + 2 * h, f1 = f0 + h;
+            int64_t a = r[i].dst_lo > f0 ? r[i].dst_lo : f0;
+            int64_t b = r[i].dst_lo + len < f1 ? r[i].dst_lo + len : f1;
+            if (b <= a)
+                continue;
+            if (w->n_forget == 4) {
+                w->n_forget = -1;
+                return;
+            }
+            w->forget_start[w->n_forget] = r[i].src_lo + (a - r[i].dst_lo);
+            w->forget_len[w->n_forget++] = b - a;
+        }
+    }
+}
+
+static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
+{
+    const oi_tensor *t = oi_model_tensor(x->model, ti);
+    memset(w, 0, sizeof *w);
+    w->op = w->layer = "";
+    w->gates = 1;
+    w->gain = 1.0;
+    long value = oi_graph_tensor_value(x->graph, ti);
+    if (value < 0) {
+        snprintf(w->reason, sizeof w->reason, "tensor attribute of a node, not a weight");
+        return;
+    }
+    oi_reach start = {.rank = (int)t->proto->n_dims, .flat_ok = 1,
+                   .src_hi = (int64_t)t->n_elems};
+    oi_reach r[OI_MAX_REACH];
+    size_t n = 0;
+    oi_follow_constant(x, value, start, r, &n);
+    if (n > 1)
+        qsort(r, n, sizeof *r, by_node_order);
+    if (n == 0) {
+        snprintf(w->reason, sizeof w->reason, "not used by any node");
+        return;
+    }
+    int is_float = oi_dtype_is_float(t->dtype);
+    for (size_t i = 0; i < n; i++) {
+        w->rank = r[i].rank;
+        memcpy(w->dims, r[i].dims, sizeof w->dims);
+        w->flat_ok = r[i].flat_ok;
+        w->src_lo = r[i].src_lo;
+        w->src_hi = r[i].src_hi;
+        w->dst_lo = r[i].dst_lo;
+        snprintf(w->via, sizeof w->via, "%s", r[i].via);
+        if (is_float && start.rank > 0 && oi_classify_use(x, r[i].node, r[i].slot, w)) {
+            if (w->role == OI_ROLE_RNN_B && strcmp(w->op, "LSTM") == 0)
+                lstm_forget_ranges(w, r, n);
+            note_tied(w, x, r, n, i);
+            return;
+        }
+        const Onnx__NodeProto *node = oi_graph_node(x->graph, r[i].node)->proto;
+        if (!is_float && oi_op_is(node, "DequantizeLinear"))
+            break;
+    }
+    /* Not a weight anywhere: say why, from its first use. */
+    w->role = OI_ROLE_NONE;
+    w->via[0] = '\0';
+    const Onnx__NodeProto *first = oi_graph_node(x->graph, r[0].node)->proto;
+    if (oi_op_is(first, "DequantizeLinear"))
+        snprintf(w->reason, sizeof w->reason, "%s", r[0].slot == 0
+                 ? "quantized weight (DequantizeLinear), left as is"
+                 : "quantization scale/zero-point, left as is");
+    else if (!is_float)
+        snprintf(w->reason, sizeof w->reason, "%s tensor, not a float weight",
+                 oi_dtype_name(t->dtype));
+    else if (start.rank == 0)
+        snprintf(w->reason, sizeof w->reason, "scalar used by %s", first->op_type);
+    else if (!w->reason[0])
+        snprintf(w->reason, sizeof w->reason, "used by %s input %zu, not a weight slot",
+                 first->op_type, r[0].slot);
+}
+
+/* A bias takes its layer's fans (PyTorch's bias bound uses the weight's fan_in).
+ * For a bias Add the layer is the node producing the Add's other operand. */
+static void link_biases(const oi_actx *x, oi_analysis *a)
+{
+    for (size_t b = 0; b < a->n; b++) {
+        oi_weight *bias = &a->items[b];
+        if (bias->role != OI_ROLE_BIAS)
+            continue;
+        size_t layer = bias->layer_node;
+        const Onnx__NodeProto *n = oi_graph_node(x->graph, layer)->proto;
+        if (oi_op_is(n, "Add")) {
+            long other = oi_graph_input_value(x->graph, layer, 1 - bias->slot);
+            long prod = other >= 0 ? oi_graph_value(x->graph, (size_t)other)->producer : -1;
+            if (prod < 0)
+                continue;
+            layer = (size_t)prod;
+        }
+        for (size_t i = 0; i < a->n; i++)
+            if (a->items[i].role == OI_ROLE_WEIGHT && a->items[i].layer_node == layer) {
+                bias->fan_in = a->items[i].fan_in;
+                bias->fan_out = a->items[i].fan_out;
+                break;
+            }
+    }
+}
+
+oi_status oi_analyze(oi_model *model, const oi_graph *graph, oi_analysis **out, oi_error *err)
+{
+    *out = NULL;
+    oi_analysis *a = calloc(1, sizeof *a);
+    size_t n = oi_model_tensor_count(model);
+    if (a)
+        a->items = calloc(n ? n : 1, sizeof *a->items);
+    if (!a || !a->items) {
+        free(a);
+        return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(model));
+    }
+    a->n = n;
+    oi_actx x = {.model = model, .graph = graph};
+    for (size_t i = 0; i < n; i++)
+        analyze_tensor(&x, i, &a->items[i]);
+    link_biases(&x, a);
+    *out = a;
+    return OI_OK;
+}
+
+void oi_analysis_free(oi_analysis *a)
+{
+    if (a) {
+        free(a->items);
+        free(a);
+    }
+}
+
+const oi_weight *oi_analysis_get(const oi_analysis *a, size_t i)
+{
+    return i < a->n ? &a->items[i] : NULL;
+}
+

@@ -1,0 +1,46 @@
+/* Shared inside analyze/, called downward: node.c < act.c < roles.c < layout.c < analyze.c. */
+#ifndef OI_ANALYZE_INTERNAL_H
+#define OI_ANALYZE_INTERNAL_H
+
+#include "analyze/analyze.h"
+
+typedef struct {
+    oi_model *model;
+    const oi_graph *graph;
+} oi_actx;
+
+int oi_op_is(const Onnx__NodeProto *n, const char *op);
+const Onnx__AttributeProto *oi_attr(const Onnx__NodeProto *n, const char *name);
+int64_t oi_attr_int(const Onnx__NodeProto *n, const char *name, int64_t dflt);
+double oi_attr_float(const Onnx__NodeProto *n, const char *name, double dflt);
+/* Values of a small constant (<= max elements) as doubles; -1 if not a readable constant. */
+int oi_const_values(const oi_actx *x, long value, double *out, size_t max, size_t *n);
+/* Is this value a constant (initializer or Constant output)? */
+int oi_is_const(const oi_actx *x, long value);
+
+/* Role, fans and layer of a constant reaching (node, slot) with layout w->dims;
+ * 1 if it is a weight there, else 0 with w->reason set. */
+int oi_classify_use(const oi_actx *x, size_t node, size_t slot, oi_weight *w);
+/* A place a constant reaches: node + slot, with the layout seen there and
+ * which of its elements arrive where (see oi_weight.flat_ok). */
+typedef struct oi_reach {
+    size_t node, slot;
+    int rank;
+    int64_t dims[OI_MAX_RANK];
+    int flat_ok;
+    int64_t src_lo, src_hi, dst_lo;
+    char via[64];
+} oi_reach;
+
+#define OI_MAX_REACH 32
+
+/* Follow a constant's value to the nodes using it, through layout-only ops
+ * (Identity, Cast, Transpose, Reshape, Squeeze, Unsqueeze, Flatten, Slice,
+ * Concat), appending each place it reaches to out (at most OI_MAX_REACH). */
+void oi_follow_constant(const oi_actx *x, long value, oi_reach start, oi_reach *out,
+                        size_t *n_out);
+
+/* Fill w->act, act_param, gain and the note for the layer at node `layer`. */
+void oi_find_activation(const oi_actx *x, size_t layer, oi_weight *w);
+
+#endif

@@ -1,0 +1,338 @@
+/* Layouts through shape ops: the static shape of values made from constants by
+ * layout-only ops, and which elements of a constant arrive where at its layer. */
+#include "analyze/analyze_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void append_via(char *via, size_t size, const char *op)
+{
+    size_t len = strlen(via);
+    snprintf(via + len, size - len, "%s%s", len ? ">" : "", op);
+}
+
+/* ---- layout through shape ops ---- */
+
+/* Constants arrive as doubles: only whole numbers in [lo, hi] become ints
+ * (a cast of anything else is undefined behaviour). */
+static int whole_in(double v, double lo, double hi)
+{
+    return v >= lo && v <= hi && v == (double)(int64_t)v;
+}
+
+typedef struct {
+    int rank;                 /* -1: unknown */
+    int64_t d[OI_MAX_RANK];
+} shape;
+
+/* Element count, or -1 if it does not fit (declared-only tensors may claim anything). */
+static int64_t numel(const shape *s)
+{
+    int64_t n = 1;
+    for (int i = 0; i < s->rank; i++)
+        if (s->d[i] < 0 || __builtin_mul_overflow(n, s->d[i], &n))
+            return -1;
+    return n;
+}
+
+static int transpose_shape(const Onnx__NodeProto *n, shape *s)
+{
+    const Onnx__AttributeProto *perm = oi_attr(n, "perm");
+    int64_t d[OI_MAX_RANK];
+    for (int i = 0; i < s->rank; i++) {
+        int64_t p = perm ? (i < (int)perm->n_ints ? perm->ints[i] : -1) : s->rank - 1 - i;
+        if (p < 0 || p >= s->rank)
+            return -1;
+        d[i] = s->d[p];
+    }
+    memcpy(s->d, d, sizeof d);
+    return 0;
+}
+
+static int reshape_shape(const oi_actx *x, size_t node, shape *s)
+{
+    double want[OI_MAX_RANK];
+    size_t n;
+    if (oi_const_values(x, oi_graph_input_value(x->graph, node, 1), want, OI_MAX_RANK, &n))
+        return -1;
+    int64_t total = numel(s), known = 1, d[OI_MAX_RANK];
+    int minus = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!whole_in(want[i], -1, 4611686018427387904.0))
+            return -1;
+        d[i] = (int64_t)want[i];
+        if (d[i] == 0 && (int)i < s->rank)
+            d[i] = s->d[i];
+        if (d[i] == -1 && minus < 0)
+            minus = (int)i;
+        else if (d[i] <= 0 || __builtin_mul_overflow(known, d[i], &known))
+            return -1;
+    }
+    /* a Reshape keeps the element count: this bounds every later product */
+    if (total < 0 || (minus >= 0 ? known == 0 || total % known != 0 : known != total))
+        return -1;
+    if (minus >= 0)
+        d[minus] = total / known;
+    s->rank = (int)n;
+    memcpy(s->d, d, n * sizeof *d);
+    return 0;
+}
+
+/* Axes from the attribute (old opsets) or the constant second input. */
+static int axes_of(const oi_actx *x, size_t node, double *axes, size_t *na)
+{
+    const Onnx__NodeProto *n = oi_graph_node(x->graph, node)->proto;
+    const Onnx__AttributeProto *a = oi_attr(n, "axes");
+    *na = 0;
+    if (a) {
+        for (size_t i = 0; i < a->n_ints && i < OI_MAX_RANK; i++)
+            axes[(*na)++] = (double)a->ints[i];
+        return 0;
+    }
+    if (n->n_input < 2)
+        return 0;
+    return oi_const_values(x, oi_graph_input_value(x->graph, node, 1), axes, OI_MAX_RANK, na);
+}
+
+static int squeeze_shape(const oi_actx *x, size_t node, shape *s, int unsqueeze)
+{
+    double axes[OI_MAX_RANK];
+    size_t na;
+    if (axes_of(x, node, axes, &na))
+        return -1;
+    for (size_t i = 0; i < na; i++)
+        if (!whole_in(axes[i], -2 * OI_MAX_RANK, 2 * OI_MAX_RANK))
+            return -1;
+    int64_t d[OI_MAX_RANK];
+    int out = unsqueeze ? s->rank + (int)na : 0;
+    if (out > OI_MAX_RANK)
+        return -1;
+    if (unsqueeze) {
+        int flag[OI_MAX_RANK] = {0};
+        for (size_t i = 0; i < na; i++) {
+            int ax = (int)axes[i] < 0 ? (int)axes[i] + out : (int)axes[i];
+            if (ax < 0 || ax >= out)
+                return -1;
+            flag[ax] = 1;
+        }
+        for (int i = 0, k = 0; i < out; i++)
+            d[i] = flag[i] ? 1 : s->d[k++];
+    } else {
+        for (int i = 0; i < s->rank; i++) {
+            int drop = na == 0 && s->d[i] == 1;
+            for (size_t k = 0; k < na; k++)
+                drop |= ((int)axes[k] < 0 ? (int)axes[k] + s->rank : (int)axes[k]) == i;
+            if (!drop)
+                d[out++] = s->d[i];
+        }
+    }
+    s->rank = out;
+    memcpy(s->d, d, (size_t)out * sizeof *d);
+    return 0;
+}
+
+static int flatten_shape(const Onnx__NodeProto *n, shape *s)
+{
+    int64_t axis = oi_attr_int(n, "axis", 1), a = 1, b = 1;
+    if (axis < 0)
+        axis += s->rank;
+    for (int i = 0; i < s->rank; i++)
+        *(i < axis ? &a : &b) *= s->d[i];
+    s->rank = 2;
+    s->d[0] = a;
+    s->d[1] = b;
+    return 0;
+}
+
+/* A Slice along one axis with step 1: that axis and [start, end) (clamped). */
+static int slice_params(const oi_actx *x, size_t node, const shape *s, int *axis, int64_t *lo,
+                        int64_t *hi)
+{
+    const Onnx__NodeProto *n = oi_graph_node(x->graph, node)->proto;
+    double st[OI_MAX_RANK], en[OI_MAX_RANK], ax[OI_MAX_RANK] = {0}, step[OI_MAX_RANK] = {1};
+    size_t ns, ne, na = 1, nst = 1;
+    if (n->n_input < 3 || oi_const_values(x, oi_graph_input_value(x->graph, node, 1), st, OI_MAX_RANK, &ns) ||
+        oi_const_values(x, oi_graph_input_value(x->graph, node, 2), en, OI_MAX_RANK, &ne) ||
+        (n->n_input > 3 && oi_const_values(x, oi_graph_input_value(x->graph, node, 3), ax, OI_MAX_RANK, &na)) ||
+        (n->n_input > 4 && oi_const_values(x, oi_graph_input_value(x->graph, node, 4), step, OI_MAX_RANK, &nst)))
+        return -1;
+    if (ns != 1 || ne != 1 || na != 1 || nst != 1 || step[0] != 1 ||
+        !whole_in(ax[0], -s->rank, s->rank - 1) || st[0] != st[0] || en[0] != en[0])
+        return -1;
+    *axis = (int)ax[0] < 0 ? (int)ax[0] + s->rank : (int)ax[0];
+    if (*axis < 0 || *axis >= s->rank)
+        return -1;
+    int64_t dim = s->d[*axis];
+    double a = st[0] < 0 ? st[0] + (double)dim : st[0], b = en[0] < 0 ? en[0] + (double)dim : en[0];
+    *lo = a < 0 ? 0 : a > (double)dim ? dim : (int64_t)a;
+    *hi = b < (double)*lo ? *lo : b > (double)dim ? dim : (int64_t)b;
+    return 0;
+}
+
+static int value_shape(const oi_actx *x, long v, shape *s, int depth);
+
+static int concat_shape(const oi_actx *x, size_t node, shape *s, int depth)
+{
+    const Onnx__NodeProto *n = oi_graph_node(x->graph, node)->proto;
+    int64_t axis = oi_attr_int(n, "axis", 0), sum = 0;
+    for (size_t i = 0; i < n->n_input; i++) {
+        if (value_shape(x, oi_graph_input_value(x->graph, node, i), s, depth + 1))
+            return -1;
+        if (axis < -s->rank || axis >= s->rank)
+            return -1;
+        int ax = (int)(axis < 0 ? axis + s->rank : axis);
+        if (__builtin_add_overflow(sum, s->d[ax], &sum) || numel(s) < 0)
+            return -1;
+    }
+    s->d[axis < 0 ? (int)axis + s->rank : (int)axis] = sum;
+    return numel(s) < 0 ? -1 : 0;
+}
+
+/* The static shape of a value: constants, declared inputs, and layout ops on them. */
+static int value_shape(const oi_actx *x, long v, shape *s, int depth)
+{
+    s->rank = -1;
+    if (v < 0 || depth > 24)
+        return -1;
+    const oi_value *val = oi_graph_value(x->graph, (size_t)v);
+    if (val->tensor >= 0) {
+        const Onnx__TensorProto *t = oi_model_tensor(x->model, (size_t)val->tensor)->proto;
+        if (t->n_dims > OI_MAX_RANK)
+            return -1;
+        s->rank = (int)t->n_dims;
+        for (int i = 0; i < s->rank; i++)
+            s->d[i] = t->dims[i];
+        return 0;
+    }
+    if (val->producer < 0)
+        return -1;
+    size_t node = (size_t)val->producer;
+    const Onnx__NodeProto *n = oi_graph_node(x->graph, node)->proto;
+    if (oi_op_is(n, "Concat"))
+        return concat_shape(x, node, s, depth);
+    if (value_shape(x, oi_graph_input_value(x->graph, node, 0), s, depth + 1))
+        return -1;
+    int rc = -1;
+    if (oi_op_is(n, "Identity") || oi_op_is(n, "Cast"))
+        rc = 0;
+    else if (oi_op_is(n, "Transpose"))
+        rc = transpose_shape(n, s);
+    else if (oi_op_is(n, "Reshape"))
+        rc = reshape_shape(x, node, s);
+    else if (oi_op_is(n, "Squeeze") || oi_op_is(n, "Unsqueeze"))
+        rc = squeeze_shape(x, node, s, oi_op_is(n, "Unsqueeze"));
+    else if (oi_op_is(n, "Flatten"))
+        rc = flatten_shape(n, s);
+    else if (oi_op_is(n, "Slice")) {
+        int axis;
+        int64_t lo, hi;
+        rc = slice_params(x, node, s, &axis, &lo, &hi);
+        if (rc == 0)
+            s->d[axis] = hi - lo;
+    }
+    if (rc)
+        s->rank = -1;
+    return rc;
+}
+
+/* Only axes after all-1 leading axes keep a slice/concat contiguous in flat order. */
+static int leading_ones(const shape *s, int axis)
+{
+    for (int i = 0; i < axis; i++)
+        if (s->d[i] != 1)
+            return 0;
+    return 1;
+}
+
+/* Update the element correspondence of r for passing node (entered at slot). */
+static void track_flat(const oi_actx *x, size_t node, size_t slot, long in_value, oi_reach *r)
+{
+    const Onnx__NodeProto *n = oi_graph_node(x->graph, node)->proto;
+    shape s;
+    if (!r->flat_ok)
+        return;
+    if (oi_op_is(n, "Transpose")) {
+        r->flat_ok = 0;
+    } else if (oi_op_is(n, "Slice")) {
+        int axis;
+        int64_t lo, hi;
+        if (value_shape(x, in_value, &s, 0) || numel(&s) < 0 ||
+            slice_params(x, node, &s, &axis, &lo, &hi) || !leading_ones(&s, axis)) {
+            r->flat_ok = 0;
+            return;
+        }
+        int64_t row = 1;   /* row * dim <= numel: no overflow */
+        for (int i = axis + 1; i < s.rank; i++)
+            row *= s.d[i];
+        int64_t keep_lo = lo * row, keep_hi = hi * row, len = r->src_hi - r->src_lo;
+        int64_t a = r->dst_lo > keep_lo ? r->dst_lo : keep_lo;
+        int64_t b = r->dst_lo + len < keep_hi ? r->dst_lo + len : keep_hi;
+        if (b <= a) {               /* none of this chunk survives the slice */
+            r->src_hi = r->src_lo;
+            return;
+        }
+        r->src_lo += a - r->dst_lo;
+        r->src_hi = r->src_lo + (b - a);
+        r->dst_lo = a - keep_lo;
+    } else if (oi_op_is(n, "Concat")) {
+        int64_t axis = oi_attr_int(n, "axis", 0), before = 0;
+        if (value_shape(x, oi_graph_output_value(x->graph, node, 0), &s, 0) ||
+            axis < -s.rank || axis >= s.rank || !leading_ones(&s, (int)(axis < 0 ? axis + s.rank : axis))) {
+            r->flat_ok = 0;
+            return;
+        }
+        for (size_t i = 0; i < slot; i++) {
+            shape in;
+            if (value_shape(x, oi_graph_input_value(x->graph, node, i), &in, 0) || numel(&in) < 0 ||
+                __builtin_add_overflow(before, numel(&in), &before)) {
+                r->flat_ok = 0;
+                return;
+            }
+        }
+        r->dst_lo += before;
+    }
+}
+
+static int is_layout_op(const Onnx__NodeProto *n, size_t slot)
+{
+    if (oi_op_is(n, "Concat"))
+        return 1;
+    return slot == 0 && (oi_op_is(n, "Identity") || oi_op_is(n, "Cast") ||
+                         oi_op_is(n, "Transpose") || oi_op_is(n, "Reshape") ||
+                         oi_op_is(n, "Squeeze") || oi_op_is(n, "Unsqueeze") ||
+                         oi_op_is(n, "Flatten") || oi_op_is(n, "Slice"));
+}
+
+static void follow(const oi_actx *x, long value, oi_reach cur, oi_reach *out, size_t *n_out,
+                   int depth)
+{
+    const oi_value *v = oi_graph_value(x->graph, (size_t)value);
+    for (size_t u = 0; u < v->n_uses && *n_out < OI_MAX_REACH; u++) {
+        size_t node = v->uses[u].node, slot = v->uses[u].slot;
+        const Onnx__NodeProto *n = oi_graph_node(x->graph, node)->proto;
+        oi_reach r = cur;
+        r.node = node;
+        r.slot = slot;
+        long next = depth < 8 && is_layout_op(n, slot) ? oi_graph_output_value(x->graph, node, 0) : -1;
+        if (next < 0) {
+            shape s;
+            value_shape(x, value, &s, 0);
+            r.rank = s.rank;
+            memcpy(r.dims, s.d, sizeof r.dims);
+            out[(*n_out)++] = r;
+            continue;
+        }
+        track_flat(x, node, slot, value, &r);
+        if (r.flat_ok && r.src_hi == r.src_lo)
+            continue;
+        append_via(r.via, sizeof r.via, n->op_type);
+        follow(x, next, r, out, n_out, depth + 1);
+    }
+}
+
+void oi_follow_constant(const oi_actx *x, long value, oi_reach start, oi_reach *out,
+                        size_t *n_out)
+{
+    *n_out = 0;
+    follow(x, value, start, out, n_out, 0);
+}

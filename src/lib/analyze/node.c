@@ -1,0 +1,119 @@
+/* The analysis' low-level helpers: node and attribute access, small
+ * constants read as numbers, and the names and gains of roles and activations.
+ * Everything else in analyze/ calls down to these. */
+#include "analyze/analyze_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DT(x) ONNX__TENSOR_PROTO__DATA_TYPE__##x
+
+
+int oi_op_is(const Onnx__NodeProto *n, const char *op)
+{
+    return n->op_type && strcmp(n->op_type, op) == 0;
+}
+
+const Onnx__AttributeProto *oi_attr(const Onnx__NodeProto *n, const char *name)
+{
+    for (size_t i = 0; i < n->n_attribute; i++)
+        if (n->attribute[i]->name && strcmp(n->attribute[i]->name, name) == 0)
+            return n->attribute[i];
+    return NULL;
+}
+
+int64_t oi_attr_int(const Onnx__NodeProto *n, const char *name, int64_t dflt)
+{
+    const Onnx__AttributeProto *a = oi_attr(n, name);
+    return a && a->has_i ? a->i : dflt;
+}
+
+double oi_attr_float(const Onnx__NodeProto *n, const char *name, double dflt)
+{
+    const Onnx__AttributeProto *a = oi_attr(n, name);
+    return a && a->has_f ? a->f : dflt;
+}
+
+
+int oi_is_const(const oi_actx *x, long value)
+{
+    return value >= 0 && oi_graph_value(x->graph, (size_t)value)->tensor >= 0;
+}
+
+static double half_to_double(uint16_t h, int bf16)
+{
+    if (bf16) {
+        uint32_t u = (uint32_t)h << 16;
+        float f;
+        memcpy(&f, &u, 4);
+        return f;
+    }
+    int e = (h >> 10) & 31, m = h & 1023;
+    double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(m + 1024, e - 25);
+    return (h & 0x8000) ? -v : v;
+}
+
+int oi_const_values(const oi_actx *x, long value, double *out, size_t max, size_t *n)
+{
+    if (!oi_is_const(x, value))
+        return -1;
+    oi_tensor *t = oi_model_tensor(x->model, (size_t)oi_graph_value(x->graph, (size_t)value)->tensor);
+    if (t->n_elems > max || t->storage == OI_STORE_NONE || !t->elem_size)
+        return -1;
+    uint8_t buf[8 * 64];
+    if (t->n_bytes > sizeof buf || oi_model_read(x->model, t, buf, NULL))
+        return -1;
+    for (size_t i = 0; i < t->n_elems; i++) {
+        const uint8_t *p = buf + i * t->elem_size;
+        float f; double d; int32_t i32; int64_t i64; uint16_t h;
+        switch (t->dtype) {
+        case DT(FLOAT): memcpy(&f, p, 4); out[i] = f; break;
+        case DT(DOUBLE): memcpy(&d, p, 8); out[i] = d; break;
+        case DT(INT32): memcpy(&i32, p, 4); out[i] = i32; break;
+        case DT(INT64): memcpy(&i64, p, 8); out[i] = (double)i64; break;
+        case DT(FLOAT16): case DT(BFLOAT16):
+            memcpy(&h, p, 2);
+            out[i] = half_to_double(h, t->dtype == DT(BFLOAT16));
+            break;
+        default: return -1;
+        }
+    }
+    *n = (size_t)t->n_elems;
+    return 0;
+}
+
+
+/* ---- per tensor ---- */
+
+const char *oi_role_name(oi_role r)
+{
+    static const char *const names[] = {
+        "none", "weight", "bias", "rnn_W", "rnn_R", "rnn_B", "rnn_P", "norm_scale",
+        "norm_bias", "norm_mean", "norm_var", "embedding", "prelu_slope",
+    };
+    return (size_t)r < sizeof names / sizeof names[0] ? names[r] : "?";
+}
+
+const char *oi_act_name(oi_act a)
+{
+    static const char *const names[] = {
+        "linear", "relu", "relu6", "leaky_relu", "prelu", "elu", "celu", "gelu", "silu",
+        "hardswish", "mish", "softplus", "selu", "tanh", "sigmoid", "hardsigmoid", "softsign",
+    };
+    return (size_t)a < sizeof names / sizeof names[0] ? names[a] : "?";
+}
+
+double oi_act_gain(oi_act a, double param)
+{
+    switch (a) {
+    case OI_ACT_TANH: return 5.0 / 3.0;
+    case OI_ACT_SELU: return 0.75;
+    case OI_ACT_LEAKY_RELU: case OI_ACT_PRELU: return sqrt(2.0 / (1.0 + param * param));
+    case OI_ACT_RELU: case OI_ACT_RELU6: case OI_ACT_ELU: case OI_ACT_CELU: case OI_ACT_GELU:
+    case OI_ACT_SILU: case OI_ACT_HARDSWISH: case OI_ACT_MISH: case OI_ACT_SOFTPLUS:
+        return sqrt(2.0);
+    default: return 1.0;
+    }
+}

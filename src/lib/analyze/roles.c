@@ -1,0 +1,203 @@
+/* Which role a constant plays at the node it reaches: the (op, slot) table. */
+#include "analyze/analyze_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define DT(x) ONNX__TENSOR_PROTO__DATA_TYPE__##x
+
+static int64_t prod(const int64_t *d, int from, int to)
+{
+    int64_t p = 1;
+    for (int i = from; i < to; i++)
+        p *= d[i];
+    return p;
+}
+
+static int set_role(oi_weight *w, oi_role role)
+{
+    w->role = role;
+    return 1;
+}
+
+static int set_fans(oi_weight *w, int64_t fan_in, int64_t fan_out)
+{
+    w->role = OI_ROLE_WEIGHT;
+    w->fan_in = fan_in;
+    w->fan_out = fan_out;
+    return 1;
+}
+
+/* Conv W[M, C/g, k...] and ConvTranspose W[C, M/g, k...] share the formula
+ * (PyTorch's convention: fans are not divided by the group count). */
+static int conv_weight(oi_weight *w)
+{
+    if (w->rank < 3)
+        return 0;
+    int64_t rf = prod(w->dims, 2, w->rank);
+    return set_fans(w, w->dims[1] * rf, w->dims[0] * rf);
+}
+
+static int gemm_weight(const Onnx__NodeProto *n, size_t slot, oi_weight *w)
+{
+    if (w->rank != 2)
+        return 0;
+    if (slot == 1) {   /* B: [K,N], or [N,K] with transB */
+        int t = oi_attr_int(n, "transB", 0) != 0;
+        return set_fans(w, w->dims[t ? 1 : 0], w->dims[t ? 0 : 1]);
+    }
+    int t = oi_attr_int(n, "transA", 0) != 0;   /* A: [M,K], or [K,M] with transA */
+    return set_fans(w, w->dims[t ? 0 : 1], w->dims[t ? 1 : 0]);
+}
+
+static int matmul_weight(const Onnx__NodeProto *n, size_t slot, oi_weight *w)
+{
+    int r = w->rank;
+    if (r < 1)
+        return 0;
+    if (r == 1)
+        return set_fans(w, w->dims[0], 1);
+    int tb = slot == 1 && oi_attr_int(n, "transB", 0);
+    int ta = slot == 0 && oi_attr_int(n, "transA", 0);
+    if (slot == 1)   /* [..., K, N] */
+        return set_fans(w, w->dims[r - 2 + tb], w->dims[r - 1 - tb]);
+    return set_fans(w, w->dims[r - 1 - ta], w->dims[r - 2 + ta]);   /* [..., M, K] */
+}
+
+static int rnn_role(const Onnx__NodeProto *n, size_t slot, oi_weight *w)
+{
+    w->gates = oi_op_is(n, "LSTM") ? 4 : oi_op_is(n, "GRU") ? 3 : 1;
+    if (w->rank >= 2) {
+        w->directions = w->dims[0];
+        w->hidden = oi_attr_int(n, "hidden_size", 0);
+        if (w->hidden <= 0)
+            w->hidden = slot == 3 ? w->dims[1] / (2 * w->gates)
+                        : slot == 7 ? w->dims[1] / 3 : w->dims[1] / w->gates;
+    }
+    switch (slot) {
+    case 1:
+        if (w->rank != 3)
+            return 0;
+        w->role = OI_ROLE_RNN_W;
+        w->fan_in = w->dims[2];
+        w->fan_out = w->hidden;
+        return 1;
+    case 2:
+        if (w->rank != 3)
+            return 0;
+        w->role = OI_ROLE_RNN_R;
+        w->fan_in = w->fan_out = w->hidden;
+        return 1;
+    case 3: return set_role(w, OI_ROLE_RNN_B);
+    case 7: return oi_op_is(n, "LSTM") && set_role(w, OI_ROLE_RNN_P);
+    default: return 0;
+    }
+}
+
+static int norm_role(const Onnx__NodeProto *n, size_t slot, oi_weight *w)
+{
+    static const struct { const char *op; int scale, bias, bias2, mean, var; } t[] = {
+        {"BatchNormalization", 1, 2, -1, 3, 4},
+        {"InstanceNormalization", 1, 2, -1, -1, -1},
+        {"LayerNormalization", 1, 2, -1, -1, -1},
+        {"GroupNormalization", 1, 2, -1, -1, -1},
+        {"SimplifiedLayerNormalization", 1, -1, -1, -1, -1},
+        {"SkipLayerNormalization", 2, 3, 4, -1, -1},
+        {"SkipSimplifiedLayerNormalization", 2, 3, -1, -1, -1},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        if (!oi_op_is(n, t[i].op))
+            continue;
+        int s = (int)slot;
+        w->role = s == t[i].scale ? OI_ROLE_NORM_SCALE
+                  : s == t[i].bias ? OI_ROLE_NORM_BIAS
+                  : s == t[i].bias2 ? OI_ROLE_BIAS
+                  : s == t[i].mean ? OI_ROLE_NORM_MEAN
+                  : s == t[i].var ? OI_ROLE_NORM_VAR : OI_ROLE_NONE;
+        return w->role != OI_ROLE_NONE;
+    }
+    return 0;
+}
+
+static int is_integer_value(const oi_actx *x, long v)
+{
+    if (v < 0)
+        return 0;
+    const oi_value *val = oi_graph_value(x->graph, (size_t)v);
+    int32_t dt = -1;
+    if (val->tensor >= 0)
+        dt = oi_model_tensor(x->model, (size_t)val->tensor)->dtype;
+    else if (val->info && val->info->type && val->info->type->tensor_type &&
+             val->info->type->tensor_type->has_elem_type)
+        dt = val->info->type->tensor_type->elem_type;
+    return dt < 0 || dt == DT(INT32) || dt == DT(INT64);   /* computed indices: assume ints */
+}
+
+/* A bias Add: the other operand comes straight from a layer, and the constant
+ * broadcasts along one axis only. */
+static int bias_add(const oi_actx *x, size_t node, size_t slot, oi_weight *w)
+{
+    const Onnx__NodeProto *n = oi_graph_node(x->graph, node)->proto;
+    if (n->n_input != 2 || w->rank < 1)
+        return 0;
+    int non1 = 0;
+    for (int i = 0; i < w->rank; i++)
+        non1 += w->dims[i] != 1;
+    long other = oi_graph_input_value(x->graph, node, 1 - slot);
+    const oi_value *ov = other >= 0 ? oi_graph_value(x->graph, (size_t)other) : NULL;
+    if (non1 > 1 || !ov || ov->producer < 0)
+        return 0;
+    const Onnx__NodeProto *p = oi_graph_node(x->graph, (size_t)ov->producer)->proto;
+    if (oi_op_is(p, "MatMul") || oi_op_is(p, "Gemm") || oi_op_is(p, "Conv") ||
+        oi_op_is(p, "ConvTranspose") || oi_op_is(p, "FusedMatMul")) {
+        w->role = OI_ROLE_BIAS;
+        return 1;
+    }
+    return 0;
+}
+
+int oi_classify_use(const oi_actx *x, size_t node, size_t slot, oi_weight *w)
+{
+    const Onnx__NodeProto *n = oi_graph_node(x->graph, node)->proto;
+    int ok = 0;
+    if (oi_op_is(n, "Conv") || oi_op_is(n, "FusedConv") || oi_op_is(n, "ConvTranspose"))
+        ok = slot == 1 ? conv_weight(w) : slot == 2 && set_role(w, OI_ROLE_BIAS);
+    else if (oi_op_is(n, "Gemm") || oi_op_is(n, "FusedGemm"))
+        ok = slot <= 1 ? gemm_weight(n, slot, w) : slot == 2 && set_role(w, OI_ROLE_BIAS);
+    else if (oi_op_is(n, "MatMul") || oi_op_is(n, "FusedMatMul"))
+        ok = slot <= 1 && matmul_weight(n, slot, w);
+    else if (oi_op_is(n, "Add"))
+        ok = bias_add(x, node, slot, w);
+    else if (oi_op_is(n, "LSTM") || oi_op_is(n, "GRU") || oi_op_is(n, "RNN"))
+        ok = rnn_role(n, slot, w);
+    else if (oi_op_is(n, "Gather") && slot == 0 && w->rank == 2 &&
+             is_integer_value(x, oi_graph_input_value(x->graph, node, 1)))
+        ok = set_role(w, OI_ROLE_EMBEDDING);
+    else if (oi_op_is(n, "PRelu") && slot == 1)
+        ok = set_role(w, OI_ROLE_PRELU_SLOPE);
+    else if (oi_op_is(n, "Attention") && slot == 1 && w->rank == 2) {
+        w->gates = 3;   /* packed Q, K, V along the columns */
+        ok = set_fans(w, w->dims[0], w->dims[1] / 3);
+    } else if ((oi_op_is(n, "Attention") && slot == 2) ||
+               (oi_op_is(n, "MultiHeadAttention") && slot == 3))
+        ok = set_role(w, OI_ROLE_BIAS);
+    else
+        ok = norm_role(n, slot, w);
+    if (ok) {
+        w->op = n->op_type;
+        w->layer = n->name ? n->name : "";
+        w->layer_node = node;
+        w->slot = slot;
+        if (w->role == OI_ROLE_WEIGHT)
+            oi_find_activation(x, node, w);
+        return 1;
+    }
+    w->role = OI_ROLE_NONE;
+    if (oi_op_is(n, "DequantizeLinear"))
+        snprintf(w->reason, sizeof w->reason, slot == 0 ? "quantized weight (DequantizeLinear), "
+                 "left as is" : "quantization scale/zero-point, left as is");
+    else
+        snprintf(w->reason, sizeof w->reason, "input %zu of %s '%s' is not a weight slot", slot,
+                 n->op_type ? n->op_type : "?", n->name ? n->name : "");
+    return 0;
+}

@@ -1,0 +1,255 @@
+/* The context: every option of a run, set through functions so the ABI can grow. */
+#include "api/api.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+unsigned oi_version_number(void) { return ONNXINIT_VERSION_NUMBER; }
+const char *oi_version_string(void) { return ONNXINIT_VERSION; }
+
+oi_ctx *oi_ctx_new(void)
+{
+    oi_ctx *ctx = calloc(1, sizeof *ctx);
+    if (ctx) {
+        ctx->forget_bias = 1;
+        ctx->external_threshold = 1024;
+    }
+    return ctx;
+}
+
+static void globs_free(oi_glob_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free((char *)l->items[i]);
+    free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+static oi_status globs_add(oi_glob_list *l, const char *glob, oi_error *err)
+{
+    if (!glob || !*glob)
+        return oi_fail(err, OI_ERR_USAGE, "an empty glob selects nothing");
+    const char **items = realloc(l->items, (l->n + 2) * sizeof *items);
+    if (!items)
+        return oi_fail(err, OI_ERR_NOMEM, "out of memory");
+    l->items = items;
+    if (!(items[l->n] = strdup(glob)))
+        return oi_fail(err, OI_ERR_NOMEM, "out of memory");
+    items[++l->n] = NULL;
+    return OI_OK;
+}
+
+void oi_ctx_free(oi_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    globs_free(&ctx->only);
+    globs_free(&ctx->exclude);
+    oi_rules_free(ctx->rules);
+    free(ctx->rules_text);
+    free(ctx->rules_label);
+    free(ctx->external_name);
+    free(ctx->base_dir);
+    free(ctx);
+}
+
+static int dup_or_null(char **dst, const char *src)
+{
+    *dst = src ? strdup(src) : NULL;
+    return !src || *dst;
+}
+
+oi_ctx *oi_ctx_clone(const oi_ctx *ctx)
+{
+    if (!ctx)
+        return NULL;
+    oi_ctx *c = malloc(sizeof *c);
+    if (!c)
+        return NULL;
+    *c = *ctx;
+    c->only = c->exclude = (oi_glob_list){0};
+    c->rules = NULL;
+    c->external_name = c->base_dir = c->rules_text = c->rules_label = NULL;
+    int ok = dup_or_null(&c->external_name, ctx->external_name) &&
+             dup_or_null(&c->base_dir, ctx->base_dir) &&
+             dup_or_null(&c->rules_text, ctx->rules_text) &&
+             dup_or_null(&c->rules_label, ctx->rules_label);
+    for (size_t i = 0; ok && i < ctx->only.n; i++)
+        ok = globs_add(&c->only, ctx->only.items[i], NULL) == OI_OK;
+    for (size_t i = 0; ok && i < ctx->exclude.n; i++)
+        ok = globs_add(&c->exclude, ctx->exclude.items[i], NULL) == OI_OK;
+    if (ok && ctx->rules)
+        ok = oi_rules_parse(c->rules_text, c->rules_label, &c->rules, NULL) == OI_OK;
+    if (!ok) {
+        oi_ctx_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+oi_status oi_ctx_set_seed(oi_ctx *ctx, uint64_t seed)
+{
+    if (!ctx)
+        return OI_ERR_USAGE;
+    ctx->seed = seed;
+    return OI_OK;
+}
+
+oi_status oi_ctx_set_preset(oi_ctx *ctx, const char *name, oi_error *err)
+{
+    int p = name ? oi_preset_parse(name) : -1;
+    if (!ctx || p < 0)
+        return oi_fail(err, OI_ERR_USAGE, "unknown preset '%s' (default, torch, keras, transformer)",
+                       name ? name : "(null)");
+    ctx->preset = (oi_preset)p;
+    return OI_OK;
+}
+
+const char *oi_ctx_preset(const oi_ctx *ctx) { return ctx ? oi_preset_name(ctx->preset) : NULL; }
+
+/* Each integer parameter: where it lives and its range. */
+typedef struct {
+    oi_param param;
+    const char *name;
+    size_t offset;
+    int is_u64;
+    int64_t min, max;
+} param_info;
+
+#define INT_PARAM(p, field, lo, hi) {p, #field, offsetof(oi_ctx, field), 0, lo, hi}
+static const param_info params[] = {
+    INT_PARAM(OI_P_THREADS, threads, 0, 4096),
+    INT_PARAM(OI_P_FORGET_BIAS, forget_bias, 0, 1),
+    INT_PARAM(OI_P_MATERIALIZE, materialize, 0, 1),
+    INT_PARAM(OI_P_RESIDUAL_SCALE, residual_scale, 0, 1),
+    INT_PARAM(OI_P_FULL_ENCODE, full_encode, 0, 1),
+    INT_PARAM(OI_P_OVERWRITE, overwrite, 0, 1),
+    INT_PARAM(OI_P_IN_PLACE, in_place, 0, 1),
+    INT_PARAM(OI_P_EXTERNALIZE, externalize, 0, 1),
+    {OI_P_EXTERNAL_THRESHOLD, "external_threshold", offsetof(oi_ctx, external_threshold), 1, 0,
+     INT64_MAX},
+};
+
+static const param_info *param_find(oi_param p)
+{
+    for (size_t i = 0; i < sizeof params / sizeof *params; i++)
+        if (params[i].param == p)
+            return &params[i];
+    return NULL;
+}
+
+oi_status oi_ctx_set_param(oi_ctx *ctx, oi_param param, int64_t value, oi_error *err)
+{
+    const param_info *pi = param_find(param);
+    if (!ctx || !pi)
+        return oi_fail(err, OI_ERR_USAGE, "unknown parameter %d", (int)param);
+    if (value < pi->min || value > pi->max)
+        return oi_fail(err, OI_ERR_USAGE, "%s: %lld is out of range [%lld, %lld]", pi->name,
+                       (long long)value, (long long)pi->min, (long long)pi->max);
+    char *field = (char *)ctx + pi->offset;
+    if (pi->is_u64)
+        *(uint64_t *)field = (uint64_t)value;
+    else
+        *(int *)field = (int)value;
+    return OI_OK;
+}
+
+oi_status oi_ctx_get_param(const oi_ctx *ctx, oi_param param, int64_t *value)
+{
+    const param_info *pi = param_find(param);
+    if (!ctx || !pi || !value)
+        return OI_ERR_USAGE;
+    const char *field = (const char *)ctx + pi->offset;
+    *value = pi->is_u64 ? (int64_t) * (const uint64_t *)field : *(const int *)field;
+    return OI_OK;
+}
+
+static oi_status set_rules(oi_ctx *ctx, char *text, const char *label, oi_error *err)
+{
+    oi_rules *rules = NULL;
+    char *lab = strdup(label);
+    oi_status s = lab ? oi_rules_parse(text, label, &rules, err)
+                      : oi_fail(err, OI_ERR_NOMEM, "out of memory");
+    if (s != OI_OK) {
+        free(text);
+        free(lab);
+        return s;
+    }
+    oi_rules_free(ctx->rules);
+    free(ctx->rules_text);
+    free(ctx->rules_label);
+    ctx->rules = rules;
+    ctx->rules_text = text;
+    ctx->rules_label = lab;
+    return OI_OK;
+}
+
+oi_status oi_ctx_set_rules_json(oi_ctx *ctx, const char *json, oi_error *err)
+{
+    if (!ctx || !json)
+        return oi_fail(err, OI_ERR_USAGE, "oi_ctx_set_rules_json: no rules given");
+    char *text = strdup(json);
+    return text ? set_rules(ctx, text, "rules", err) : oi_fail(err, OI_ERR_NOMEM, "out of memory");
+}
+
+oi_status oi_ctx_set_rules_file(oi_ctx *ctx, const char *path, oi_error *err)
+{
+    if (!ctx || !path)
+        return oi_fail(err, OI_ERR_USAGE, "oi_ctx_set_rules_file: no file given");
+    char *text = NULL;
+    oi_status s = oi_rules_read_file(path, &text, err);
+    return s ? s : set_rules(ctx, text, path, err);
+}
+
+oi_status oi_ctx_add_only(oi_ctx *ctx, const char *glob, oi_error *err)
+{
+    return ctx ? globs_add(&ctx->only, glob, err) : OI_ERR_USAGE;
+}
+
+oi_status oi_ctx_add_exclude(oi_ctx *ctx, const char *glob, oi_error *err)
+{
+    return ctx ? globs_add(&ctx->exclude, glob, err) : OI_ERR_USAGE;
+}
+
+static oi_status set_string(char **field, const char *value, oi_error *err)
+{
+    char *copy = NULL;
+    if (value && !(copy = strdup(value)))
+        return oi_fail(err, OI_ERR_NOMEM, "out of memory");
+    free(*field);
+    *field = copy;
+    return OI_OK;
+}
+
+oi_status oi_ctx_set_external_name(oi_ctx *ctx, const char *name, oi_error *err)
+{
+    return ctx ? set_string(&ctx->external_name, name, err) : OI_ERR_USAGE;
+}
+
+oi_status oi_ctx_set_base_dir(oi_ctx *ctx, const char *dir, oi_error *err)
+{
+    return ctx ? set_string(&ctx->base_dir, dir, err) : OI_ERR_USAGE;
+}
+
+oi_status oi_ctx_set_cancel(oi_ctx *ctx, oi_cancel_fn fn, void *opaque)
+{
+    if (!ctx)
+        return OI_ERR_USAGE;
+    ctx->cancel = (oi_cancel){fn, opaque};
+    return OI_OK;
+}
+
+oi_policy oi_ctx_policy(const oi_ctx *ctx, oi_preset preset)
+{
+    oi_policy p = {
+        .preset = preset,
+        .no_forget_bias = !ctx->forget_bias,
+        .only = ctx->only.items,
+        .exclude = ctx->exclude.items,
+        .materialize = ctx->materialize,
+        .residual_scale = ctx->residual_scale,
+        .rules = ctx->rules,
+    };
+    return p;
+}

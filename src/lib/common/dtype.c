@@ -1,0 +1,78 @@
+#include "common/dtype.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "onnx.pb-c.h"
+
+#define DT(x) ONNX__TENSOR_PROTO__DATA_TYPE__##x
+
+size_t oi_dtype_size(int32_t dtype)
+{
+    switch (dtype) {
+    case DT(FLOAT): case DT(INT32): case DT(UINT32): return 4;
+    case DT(UINT8): case DT(INT8): case DT(BOOL): return 1;
+    case DT(UINT16): case DT(INT16): case DT(FLOAT16): case DT(BFLOAT16): return 2;
+    case DT(INT64): case DT(DOUBLE): case DT(UINT64): case DT(COMPLEX64): return 8;
+    case DT(COMPLEX128): return 16;
+    default: return 0;
+    }
+}
+
+const char *oi_dtype_name(int32_t dtype)
+{
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&onnx__tensor_proto__data_type__descriptor, dtype);
+    return v ? v->name : "unknown";
+}
+
+int oi_dtype_is_float(int32_t dtype)
+{
+    return dtype == DT(FLOAT) || dtype == DT(FLOAT16) || dtype == DT(BFLOAT16) ||
+           dtype == DT(DOUBLE);
+}
+
+uint16_t oi_f32_to_f16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000, a = x & 0x7fffffff;
+    if (a >= 0x7f800000)
+        return (uint16_t)(sign | (a > 0x7f800000 ? 0x7e00 : 0x7c00));
+    if (a >= 0x477ff000)                    /* rounds to beyond 65504 */
+        return (uint16_t)(sign | 0x7c00);
+    if (a < 0x38800000) {                   /* half subnormal: scale and round (RNE) */
+        float v;
+        memcpy(&v, &a, 4);
+        return (uint16_t)(sign | (uint32_t)lrintf(v * 16777216.0f));
+    }
+    uint32_t h = ((a >> 23) - 112) << 10 | ((a >> 13) & 0x3ff), rem = a & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (h & 1)))
+        h++;
+    return (uint16_t)(sign | h);
+}
+
+uint16_t oi_f32_to_bf16(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if ((x & 0x7fffffff) > 0x7f800000)
+        return (uint16_t)((x >> 16) | 0x40);
+    return (uint16_t)((x + 0x7fff + ((x >> 16) & 1)) >> 16);
+}
+
+float oi_f16_to_f32(uint16_t h)
+{
+    int e = (h >> 10) & 31, m = h & 1023;
+    float v = e == 0 ? ldexpf((float)m, -24) : e == 31 ? (m ? NAN : INFINITY)
+                                                      : ldexpf((float)(m + 1024), e - 25);
+    return (h & 0x8000) ? -v : v;
+}
+
+float oi_bf16_to_f32(uint16_t h)
+{
+    uint32_t x = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}

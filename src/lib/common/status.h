@@ -1,0 +1,29 @@
+/* status — the one error style of onnxinit (types in onnxinit.h).
+ *
+ * Every fallible function returns an oi_status and, on failure, fills an
+ * oi_error with one human line naming the file and, where it applies, the
+ * tensor or node.  err may be NULL everywhere.  Nothing below main() prints
+ * or exits. */
+#ifndef OI_STATUS_H
+#define OI_STATUS_H
+
+#include <stddef.h>
+
+#include "onnxinit.h"
+
+/* oi_fail (onnxinit.h) records a failure, so callers can write
+ * `return oi_fail(err, OI_ERR_IO, "%s: ...", path);`. */
+
+/* Prefix an existing message with more context ("a.onnx: " + msg). */
+oi_status oi_fail_prefix(oi_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* A caller's cancel check (oi_ctx_set_cancel), polled during long work. */
+typedef struct oi_cancel {
+    oi_cancel_fn fn;
+    void *opaque;
+} oi_cancel;
+
+static inline int oi_cancelled(const oi_cancel *c) { return c && c->fn && c->fn(c->opaque); }
+
+#endif

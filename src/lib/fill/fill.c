@@ -1,0 +1,325 @@
+/* Carrying out a plan: a list of independent jobs (chunks of elementwise
+ * tensors, single orthogonal matrices, whole structured tensors) run by a
+ * small pool of threads.  Every value is a function of its element index,
+ * so the bytes never depend on how the jobs are shared out. */
+#include "fill/fill_internal.h"
+
+#include "common/hash.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DT(x) ONNX__TENSOR_PROTO__DATA_TYPE__##x
+#define CHUNK (1u << 16)   /* elements per job: a few hundred KiB of output */
+
+typedef struct {
+    size_t tensor;
+    uint64_t start, count;   /* elements */
+    int64_t matrix;          /* ORTHOGONAL: which matrix; else -1 */
+} fill_job;
+
+typedef struct {
+    oi_model *model;
+    const oi_plan *plan;
+    uint64_t seed;
+    fill_job *jobs;
+    size_t n_jobs;
+    uint8_t **dst;           /* per tensor: where its raw bytes go in memory, or NULL */
+    int *fd;                 /* ... else this file, at off */
+    uint64_t *off;
+    oi_fill_target target;
+    const oi_cancel *cancel;
+    atomic_size_t next;
+    pthread_mutex_t lock;
+    oi_status status;
+    oi_error *err;
+} fill_run;
+
+uint64_t oi_fill_key(uint64_t seed, const char *scope, const char *name)
+{
+    /* FNV-1a over "scope/name" */
+    uint64_t h = oi_fnv1a_str(oi_fnv1a_byte(oi_fnv1a_str(OI_FNV_OFFSET, scope), '/'), name);
+    uint64_t z = seed ^ h;                 /* splitmix64 finaliser */
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+
+static void encode(int32_t dtype, const float *v, size_t n, uint8_t *dst)
+{
+    if (dtype == DT(FLOAT)) {
+        memcpy(dst, v, n * sizeof *v);
+    } else if (dtype == DT(DOUBLE)) {
+        for (size_t i = 0; i < n; i++) {
+            double d = v[i];
+            memcpy(dst + 8 * i, &d, 8);
+        }
+    } else {
+        int bf = dtype == DT(BFLOAT16);
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h = bf ? oi_f32_to_bf16(v[i]) : oi_f32_to_f16(v[i]);
+            memcpy(dst + 2 * i, &h, 2);
+        }
+    }
+}
+
+static uint64_t tensor_key(const oi_tensor *t, uint64_t seed)
+{
+    return oi_fill_key(seed, t->scope, t->name);
+}
+
+/* Values of one job into scratch (count floats). */
+static oi_status job_values(const oi_decision *d, const oi_tensor *t, uint64_t key,
+                            const fill_job *j, float *scratch, oi_error *err)
+{
+    switch (d->kind) {
+    case OI_FILL_ORTHOGONAL: return oi_fill_orthogonal_matrix(d, key, j->matrix, scratch, err);
+    case OI_FILL_IDENTITY: oi_fill_identity(d, t, scratch); return OI_OK;
+    case OI_FILL_SPARSE: return oi_fill_sparse(d, key, scratch, err);
+    default: oi_fill_elementwise(d, key, j->start, (size_t)j->count, scratch); return OI_OK;
+    }
+}
+
+static void record_error(fill_run *r, const oi_error *e)
+{
+    pthread_mutex_lock(&r->lock);
+    if (r->status == OI_OK) {
+        r->status = e->status;
+        *r->err = *e;
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+static oi_status write_out(fill_run *r, size_t ti, const fill_job *j, const float *v,
+                           uint8_t *bytes, oi_error *e)
+{
+    oi_tensor *t = oi_model_tensor(r->model, ti);
+    if (r->dst[ti]) {
+        encode(t->dtype, v, (size_t)j->count, r->dst[ti] + j->start * t->elem_size);
+        return OI_OK;
+    }
+    size_t len = (size_t)j->count * t->elem_size;
+    uint64_t at = r->off[ti] + j->start * t->elem_size;
+    encode(t->dtype, v, (size_t)j->count, bytes);
+    for (size_t done = 0; done < len;) {
+        ssize_t w = pwrite(r->fd[ti], bytes + done, len - done, (off_t)(at + done));
+        if (w <= 0)
+            return oi_fail(e, OI_ERR_IO, "writing tensor '%s': %s", t->name,
+                           w < 0 ? strerror(errno) : "no progress");
+        done += (size_t)w;
+    }
+    return OI_OK;
+}
+
+static void *worker(void *arg)
+{
+    fill_run *r = arg;
+    float *scratch = NULL;
+    uint8_t *bytes = NULL;
+    size_t cap = 0;
+    for (size_t i; (i = atomic_fetch_add(&r->next, 1)) < r->n_jobs;) {
+        const fill_job *j = &r->jobs[i];
+        oi_tensor *t = oi_model_tensor(r->model, j->tensor);
+        const oi_decision *d = oi_plan_get(r->plan, j->tensor);
+        oi_error e;
+        if (r->status != OI_OK)
+            break;
+        if (oi_cancelled(r->cancel)) {
+            oi_fail(&e, OI_ERR_IO, "%s: interrupted", oi_model_label(r->model));
+            record_error(r, &e);
+            break;
+        }
+        if (j->count > cap) {
+            free(scratch);
+            free(bytes);
+            cap = (size_t)j->count;
+            bytes = malloc(cap * 8);   /* encoded, up to float64 */
+            if (!(scratch = malloc(cap * sizeof *scratch)) || !bytes) {
+                oi_fail(&e, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(r->model));
+                record_error(r, &e);
+                break;
+            }
+        }
+        if (job_values(d, t, tensor_key(t, r->seed), j, scratch, &e) ||
+            write_out(r, j->tensor, j, scratch, bytes, &e)) {
+            oi_fail_prefix(&e, "%s: ", oi_model_label(r->model));
+            record_error(r, &e);
+            break;
+        }
+    }
+    free(scratch);
+    free(bytes);
+    return NULL;
+}
+
+static int push_job(fill_run *r, size_t *cap, fill_job job)
+{
+    if (r->n_jobs == *cap) {
+        size_t c = *cap ? 2 * *cap : 256;
+        fill_job *p = realloc(r->jobs, c * sizeof *p);
+        if (!p)
+            return -1;
+        r->jobs = p;
+        *cap = c;
+    }
+    r->jobs[r->n_jobs++] = job;
+    return 0;
+}
+
+static int plan_jobs(fill_run *r, size_t ti, size_t *cap)
+{
+    const oi_decision *d = oi_plan_get(r->plan, ti);
+    const oi_tensor *t = oi_model_tensor(r->model, ti);
+    uint64_t n = t->n_elems;
+    if (d->kind == OI_FILL_ORTHOGONAL) {
+        uint64_t per = (uint64_t)(d->rows * d->cols);
+        for (int64_t m = 0; m < d->matrices; m++)
+            if (push_job(r, cap, (fill_job){ti, (uint64_t)m * per, per, m}))
+                return -1;
+    } else if (d->kind == OI_FILL_IDENTITY || d->kind == OI_FILL_SPARSE) {
+        return push_job(r, cap, (fill_job){ti, 0, n, -1});
+    } else {
+        for (uint64_t s = 0; s < n; s += CHUNK)
+            if (push_job(r, cap, (fill_job){ti, s, n - s < CHUNK ? n - s : CHUNK, -1}))
+                return -1;
+    }
+    return 0;
+}
+
+static int touches(const oi_plan *plan, oi_model *m, size_t i)
+{
+    const oi_tensor *t = oi_model_tensor(m, i);
+    return oi_plan_get(plan, i)->kind != OI_FILL_NONE && t->elem_size &&
+           oi_dtype_is_float(t->dtype);
+}
+
+static oi_status prepare(fill_run *r, oi_fill_stats *st, oi_error *err)
+{
+    size_t n = oi_model_tensor_count(r->model), cap = 0;
+    r->dst = calloc(n ? n : 1, sizeof *r->dst);
+    r->fd = calloc(n ? n : 1, sizeof *r->fd);
+    r->off = calloc(n ? n : 1, sizeof *r->off);
+    if (!r->dst || !r->fd || !r->off)
+        return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(r->model));
+    for (size_t i = 0; i < n; i++) {
+        if (!touches(r->plan, r->model, i))
+            continue;
+        oi_tensor *t = oi_model_tensor(r->model, i);
+        if (r->target.locate && r->target.locate(r->target.ctx, t, &r->fd[i], &r->off[i])) {
+            /* written straight into the output file */
+        } else if (!(r->dst[i] = oi_model_raw_payload(r->model, t)) &&
+                   !(r->dst[i] = malloc(t->n_bytes ? t->n_bytes : 1)))
+            return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory for tensor '%s'",
+                           oi_model_label(r->model), t->name);
+        if (plan_jobs(r, i, &cap))
+            return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(r->model));
+        st->tensors++;
+        st->elements += t->n_elems;
+    }
+    return OI_OK;
+}
+
+/* Typed and external tensors were filled into scratch buffers: hand them over. */
+static oi_status hand_over(fill_run *r, oi_error *err)
+{
+    oi_status s = OI_OK;
+    for (size_t i = 0; i < oi_model_tensor_count(r->model); i++) {
+        oi_tensor *t = oi_model_tensor(r->model, i);
+        if (!r->dst[i] || r->dst[i] == oi_model_raw_payload(r->model, t))
+            continue;
+        if (s == OI_OK)
+            s = oi_model_write(r->model, t, r->dst[i], err);
+        free(r->dst[i]);
+    }
+    return s;
+}
+
+static void run_pool(fill_run *r, int threads)
+{
+    if (threads < 1)
+        threads = 1;
+    if ((size_t)threads > r->n_jobs)
+        threads = r->n_jobs ? (int)r->n_jobs : 1;
+    pthread_t tid[64];
+    int started = 0;
+    for (int i = 1; i < threads && i < 64; i++)
+        if (pthread_create(&tid[started], NULL, worker, r) == 0)
+            started++;
+    worker(r);   /* the caller works too; with -j1 nothing else runs */
+    for (int i = 0; i < started; i++)
+        pthread_join(tid[i], NULL);
+}
+
+unsigned char *oi_fill_selection(oi_model *model, const oi_plan *plan)
+{
+    size_t n = oi_model_tensor_count(model);
+    unsigned char *sel = calloc(n ? n : 1, 1);
+    for (size_t i = 0; sel && i < n; i++)
+        sel[i] = (unsigned char)touches(plan, model, i);
+    return sel;
+}
+
+oi_status oi_fill_model(oi_model *model, const oi_plan *plan, uint64_t seed, int threads,
+                        oi_fill_target target, const oi_cancel *cancel, oi_fill_stats *stats,
+                        oi_error *err)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    oi_fill_stats st = {0};
+    fill_run r = {.model = model, .plan = plan, .seed = seed, .target = target, .cancel = cancel,
+                  .err = err, .status = OI_OK};
+    atomic_init(&r.next, 0);
+    pthread_mutex_init(&r.lock, NULL);
+    oi_status s = prepare(&r, &st, err);
+    if (s == OI_OK) {
+        run_pool(&r, threads);
+        s = r.status;
+    }
+    oi_status h = r.dst ? hand_over(&r, s == OI_OK ? err : NULL) : OI_OK;
+    if (s == OI_OK)
+        s = h;
+    pthread_mutex_destroy(&r.lock);
+    free(r.dst);
+    free(r.fd);
+    free(r.off);
+    free(r.jobs);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    st.seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    if (stats)
+        *stats = st;
+    return s;
+}
+
+oi_status oi_fill_values(const oi_decision *d, const oi_tensor *t, uint64_t seed, float *out,
+                         oi_error *err)
+{
+    uint64_t key = tensor_key(t, seed);
+    if (d->kind == OI_FILL_ORTHOGONAL) {
+        for (int64_t m = 0; m < d->matrices; m++)
+            if (oi_fill_orthogonal_matrix(d, key, m, out + m * d->rows * d->cols, err))
+                return err->status;
+        return OI_OK;
+    }
+    fill_job j = {0, 0, t->n_elems, -1};
+    return job_values(d, t, key, &j, out, err);
+}
+
+oi_status oi_fill_tensor(const oi_decision *d, const oi_tensor *t, uint64_t seed, void *dst,
+                         oi_error *err)
+{
+    float *v = malloc((size_t)(t->n_elems ? t->n_elems : 1) * sizeof *v);
+    if (!v)
+        return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
+    oi_status s = oi_fill_values(d, t, seed, v, err);
+    if (s == OI_OK)
+        encode(t->dtype, v, (size_t)t->n_elems, dst);
+    free(v);
+    return s;
+}

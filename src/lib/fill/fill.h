@@ -1,0 +1,63 @@
+/* fill — carry out a plan: new values for every tensor it touches.
+ *
+ * Randomness is counter-based (Random123 Philox4x32-10).  Each tensor has its
+ * own key, derived from the seed and a stable hash of its scope path and
+ * name; element i's value comes from counter block i/4.  So a tensor's bytes
+ * depend only on seed, scope+name, shape, dtype and scheme — never on thread
+ * count, traversal order or the other tensors — and large tensors are filled
+ * in parallel chunks of one stream.  Values are computed in float32 (float64
+ * tensors: widened) and stored in the tensor's own dtype (fp16/bf16 round to
+ * nearest even). */
+#ifndef OI_FILL_H
+#define OI_FILL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/status.h"
+#include "model/model.h"
+#include "plan/plan.h"
+
+typedef struct oi_fill_stats {
+    size_t tensors;          /* tensors rewritten */
+    uint64_t elements;       /* values written */
+    double seconds;
+} oi_fill_stats;
+
+/* Which tensors the plan rewrites (1 per catalogue index); malloc'd. */
+unsigned char *oi_fill_selection(oi_model *model, const oi_plan *plan);
+
+/* Where finished payloads go.  locate() returns 1 and (fd, offset) for a
+ * tensor written straight into a file (the patch save), or 0: into the model.
+ * A NULL locate writes every tensor into the model. */
+typedef struct oi_fill_target {
+    int (*locate)(void *ctx, const oi_tensor *t, int *fd, uint64_t *offset);
+    void *ctx;
+} oi_fill_target;
+
+/* Rewrite every tensor the plan touches, with `threads` workers (>= 1).
+ * cancel (or NULL) set non-zero stops the work with OI_ERR_IO. */
+oi_status oi_fill_model(oi_model *model, const oi_plan *plan, uint64_t seed, int threads,
+                        oi_fill_target target, const oi_cancel *cancel, oi_fill_stats *stats,
+                        oi_error *err);
+
+/* One tensor's values as float32 (n elements, dims as in the tensor); for
+ * tests and for callers with their own storage.  Same values as the model path. */
+oi_status oi_fill_values(const oi_decision *d, const oi_tensor *t, uint64_t seed, float *out,
+                         oi_error *err);
+
+/* Keep OpenBLAS (if that is the LAPACK in use) to one thread per call: our
+ * workers already spread orthogonal matrices over the cores, and OpenBLAS's
+ * own spinning threads on top of them cost 3-4x.  Process-wide, so it is
+ * for programs to call once at start (onnxinit does); a no-op elsewhere. */
+void oi_fill_serial_blas(void);
+
+/* One tensor's bytes (t->n_bytes, its dtype): exactly what the model path writes. */
+oi_status oi_fill_tensor(const oi_decision *d, const oi_tensor *t, uint64_t seed, void *dst,
+                         oi_error *err);
+
+/* The stream key of a tensor (seed, scope, name): exposed so tests can check its stability. */
+uint64_t oi_fill_key(uint64_t seed, const char *scope, const char *name);
+
+
+#endif

@@ -1,0 +1,28 @@
+/* Shared by the fill_*.c files; not a public contract. */
+#ifndef OI_FILL_INTERNAL_H
+#define OI_FILL_INTERNAL_H
+
+#include "fill/fill.h"
+
+/* Streams of one key: separate counter spaces so schemes never share draws. */
+enum { OI_STREAM_MAIN = 0, OI_STREAM_ORTHO = 1, OI_STREAM_TRUNC = 2, OI_STREAM_SPARSE = 3 };
+
+/* Random123's Philox4x32-10 of blocks [first, first+OI_PHILOX_BATCH) of a
+ * stream, lane-major: out[lane][j] is lane `lane` of block first+j. */
+#define OI_PHILOX_BATCH 64
+void oi_philox_batch(uint64_t key, uint32_t stream, uint64_t first,
+                     uint32_t out[4][OI_PHILOX_BATCH]);
+
+/* Elementwise schemes: values of elements [start, start + n) into out. */
+void oi_fill_elementwise(const oi_decision *d, uint64_t key, uint64_t start, size_t n,
+                         float *out);
+/* n standard normals of elements [start, start+n) of a stream. */
+void oi_fill_normals(uint64_t key, uint32_t stream, uint64_t start, size_t n, float *out);
+/* Orthogonal matrix `m` of the decision into out (rows*cols floats, row-major). */
+oi_status oi_fill_orthogonal_matrix(const oi_decision *d, uint64_t key, int64_t m, float *out,
+                                    oi_error *err);
+/* Identity/dirac and sparse: the whole tensor at once. */
+void oi_fill_identity(const oi_decision *d, const oi_tensor *t, float *out);
+oi_status oi_fill_sparse(const oi_decision *d, uint64_t key, float *out, oi_error *err);
+
+#endif

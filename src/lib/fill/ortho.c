@@ -1,0 +1,104 @@
+/* Structured schemes: orthogonal (LAPACK QR), identity/dirac, sparse. */
+#include "fill/fill_internal.h"
+
+#include <Random123/philox.h>
+#include <dlfcn.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void oi_fill_serial_blas(void)
+{
+    /* looked up, not linked: LAPACK may be OpenBLAS, reference LAPACK or another */
+    void (*set_threads)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+    if (set_threads)
+        set_threads(1);
+}
+
+/* Q of the QR of a Gaussian matrix, columns times sign(diag R) so Q is Haar
+ * distributed (as torch.nn.init.orthogonal_); wide shapes use the transpose. */
+oi_status oi_fill_orthogonal_matrix(const oi_decision *d, uint64_t key, int64_t m, float *out,
+                                    oi_error *err)
+{
+    int64_t rows = d->rows, cols = d->cols;
+    int64_t big = rows >= cols ? rows : cols, small = rows >= cols ? cols : rows;
+    float *a = malloc((size_t)(big * small) * sizeof *a);
+    float *tau = malloc((size_t)small * sizeof *tau);
+    float *signs = malloc((size_t)small * sizeof *signs);
+    oi_status s = OI_OK;
+    if (!a || !tau || !signs) {
+        s = oi_fail(err, OI_ERR_NOMEM, "out of memory for a %lldx%lld orthogonal matrix",
+                    (long long)rows, (long long)cols);
+        goto done;
+    }
+    oi_fill_normals(key, OI_STREAM_ORTHO, (uint64_t)(m * rows * cols), (size_t)(big * small), a);
+    lapack_int info = LAPACKE_sgeqrf(LAPACK_COL_MAJOR, (lapack_int)big, (lapack_int)small, a,
+                                     (lapack_int)big, tau);
+    for (int64_t j = 0; info == 0 && j < small; j++)
+        signs[j] = a[j + j * big] < 0 ? -1.0f : 1.0f;   /* sign(diag R) */
+    if (info == 0)
+        info = LAPACKE_sorgqr(LAPACK_COL_MAJOR, (lapack_int)big, (lapack_int)small,
+                              (lapack_int)small, a, (lapack_int)big, tau);
+    if (info != 0) {
+        s = oi_fail(err, OI_ERR_NOMEM, "LAPACK QR of a %lldx%lld matrix failed (info %d)",
+                    (long long)big, (long long)small, (int)info);
+        goto done;
+    }
+    float gain = (float)d->p1;
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++)
+            out[i * cols + j] = rows >= cols ? gain * signs[j] * a[i + j * big]
+                                             : gain * signs[i] * a[j + i * big];
+done:
+    free(signs);
+    free(a);
+    free(tau);
+    return s;
+}
+
+/* Identity for matrices; dirac (centre tap of channel i -> output i) for conv kernels. */
+void oi_fill_identity(const oi_decision *d, const oi_tensor *t, float *out)
+{
+    const Onnx__TensorProto *p = t->proto;
+    memset(out, 0, (size_t)t->n_elems * sizeof *out);
+    if (p->n_dims < 2)
+        return;
+    int64_t o = p->dims[0], in = p->dims[1], spatial = 1, centre = 0;
+    for (size_t k = 2; k < p->n_dims; k++) {
+        centre = centre * p->dims[k] + p->dims[k] / 2;
+        spatial *= p->dims[k];
+    }
+    for (int64_t i = 0; i < o && i < in; i++)
+        out[(i * in + i) * spatial + centre] = (float)d->p1;
+}
+
+/* torch.nn.init.sparse_: N(0, std^2), then in each column ceil(sparsity*rows)
+ * entries, chosen by a seeded partial shuffle, set to 0. */
+oi_status oi_fill_sparse(const oi_decision *d, uint64_t key, float *out, oi_error *err)
+{
+    int64_t rows = d->rows, cols = d->cols;
+    oi_fill_normals(key, OI_STREAM_MAIN, 0, (size_t)(rows * cols), out);
+    for (int64_t i = 0; i < rows * cols; i++)
+        out[i] *= (float)d->p2;
+    int64_t zeros = (int64_t)ceil(d->p1 * (double)rows);
+    int64_t *perm = malloc((size_t)rows * sizeof *perm);
+    if (!perm)
+        return oi_fail(err, OI_ERR_NOMEM, "out of memory for a sparse fill");
+    philox4x32_key_t k = {{(uint32_t)key, (uint32_t)(key >> 32)}};
+    for (int64_t c = 0; c < cols; c++) {
+        for (int64_t r = 0; r < rows; r++)
+            perm[r] = r;
+        for (int64_t s = 0; s < zeros && s < rows; s++) {
+            philox4x32_ctr_t ctr = {{(uint32_t)c, (uint32_t)s, OI_STREAM_SPARSE, (uint32_t)(c >> 32)}};
+            uint64_t r = philox4x32(ctr, k).v[0];
+            int64_t j = s + (int64_t)(r % (uint64_t)(rows - s));
+            int64_t tmp = perm[s];
+            perm[s] = perm[j];
+            perm[j] = tmp;
+            out[perm[s] * cols + c] = 0.0f;
+        }
+    }
+    free(perm);
+    return OI_OK;
+}

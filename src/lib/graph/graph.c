@@ -1,0 +1,332 @@
+#include "graph/graph.h"
+
+#include "common/hash.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct oi_graph {
+    oi_model *model;
+    oi_gnode *nodes;
+    size_t n_nodes, cap_nodes;
+    long **node_in, **node_out;      /* per node: value index per input/output slot */
+    oi_value *values;
+    size_t n_values, cap_values;
+    int *scope_parent;
+    size_t n_scopes, cap_scopes;
+    size_t *table;                   /* (scope, name) -> value index + 1; 0 = empty */
+    size_t table_size;
+    long *tensor_value;              /* catalogue index -> value index */
+    const void **tensor_keys;        /* TensorProto* -> catalogue index (open addressing) */
+    size_t *tensor_idx, tensor_size;
+};
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 16;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * elem);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+static uint64_t hash_name(const char *s, int scope)
+{
+    return oi_fnv1a_str(OI_FNV_OFFSET ^ (uint64_t)(unsigned)scope * 0x9E3779B97F4A7C15ULL, s);
+}
+
+static uint64_t hash_ptr(const void *p)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    return x ^ (x >> 33);
+}
+
+static long lookup_local(const oi_graph *g, int scope, const char *name)
+{
+    size_t mask = g->table_size - 1;
+    for (size_t i = hash_name(name, scope) & mask; g->table[i]; i = (i + 1) & mask) {
+        const oi_value *v = &g->values[g->table[i] - 1];
+        if (v->scope == scope && strcmp(v->name, name) == 0)
+            return (long)(g->table[i] - 1);
+    }
+    return -1;
+}
+
+static int rehash(oi_graph *g, size_t size)
+{
+    size_t *t = calloc(size, sizeof *t);
+    if (!t)
+        return -1;
+    free(g->table);
+    g->table = t;
+    g->table_size = size;
+    for (size_t v = 0; v < g->n_values; v++) {
+        size_t i = hash_name(g->values[v].name, g->values[v].scope) & (size - 1);
+        while (t[i])
+            i = (i + 1) & (size - 1);
+        t[i] = v + 1;
+    }
+    return 0;
+}
+
+/* Define (or find, if already defined in this very scope) a value. */
+static long define(oi_graph *g, int scope, const char *name)
+{
+    long v = lookup_local(g, scope, name);
+    if (v >= 0)
+        return v;
+    if (grow((void **)&g->values, &g->cap_values, g->n_values + 1, sizeof *g->values))
+        return -1;
+    if (2 * (g->n_values + 1) > g->table_size && rehash(g, 2 * g->table_size))
+        return -1;
+    oi_value *val = &g->values[g->n_values];
+    memset(val, 0, sizeof *val);
+    val->name = name;
+    val->scope = scope;
+    val->producer = -1;
+    val->tensor = -1;
+    size_t i = hash_name(name, scope) & (g->table_size - 1);
+    while (g->table[i])
+        i = (i + 1) & (g->table_size - 1);
+    g->table[i] = ++g->n_values;
+    return (long)(g->n_values - 1);
+}
+
+long oi_graph_resolve(const oi_graph *g, int scope, const char *name)
+{
+    for (int s = scope; s >= 0; s = g->scope_parent[s]) {
+        long v = lookup_local(g, s, name);
+        if (v >= 0)
+            return v;
+    }
+    return -1;
+}
+
+static long tensor_index(const oi_graph *g, const void *proto)
+{
+    size_t mask = g->tensor_size - 1;
+    for (size_t i = hash_ptr(proto) & mask; g->tensor_keys[i]; i = (i + 1) & mask)
+        if (g->tensor_keys[i] == proto)
+            return (long)g->tensor_idx[i];
+    return -1;
+}
+
+static int index_tensors(oi_graph *g)
+{
+    size_t n = oi_model_tensor_count(g->model), size = 16;
+    while (size < 2 * n + 2)
+        size *= 2;
+    g->tensor_keys = calloc(size, sizeof *g->tensor_keys);
+    g->tensor_idx = calloc(size, sizeof *g->tensor_idx);
+    g->tensor_value = malloc((n ? n : 1) * sizeof *g->tensor_value);
+    if (!g->tensor_keys || !g->tensor_idx || !g->tensor_value)
+        return -1;
+    g->tensor_size = size;
+    for (size_t t = 0; t < n; t++) {
+        const void *p = oi_model_tensor(g->model, t)->proto;
+        size_t i = hash_ptr(p) & (size - 1);
+        while (g->tensor_keys[i])
+            i = (i + 1) & (size - 1);
+        g->tensor_keys[i] = p;
+        g->tensor_idx[i] = t;
+        g->tensor_value[t] = -1;
+    }
+    return 0;
+}
+
+static int new_scope(oi_graph *g, int parent)
+{
+    if (grow((void **)&g->scope_parent, &g->cap_scopes, g->n_scopes + 1, sizeof(int)))
+        return -1;
+    g->scope_parent[g->n_scopes] = parent;
+    return (int)g->n_scopes++;
+}
+
+static int define_graph(oi_graph *g, Onnx__GraphProto *gp, int parent);
+
+static int define_node(oi_graph *g, Onnx__NodeProto *n, int scope)
+{
+    if (grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes))
+        return -1;
+    size_t idx = g->n_nodes++;
+    g->nodes[idx] = (oi_gnode){.proto = n, .scope = scope, .order = idx};
+    int is_const = n->op_type && strcmp(n->op_type, "Constant") == 0;
+    for (size_t o = 0; o < n->n_output; o++) {
+        if (!n->output[o] || !*n->output[o])
+            continue;
+        long v = define(g, scope, n->output[o]);
+        if (v < 0)
+            return -1;
+        if (g->values[v].producer < 0)
+            g->values[v].producer = (long)idx;
+        for (size_t a = 0; is_const && o == 0 && a < n->n_attribute; a++) {
+            Onnx__AttributeProto *at = n->attribute[a];
+            long t = at->t && at->name && strcmp(at->name, "value") == 0
+                         ? tensor_index(g, at->t) : -1;
+            if (t >= 0) {
+                g->values[v].tensor = t;
+                g->tensor_value[t] = v;
+            }
+        }
+    }
+    for (size_t a = 0; a < n->n_attribute; a++) {
+        Onnx__AttributeProto *at = n->attribute[a];
+        if (at->g && define_graph(g, at->g, scope) < 0)
+            return -1;
+        for (size_t i = 0; i < at->n_graphs; i++)
+            if (define_graph(g, at->graphs[i], scope) < 0)
+                return -1;
+    }
+    return 0;
+}
+
+static int define_graph(oi_graph *g, Onnx__GraphProto *gp, int parent)
+{
+    int scope = new_scope(g, parent);
+    if (scope < 0)
+        return -1;
+    for (size_t i = 0; i < gp->n_input; i++) {
+        if (!gp->input[i]->name)
+            continue;
+        long v = define(g, scope, gp->input[i]->name);
+        if (v < 0)
+            return -1;
+        g->values[v].is_input = 1;
+        g->values[v].info = gp->input[i];
+    }
+    for (size_t i = 0; i < gp->n_initializer; i++) {
+        if (!gp->initializer[i]->name)
+            continue;
+        long v = define(g, scope, gp->initializer[i]->name);
+        long t = tensor_index(g, gp->initializer[i]);
+        if (v < 0)
+            return -1;
+        if (t >= 0 && g->values[v].tensor < 0) {
+            g->values[v].tensor = t;
+            g->tensor_value[t] = v;
+        }
+    }
+    for (size_t i = 0; i < gp->n_node; i++)
+        if (define_node(g, gp->node[i], scope))
+            return -1;
+    for (size_t i = 0; i < gp->n_output; i++) {
+        long v = gp->output[i]->name ? oi_graph_resolve(g, scope, gp->output[i]->name) : -1;
+        if (v >= 0)
+            g->values[v].is_output = 1;
+    }
+    return scope;
+}
+
+static int link_uses(oi_graph *g)
+{
+    g->node_in = calloc(g->n_nodes ? g->n_nodes : 1, sizeof *g->node_in);
+    g->node_out = calloc(g->n_nodes ? g->n_nodes : 1, sizeof *g->node_out);
+    if (!g->node_in || !g->node_out)
+        return -1;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        Onnx__NodeProto *n = g->nodes[i].proto;
+        g->node_in[i] = malloc((n->n_input + 1) * sizeof(long));
+        g->node_out[i] = malloc((n->n_output + 1) * sizeof(long));
+        if (!g->node_in[i] || !g->node_out[i])
+            return -1;
+        for (size_t o = 0; o < n->n_output; o++)
+            g->node_out[i][o] = n->output[o] && *n->output[o]
+                                    ? lookup_local(g, g->nodes[i].scope, n->output[o]) : -1;
+        for (size_t s = 0; s < n->n_input; s++) {
+            long v = n->input[s] && *n->input[s]
+                         ? oi_graph_resolve(g, g->nodes[i].scope, n->input[s]) : -1;
+            g->node_in[i][s] = v;
+            if (v < 0)
+                continue;
+            oi_value *val = &g->values[v];
+            if (grow((void **)&val->uses, &val->cap_uses, val->n_uses + 1, sizeof *val->uses))
+                return -1;
+            val->uses[val->n_uses++] = (oi_use){.node = i, .slot = s};
+        }
+    }
+    return 0;
+}
+
+oi_status oi_graph_build(oi_model *model, oi_graph **out, oi_error *err)
+{
+    *out = NULL;
+    oi_graph *g = calloc(1, sizeof *g);
+    if (!g)
+        return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(model));
+    g->model = model;
+    Onnx__ModelProto *mp = oi_model_proto(model);
+    int bad = index_tensors(g) || rehash(g, 256) || define_graph(g, mp->graph, -1) < 0;
+    for (size_t f = 0; !bad && f < mp->n_functions; f++) {
+        Onnx__FunctionProto *fn = mp->functions[f];
+        int scope = new_scope(g, -1);
+        bad = scope < 0;
+        for (size_t i = 0; !bad && i < fn->n_input; i++) {
+            long v = define(g, scope, fn->input[i]);
+            bad = v < 0;
+            if (!bad)
+                g->values[v].is_input = 1;
+        }
+        for (size_t i = 0; !bad && i < fn->n_node; i++)
+            bad = define_node(g, fn->node[i], scope);
+    }
+    if (bad || link_uses(g)) {
+        oi_graph_free(g);
+        return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory indexing the graph",
+                       oi_model_label(model));
+    }
+    *out = g;
+    return OI_OK;
+}
+
+void oi_graph_free(oi_graph *g)
+{
+    if (!g)
+        return;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        if (g->node_in)
+            free(g->node_in[i]);
+        if (g->node_out)
+            free(g->node_out[i]);
+    }
+    for (size_t v = 0; v < g->n_values; v++)
+        free(g->values[v].uses);
+    free(g->node_in);
+    free(g->node_out);
+    free(g->nodes);
+    free(g->values);
+    free(g->scope_parent);
+    free(g->table);
+    free(g->tensor_value);
+    free(g->tensor_keys);
+    free(g->tensor_idx);
+    free(g);
+}
+
+size_t oi_graph_node_count(const oi_graph *g) { return g->n_nodes; }
+const oi_gnode *oi_graph_node(const oi_graph *g, size_t i) { return &g->nodes[i]; }
+size_t oi_graph_value_count(const oi_graph *g) { return g->n_values; }
+const oi_value *oi_graph_value(const oi_graph *g, size_t i) { return &g->values[i]; }
+
+long oi_graph_input_value(const oi_graph *g, size_t node, size_t slot)
+{
+    return slot < g->nodes[node].proto->n_input ? g->node_in[node][slot] : -1;
+}
+
+long oi_graph_output_value(const oi_graph *g, size_t node, size_t slot)
+{
+    return slot < g->nodes[node].proto->n_output ? g->node_out[node][slot] : -1;
+}
+
+long oi_graph_tensor_value(const oi_graph *g, size_t tensor)
+{
+    return tensor < oi_model_tensor_count(g->model) ? g->tensor_value[tensor] : -1;
+}

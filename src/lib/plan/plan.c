@@ -1,0 +1,463 @@
+#include "plan/plan.h"
+#include "plan/rules.h"
+
+#include <fnmatch.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+struct oi_plan {
+    oi_decision *items;
+    size_t n;
+};
+
+static void constant(oi_decision *d, double v, const char *scheme)
+{
+    d->kind = OI_FILL_CONSTANT;
+    d->scheme = scheme;
+    d->p1 = v;
+}
+
+static void uniform(oi_decision *d, double bound, double gain, const char *scheme)
+{
+    d->kind = OI_FILL_UNIFORM;
+    d->scheme = scheme;
+    d->p1 = -bound;
+    d->p2 = bound;
+    d->gain = gain;
+}
+
+static void normal(oi_decision *d, double mean, double std, double gain, const char *scheme)
+{
+    d->kind = OI_FILL_NORMAL;
+    d->scheme = scheme;
+    d->p1 = mean;
+    d->p2 = std;
+    d->gain = gain;
+}
+
+static void xavier_uniform(oi_decision *d, int64_t fan_in, int64_t fan_out, double gain)
+{
+    uniform(d, gain * sqrt(6.0 / (double)(fan_in + fan_out)), gain, "xavier_uniform");
+}
+
+static void orthogonal(oi_decision *d, int64_t matrices, int64_t rows, int64_t cols, double gain)
+{
+    d->kind = OI_FILL_ORTHOGONAL;
+    d->scheme = "orthogonal";
+    d->p1 = gain;
+    d->gain = gain;
+    d->matrices = matrices;
+    d->rows = rows;
+    d->cols = cols;
+}
+
+static void untouched(oi_decision *d, const char *why)
+{
+    d->kind = OI_FILL_NONE;
+    d->scheme = "untouched";
+    snprintf(d->reason, sizeof d->reason, "%s", why);
+}
+
+/* LSTM bias: zeros, with the input-side forget gate (ranges found by analyze) at `forget`. */
+static void lstm_bias(oi_decision *d, const oi_weight *w, double forget)
+{
+    if (forget == 0 || w->n_forget <= 0) {
+        constant(d, 0, "zeros");
+        if (forget != 0 && w->n_forget < 0)
+            snprintf(d->reason, sizeof d->reason, "forget-gate position unknown: all zeros");
+        return;
+    }
+    d->kind = OI_FILL_GATE_BIAS;
+    d->scheme = "zeros, forget gate 1";
+    d->p1 = 0;
+    d->p2 = forget;
+    d->n_ranges = w->n_forget;
+    memcpy(d->range_start, w->forget_start, sizeof d->range_start);
+    memcpy(d->range_len, w->forget_len, sizeof d->range_len);
+}
+
+static int is_he_family(oi_act a)
+{
+    return a != OI_ACT_LINEAR && a != OI_ACT_SELU && a != OI_ACT_TANH && a != OI_ACT_SIGMOID &&
+           a != OI_ACT_HARDSIGMOID && a != OI_ACT_SOFTSIGN;
+}
+
+static void norm_roles(oi_decision *d, const oi_weight *w)
+{
+    int one = w->role == OI_ROLE_NORM_SCALE || w->role == OI_ROLE_NORM_VAR;
+    constant(d, one ? 1.0 : 0.0, one ? "ones" : "zeros");
+}
+
+/* R is [D, G*H, H] (or, from torch exports, one direction's [G*H, H] in torch's
+ * gate order): either way whole H-row blocks, so the matrix count comes from
+ * the tensor itself.  Row order does not matter for orthogonality. */
+static void rnn_recurrent(oi_decision *d, const oi_weight *w, const oi_tensor *t,
+                          int whole_matrix)
+{
+    int64_t rows = whole_matrix ? w->gates * w->hidden : w->hidden;
+    int64_t per = rows * w->hidden;
+    orthogonal(d, per > 0 ? (int64_t)t->n_elems / per : 0, rows, w->hidden, 1.0);
+}
+
+static void decide_default(oi_decision *d, const oi_weight *w, const oi_tensor *t,
+                            const oi_policy *p)
+{
+    switch (w->role) {
+    case OI_ROLE_WEIGHT:
+        if (w->act == OI_ACT_SELU)
+            normal(d, 0, 1.0 / sqrt((double)w->fan_in), 1.0, "lecun_normal");
+        else if (is_he_family(w->act))
+            normal(d, 0, w->gain / sqrt((double)w->fan_in), w->gain, "he_normal");
+        else
+            xavier_uniform(d, w->fan_in, w->fan_out, w->gain);
+        break;
+    case OI_ROLE_RNN_W: xavier_uniform(d, w->fan_in, w->fan_out, 1.0); break;
+    case OI_ROLE_RNN_R: rnn_recurrent(d, w, t, 0); break;
+    case OI_ROLE_RNN_B:
+        if (strcmp(w->op, "LSTM") == 0)
+            lstm_bias(d, w, p->no_forget_bias ? 0.0 : 1.0);
+        else
+            constant(d, 0, "zeros");
+        break;
+    case OI_ROLE_EMBEDDING: normal(d, 0, 1, 1, "normal"); break;
+    case OI_ROLE_PRELU_SLOPE: constant(d, 0.25, "constant"); break;
+    case OI_ROLE_BIAS: case OI_ROLE_RNN_P: constant(d, 0, "zeros"); break;
+    default: norm_roles(d, w); break;
+    }
+}
+
+static int ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), k = strlen(tail);
+    return n >= k && strcmp(s + n - k, tail) == 0;
+}
+
+static void decide_torch(oi_decision *d, const oi_weight *w, const oi_tensor *t,
+                          const oi_policy *p)
+{
+    /* nn.MultiheadAttention._reset_parameters: xavier_uniform in_proj, zero
+     * biases; exports keep torch's parameter names, which is how we know it */
+    if (w->role == OI_ROLE_WEIGHT && ends_with(t->name, "in_proj_weight")) {
+        xavier_uniform(d, w->fan_in, w->fan_out, 1.0);
+        return;
+    }
+    if (w->role == OI_ROLE_BIAS &&
+        (ends_with(t->name, "in_proj_bias") || ends_with(t->name, "out_proj.bias"))) {
+        constant(d, 0, "zeros");
+        return;
+    }
+    switch (w->role) {
+    case OI_ROLE_WEIGHT:   /* kaiming_uniform(a=sqrt(5)): bound = 1/sqrt(fan_in) */
+        uniform(d, 1.0 / sqrt((double)w->fan_in), sqrt(1.0 / 3.0), "kaiming_uniform(a=sqrt5)");
+        break;
+    case OI_ROLE_BIAS:
+        if (w->fan_in > 0)
+            uniform(d, 1.0 / sqrt((double)w->fan_in), 1.0, "uniform(1/sqrt(fan_in))");
+        else
+            constant(d, 0, "zeros");
+        break;
+    case OI_ROLE_RNN_W: case OI_ROLE_RNN_R: case OI_ROLE_RNN_B: case OI_ROLE_RNN_P:
+        uniform(d, 1.0 / sqrt((double)w->hidden), 1.0, "uniform(1/sqrt(hidden))");
+        break;
+    default: decide_default(d, w, t, p); break;
+    }
+}
+
+static void decide_keras(oi_decision *d, const oi_weight *w, const oi_tensor *t,
+                          const oi_policy *p)
+{
+    switch (w->role) {
+    case OI_ROLE_WEIGHT: xavier_uniform(d, w->fan_in, w->fan_out, 1.0); break;
+    case OI_ROLE_RNN_W: xavier_uniform(d, w->fan_in, w->gates * w->hidden, 1.0); break;
+    case OI_ROLE_RNN_R: rnn_recurrent(d, w, t, 1); break;
+    case OI_ROLE_EMBEDDING: uniform(d, 0.05, 1.0, "uniform(0.05)"); break;
+    case OI_ROLE_PRELU_SLOPE: constant(d, 0, "zeros"); break;
+    default: decide_default(d, w, t, p); break;
+    }
+}
+
+static void decide_transformer(oi_decision *d, const oi_weight *w, const oi_tensor *t,
+                                const oi_policy *p)
+{
+    if (w->role == OI_ROLE_WEIGHT || w->role == OI_ROLE_EMBEDDING) {
+        int scaled = p->residual_scale && w->role == OI_ROLE_WEIGHT && w->residual;
+        d->kind = OI_FILL_TRUNC_NORMAL;
+        d->scheme = scaled ? "trunc_normal(0.02/sqrt(2*layers))" : "trunc_normal(0.02)";
+        d->p1 = 0;
+        d->p2 = scaled ? 0.02 / sqrt(2.0 * p->residual_layers) : 0.02;
+        d->gain = 1;
+    } else {
+        decide_default(d, w, t, p);
+    }
+}
+
+static void decide_preset(oi_decision *d, const oi_weight *w, const oi_tensor *t,
+                          const oi_policy *p)
+{
+    switch (p->preset) {
+    case OI_PRESET_TORCH: decide_torch(d, w, t, p); break;
+    case OI_PRESET_KERAS: decide_keras(d, w, t, p); break;
+    case OI_PRESET_TRANSFORMER: decide_transformer(d, w, t, p); break;
+    default: decide_default(d, w, t, p); break;
+    }
+}
+
+/* ---- --rules actions ---- */
+
+static double rule_gain(const oi_rule_action *a, const oi_weight *w, double dflt)
+{
+    return isnan(a->gain) ? dflt : isinf(a->gain) ? w->gain : a->gain;
+}
+
+/* Schemes built on fans; 0 if the tensor has none of its own (a bias only
+ * borrows its layer's fans, for torch's bias bound). */
+static int fan_scheme(oi_decision *d, const oi_rule_action *a, const oi_weight *w)
+{
+    double fi = (double)w->fan_in, fo = (double)w->fan_out;
+    int matrix = w->role == OI_ROLE_WEIGHT || w->role == OI_ROLE_RNN_W || w->role == OI_ROLE_RNN_R;
+    if (!matrix || fi <= 0 || fo <= 0)
+        return 0;
+    double fan = a->fan_out ? fo : fi, g;
+    switch (a->scheme) {
+    case OI_SCHEME_XAVIER_UNIFORM:
+        g = rule_gain(a, w, 1.0);
+        uniform(d, g * sqrt(6.0 / (fi + fo)), g, a->scheme_name);
+        return 1;
+    case OI_SCHEME_XAVIER_NORMAL:
+        g = rule_gain(a, w, 1.0);
+        normal(d, 0, g * sqrt(2.0 / (fi + fo)), g, a->scheme_name);
+        return 1;
+    case OI_SCHEME_KAIMING_UNIFORM:
+        g = rule_gain(a, w, sqrt(2.0 / (1.0 + a->a * a->a)));
+        uniform(d, g * sqrt(3.0 / fan), g, a->scheme_name);
+        return 1;
+    case OI_SCHEME_KAIMING_NORMAL:
+        g = rule_gain(a, w, sqrt(2.0 / (1.0 + a->a * a->a)));
+        normal(d, 0, g / sqrt(fan), g, a->scheme_name);
+        return 1;
+    case OI_SCHEME_LECUN_UNIFORM:
+        g = rule_gain(a, w, 1.0);
+        uniform(d, g * sqrt(3.0 / fan), g, a->scheme_name);
+        return 1;
+    case OI_SCHEME_LECUN_NORMAL:
+        g = rule_gain(a, w, 1.0);
+        normal(d, 0, g / sqrt(fan), g, a->scheme_name);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Matrices an orthogonal/identity/sparse scheme sees: RNN weights per gate
+ * block, everything else as torch does (dims[0] x the rest). */
+static void as_matrices(const oi_weight *w, const oi_tensor *t, int64_t *count, int64_t *rows,
+                        int64_t *cols)
+{
+    int64_t n = (int64_t)t->n_elems, d0 = t->proto->n_dims ? t->proto->dims[0] : 1;
+    if ((w->role == OI_ROLE_RNN_R || w->role == OI_ROLE_RNN_W) && w->hidden > 0 && w->fan_in > 0) {
+        *rows = w->hidden;
+        *cols = w->fan_in;
+    } else {
+        *rows = d0 > 0 ? d0 : 1;
+        *cols = n / *rows;
+    }
+    *count = *rows * *cols > 0 ? n / (*rows * *cols) : 0;
+}
+
+static void apply_rule(oi_decision *d, const oi_rule_action *a, const oi_weight *w,
+                       const oi_tensor *t, const oi_policy *p)
+{
+    int64_t m, r, c;
+    switch (a->scheme) {
+    case OI_SCHEME_KEEP:
+        untouched(d, "");
+        snprintf(d->reason, sizeof d->reason, "kept by rule %d", a->index);
+        return;
+    case OI_SCHEME_PRESET: {
+        oi_policy q = *p;
+        q.preset = (oi_preset)a->preset;
+        decide_preset(d, w, t, &q);
+        return;
+    }
+    case OI_SCHEME_ZEROS: constant(d, 0, "zeros"); return;
+    case OI_SCHEME_ONES: constant(d, 1, "ones"); return;
+    case OI_SCHEME_CONSTANT: constant(d, a->value, "constant"); return;
+    case OI_SCHEME_UNIFORM:
+        uniform(d, 0, 1, "uniform");
+        d->p1 = a->low;
+        d->p2 = a->high;
+        return;
+    case OI_SCHEME_NORMAL: normal(d, a->mean, a->std, 1, "normal"); return;
+    case OI_SCHEME_TRUNC_NORMAL:
+        normal(d, a->mean, a->std, 1, "trunc_normal");
+        d->kind = OI_FILL_TRUNC_NORMAL;
+        return;
+    case OI_SCHEME_ORTHOGONAL:
+        as_matrices(w, t, &m, &r, &c);
+        orthogonal(d, m, r, c, rule_gain(a, w, 1.0));
+        return;
+    case OI_SCHEME_IDENTITY:
+        as_matrices(w, t, &m, &r, &c);
+        d->kind = OI_FILL_IDENTITY;
+        d->scheme = a->scheme_name;
+        d->p1 = d->gain = rule_gain(a, w, 1.0);
+        return;
+    case OI_SCHEME_SPARSE:
+        if (t->proto->n_dims != 2) {
+            untouched(d, "");
+            snprintf(d->reason, sizeof d->reason, "rule %d: sparse needs a 2-D tensor", a->index);
+            return;
+        }
+        d->kind = OI_FILL_SPARSE;
+        d->scheme = "sparse";
+        d->p1 = a->sparsity;
+        d->p2 = a->std;
+        d->rows = t->proto->dims[0];
+        d->cols = t->proto->dims[1];
+        return;
+    default:
+        if (!fan_scheme(d, a, w)) {
+            untouched(d, "");
+            snprintf(d->reason, sizeof d->reason, "rule %d: %s needs fans, this %s has none",
+                     a->index, a->scheme_name, oi_role_name(w->role));
+        }
+        return;
+    }
+}
+
+static int matches_any(const char *name, const char *const *globs, const char **which)
+{
+    for (; globs && *globs; globs++)
+        if (fnmatch(*globs, name, 0) == 0) {
+            *which = *globs;
+            return 1;
+        }
+    return 0;
+}
+
+static int gate_ranges_fit(const oi_decision *d, int64_t n)
+{
+    for (int i = 0; i < d->n_ranges; i++)
+        if (d->range_start[i] < 0 || d->range_len[i] < 0 || d->range_start[i] + d->range_len[i] > n)
+            return 0;
+    return 1;
+}
+
+/* Shapes the fill relies on must hold; otherwise leave the tensor alone and say so. */
+static void check_shape(oi_decision *d, const oi_weight *w, const oi_tensor *t)
+{
+    int64_t n = (int64_t)t->n_elems;
+    if (d->kind == OI_FILL_ORTHOGONAL &&
+        (d->matrices <= 0 || d->rows <= 0 || d->cols <= 0 || d->matrices * d->rows * d->cols != n))
+        untouched(d, "shape does not split into the expected gate blocks");
+    else if (d->kind == OI_FILL_GATE_BIAS && !gate_ranges_fit(d, n))
+        untouched(d, "forget-gate ranges fall outside the bias");
+    else if (w->role == OI_ROLE_WEIGHT && (w->fan_in <= 0 || w->fan_out <= 0) &&
+             d->kind != OI_FILL_CONSTANT && d->kind != OI_FILL_NONE)
+        untouched(d, "layout unknown (shape not known past a reshape), fans cannot be computed");
+    else if ((d->kind == OI_FILL_UNIFORM || d->kind == OI_FILL_NORMAL) && !isfinite(d->p2))
+        untouched(d, "fans give no finite scale");
+}
+
+/* A declared-only tensor in the left operand of Gemm/MatMul is the data the
+ * layer multiplies, not a weight: --materialize must not invent it. */
+static int declared_data_operand(const oi_weight *w, const oi_tensor *t)
+{
+    return t->storage == OI_STORE_NONE && w->role == OI_ROLE_WEIGHT && w->slot == 0 &&
+           (strcmp(w->op, "Gemm") == 0 || strcmp(w->op, "MatMul") == 0 ||
+            strcmp(w->op, "FusedGemm") == 0 || strcmp(w->op, "FusedMatMul") == 0);
+}
+
+static void decide(const oi_weight *w, const oi_tensor *t, const oi_policy *p, oi_decision *d)
+{
+    const char *glob = NULL;
+    memset(d, 0, sizeof *d);
+    if (declared_data_operand(w, t)) {
+        untouched(d, "declared only, as the data operand of a layer");
+        return;
+    }
+    const char *why = w->role == OI_ROLE_NONE ? w->reason
+                      : t->storage == OI_STORE_NONE && !p->materialize
+                          ? "declared without data (--materialize creates it)"
+                      : p->only && *p->only && !matches_any(t->name, p->only, &glob)
+                          ? "not matched by --only" : NULL;
+    if (why) {
+        untouched(d, why);
+        return;
+    }
+    if (matches_any(t->name, p->exclude, &glob)) {
+        untouched(d, "");
+        snprintf(d->reason, sizeof d->reason, "excluded by --exclude '%s'", glob);
+        return;
+    }
+    const oi_rule_action *rule = oi_rules_match(p->rules, t, w);
+    if (rule)
+        apply_rule(d, rule, w, t, p);
+    else
+        decide_preset(d, w, t, p);
+    check_shape(d, w, t);
+}
+
+oi_status oi_plan_build(oi_model *model, const oi_analysis *analysis, const oi_policy *policy,
+                        oi_plan **out, oi_error *err)
+{
+    *out = NULL;
+    oi_policy none = {0};
+    const oi_policy *p = policy ? policy : &none;
+    size_t n = oi_model_tensor_count(model);
+    oi_plan *plan = calloc(1, sizeof *plan);
+    if (plan)
+        plan->items = calloc(n ? n : 1, sizeof *plan->items);
+    if (!plan || !plan->items) {
+        free(plan);
+        return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(model));
+    }
+    plan->n = n;
+    oi_policy q = *p;   /* GPT-2 style: two residual projections (attention, MLP) per layer */
+    int residual = 0;
+    for (size_t i = 0; i < n; i++)
+        residual += oi_analysis_get(analysis, i)->role == OI_ROLE_WEIGHT &&
+                    oi_analysis_get(analysis, i)->residual;
+    q.residual_layers = residual / 2 > 1 ? residual / 2 : 1;
+    for (size_t i = 0; i < n; i++)
+        decide(oi_analysis_get(analysis, i), oi_model_tensor(model, i), &q, &plan->items[i]);
+    *out = plan;
+    return OI_OK;
+}
+
+void oi_plan_free(oi_plan *plan)
+{
+    if (plan) {
+        free(plan->items);
+        free(plan);
+    }
+}
+
+const oi_decision *oi_plan_get(const oi_plan *plan, size_t i)
+{
+    return i < plan->n ? &plan->items[i] : NULL;
+}
+
+const char *oi_fill_name(oi_fill_kind k)
+{
+    static const char *const names[] = {
+        "none", "constant", "uniform", "normal", "trunc_normal", "orthogonal", "identity",
+        "sparse", "gate_bias",
+    };
+    return (size_t)k < sizeof names / sizeof names[0] ? names[k] : "?";
+}
+
+static const char *const preset_names[] = {"default", "torch", "keras", "transformer"};
+
+int oi_preset_parse(const char *name)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(name, preset_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *oi_preset_name(oi_preset p) { return (unsigned)p < 4 ? preset_names[p] : "?"; }

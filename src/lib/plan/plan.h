@@ -1,0 +1,69 @@
+/* plan — the analysis plus a policy gives one decision per tensor: the
+ * scheme and its numbers, or "untouched" and why.  `onnxinit plan` prints
+ * exactly this, and fill carries it out: one code path for both. */
+#ifndef OI_PLAN_H
+#define OI_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "analyze/analyze.h"
+#include "common/status.h"
+#include "model/model.h"
+
+typedef enum {
+    OI_PRESET_DEFAULT,      /* activation-aware (DESIGN.md section 4) */
+    OI_PRESET_TORCH,        /* PyTorch's reset_parameters() per layer type */
+    OI_PRESET_KERAS,        /* Keras defaults */
+    OI_PRESET_TRANSFORMER,  /* truncated normal 0.02, zero biases, norms 1/0 */
+} oi_preset;
+
+struct oi_rules;
+
+typedef struct oi_policy {
+    oi_preset preset;
+    int no_forget_bias;             /* LSTM forget-gate bias 0 instead of 1 */
+    int materialize;                /* plan declared-only tensors too (they get data) */
+    int residual_scale;             /* transformer: 0.02/sqrt(2*layers) on residual projections */
+    int residual_layers;            /* filled in by oi_plan_build: residual projections / 2 */
+    const char *const *only;        /* NULL-terminated globs, or NULL */
+    const char *const *exclude;
+    const struct oi_rules *rules;   /* --rules, tried before the preset; or NULL */
+} oi_policy;
+
+typedef enum {
+    OI_FILL_NONE = 0,       /* untouched */
+    OI_FILL_CONSTANT,       /* p1 */
+    OI_FILL_UNIFORM,        /* U(p1, p2) */
+    OI_FILL_NORMAL,         /* N(p1, p2^2) */
+    OI_FILL_TRUNC_NORMAL,   /* N(p1, p2^2) restricted to [p1 - 2 p2, p1 + 2 p2] */
+    OI_FILL_ORTHOGONAL,     /* matrices x rows x cols, each orthogonal, times p1 (gain) */
+    OI_FILL_IDENTITY,       /* identity / dirac per matrix (times p1) */
+    OI_FILL_SPARSE,         /* per column a fraction p1 zeros, the rest N(0, p2^2) */
+    OI_FILL_GATE_BIAS,      /* p1 everywhere, but p2 on the listed element ranges */
+} oi_fill_kind;
+
+typedef struct oi_decision {
+    oi_fill_kind kind;
+    const char *scheme;     /* "he_normal", "xavier_uniform", ... (why these numbers) */
+    double p1, p2;
+    double gain;            /* the gain that went into p1/p2, for the read-out */
+    int64_t matrices, rows, cols;     /* ORTHOGONAL / IDENTITY / SPARSE */
+    int n_ranges;                     /* GATE_BIAS */
+    int64_t range_start[4], range_len[4];
+    char reason[192];       /* NONE: why it is left alone */
+} oi_decision;
+
+typedef struct oi_plan oi_plan;
+
+oi_status oi_plan_build(oi_model *model, const oi_analysis *analysis, const oi_policy *policy,
+                        oi_plan **out, oi_error *err);
+void oi_plan_free(oi_plan *plan);
+/* One decision per catalogue tensor, same index as oi_model_tensor(). */
+const oi_decision *oi_plan_get(const oi_plan *plan, size_t tensor);
+const char *oi_fill_name(oi_fill_kind kind);
+/* "default", "torch", ... <-> oi_preset; -1 if unknown. */
+int oi_preset_parse(const char *name);
+const char *oi_preset_name(oi_preset p);
+
+#endif

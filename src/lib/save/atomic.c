@@ -1,0 +1,219 @@
+#include "save/atomic.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+oi_status oi_save_check_target(const char *path, const char *input, int overwrite,
+                               int allow_same, oi_error *err)
+{
+    struct stat out;
+    if (lstat(path, &out) < 0) {
+        if (errno == ENOENT)
+            return OI_OK;
+        return oi_fail(err, OI_ERR_IO, "%s: %s", path, strerror(errno));
+    }
+    if (S_ISDIR(out.st_mode))
+        return oi_fail(err, OI_ERR_UNSAFE, "%s: output is a directory", path);
+    struct stat in;
+    if (input && stat(input, &in) == 0 && stat(path, &out) == 0 && in.st_dev == out.st_dev &&
+        in.st_ino == out.st_ino && !allow_same)
+        return oi_fail(err, OI_ERR_UNSAFE,
+                       "%s: output is the input file (refused; use --in-place to replace it)",
+                       path);
+    if (!overwrite)
+        return oi_fail(err, OI_ERR_UNSAFE, "%s: already exists (use -f to overwrite)", path);
+    return OI_OK;
+}
+
+oi_status oi_save_begin(oi_save_file *f, const char *final_path, oi_error *err)
+{
+    memset(f, 0, sizeof *f);
+    f->fd = -1;
+    char *dcopy = strdup(final_path), *bcopy = strdup(final_path);
+    size_t n = strlen(final_path) + 32;
+    f->final_path = strdup(final_path);
+    f->tmp_path = malloc(n);
+    if (!dcopy || !bcopy || !f->final_path || !f->tmp_path) {
+        free(dcopy);
+        free(bcopy);
+        oi_save_abort(f);
+        return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", final_path);
+    }
+    const char *dir = dirname(dcopy), *base = basename(bcopy);
+    for (int attempt = 0; attempt < 100 && f->fd < 0; attempt++) {
+        uint32_t r = 0;
+        if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+            r = (uint32_t)getpid() * 2654435761u + (uint32_t)attempt;
+        snprintf(f->tmp_path, n, "%s/.%s.oi-tmp-%08x", dir, base, r);
+        /* O_EXCL: never reuse someone's file; 0666 lets the umask decide as for any new file. */
+        f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (f->fd < 0 && errno != EEXIST)
+            break;
+    }
+    int e = errno;
+    free(dcopy);
+    free(bcopy);
+    if (f->fd < 0) {
+        free(f->tmp_path);
+        f->tmp_path = NULL;
+        oi_save_abort(f);
+        return oi_fail(err, OI_ERR_IO, "%s: cannot create a file in its folder: %s", final_path,
+                       strerror(e));
+    }
+    return OI_OK;
+}
+
+oi_status oi_save_write(oi_save_file *f, const void *data, size_t len, oi_error *err)
+{
+    const uint8_t *p = data;
+    while (len > 0) {
+        ssize_t w = write(f->fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return oi_fail(err, OI_ERR_IO, "%s: write failed: %s", f->final_path,
+                           w < 0 ? strerror(errno) : "no progress");
+        p += w;
+        len -= (size_t)w;
+        f->written += (uint64_t)w;
+    }
+    return OI_OK;
+}
+
+/* Copy src[in_off, in_off+len) to the output at out_off: copy_file_range lets
+ * the kernel move (or share) the bytes; pread/pwrite where it cannot. */
+static oi_status copy_part(oi_save_file *f, const char *src_path, uint64_t in_off,
+                           uint64_t out_off, uint64_t len, oi_error *err)
+{
+    int src = open(src_path, O_RDONLY | O_CLOEXEC);
+    if (src < 0)
+        return oi_fail(err, OI_ERR_IO, "%s: cannot open: %s", src_path, strerror(errno));
+    loff_t in = (loff_t)in_off, out = (loff_t)out_off;
+    oi_status s = OI_OK;
+    while (len > 0 && s == OI_OK) {
+        ssize_t c = copy_file_range(src, &in, f->fd, &out, len, 0);
+        if (c > 0) {
+            len -= (uint64_t)c;
+            continue;
+        }
+        uint8_t buf[1 << 16];
+        size_t chunk = len < sizeof buf ? (size_t)len : sizeof buf;
+        ssize_t r = pread(src, buf, chunk, in);
+        if (r <= 0) {
+            s = oi_fail(err, OI_ERR_IO, "%s: read failed: %s", src_path,
+                        r < 0 ? strerror(errno) : "file shrank while reading");
+            break;
+        }
+        for (ssize_t done = 0; done < r && s == OI_OK;) {
+            ssize_t w = pwrite(f->fd, buf + done, (size_t)(r - done), out + done);
+            if (w <= 0)
+                s = oi_fail(err, OI_ERR_IO, "%s: write failed: %s", f->final_path,
+                            w < 0 ? strerror(errno) : "no progress");
+            else
+                done += w;
+        }
+        in += r;
+        out += r;
+        len -= (uint64_t)r;
+    }
+    close(src);
+    return s;
+}
+
+oi_status oi_save_copy_range(oi_save_file *f, const char *src_path, uint64_t offset,
+                             uint64_t len, oi_error *err)
+{
+    if (copy_part(f, src_path, offset, f->written, len, err))
+        return err->status;
+    f->written += len;
+    /* appends go on after the copied bytes */
+    if (lseek(f->fd, (off_t)f->written, SEEK_SET) < 0)
+        return oi_fail(err, OI_ERR_IO, "%s: %s", f->final_path, strerror(errno));
+    return OI_OK;
+}
+
+oi_status oi_save_copy_at(oi_save_file *f, const char *src_path, uint64_t offset, uint64_t len,
+                          oi_error *err)
+{
+    return copy_part(f, src_path, offset, offset, len, err);
+}
+
+oi_status oi_save_flush(oi_save_file *f, oi_error *err)
+{
+    if (f->fd < 0)
+        return OI_OK;
+    int rc = fsync(f->fd);
+    int e = errno;
+    if (close(f->fd) < 0 && rc == 0) {
+        rc = -1;
+        e = errno;
+    }
+    f->fd = -1;
+    if (rc < 0)
+        return oi_fail(err, OI_ERR_IO, "%s: cannot flush to disk: %s", f->final_path,
+                       strerror(e));
+    return OI_OK;
+}
+
+static void fsync_parent(const char *path)
+{
+    char *d = strdup(path);
+    if (!d)
+        return;
+    int fd = open(dirname(d), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(d);
+}
+
+oi_status oi_save_commit(oi_save_file *f, int overwrite, oi_error *err)
+{
+    if (oi_save_flush(f, err)) {
+        oi_save_abort(f);
+        return err->status;
+    }
+    int rc;
+    if (overwrite) {
+        rc = rename(f->tmp_path, f->final_path);
+    } else {
+        /* Atomic no-clobber: an output that appeared since the check stays. */
+        rc = renameat2(AT_FDCWD, f->tmp_path, AT_FDCWD, f->final_path, RENAME_NOREPLACE);
+        if (rc < 0 && (errno == EINVAL || errno == ENOSYS)) {
+            rc = link(f->tmp_path, f->final_path);
+            if (rc == 0)
+                unlink(f->tmp_path);
+        }
+    }
+    if (rc < 0) {
+        int e = errno;
+        oi_save_abort(f);
+        return oi_fail(err, e == EEXIST ? OI_ERR_UNSAFE : OI_ERR_IO, "%s: %s", f->final_path,
+                       e == EEXIST ? "already exists (use -f to overwrite)" : strerror(e));
+    }
+    free(f->tmp_path);
+    f->tmp_path = NULL;
+    fsync_parent(f->final_path);
+    return OI_OK;
+}
+
+void oi_save_abort(oi_save_file *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+    if (f->tmp_path)
+        unlink(f->tmp_path);
+    free(f->tmp_path);
+    free(f->final_path);
+    f->tmp_path = NULL;
+    f->final_path = NULL;
+}

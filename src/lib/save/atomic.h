@@ -1,0 +1,42 @@
+/* save — never lose a user's file.
+ *
+ * An output is written to a temporary file in its destination folder
+ * (".NAME.oi-tmp-XXXXXX": hidden, recognisable, same filesystem), fsynced,
+ * and only then renamed over the final name; any failure removes the
+ * temporary file, so no partial file ever exists under the final name. */
+#ifndef OI_SAVE_ATOMIC_H
+#define OI_SAVE_ATOMIC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/status.h"
+
+typedef struct oi_save_file {
+    char *final_path;
+    char *tmp_path;
+    int fd;
+    uint64_t written;
+} oi_save_file;
+
+/* Refuse what would lose data: an existing output without overwrite, a
+ * directory, or (unless allow_same) the very file `input` names. */
+oi_status oi_save_check_target(const char *path, const char *input, int overwrite,
+                               int allow_same, oi_error *err);
+oi_status oi_save_begin(oi_save_file *f, const char *final_path, oi_error *err);
+oi_status oi_save_write(oi_save_file *f, const void *data, size_t len, oi_error *err);
+/* Append len bytes of src_path at offset (copy_file_range when it can). */
+oi_status oi_save_copy_range(oi_save_file *f, const char *src_path, uint64_t offset,
+                             uint64_t len, oi_error *err);
+/* Copy src[offset, offset+len) to the same offset of the output. */
+oi_status oi_save_copy_at(oi_save_file *f, const char *src_path, uint64_t offset, uint64_t len,
+                          oi_error *err);
+/* fsync and close the temporary file (still under its temporary name). */
+oi_status oi_save_flush(oi_save_file *f, oi_error *err);
+/* Rename into place (refusing to replace an existing file unless overwrite),
+ * then fsync the folder.  On failure the temporary file is removed. */
+oi_status oi_save_commit(oi_save_file *f, int overwrite, oi_error *err);
+/* Close and remove the temporary file; safe to call after commit or twice. */
+void oi_save_abort(oi_save_file *f);
+
+#endif

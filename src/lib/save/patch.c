@@ -1,0 +1,232 @@
+/* Patch save: the output is the input's bytes with the rewritten payloads
+ * written in place — lossless by construction, each byte written once, and
+ * the weights never pass through this process's memory. */
+#include "save/save.h"
+
+#include "model/model_internal.h"
+#include "save/atomic.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DT(x) ONNX__TENSOR_PROTO__DATA_TYPE__##x
+
+struct oi_patch {
+    oi_model *m;
+    oi_save_opts opts;
+    char *path;
+    int external;                /* model with external data: patch its data file */
+    const char *ext_source;      /* that one data file */
+    char *data_path, *data_name;
+    oi_save_file model_file, data_file;
+    int committed;
+};
+
+typedef struct {
+    uint64_t lo, hi;
+} range;
+
+/* The payload of t lies in the model file exactly as its raw bytes. */
+static int in_file_as_raw(const oi_model *m, const oi_tensor *t)
+{
+    if (!m->map || !t->elem_size || t->file_len != t->n_bytes || t->n_bytes == 0)
+        return 0;
+    return (t->storage == OI_STORE_RAW && t->file_field == OI_WIRE_RAW) ||
+           (t->storage == OI_STORE_TYPED && t->file_field == OI_WIRE_FLOAT &&
+            t->dtype == DT(FLOAT)) ||
+           (t->storage == OI_STORE_TYPED && t->file_field == OI_WIRE_DOUBLE &&
+            t->dtype == DT(DOUBLE));
+}
+
+/* The one data file every external tensor uses, or NULL (none, or several). */
+static const char *single_data_file(const oi_model *m, int *several)
+{
+    const char *one = NULL;
+    *several = 0;
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const char *p = m->tensors[i].ext_path;
+        if (!p)
+            continue;
+        if (one && strcmp(one, p) != 0)
+            *several = 1;
+        one = one ? one : p;
+    }
+    return *several ? NULL : one;
+}
+
+const char *oi_model_data_file(const oi_model *m, int *several)
+{
+    return single_data_file(m, several);
+}
+
+oi_status oi_model_save_pointing(oi_model *m, const char *path, const char *data_name,
+                                 int overwrite, oi_error *err)
+{
+    oi_save_opts o = {.overwrite = overwrite};
+    oi_save_file f = {.fd = -1};
+    oi_status s = oi_model_save_relocated(m, path, &o, data_name, &f, err);
+    if (s == OI_OK)
+        s = oi_save_commit(&f, overwrite, err);
+    oi_save_abort(&f);
+    return s;
+}
+
+int oi_patch_possible(const oi_model *m, const unsigned char *rewrite, const oi_save_opts *o)
+{
+    int several;
+    if (!m->map || o->externalize)
+        return 0;
+    const char *data = single_data_file(m, &several);
+    if (several)
+        return 0;
+    if (data)
+        return 1;   /* data file patched; embedded tensors are written into the model */
+    for (size_t i = 0; i < m->n_tensors; i++)
+        if (rewrite[i] && !in_file_as_raw(m, &m->tensors[i]))
+            return 0;
+    return 1;
+}
+
+static int by_lo(const void *a, const void *b)
+{
+    uint64_t x = ((const range *)a)->lo, y = ((const range *)b)->lo;
+    return x < y ? -1 : x > y;
+}
+
+/* Size the output and copy every byte of `src` outside the holes. */
+static oi_status copy_around(oi_save_file *f, const char *src, uint64_t size, range *holes,
+                             size_t n, oi_error *err)
+{
+    if (ftruncate(f->fd, (off_t)size) < 0)
+        return oi_fail(err, OI_ERR_IO, "%s: cannot size output: %s", f->final_path,
+                       strerror(errno));
+    if (n > 1)
+        qsort(holes, n, sizeof *holes, by_lo);
+    uint64_t at = 0;
+    for (size_t i = 0; i <= n; i++) {
+        uint64_t end = i < n ? holes[i].lo : size;
+        if (end > at && oi_save_copy_at(f, src, at, end - at, err))
+            return err->status;
+        if (i < n && holes[i].hi > at)
+            at = holes[i].hi;
+    }
+    return OI_OK;
+}
+
+static oi_status holes_for(const oi_patch *p, const unsigned char *rewrite, range **out,
+                           size_t *n, oi_error *err)
+{
+    *n = 0;
+    *out = malloc((p->m->n_tensors + 1) * sizeof **out);
+    if (!*out)
+        return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", p->path);
+    for (size_t i = 0; i < p->m->n_tensors; i++) {
+        const oi_tensor *t = &p->m->tensors[i];
+        if (!rewrite[i])
+            continue;
+        if (p->external && t->storage == OI_STORE_EXTERNAL)
+            (*out)[(*n)++] = (range){t->ext_offset, t->ext_offset + t->n_bytes};
+        else if (!p->external)
+            (*out)[(*n)++] = (range){t->file_offset, t->file_offset + t->n_bytes};
+    }
+    return OI_OK;
+}
+
+
+oi_status oi_patch_begin(oi_model *m, const char *path, const oi_save_opts *opts,
+                         const unsigned char *rewrite, oi_patch **out, oi_error *err)
+{
+    *out = NULL;
+    oi_patch *p = calloc(1, sizeof *p);
+    if (!p || !(p->path = strdup(path))) {
+        free(p);
+        return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", path);
+    }
+    p->m = m;
+    p->opts = *opts;
+    p->model_file.fd = p->data_file.fd = -1;
+    int several;
+    p->ext_source = single_data_file(m, &several);
+    p->external = p->ext_source != NULL;
+    range *holes = NULL;
+    size_t n = 0;
+    oi_status s = oi_save_check_target(path, m->label, opts->overwrite, opts->allow_same_file, err);
+    if (s == OI_OK)
+        s = holes_for(p, rewrite, &holes, &n, err);
+    if (s == OI_OK && p->external) {
+        struct stat st;
+        s = oi_data_file_path(path, opts, &p->data_path, &p->data_name, err);
+        if (s == OI_OK && (s = oi_save_check_target(p->data_path, p->ext_source, 1,
+                                                    opts->allow_same_file, err)))
+            oi_fail_prefix(err, "external data: ");
+        if (s == OI_OK)
+            s = oi_save_check_target(p->data_path, NULL, opts->overwrite, 0, err);
+        if (s == OI_OK && stat(p->ext_source, &st) < 0)
+            s = oi_fail(err, OI_ERR_IO, "%s: %s", p->ext_source, strerror(errno));
+        if (s == OI_OK)
+            s = oi_save_begin(&p->data_file, p->data_path, err);
+        if (s == OI_OK)
+            s = copy_around(&p->data_file, p->ext_source, (uint64_t)st.st_size, holes, n, err);
+    } else if (s == OI_OK) {
+        s = oi_save_begin(&p->model_file, path, err);
+        if (s == OI_OK)
+            s = copy_around(&p->model_file, m->label, m->map_len, holes, n, err);
+    }
+    free(holes);
+    if (s != OI_OK) {
+        oi_patch_free(p);
+        return s;
+    }
+    *out = p;
+    return OI_OK;
+}
+
+int oi_patch_target(const oi_patch *p, const oi_tensor *t, int *fd, uint64_t *offset)
+{
+    if (p->external && t->storage == OI_STORE_EXTERNAL) {
+        *fd = p->data_file.fd;
+        *offset = t->ext_offset;
+        return 1;
+    }
+    if (!p->external && in_file_as_raw(p->m, t)) {
+        *fd = p->model_file.fd;
+        *offset = t->file_offset;
+        return 1;
+    }
+    return 0;
+}
+
+oi_status oi_patch_commit(oi_patch *p, oi_error *err)
+{
+    oi_status s = OI_OK;
+    if (p->external) {
+        /* the model itself is small: encode it, pointing at the new data file */
+        s = oi_model_save_relocated(p->m, p->path, &p->opts, p->data_name, &p->model_file, err);
+        if (s == OI_OK)
+            s = oi_save_flush(&p->data_file, err);
+        if (s == OI_OK)
+            s = oi_save_commit(&p->data_file, p->opts.overwrite, err);
+        if (s == OI_OK && (s = oi_save_commit(&p->model_file, p->opts.overwrite, err)))
+            remove(p->data_path);
+    } else {
+        s = oi_save_commit(&p->model_file, p->opts.overwrite, err);
+    }
+    p->committed = s == OI_OK;
+    return s;
+}
+
+void oi_patch_free(oi_patch *p)
+{
+    if (!p)
+        return;
+    oi_save_abort(&p->model_file);
+    oi_save_abort(&p->data_file);
+    free(p->path);
+    free(p->data_path);
+    free(p->data_name);
+    free(p);
+}

@@ -1,0 +1,424 @@
+#include "cli.h"
+#include "cli_internal.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+"Usage: onnxinit [OPTIONS] INPUT -o OUTPUT\n"
+"       onnxinit [OPTIONS] -r DIR|FILE... --output-dir OUT   (or --in-place)\n"
+"       onnxinit plan [OPTIONS] INPUT [--json]\n"
+"       onnxinit audit INPUT [--json] [--strict]\n"
+"Give the weights of an ONNX model the right starting values.\n"
+"\n"
+"Every weight is matched to its layer and the activation after it, and filled\n"
+"with the scheme that fits (He for ReLU-like, Xavier for tanh/sigmoid/linear,\n"
+"LeCun for SELU, orthogonal for recurrent weights, norms 1/0, biases 0).\n"
+"The input is never modified; the output is written atomically.\n"
+"'plan' shows, per tensor, what would be done and why, writing nothing.\n"
+"'audit' reads a model's current weights and flags what looks wrong: all-zero or\n"
+"constant weights, NaN/Inf, std far from what the layer wants (>= 3x or <= 1/3),\n"
+"dead norms, and paths whose forward variance vanishes or explodes.\n"
+"\n"
+"Options:\n"
+"  -o, --output FILE          write the re-initialized model to FILE\n"
+"  -f, --force                overwrite an existing output\n"
+"      --seed N               random seed (default 0); same seed, same bytes\n"
+"      --preset NAME          default (activation-aware), torch (PyTorch's own\n"
+"                             reset_parameters), keras, transformer (N(0,0.02))\n"
+"      --no-forget-bias       LSTM forget-gate bias 0 instead of 1\n"
+"      --residual-scale       transformer preset: std 0.02/sqrt(2*layers) on\n"
+"                             projections that feed a residual Add (GPT-2)\n"
+"      --materialize          untrained graphs: create the weights declared only as\n"
+"                             graph inputs with static shapes (or shapes without data)\n"
+"      --rules FILE.json      ordered rules (name glob, op, role, activation ->\n"
+"                             scheme); first match wins; see the README\n"
+"      --only GLOB            re-initialize only tensors whose name matches (repeatable)\n"
+"      --exclude GLOB         leave tensors whose name matches alone (repeatable)\n"
+"      --external-data[=NAME] store tensors of at least --external-threshold bytes\n"
+"                             in a side file NAME (default OUTPUT.data) next to OUTPUT\n"
+"      --external-threshold BYTES   (default 1024)\n"
+"      --full-encode          encode the whole model even when only values change\n"
+"                             (slower; the default patches a copy of the input)\n"
+"      --json                 plan, audit: one JSON document instead of tables\n"
+"      --strict               audit: exit 3 when anything is flagged (for CI)\n"
+"  -j, --threads N            one model: fill with N threads; many models: N at\n"
+"                             once (default: one per CPU); bytes never depend on N\n"
+"\n"
+"Many models (any of these turns batch mode on):\n"
+"  -r, --recursive            take every *.onnx below the folders given\n"
+"      --output-dir OUT       write each output to OUT/INPUT-PATH (mirrors the tree)\n"
+"      --in-place             replace each input atomically (its data file too)\n"
+"      --backup SUFFIX        with --in-place: keep the original as INPUT+SUFFIX\n"
+"      --files-from FILE      read input paths from FILE, one a line ('-': stdin)\n"
+"      --skip-existing        leave outputs that are newer than their input\n"
+"      --fail-fast            stop at the first model that fails\n"
+"      --shard K/N            only this machine's share (1 <= K <= N) of the inputs\n"
+"      --max-memory SIZE      input bytes held at once (e.g. 8G); big models wait\n"
+"      --report FILE.json     one record per model (status, error, tensors,\n"
+"                             seconds, output size, sha256) and totals\n"
+"  -q, --quiet                print nothing but errors\n"
+"  -v, --verbose              print timings\n"
+"  -h, --help                 show this help\n"
+"  -V, --version              show the version\n"
+"\n"
+"Examples:\n"
+"  onnxinit resnet18.onnx -o resnet18-init.onnx\n"
+"  onnxinit plan resnet18.onnx                   what each weight gets, and why\n"
+"  onnxinit plan --json model.onnx | jq '.tensors[] | {name, scheme}'\n"
+"  onnxinit audit --strict trained.onnx           CI: fail on dead or broken weights\n"
+"  onnxinit --preset torch model.onnx -o fresh.onnx   what PyTorch would give\n"
+"  onnxinit --only 'head.*' model.onnx -o new-head.onnx   reset a classifier head\n"
+"  onnxinit --materialize untrained.onnx -o ready.onnx   weights from graph inputs\n"
+"  onnxinit -r models/ --output-dir fresh/ --report run.json    a whole tree\n"
+"  find . -name '*.onnx' | onnxinit --files-from - --in-place --backup .orig\n"
+"  onnxinit --seed 7 model.onnx -o fresh.onnx        reproducible: same seed, same bytes\n"
+"  onnxinit --exclude '*' model.onnx -o copy.onnx     nothing changed: a byte-identical copy\n"
+"  onnxinit --external-data big.onnx -o out.onnx      weights go to out.onnx.data\n"
+"\n"
+"Exit status: 0 done, 1 an input failed (the message names file and tensor;\n"
+"the others are still done), 2 usage error.  Models that came with external data are saved with a new\n"
+"data file next to the output; the input's data file is never touched.\n";
+
+enum {
+    OPT_SEED = 256, OPT_ONLY, OPT_EXCLUDE, OPT_EXTERNAL, OPT_EXT_THRESHOLD, OPT_PRESET,
+    OPT_NO_FORGET, OPT_JSON, OPT_RULES, OPT_MATERIALIZE, OPT_RESIDUAL, OPT_FULL_ENCODE,
+    OPT_OUTPUT_DIR, OPT_IN_PLACE, OPT_BACKUP, OPT_FILES_FROM, OPT_SKIP_EXISTING,
+    OPT_FAIL_FAST, OPT_SHARD, OPT_MAX_MEMORY, OPT_REPORT, OPT_STRICT,
+};
+
+static const struct option long_options[] = {
+    {"output", required_argument, NULL, 'o'},
+    {"force", no_argument, NULL, 'f'},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"only", required_argument, NULL, OPT_ONLY},
+    {"exclude", required_argument, NULL, OPT_EXCLUDE},
+    {"external-data", optional_argument, NULL, OPT_EXTERNAL},
+    {"external-threshold", required_argument, NULL, OPT_EXT_THRESHOLD},
+    {"preset", required_argument, NULL, OPT_PRESET},
+    {"no-forget-bias", no_argument, NULL, OPT_NO_FORGET},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"rules", required_argument, NULL, OPT_RULES},
+    {"materialize", no_argument, NULL, OPT_MATERIALIZE},
+    {"residual-scale", no_argument, NULL, OPT_RESIDUAL},
+    {"full-encode", no_argument, NULL, OPT_FULL_ENCODE},
+    {"threads", required_argument, NULL, 'j'},
+    {"recursive", no_argument, NULL, 'r'},
+    {"output-dir", required_argument, NULL, OPT_OUTPUT_DIR},
+    {"in-place", no_argument, NULL, OPT_IN_PLACE},
+    {"backup", required_argument, NULL, OPT_BACKUP},
+    {"files-from", required_argument, NULL, OPT_FILES_FROM},
+    {"skip-existing", no_argument, NULL, OPT_SKIP_EXISTING},
+    {"fail-fast", no_argument, NULL, OPT_FAIL_FAST},
+    {"shard", required_argument, NULL, OPT_SHARD},
+    {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
+    {"report", required_argument, NULL, OPT_REPORT},
+    {"strict", no_argument, NULL, OPT_STRICT},
+    {"quiet", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+static int push_item(cli_list *l, const char *g)
+{
+    if (l->n + 2 > l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 8;
+        const char **p = realloc(l->items, cap * sizeof *p);
+        if (!p)
+            return -1;
+        l->items = p;
+        l->cap = cap;
+    }
+    l->items[l->n++] = g;
+    l->items[l->n] = NULL;
+    return 0;
+}
+
+/* Decimal only: "010" is ten, as a person means it (not octal 8). */
+static int parse_u64_arg(const char *s, uint64_t *out)
+{
+    if (!s || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || end == s || *s == '-' || *s == '+' || *s == ' ')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int oi_cli_usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "onnxinit: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'onnxinit --help' for more information.\n");
+    return OI_EXIT_USAGE;
+}
+
+/* "8G", "512M", "100K", "4096" -> bytes. */
+static int parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *s == '-')
+        return -1;
+    int shift = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20
+              : *end == 'G' || *end == 'g' ? 30 : *end == 'T' || *end == 't' ? 40 : 0;
+    if (shift)
+        end++;
+    if (*end == 'B' || *end == 'b')
+        end++;
+    if (*end || v > (UINT64_MAX >> shift))
+        return -1;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+/* Returns -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, cli_args *a)
+{
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "o:fj:rqvhV", long_options, NULL)) != -1) {
+        switch (c) {
+        case 'o': a->output = optarg; break;
+        case 'f': a->overwrite = 1; break;
+        case 'q': a->quiet = 1; break;
+        case 'j': {
+            uint64_t n;
+            if (parse_u64_arg(optarg, &n) || n < 1 || n > 64)
+                return oi_cli_usage_error("-j wants a thread count from 1 to 64, not '%s'", optarg);
+            a->jobs = (int)n;
+            break;
+        }
+        case 'r': a->recursive = 1; break;
+        case OPT_OUTPUT_DIR: a->output_dir = optarg; break;
+        case OPT_IN_PLACE: a->in_place = 1; break;
+        case OPT_BACKUP: a->backup = optarg; break;
+        case OPT_FILES_FROM: a->files_from = optarg; break;
+        case OPT_SKIP_EXISTING: a->skip_existing = 1; break;
+        case OPT_FAIL_FAST: a->fail_fast = 1; break;
+        case OPT_REPORT: a->report = optarg; break;
+        case OPT_STRICT: a->strict = 1; break;
+        case OPT_SHARD:
+            if (sscanf(optarg, "%u/%u", &a->shard_k, &a->shard_n) != 2 || a->shard_n == 0 ||
+                a->shard_k < 1 || a->shard_k > a->shard_n)
+                return oi_cli_usage_error("--shard wants K/N with 1 <= K <= N, not '%s'", optarg);
+            break;
+        case OPT_MAX_MEMORY:
+            if (parse_size(optarg, &a->max_memory))
+                return oi_cli_usage_error("--max-memory wants a size like 512M or 8G, not '%s'",
+                                          optarg);
+            break;
+        case 'v': a->verbose = 1; break;
+        case 'h': fputs(usage_text, stdout); return OI_EXIT_OK;
+        case 'V': printf("onnxinit %s\n", ONNXINIT_VERSION); return OI_EXIT_OK;
+        case OPT_SEED:
+            if (parse_u64_arg(optarg, &a->seed))
+                return oi_cli_usage_error("--seed wants a non-negative integer, not '%s'", optarg);
+            break;
+        case OPT_ONLY:
+        case OPT_EXCLUDE:
+            if (push_item(c == OPT_ONLY ? &a->only : &a->exclude, optarg))
+                return oi_cli_usage_error("%s", "out of memory");
+            break;
+        case OPT_EXTERNAL:
+            a->externalize = 1;
+            a->external_name = optarg;
+            break;
+        case OPT_PRESET:
+            a->preset = optarg;
+            break;
+        case OPT_NO_FORGET: a->no_forget_bias = 1; break;
+        case OPT_JSON: a->json = 1; break;
+        case OPT_RULES: a->rules = optarg; break;
+        case OPT_MATERIALIZE: a->materialize = 1; break;
+        case OPT_RESIDUAL: a->residual_scale = 1; break;
+        case OPT_FULL_ENCODE: a->full_encode = 1; break;
+        case OPT_EXT_THRESHOLD:
+            a->threshold_given = 1;
+            if (parse_u64_arg(optarg, &a->external_threshold) || a->external_threshold > INT64_MAX)
+                return oi_cli_usage_error("--external-threshold wants a byte count, not '%s'", optarg);
+            break;
+        default:
+            return oi_cli_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    for (; optind < argc; optind++)
+        if (push_item(&a->inputs, argv[optind]))
+            return oi_cli_usage_error("%s", "out of memory");
+    if (a->plan_mode && a->inputs.n != 1)
+        return oi_cli_usage_error("%s", "plan and audit read one model");
+    if (a->plan_mode && a->output)
+        return oi_cli_usage_error("%s", "plan and audit write no model; drop -o");
+    if (a->strict && a->plan_mode != 2)
+        return oi_cli_usage_error("%s", "--strict goes with 'audit'");
+    if (!a->plan_mode && a->json)
+        return oi_cli_usage_error("%s", "--json goes with 'plan' (use --report for the main job)");
+    if (!a->plan_mode && oi_cli_is_batch(a)) {
+        if (a->output)
+            return oi_cli_usage_error("%s", "-o names one output; with several models use "
+                                      "--output-dir or --in-place");
+        if (!a->output_dir == !a->in_place)
+            return oi_cli_usage_error("%s", "several models need exactly one of --output-dir "
+                                      "and --in-place");
+        if (a->backup && !a->in_place)
+            return oi_cli_usage_error("%s", "--backup goes with --in-place");
+        if (!a->inputs.n && !a->files_from)
+            return oi_cli_usage_error("%s", "no input models given");
+    } else if (!a->plan_mode) {
+        if (a->inputs.n == 0)
+            return oi_cli_usage_error("%s", "no input model given");
+        if (!a->output)
+            return oi_cli_usage_error("%s", "no output given (use -o OUTPUT)");
+    }
+    return -1;
+}
+
+/* The options as a library context; 0, or an exit code after a message. */
+static int make_ctx(cli_args *a)
+{
+    oi_error err;
+    oi_error_clear(&err);
+    oi_ctx *c = a->ctx = oi_ctx_new();
+    if (!c)
+        return oi_cli_usage_error("%s", "out of memory");
+    oi_status s = oi_ctx_set_seed(c, a->seed);
+    if (s == OI_OK && a->preset)
+        s = oi_ctx_set_preset(c, a->preset, &err);
+    if (s == OI_OK && a->rules)
+        s = oi_ctx_set_rules_file(c, a->rules, &err);
+    for (size_t i = 0; s == OI_OK && i < a->only.n; i++)
+        s = oi_ctx_add_only(c, a->only.items[i], &err);
+    for (size_t i = 0; s == OI_OK && i < a->exclude.n; i++)
+        s = oi_ctx_add_exclude(c, a->exclude.items[i], &err);
+    const struct { oi_param p; int64_t v; } ints[] = {
+        {OI_P_THREADS, a->jobs}, {OI_P_FORGET_BIAS, !a->no_forget_bias},
+        {OI_P_MATERIALIZE, a->materialize}, {OI_P_RESIDUAL_SCALE, a->residual_scale},
+        {OI_P_FULL_ENCODE, a->full_encode}, {OI_P_OVERWRITE, a->overwrite},
+        {OI_P_IN_PLACE, a->in_place}, {OI_P_EXTERNALIZE, a->externalize},
+        {OI_P_EXTERNAL_THRESHOLD, a->threshold_given ? (int64_t)a->external_threshold : 1024},
+    };
+    for (size_t i = 0; s == OI_OK && i < sizeof ints / sizeof *ints; i++)
+        s = oi_ctx_set_param(c, ints[i].p, ints[i].v, &err);
+    if (s == OI_OK && a->external_name)
+        s = oi_ctx_set_external_name(c, a->external_name, &err);
+    if (s != OI_OK) {
+        fprintf(stderr, "onnxinit: %s\n", err.msg);
+        return s == OI_ERR_USAGE ? OI_EXIT_USAGE : OI_EXIT_FAILED;
+    }
+    return 0;
+}
+
+/* SIGINT/SIGTERM: a flag the workers poll (the one piece of process state,
+ * and it lives here, in the program, not in the library). */
+static atomic_int interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&interrupted, 1);
+}
+
+static int poll_interrupted(void *flag) { return atomic_load((atomic_int *)flag); }
+
+/* Every mode stops cleanly on SIGINT, SIGTERM and SIGHUP: temp files removed, exit 130. */
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+static int failure_exit(const oi_error *err)
+{
+    fprintf(stderr, "onnxinit: %s\n", err->msg);
+    if (atomic_load(&interrupted))
+        return OI_EXIT_INTERRUPTED;
+    return err->status == OI_ERR_USAGE ? OI_EXIT_USAGE : OI_EXIT_FAILED;
+}
+
+int oi_cli_main(int argc, char **argv)
+{
+    cli_args a;
+    memset(&a, 0, sizeof a);
+    /* past a file-size limit, write() should fail with EFBIG (reported, temp
+     * file removed) rather than the signal killing us mid-write */
+    signal(SIGXFSZ, SIG_IGN);
+    if (argc > 1 && (strcmp(argv[1], "plan") == 0 || strcmp(argv[1], "audit") == 0)) {
+        a.plan_mode = strcmp(argv[1], "plan") == 0 ? 1 : 2;
+        argv[1] = argv[0];   /* parse the rest as if "plan" were the program name */
+        argc--;
+        argv++;
+    }
+    int rc = parse_args(argc, argv, &a);
+    if (rc < 0) {
+        int made = make_ctx(&a);
+        rc = made ? made : -1;
+    }
+    if (rc < 0) {
+        catch_signals();
+        oi_ctx_set_cancel(a.ctx, poll_interrupted, &interrupted);
+    }
+    if (rc < 0 && a.plan_mode == 2) {
+        oi_error err;
+        oi_error_clear(&err);
+        int flagged = 0;
+        rc = OI_EXIT_OK;
+        if (oi_audit_file(a.ctx, a.inputs.items[0], a.json ? OI_FORMAT_JSON : OI_FORMAT_TABLE,
+                          stdout, &flagged, &err)) {
+            rc = failure_exit(&err);
+        } else if (a.strict && flagged) {
+            rc = OI_EXIT_FLAGGED;
+        }
+    } else if (rc < 0 && a.plan_mode) {
+        oi_error err;
+        oi_error_clear(&err);
+        rc = OI_EXIT_OK;
+        if (oi_plan_file(a.ctx, a.inputs.items[0], a.json ? OI_FORMAT_JSON : OI_FORMAT_TABLE,
+                         stdout, &err))
+            rc = failure_exit(&err);
+    } else if (rc < 0 && oi_cli_is_batch(&a)) {
+        rc = oi_cli_batch(&a, &interrupted);
+    } else if (rc < 0) {
+        oi_summary sum = {0};
+        oi_error err;
+        oi_error_clear(&err);
+        if (oi_reinit_file(a.ctx, a.inputs.items[0], a.output, &sum, &err)) {
+            rc = failure_exit(&err);
+        } else {
+            if (!a.quiet) {
+                printf("%s -> %s (seed %llu)\n", a.inputs.items[0], a.output,
+                       (unsigned long long)a.seed);
+                printf("  re-initialized %llu of %llu tensors (%llu values): %s\n",
+                       (unsigned long long)sum.rewritten, (unsigned long long)sum.tensors,
+                       (unsigned long long)sum.elements, sum.rewritten ? sum.by_scheme : "none");
+                if (sum.left_alone)
+                    printf("  left alone %llu: %s\n", (unsigned long long)sum.left_alone,
+                           sum.left_why);
+            }
+            if (a.verbose)
+                fprintf(stderr, "time: load %.3fs, re-initialize %.3fs, save %.3fs\n",
+                        sum.seconds_load, sum.seconds_work, sum.seconds_save);
+            rc = OI_EXIT_OK;
+        }
+        oi_summary_clear(&sum);
+    }
+    oi_ctx_free(a.ctx);
+    free(a.only.items);
+    free(a.exclude.items);
+    free(a.inputs.items);
+    return rc;
+}

@@ -1,0 +1,43 @@
+/* Shared by cli.c and cli_batch.c; not a public contract. */
+#ifndef OI_CLI_INTERNAL_H
+#define OI_CLI_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "onnxinit.h"
+
+typedef struct {
+    const char **items;
+    size_t n, cap;
+} cli_list;
+
+typedef struct {
+    oi_ctx *ctx;                /* built from the options below by oi_cli_make_ctx */
+    uint64_t seed;
+    const char *preset, *rules, *external_name;
+    int overwrite, materialize, residual_scale, full_encode, no_forget_bias;
+    int externalize, threshold_given;
+    uint64_t external_threshold;
+    cli_list only, exclude, inputs;
+    const char *output;
+    int quiet, verbose, json;
+    int plan_mode;              /* 1 plan, 2 audit */
+    int strict;
+    int jobs;                   /* -j as given (0: not given) */
+    /* batch */
+    int recursive, in_place, skip_existing, fail_fast;
+    const char *output_dir, *files_from, *backup, *report;
+    unsigned shard_k, shard_n;
+    uint64_t max_memory;
+} cli_args;
+
+/* Whether these arguments ask for batch mode (several inputs, -r, ...). */
+int oi_cli_is_batch(const cli_args *a);
+/* Run batch mode; returns the exit code.  cancel is set by SIGINT/SIGTERM. */
+int oi_cli_batch(cli_args *a, atomic_int *cancel);
+/* Exit code for an interrupted run (128 + SIGINT). */
+enum { OI_EXIT_INTERRUPTED = 130 };
+int oi_cli_usage_error(const char *fmt, const char *arg);
+
+#endif

@@ -1,0 +1,287 @@
+"""onnxinit: give ONNX models the right starting weights.
+
+A ctypes binding over libonnxinit (the Debian way, as python3-libarchive-c):
+
+    import onnxinit
+    fresh = onnxinit.reinit("model.onnx", seed=1)          # bytes of the new model
+    onnxinit.reinit("model.onnx", output="fresh.onnx")     # file to file
+    for t in onnxinit.plan(model_proto): print(t["name"], t["scheme"])
+
+`model` may be a path, bytes, or an onnx.ModelProto (then a ModelProto is
+returned).  Options are those of the onnxinit program: seed, preset, only,
+exclude, rules (a path) or rules_json, materialize, forget_bias,
+residual_scale, threads, base_dir (where an in-memory model's external data
+lives).  Errors raise onnxinit.Error with the library's message.
+"""
+import ctypes
+import ctypes.util
+import json
+import os
+
+__all__ = ["reinit", "plan", "plan_records", "fill", "version", "Error"]
+
+
+class Error(RuntimeError):
+    """A failure reported by libonnxinit; .status is its status name."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+def _find_library():
+    explicit = os.environ.get("ONNXINIT_LIBRARY")
+    if explicit:
+        return explicit
+    return ctypes.util.find_library("onnxinit") or "libonnxinit.so.0"
+
+
+_lib = ctypes.CDLL(_find_library())
+
+_MAX_RANK = 8
+
+
+class _ErrorStruct(ctypes.Structure):
+    _fields_ = [("status", ctypes.c_int), ("msg", ctypes.c_char * 768)]
+
+
+class _Summary(ctypes.Structure):
+    _fields_ = [("tensors", ctypes.c_uint64), ("rewritten", ctypes.c_uint64),
+                ("left_alone", ctypes.c_uint64), ("elements", ctypes.c_uint64),
+                ("seconds_load", ctypes.c_double), ("seconds_work", ctypes.c_double),
+                ("seconds_save", ctypes.c_double),
+                ("by_scheme", ctypes.c_void_p), ("left_why", ctypes.c_void_p)]
+
+
+class _Record(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("scope", ctypes.c_char_p),
+                ("role", ctypes.c_char_p), ("scheme", ctypes.c_char_p),
+                ("reason", ctypes.c_char_p), ("activation", ctypes.c_char_p),
+                ("dtype", ctypes.c_int32), ("rank", ctypes.c_int),
+                ("shape", ctypes.c_int64 * _MAX_RANK),
+                ("fan_in", ctypes.c_uint64), ("fan_out", ctypes.c_uint64),
+                ("gain", ctypes.c_double)]
+
+
+def _sig(name, restype, *argtypes):
+    f = getattr(_lib, name)
+    f.restype = restype
+    f.argtypes = list(argtypes)
+    return f
+
+
+_P = ctypes.c_void_p
+_E = ctypes.POINTER(_ErrorStruct)
+_version = _sig("oi_version_string", ctypes.c_char_p)
+_status_name = _sig("oi_status_name", ctypes.c_char_p, ctypes.c_int)
+_free = _sig("oi_free", None, _P)
+_ctx_new = _sig("oi_ctx_new", _P)
+_ctx_free = _sig("oi_ctx_free", None, _P)
+_set_seed = _sig("oi_ctx_set_seed", ctypes.c_int, _P, ctypes.c_uint64)
+_set_preset = _sig("oi_ctx_set_preset", ctypes.c_int, _P, ctypes.c_char_p, _E)
+_set_param = _sig("oi_ctx_set_param", ctypes.c_int, _P, ctypes.c_int, ctypes.c_int64, _E)
+_set_rules_file = _sig("oi_ctx_set_rules_file", ctypes.c_int, _P, ctypes.c_char_p, _E)
+_set_rules_json = _sig("oi_ctx_set_rules_json", ctypes.c_int, _P, ctypes.c_char_p, _E)
+_add_only = _sig("oi_ctx_add_only", ctypes.c_int, _P, ctypes.c_char_p, _E)
+_add_exclude = _sig("oi_ctx_add_exclude", ctypes.c_int, _P, ctypes.c_char_p, _E)
+_set_base_dir = _sig("oi_ctx_set_base_dir", ctypes.c_int, _P, ctypes.c_char_p, _E)
+_summary_clear = _sig("oi_summary_clear", None, ctypes.POINTER(_Summary))
+_reinit_file = _sig("oi_reinit_file", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_char_p,
+                    ctypes.POINTER(_Summary), _E)
+_reinit_mem = _sig("oi_reinit_to_memory", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_size_t,
+                   ctypes.POINTER(_P), ctypes.POINTER(ctypes.c_size_t),
+                   ctypes.POINTER(_Summary), _E)
+_plan_json = _sig("oi_plan_json", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_size_t,
+                  ctypes.POINTER(_P), _E)
+_plan_records = _sig("oi_plan_records", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_size_t,
+                     ctypes.POINTER(_P), _E)
+_list_count = _sig("oi_plan_list_count", ctypes.c_size_t, _P)
+_list_get = _sig("oi_plan_list_get", ctypes.POINTER(_Record), _P, ctypes.c_size_t)
+_list_free = _sig("oi_plan_list_free", None, _P)
+_fill_record = _sig("oi_fill_record", ctypes.c_int, _P, ctypes.POINTER(_Record), ctypes.c_void_p,
+                    ctypes.c_size_t, _E)
+
+# oi_param values (onnxinit.h)
+_PARAMS = {"threads": 1, "forget_bias": 2, "materialize": 3, "residual_scale": 4,
+           "full_encode": 5, "overwrite": 6, "in_place": 7}
+
+
+def version():
+    """The loaded library's version string."""
+    return _version().decode()
+
+
+def _check(status, err):
+    if status != 0:
+        raise Error(_status_name(status).decode(), err.msg.decode(errors="replace"))
+
+
+class _Context:
+    """An oi_ctx built from keyword options; freed on exit."""
+
+    def __init__(self, seed=0, preset=None, only=(), exclude=(), rules=None, rules_json=None,
+                 base_dir=None, **params):
+        self.ptr = _ctx_new()
+        if not self.ptr:
+            raise MemoryError("oi_ctx_new")
+        err = _ErrorStruct()
+        try:
+            _check(_set_seed(self.ptr, int(seed)), err)
+            if preset is not None:
+                _check(_set_preset(self.ptr, preset.encode(), ctypes.byref(err)), err)
+            if isinstance(only, str):
+                only = [only]
+            if isinstance(exclude, str):
+                exclude = [exclude]
+            for g in only:
+                _check(_add_only(self.ptr, g.encode(), ctypes.byref(err)), err)
+            for g in exclude:
+                _check(_add_exclude(self.ptr, g.encode(), ctypes.byref(err)), err)
+            if rules is not None:
+                _check(_set_rules_file(self.ptr, os.fsencode(rules), ctypes.byref(err)), err)
+            if rules_json is not None:
+                text = rules_json if isinstance(rules_json, str) else json.dumps(rules_json)
+                _check(_set_rules_json(self.ptr, text.encode(), ctypes.byref(err)), err)
+            if base_dir is not None:
+                _check(_set_base_dir(self.ptr, os.fsencode(base_dir), ctypes.byref(err)), err)
+            for key, value in params.items():
+                if key not in _PARAMS:
+                    raise TypeError("unknown option %r" % key)
+                _check(_set_param(self.ptr, _PARAMS[key], int(value), ctypes.byref(err)), err)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        if self.ptr:
+            _ctx_free(self.ptr)
+            self.ptr = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _model_input(model):
+    """(bytes or None, path or None, is_proto)."""
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        return bytes(model), None, False
+    if isinstance(model, (str, os.PathLike)):
+        return None, os.fspath(model), False
+    if hasattr(model, "SerializeToString"):
+        return model.SerializeToString(), None, True
+    raise TypeError("model must be a path, bytes or an onnx.ModelProto")
+
+
+def _as_bytes(model, base_dir):
+    data, path, is_proto = _model_input(model)
+    if path is not None:
+        with open(path, "rb") as f:
+            data = f.read()
+        base_dir = base_dir if base_dir is not None else os.path.dirname(os.path.abspath(path))
+    return data, base_dir, is_proto
+
+
+def reinit(model, output=None, *, base_dir=None, **options):
+    """Re-initialize a model.  With output (a path) the model is written there
+    atomically (model must then be a path) and the summary returned as a dict;
+    else the new model is returned: bytes, or a ModelProto for a ModelProto."""
+    err = _ErrorStruct()
+    summary = _Summary()
+    if output is not None:
+        _, path, _ = _model_input(model)
+        if path is None:
+            raise TypeError("output= needs the model as a path")
+        with _Context(base_dir=base_dir, **options) as ctx:
+            _check(_reinit_file(ctx.ptr, os.fsencode(path), os.fsencode(output),
+                                ctypes.byref(summary), ctypes.byref(err)), err)
+        return _summary_dict(summary)
+    data, base_dir, is_proto = _as_bytes(model, base_dir)
+    out, out_len = _P(), ctypes.c_size_t()
+    with _Context(base_dir=base_dir, **options) as ctx:
+        _check(_reinit_mem(ctx.ptr, data, len(data), ctypes.byref(out), ctypes.byref(out_len),
+                           ctypes.byref(summary), ctypes.byref(err)), err)
+    try:
+        result = ctypes.string_at(out, out_len.value)
+    finally:
+        _free(out)
+        _summary_clear(ctypes.byref(summary))
+    if is_proto:
+        import onnx
+        return onnx.load_from_string(result)
+    return result
+
+
+def _summary_dict(s):
+    d = {"tensors": s.tensors, "rewritten": s.rewritten, "left_alone": s.left_alone,
+         "elements": s.elements,
+         "by_scheme": ctypes.string_at(s.by_scheme).decode() if s.by_scheme else "",
+         "left_why": ctypes.string_at(s.left_why).decode() if s.left_why else ""}
+    _summary_clear(ctypes.byref(s))
+    return d
+
+
+def plan(model, *, base_dir=None, **options):
+    """The plan as `onnxinit plan --json` prints it: a dict (tensors, untouched, summary)."""
+    data, base_dir, _ = _as_bytes(model, base_dir)
+    err = _ErrorStruct()
+    out = _P()
+    with _Context(base_dir=base_dir, **options) as ctx:
+        _check(_plan_json(ctx.ptr, data, len(data), ctypes.byref(out), ctypes.byref(err)), err)
+    try:
+        return json.loads(ctypes.string_at(out).decode())
+    finally:
+        _free(out)
+
+
+def _record_dict(r):
+    return {"name": r.name.decode(), "scope": r.scope.decode(), "role": r.role.decode(),
+            "scheme": r.scheme.decode(), "reason": r.reason.decode(),
+            "activation": r.activation.decode(), "dtype": r.dtype,
+            "shape": list(r.shape[:r.rank]) if r.rank >= 0 else None,
+            "fan_in": r.fan_in, "fan_out": r.fan_out, "gain": r.gain}
+
+
+def plan_records(model, *, base_dir=None, **options):
+    """One dict per tensor (name, scope, role, scheme, reason, activation, dtype,
+    shape, fan_in, fan_out, gain): the library's plan records."""
+    data, base_dir, _ = _as_bytes(model, base_dir)
+    err = _ErrorStruct()
+    lst = _P()
+    with _Context(base_dir=base_dir, **options) as ctx:
+        _check(_plan_records(ctx.ptr, data, len(data), ctypes.byref(lst), ctypes.byref(err)), err)
+    try:
+        return [_record_dict(_list_get(lst, i).contents) for i in range(_list_count(lst))]
+    finally:
+        _list_free(lst)
+
+
+def fill(model, names=None, *, base_dir=None, **options):
+    """Fresh values for the tensors the plan re-initializes (or only `names`),
+    without writing a model: {name: bytes} in each tensor's own dtype and
+    layout, the same bytes reinit() writes for it."""
+    data, base_dir, _ = _as_bytes(model, base_dir)
+    err = _ErrorStruct()
+    lst = _P()
+    result = {}
+    with _Context(base_dir=base_dir, **options) as ctx:
+        _check(_plan_records(ctx.ptr, data, len(data), ctypes.byref(lst), ctypes.byref(err)), err)
+        try:
+            for i in range(_list_count(lst)):
+                rec = _list_get(lst, i)
+                r = rec.contents
+                name = r.name.decode()
+                if r.scheme == b"none" or (names is not None and name not in names):
+                    continue
+                n = 1
+                for d in r.shape[:r.rank]:
+                    n *= d
+                size = {1: 4, 10: 2, 16: 2, 11: 8}[r.dtype]
+                buf = ctypes.create_string_buffer(n * size)
+                _check(_fill_record(ctx.ptr, rec, buf, n * size, ctypes.byref(err)), err)
+                result[name] = buf.raw
+        finally:
+            _list_free(lst)
+    return result
