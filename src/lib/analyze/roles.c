@@ -156,33 +156,114 @@ static int bias_add(const oi_actx *x, size_t node, size_t slot, oi_weight *w)
     return 0;
 }
 
+/* ---- the (op, slot) table: each op's classifier, all of one shape ---- */
+
+typedef int (*use_fn)(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
+                      oi_weight *w);
+
+static int use_conv(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
+                    oi_weight *w)
+{
+    (void)x, (void)n, (void)node;
+    return slot == 1 ? conv_weight(w) : slot == 2 && set_role(w, OI_ROLE_BIAS);
+}
+
+static int use_gemm(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
+                    oi_weight *w)
+{
+    (void)x, (void)node;
+    return slot <= 1 ? gemm_weight(n, slot, w) : slot == 2 && set_role(w, OI_ROLE_BIAS);
+}
+
+static int use_matmul(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
+                      oi_weight *w)
+{
+    (void)x, (void)node;
+    return slot <= 1 && matmul_weight(n, slot, w);
+}
+
+static int use_add(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
+                   oi_weight *w)
+{
+    (void)n;
+    return bias_add(x, node, slot, w);
+}
+
+static int use_rnn(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
+                   oi_weight *w)
+{
+    (void)x, (void)node;
+    return rnn_role(n, slot, w);
+}
+
+static int use_gather(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
+                      oi_weight *w)
+{
+    (void)n;
+    return slot == 0 && w->rank == 2 &&
+           is_integer_value(x, oi_graph_input_value(x->graph, node, 1)) &&
+           set_role(w, OI_ROLE_EMBEDDING);
+}
+
+static int use_prelu(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
+                     oi_weight *w)
+{
+    (void)x, (void)n, (void)node;
+    return slot == 1 && set_role(w, OI_ROLE_PRELU_SLOPE);
+}
+
+static int use_attention(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
+                         oi_weight *w)
+{
+    (void)x, (void)n, (void)node;
+    if (slot == 1 && w->rank == 2) {
+        w->gates = 3;   /* packed Q, K, V along the columns */
+        return set_fans(w, w->dims[0], w->dims[1] / 3);
+    }
+    return slot == 2 && set_role(w, OI_ROLE_BIAS);
+}
+
+static int use_mha(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
+                   oi_weight *w)
+{
+    (void)x, (void)n, (void)node;
+    return slot == 3 && set_role(w, OI_ROLE_BIAS);
+}
+
+static int use_norm(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
+                    oi_weight *w)
+{
+    (void)x, (void)node;
+    return norm_role(n, slot, w);
+}
+
+static const struct {
+    const char *op;
+    use_fn classify;
+} use_table[] = {
+    {"Conv", use_conv}, {"FusedConv", use_conv}, {"ConvTranspose", use_conv},
+    {"Gemm", use_gemm}, {"FusedGemm", use_gemm},
+    {"MatMul", use_matmul}, {"FusedMatMul", use_matmul},
+    {"Add", use_add},
+    {"LSTM", use_rnn}, {"GRU", use_rnn}, {"RNN", use_rnn},
+    {"Gather", use_gather},
+    {"PRelu", use_prelu},
+    {"Attention", use_attention}, {"MultiHeadAttention", use_mha},
+    {"BatchNormalization", use_norm}, {"InstanceNormalization", use_norm},
+    {"LayerNormalization", use_norm}, {"GroupNormalization", use_norm},
+    {"SimplifiedLayerNormalization", use_norm}, {"SkipLayerNormalization", use_norm},
+    {"SkipSimplifiedLayerNormalization", use_norm},
+};
+
 int oi_classify_use(const oi_actx *x, size_t node, size_t slot, oi_weight *w)
 {
     const Onnx__NodeProto *n = oi_graph_node(x->graph, node)->proto;
     int ok = 0;
-    if (oi_op_is(n, "Conv") || oi_op_is(n, "FusedConv") || oi_op_is(n, "ConvTranspose"))
-        ok = slot == 1 ? conv_weight(w) : slot == 2 && set_role(w, OI_ROLE_BIAS);
-    else if (oi_op_is(n, "Gemm") || oi_op_is(n, "FusedGemm"))
-        ok = slot <= 1 ? gemm_weight(n, slot, w) : slot == 2 && set_role(w, OI_ROLE_BIAS);
-    else if (oi_op_is(n, "MatMul") || oi_op_is(n, "FusedMatMul"))
-        ok = slot <= 1 && matmul_weight(n, slot, w);
-    else if (oi_op_is(n, "Add"))
-        ok = bias_add(x, node, slot, w);
-    else if (oi_op_is(n, "LSTM") || oi_op_is(n, "GRU") || oi_op_is(n, "RNN"))
-        ok = rnn_role(n, slot, w);
-    else if (oi_op_is(n, "Gather") && slot == 0 && w->rank == 2 &&
-             is_integer_value(x, oi_graph_input_value(x->graph, node, 1)))
-        ok = set_role(w, OI_ROLE_EMBEDDING);
-    else if (oi_op_is(n, "PRelu") && slot == 1)
-        ok = set_role(w, OI_ROLE_PRELU_SLOPE);
-    else if (oi_op_is(n, "Attention") && slot == 1 && w->rank == 2) {
-        w->gates = 3;   /* packed Q, K, V along the columns */
-        ok = set_fans(w, w->dims[0], w->dims[1] / 3);
-    } else if ((oi_op_is(n, "Attention") && slot == 2) ||
-               (oi_op_is(n, "MultiHeadAttention") && slot == 3))
-        ok = set_role(w, OI_ROLE_BIAS);
-    else
-        ok = norm_role(n, slot, w);
+    for (size_t i = 0; i < sizeof use_table / sizeof *use_table; i++)
+        if (oi_op_is(n, use_table[i].op)) {
+            ok = use_table[i].classify(x, n, node, slot, w);
+            break;
+        }
     if (ok) {
         w->op = n->op_type;
         w->layer = n->name ? n->name : "";

@@ -51,6 +51,7 @@ void oi_ctx_free(oi_ctx *ctx)
     free(ctx->rules_label);
     free(ctx->external_name);
     free(ctx->base_dir);
+    free(ctx->label);
     free(ctx);
 }
 
@@ -70,9 +71,9 @@ oi_ctx *oi_ctx_clone(const oi_ctx *ctx)
     *c = *ctx;
     c->only = c->exclude = (oi_glob_list){0};
     c->rules = NULL;
-    c->external_name = c->base_dir = c->rules_text = c->rules_label = NULL;
+    c->external_name = c->base_dir = c->label = c->rules_text = c->rules_label = NULL;
     int ok = dup_or_null(&c->external_name, ctx->external_name) &&
-             dup_or_null(&c->base_dir, ctx->base_dir) &&
+             dup_or_null(&c->base_dir, ctx->base_dir) && dup_or_null(&c->label, ctx->label) &&
              dup_or_null(&c->rules_text, ctx->rules_text) &&
              dup_or_null(&c->rules_label, ctx->rules_label);
     for (size_t i = 0; ok && i < ctx->only.n; i++)
@@ -230,6 +231,11 @@ oi_status oi_ctx_set_external_name(oi_ctx *ctx, const char *name, oi_error *err)
 oi_status oi_ctx_set_base_dir(oi_ctx *ctx, const char *dir, oi_error *err)
 {
     return ctx ? set_string(&ctx->base_dir, dir, err) : OI_ERR_USAGE;
+}
+
+oi_status oi_ctx_set_label(oi_ctx *ctx, const char *label, oi_error *err)
+{
+    return ctx ? set_string(&ctx->label, label, err) : OI_ERR_USAGE;
 }
 
 oi_status oi_ctx_set_cancel(oi_ctx *ctx, oi_cancel_fn fn, void *opaque)

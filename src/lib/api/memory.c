@@ -32,7 +32,8 @@ static oi_status plan_memory(oi_job *j, const oi_ctx *ctx, const void *data, siz
         return oi_fail(err, OI_ERR_USAGE, "no context or no model bytes given");
     oi_model *m = NULL;
     oi_policy policy = oi_ctx_policy(ctx, ctx->preset);
-    if (oi_model_load_buffer(data, len, ctx->base_dir, "(memory)", &m, err))
+    if (oi_model_load_buffer(data, len, ctx->base_dir, ctx->label ? ctx->label : "(memory)", &m,
+                             err))
         return err->status;
     return oi_job_plan(j, m, ctx, &policy, err);
 }

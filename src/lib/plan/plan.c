@@ -440,24 +440,3 @@ const oi_decision *oi_plan_get(const oi_plan *plan, size_t i)
 {
     return i < plan->n ? &plan->items[i] : NULL;
 }
-
-const char *oi_fill_name(oi_fill_kind k)
-{
-    static const char *const names[] = {
-        "none", "constant", "uniform", "normal", "trunc_normal", "orthogonal", "identity",
-        "sparse", "gate_bias",
-    };
-    return (size_t)k < sizeof names / sizeof names[0] ? names[k] : "?";
-}
-
-static const char *const preset_names[] = {"default", "torch", "keras", "transformer"};
-
-int oi_preset_parse(const char *name)
-{
-    for (int i = 0; i < 4; i++)
-        if (strcmp(name, preset_names[i]) == 0)
-            return i;
-    return -1;
-}
-
-const char *oi_preset_name(oi_preset p) { return (unsigned)p < 4 ? preset_names[p] : "?"; }

@@ -84,6 +84,7 @@ _set_rules_file = _sig("oi_ctx_set_rules_file", ctypes.c_int, _P, ctypes.c_char_
 _set_rules_json = _sig("oi_ctx_set_rules_json", ctypes.c_int, _P, ctypes.c_char_p, _E)
 _add_only = _sig("oi_ctx_add_only", ctypes.c_int, _P, ctypes.c_char_p, _E)
 _add_exclude = _sig("oi_ctx_add_exclude", ctypes.c_int, _P, ctypes.c_char_p, _E)
+_set_label = _sig("oi_ctx_set_label", ctypes.c_int, _P, ctypes.c_char_p, _E)
 _set_base_dir = _sig("oi_ctx_set_base_dir", ctypes.c_int, _P, ctypes.c_char_p, _E)
 _summary_clear = _sig("oi_summary_clear", None, ctypes.POINTER(_Summary))
 _reinit_file = _sig("oi_reinit_file", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_char_p,
@@ -120,7 +121,7 @@ class _Context:
     """An oi_ctx built from keyword options; freed on exit."""
 
     def __init__(self, seed=0, preset=None, only=(), exclude=(), rules=None, rules_json=None,
-                 base_dir=None, **params):
+                 base_dir=None, label=None, **params):
         self.ptr = _ctx_new()
         if not self.ptr:
             raise MemoryError("oi_ctx_new")
@@ -142,6 +143,8 @@ class _Context:
             if rules_json is not None:
                 text = rules_json if isinstance(rules_json, str) else json.dumps(rules_json)
                 _check(_set_rules_json(self.ptr, text.encode(), ctypes.byref(err)), err)
+            if label is not None:
+                _check(_set_label(self.ptr, os.fsencode(label), ctypes.byref(err)), err)
             if base_dir is not None:
                 _check(_set_base_dir(self.ptr, os.fsencode(base_dir), ctypes.byref(err)), err)
             for key, value in params.items():
@@ -176,12 +179,13 @@ def _model_input(model):
 
 
 def _as_bytes(model, base_dir):
+    """(bytes, base_dir, is_proto, label) of a path, bytes or ModelProto."""
     data, path, is_proto = _model_input(model)
     if path is not None:
         with open(path, "rb") as f:
             data = f.read()
         base_dir = base_dir if base_dir is not None else os.path.dirname(os.path.abspath(path))
-    return data, base_dir, is_proto
+    return data, base_dir, is_proto, path
 
 
 def reinit(model, output=None, *, base_dir=None, **options):
@@ -198,9 +202,9 @@ def reinit(model, output=None, *, base_dir=None, **options):
             _check(_reinit_file(ctx.ptr, os.fsencode(path), os.fsencode(output),
                                 ctypes.byref(summary), ctypes.byref(err)), err)
         return _summary_dict(summary)
-    data, base_dir, is_proto = _as_bytes(model, base_dir)
+    data, base_dir, is_proto, label = _as_bytes(model, base_dir)
     out, out_len = _P(), ctypes.c_size_t()
-    with _Context(base_dir=base_dir, **options) as ctx:
+    with _Context(base_dir=base_dir, label=label, **options) as ctx:
         _check(_reinit_mem(ctx.ptr, data, len(data), ctypes.byref(out), ctypes.byref(out_len),
                            ctypes.byref(summary), ctypes.byref(err)), err)
     try:
@@ -225,10 +229,10 @@ def _summary_dict(s):
 
 def plan(model, *, base_dir=None, **options):
     """The plan as `onnxinit plan --json` prints it: a dict (tensors, untouched, summary)."""
-    data, base_dir, _ = _as_bytes(model, base_dir)
+    data, base_dir, _, label = _as_bytes(model, base_dir)
     err = _ErrorStruct()
     out = _P()
-    with _Context(base_dir=base_dir, **options) as ctx:
+    with _Context(base_dir=base_dir, label=label, **options) as ctx:
         _check(_plan_json(ctx.ptr, data, len(data), ctypes.byref(out), ctypes.byref(err)), err)
     try:
         return json.loads(ctypes.string_at(out).decode())
@@ -247,10 +251,10 @@ def _record_dict(r):
 def plan_records(model, *, base_dir=None, **options):
     """One dict per tensor (name, scope, role, scheme, reason, activation, dtype,
     shape, fan_in, fan_out, gain): the library's plan records."""
-    data, base_dir, _ = _as_bytes(model, base_dir)
+    data, base_dir, _, label = _as_bytes(model, base_dir)
     err = _ErrorStruct()
     lst = _P()
-    with _Context(base_dir=base_dir, **options) as ctx:
+    with _Context(base_dir=base_dir, label=label, **options) as ctx:
         _check(_plan_records(ctx.ptr, data, len(data), ctypes.byref(lst), ctypes.byref(err)), err)
     try:
         return [_record_dict(_list_get(lst, i).contents) for i in range(_list_count(lst))]
@@ -262,11 +266,11 @@ def fill(model, names=None, *, base_dir=None, **options):
     """Fresh values for the tensors the plan re-initializes (or only `names`),
     without writing a model: {name: bytes} in each tensor's own dtype and
     layout, the same bytes reinit() writes for it."""
-    data, base_dir, _ = _as_bytes(model, base_dir)
+    data, base_dir, _, label = _as_bytes(model, base_dir)
     err = _ErrorStruct()
     lst = _P()
     result = {}
-    with _Context(base_dir=base_dir, **options) as ctx:
+    with _Context(base_dir=base_dir, label=label, **options) as ctx:
         _check(_plan_records(ctx.ptr, data, len(data), ctypes.byref(lst), ctypes.byref(err)), err)
         try:
             for i in range(_list_count(lst)):

@@ -1,0 +1,160 @@
+#!/usr/bin/python3
+"""The library as applications use it: the in-memory API and the Python
+binding give the same bytes as the onnxinit program for every fixture; plan
+records agree with `plan --json`; oi_fill_record gives each tensor's bytes
+without a model; errors come back as onnxinit.Error.
+
+Run by `meson test` with OI_BIN, OI_FIXTURES, OI_LIB (libonnxinit.so) and
+OI_PYTHON_SRC (src/python) in the environment."""
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+os.environ["ONNXINIT_LIBRARY"] = os.environ["OI_LIB"]
+sys.path.insert(0, os.environ["OI_PYTHON_SRC"])
+import onnxinit  # noqa: E402
+
+BIN = os.environ["OI_BIN"]
+FIX = os.environ["OI_FIXTURES"]
+MODELS = sorted(glob.glob(os.path.join(FIX, "good", "*.onnx")) +
+                glob.glob(os.path.join(FIX, "analysis", "*.onnx")) +
+                glob.glob(os.path.join(FIX, "torch", "*.onnx")))
+
+
+def cli(*args):
+    return subprocess.run([BIN, *args], capture_output=True, text=True)
+
+
+def embedded(path):
+    """The model with external data pulled in, as bytes a reader sees."""
+    m = onnx.load(path)
+    for t in m.graph.initializer:
+        t.ClearField("data_location")
+    return m
+
+
+class Api(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="oiapi-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def cli_out(self, model, *opts):
+        out = os.path.join(self.tmp, "cli-" + os.path.basename(model))
+        r = cli(model, "-o", out, "-q", "-f", "--full-encode", *opts)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return out
+
+    def test_fixture_count(self):
+        self.assertGreater(len(MODELS), 20)   # the comparisons below cover the zoo
+
+    def test_memory_equals_cli_bytes_on_every_fixture(self):
+        for model in MODELS:
+            with self.subTest(model=os.path.basename(model)):
+                ref = self.cli_out(model, "--seed", "11")
+                got = onnxinit.reinit(model, seed=11)
+                with open(ref, "rb") as f:
+                    want = f.read()
+                if "external" in os.path.basename(model):
+                    # the file path keeps a side file; memory embeds it
+                    self.assertEqual(onnx.load_from_string(got), embedded(ref))
+                else:
+                    self.assertEqual(got, want)
+
+    def test_file_to_file_equals_cli(self):
+        for model in MODELS[:8]:
+            with self.subTest(model=os.path.basename(model)):
+                ref = self.cli_out(model, "--seed", "3", "--preset", "torch")
+                out = os.path.join(self.tmp, "py.onnx")
+                s = onnxinit.reinit(model, out, seed=3, preset="torch", full_encode=1)
+                with open(ref, "rb") as a, open(out, "rb") as b:
+                    self.assertEqual(a.read(), b.read())
+                self.assertEqual(s["rewritten"] + s["left_alone"], s["tensors"])
+                os.remove(out)
+
+    def test_model_proto_in_and_out(self):
+        model = os.path.join(FIX, "good", "mlp.onnx")
+        proto = onnx.load(model)
+        fresh = onnxinit.reinit(proto, seed=5)
+        self.assertIsInstance(fresh, onnx.ModelProto)
+        onnx.checker.check_model(fresh)
+        self.assertEqual(fresh.SerializeToString(), onnxinit.reinit(model, seed=5))
+        before = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
+        after = {t.name: numpy_helper.to_array(t) for t in fresh.graph.initializer}
+        self.assertTrue(any(not np.array_equal(before[k], after[k]) for k in before))
+
+    def test_plan_matches_cli_json(self):
+        for model in MODELS[:10]:
+            with self.subTest(model=os.path.basename(model)):
+                r = cli("plan", "--json", model)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                want = json.loads(r.stdout)
+                got = onnxinit.plan(model)
+                self.assertEqual(got["tensors"], want["tensors"])
+                self.assertEqual(got["summary"], want["summary"])
+
+    def test_records_and_fill_give_the_written_bytes(self):
+        for model in MODELS:
+            with self.subTest(model=os.path.basename(model)):
+                fresh = onnxinit.reinit(model, seed=21)
+                recs = onnxinit.plan_records(model, seed=21)
+                m = onnx.load_from_string(fresh)
+                written = {}
+                for t in m.graph.initializer:
+                    written[t.name] = t
+                values = onnxinit.fill(model, seed=21)
+                done = [r for r in recs if r["scheme"] != "none"]
+                self.assertEqual(len(values), len(done))
+                for name, raw in values.items():
+                    if name not in written:
+                        continue   # Constant nodes and subgraph tensors: checked in C
+                    t = written[name]
+                    arr = numpy_helper.to_array(t)
+                    if t.data_type == onnx.TensorProto.BFLOAT16:   # numpy has no bf16: widened
+                        arr = (arr.astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)
+                    self.assertEqual(raw, arr.tobytes(), name)
+
+    def test_errors_raise(self):
+        bad = os.path.join(self.tmp, "bad.onnx")
+        with open(bad, "wb") as f:
+            f.write(b"\x0a\xff\xff\xff\xff\x0f")
+        with self.assertRaises(onnxinit.Error) as e:
+            onnxinit.reinit(bad)
+        self.assertEqual(e.exception.status, "format")
+        self.assertIn("bad.onnx", str(e.exception))
+        with self.assertRaises(onnxinit.Error) as e:
+            onnxinit.reinit(os.path.join(FIX, "good", "mlp.onnx"), preset="pytorch")
+        self.assertEqual(e.exception.status, "usage")
+        with self.assertRaises(onnxinit.Error):
+            onnxinit.reinit(os.path.join(FIX, "good", "mlp.onnx"), rules_json='{"rules": [{"scheme": "nope"}]}')
+        with self.assertRaises(TypeError):
+            onnxinit.reinit(os.path.join(FIX, "good", "mlp.onnx"), colour=1)
+
+    def test_external_data_in_memory_needs_a_folder(self):
+        ext = os.path.join(FIX, "good", "external.onnx")
+        with open(ext, "rb") as f:
+            data = f.read()
+        with self.assertRaises(onnxinit.Error) as e:
+            onnxinit.reinit(data)
+        self.assertIn("oi_ctx_set_base_dir", str(e.exception))
+        fresh = onnxinit.reinit(data, base_dir=os.path.dirname(ext), seed=2)
+        onnx.checker.check_model(onnx.load_from_string(fresh))
+        self.assertEqual(fresh, onnxinit.reinit(ext, seed=2))
+
+    def test_version(self):
+        self.assertRegex(onnxinit.version(), r"^\d+\.\d+\.\d+$")
+        self.assertIn(onnxinit.version(), cli("--version").stdout)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
