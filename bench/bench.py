@@ -62,7 +62,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--skip-peer-batch", action="store_true")
     a = ap.parse_args()
-    oi = os.path.join(a.build, "src", "onnxinit")
+    oi = os.path.join(a.build, "src", "programs", "onnxinit")
     out = os.path.join(a.work, "out")
     os.makedirs(out, exist_ok=True)
     size = lambda p: os.path.getsize(p) + (os.path.getsize(p + ".data") if os.path.exists(p + ".data") else 0)

@@ -7,5 +7,5 @@ bash scripts/deps.sh
 bash scripts/build.sh build >/dev/null
 out=$(mktemp -d)/tiny_cnn-init.onnx
 echo "\$ onnxinit --seed 42 -v samples/tiny_cnn.onnx -o $out"
-./build/src/onnxinit --seed 42 -v samples/tiny_cnn.onnx -o "$out"
+./build/src/programs/onnxinit --seed 42 -v samples/tiny_cnn.onnx -o "$out"
 ls -l "$out"
