@@ -108,6 +108,8 @@ OI_API oi_status oi_ctx_add_exclude(oi_ctx *ctx, const char *glob, oi_error *err
 OI_API oi_status oi_ctx_set_external_name(oi_ctx *ctx, const char *name, oi_error *err);
 /* Folder an in-memory model's external data is read from (NULL: none allowed). */
 OI_API oi_status oi_ctx_set_base_dir(oi_ctx *ctx, const char *dir, oi_error *err);
+/* LayerScale's initial value (default 1e-6, ConvNeXt's); ReZero scalars get 0. */
+OI_API oi_status oi_ctx_set_layer_scale(oi_ctx *ctx, double value, oi_error *err);
 /* The name messages use for an in-memory model (default "(memory)"). */
 OI_API oi_status oi_ctx_set_label(oi_ctx *ctx, const char *label, oi_error *err);
 /* Polled during long work: non-zero stops it with OI_ERR_IO and nothing is

@@ -8,10 +8,6 @@
 
 #define DT(x) ONNX__TENSOR_PROTO__DATA_TYPE__##x
 
-struct oi_analysis {
-    oi_weight *items;
-    size_t n;
-};
 
 
 static int by_node_order(const void *a, const void *b)
@@ -71,10 +67,13 @@ static void lstm_forget_ranges(oi_weight *w, const oi_reach *r, size_t n)
     }
 }
 
+static void module_path(const char *node_name, char *out, size_t size);
+
 static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
 {
     const oi_tensor *t = oi_model_tensor(x->model, ti);
     memset(w, 0, sizeof *w);
+    w->tied_to = -1;
     w->op = w->layer = "";
     w->gates = 1;
     w->gain = 1.0;
@@ -95,6 +94,7 @@ static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
         return;
     }
     int is_float = oi_dtype_is_float(t->dtype);
+    module_path(oi_graph_node(x->graph, r[0].node)->proto->name, w->module, sizeof w->module);
     for (size_t i = 0; i < n; i++) {
         w->rank = r[i].rank;
         memcpy(w->dims, r[i].dims, sizeof w->dims);
@@ -107,6 +107,8 @@ static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
             if (w->role == OI_ROLE_RNN_B && strcmp(w->op, "LSTM") == 0)
                 lstm_forget_ranges(w, r, n);
             note_tied(w, x, r, n, i);
+            module_path(oi_graph_node(x->graph, r[i].node)->proto->name, w->module,
+                        sizeof w->module);
             return;
         }
         const Onnx__NodeProto *node = oi_graph_node(x->graph, r[i].node)->proto;
@@ -129,6 +131,46 @@ static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
     else if (!w->reason[0])
         snprintf(w->reason, sizeof w->reason, "used by %s input %zu, not a weight slot",
                  first->op_type, r[0].slot);
+}
+
+/* What the values say, for the roles found by structure: fixed sinusoidal
+ * tables and rotary caches are buffers; an additive mask is no bias. */
+static void check_values(const oi_actx *x, size_t ti, oi_weight *w)
+{
+    if (w->role != OI_ROLE_POSITION && w->role != OI_ROLE_TOKEN && w->role != OI_ROLE_EMBEDDING &&
+        w->role != OI_ROLE_REL_POS_BIAS && w->role != OI_ROLE_LAYER_SCALE)
+        return;
+    const oi_tensor *t = oi_model_tensor(x->model, ti);
+    float *v = oi_const_floats(x, ti);
+    if (!v)
+        return;
+    const char *why = NULL;
+    if (w->role != OI_ROLE_LAYER_SCALE && oi_values_mask(v, t->n_elems))
+        why = "attention mask (only 0 and large negative values): kept";
+    else if (oi_values_sinusoidal(t, v))
+        why = "fixed sinusoidal table (sin/cos of position x frequency): a buffer, kept";
+    if (why) {
+        w->role = OI_ROLE_NONE;
+        w->fixed_kind = 2;
+        snprintf(w->reason, sizeof w->reason, "%s", why);
+    }
+    free(v);
+}
+
+/* "/encoder/layers.3/self_attn/MatMul" -> "encoder.layers.3.self_attn". */
+static void module_path(const char *node_name, char *out, size_t size)
+{
+    out[0] = '\0';
+    if (!node_name || node_name[0] != '/')
+        return;
+    const char *last = strrchr(node_name, '/');
+    size_t len = (size_t)(last - node_name);
+    if (len <= 1)
+        return;
+    size_t k = 0;
+    for (size_t i = 1; i < len && k + 1 < size; i++)
+        out[k++] = node_name[i] == '/' ? '.' : node_name[i];
+    out[k] = '\0';
 }
 
 /* A bias takes its layer's fans (PyTorch's bias bound uses the weight's fan_in).
@@ -169,10 +211,17 @@ oi_status oi_analyze(oi_model *model, const oi_graph *graph, oi_analysis **out, 
         return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(model));
     }
     a->n = n;
-    oi_actx x = {.model = model, .graph = graph};
-    for (size_t i = 0; i < n; i++)
+    size_t nv = oi_graph_value_count(graph);
+    oi_actx x = {.model = model, .graph = graph, .memo_const = calloc(nv ? nv : 1, 1),
+                 .memo_pos = calloc(nv ? nv : 1, 1)};
+    for (size_t i = 0; i < n; i++) {
         analyze_tensor(&x, i, &a->items[i]);
+        check_values(&x, i, &a->items[i]);
+    }
     link_biases(&x, a);
+    oi_find_ties(&x, a);
+    free(x.memo_const);
+    free(x.memo_pos);
     *out = a;
     return OI_OK;
 }

@@ -31,6 +31,11 @@ typedef enum {
     OI_ROLE_NORM_SCALE, OI_ROLE_NORM_BIAS, OI_ROLE_NORM_MEAN, OI_ROLE_NORM_VAR,
     OI_ROLE_EMBEDDING,
     OI_ROLE_PRELU_SLOPE,
+    OI_ROLE_POSITION,       /* learned positions: added to tokens or gathered by position */
+    OI_ROLE_TOKEN,          /* class / distillation / register tokens concatenated to the sequence */
+    OI_ROLE_LAYER_SCALE,    /* LayerScale / ReZero: scales a branch before its residual Add */
+    OI_ROLE_REL_POS_BIAS,   /* relative position bias, gathered or folded, added to logits */
+    OI_ROLE_COUNT
 } oi_role;
 
 typedef enum {
@@ -67,6 +72,12 @@ typedef struct oi_weight {
     char via[64];             /* ops between the constant and its layer */
     char note[192];           /* tied use, branch disagreement, ... */
     char reason[160];         /* OI_ROLE_NONE: why it is left alone */
+    long tied_to;             /* catalogue index this is a copy of (-1: none) */
+    int tied_transposed;      /* ... as its 2-D transpose */
+    int folded;               /* REL_POS_BIAS: the gathered table folded into a constant */
+    int scalar_scale;         /* LAYER_SCALE: one value (ReZero/SkipInit) */
+    int fixed_kind;           /* OI_ROLE_NONE with a known reason: 1 exporter constant, 2 buffer */
+    char module[96];          /* torch module path from node names ("encoder.layers.3.attn") */
 } oi_weight;
 
 typedef struct oi_analysis oi_analysis;

@@ -1,12 +1,19 @@
-/* Shared inside analyze/, called downward: node.c < act.c < roles.c < layout.c < analyze.c. */
+/* Shared inside analyze/, called downward:
+ * node.c < patterns.c < act.c < roles.c < layout.c < ties.c < analyze.c. */
 #ifndef OI_ANALYZE_INTERNAL_H
 #define OI_ANALYZE_INTERNAL_H
 
 #include "analyze/analyze.h"
 
+struct oi_analysis {
+    oi_weight *items;
+    size_t n;
+};
+
 typedef struct {
     oi_model *model;
     const oi_graph *graph;
+    signed char *memo_const, *memo_pos;   /* per value: 0 unknown, 1 yes, -1 no */
 } oi_actx;
 
 int oi_op_is(const Onnx__NodeProto *n, const char *op);
@@ -17,6 +24,26 @@ double oi_attr_float(const Onnx__NodeProto *n, const char *name, double dflt);
 int oi_const_values(const oi_actx *x, long value, double *out, size_t max, size_t *n);
 /* Is this value a constant (initializer or Constant output)? */
 int oi_is_const(const oi_actx *x, long value);
+
+/* A float constant's values as float32 (malloc'd; NULL if unreadable or huge). */
+float *oi_const_floats(const oi_actx *x, size_t tensor);
+
+/* ---- patterns.c: what the role table asks of the graph ---- */
+int oi_is_const_derived(const oi_actx *x, long v);
+int oi_is_normalized(const oi_actx *x, long v);
+int oi_is_norm_denominator(const oi_actx *x, long v);
+int oi_is_scaled_normalized(const oi_actx *x, long v);
+int oi_is_groupnorm_core(const oi_actx *x, size_t node);
+int oi_feeds_residual_add(const oi_actx *x, size_t node, size_t const_slot);
+int oi_adds_to_logits(const oi_actx *x, size_t node, size_t const_slot);
+int oi_flows_to_logits(const oi_actx *x, long v, int depth);
+int oi_is_positional(const oi_actx *x, long v);
+int oi_values_sinusoidal(const oi_tensor *t, const float *v);
+int oi_values_mask(const float *v, uint64_t n);
+int oi_values_all(const float *v, uint64_t n, float want);
+
+/* ---- ties.c: identical or transposed copies of learned tensors ---- */
+void oi_find_ties(const oi_actx *x, oi_analysis *a);
 
 /* Role, fans and layer of a constant reaching (node, slot) with layout w->dims;
  * 1 if it is a weight there, else 0 with w->reason set. */

@@ -293,10 +293,17 @@ static void track_flat(const oi_actx *x, size_t node, size_t slot, long in_value
     }
 }
 
-static int is_layout_op(const Onnx__NodeProto *n, size_t slot)
+/* Ops a constant passes through to reach its layer.  A Concat only when every
+ * input is made of constants (torch's gate reordering); a constant joined to
+ * computed values is a token (roles.c). */
+static int is_layout_op(const oi_actx *x, size_t node, const Onnx__NodeProto *n, size_t slot)
 {
-    if (oi_op_is(n, "Concat"))
+    if (oi_op_is(n, "Concat")) {
+        for (size_t i = 0; i < n->n_input; i++)
+            if (!oi_is_const_derived(x, oi_graph_input_value(x->graph, node, i)))
+                return 0;
         return 1;
+    }
     return slot == 0 && (oi_op_is(n, "Identity") || oi_op_is(n, "Cast") ||
                          oi_op_is(n, "Transpose") || oi_op_is(n, "Reshape") ||
                          oi_op_is(n, "Squeeze") || oi_op_is(n, "Unsqueeze") ||
@@ -313,7 +320,7 @@ static void follow(const oi_actx *x, long value, oi_reach cur, oi_reach *out, si
         oi_reach r = cur;
         r.node = node;
         r.slot = slot;
-        long next = depth < 8 && is_layout_op(n, slot) ? oi_graph_output_value(x->graph, node, 0) : -1;
+        long next = depth < 8 && is_layout_op(x, node, n, slot) ? oi_graph_output_value(x->graph, node, 0) : -1;
         if (next < 0) {
             shape s;
             value_shape(x, value, &s, 0);

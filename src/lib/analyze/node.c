@@ -42,6 +42,35 @@ int oi_is_const(const oi_actx *x, long value)
     return value >= 0 && oi_graph_value(x->graph, (size_t)value)->tensor >= 0;
 }
 
+#define FLOATS_MAX (UINT64_C(1) << 26)   /* value checks read at most 64M elements */
+
+float *oi_const_floats(const oi_actx *x, size_t tensor)
+{
+    oi_tensor *t = oi_model_tensor(x->model, tensor);
+    if (!oi_dtype_is_float(t->dtype) || t->storage == OI_STORE_NONE || !t->elem_size ||
+        t->n_elems > FLOATS_MAX)
+        return NULL;
+    uint8_t *raw = malloc(t->n_bytes ? t->n_bytes : 1);
+    float *f = malloc((t->n_elems ? t->n_elems : 1) * sizeof *f);
+    if (!raw || !f || oi_model_read(x->model, t, raw, NULL)) {
+        free(raw);
+        free(f);
+        return NULL;
+    }
+    for (uint64_t i = 0; i < t->n_elems; i++) {
+        uint16_t h;
+        double d;
+        switch (t->dtype) {
+        case DT(FLOAT): memcpy(&f[i], raw + 4 * i, 4); break;
+        case DT(DOUBLE): memcpy(&d, raw + 8 * i, 8); f[i] = (float)d; break;
+        case DT(FLOAT16): memcpy(&h, raw + 2 * i, 2); f[i] = oi_f16_to_f32(h); break;
+        default: memcpy(&h, raw + 2 * i, 2); f[i] = oi_bf16_to_f32(h); break;
+        }
+    }
+    free(raw);
+    return f;
+}
+
 static double half_to_double(uint16_t h, int bf16)
 {
     if (bf16) {
@@ -91,7 +120,8 @@ const char *oi_role_name(oi_role r)
 {
     static const char *const names[] = {
         "none", "weight", "bias", "rnn_W", "rnn_R", "rnn_B", "rnn_P", "norm_scale",
-        "norm_bias", "norm_mean", "norm_var", "embedding", "prelu_slope",
+        "norm_bias", "norm_mean", "norm_var", "embedding", "prelu_slope", "position",
+        "token", "layer_scale", "rel_pos_bias",
     };
     return (size_t)r < sizeof names / sizeof names[0] ? names[r] : "?";
 }

@@ -182,11 +182,82 @@ static int use_matmul(const oi_actx *x, const Onnx__NodeProto *n, size_t node, s
     return slot <= 1 && matmul_weight(n, slot, w);
 }
 
+static int non1_axes(const oi_weight *w)
+{
+    int k = 0;
+    for (int i = 0; i < w->rank; i++)
+        k += w->dims[i] != 1;
+    return k;
+}
+
+/* Add: a layer's bias; a norm's shift; a bias or mask on attention logits;
+ * positions added to the token stream. */
 static int use_add(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
                    oi_weight *w)
 {
+    if (n->n_input != 2 || slot > 1)
+        return 0;
+    if (bias_add(x, node, slot, w))
+        return 1;
+    long other = oi_graph_input_value(x->graph, node, 1 - slot);
+    if (other < 0 || oi_is_const_derived(x, other))
+        return 0;
+    if (oi_is_scaled_normalized(x, other) || oi_is_normalized(x, other))
+        return set_role(w, OI_ROLE_NORM_BIAS);
+    if (oi_adds_to_logits(x, node, slot)) {
+        w->folded = 1;   /* the table, gathered and folded; masks are told apart by value */
+        return set_role(w, OI_ROLE_REL_POS_BIAS);
+    }
+    if (non1_axes(w) >= 2)
+        return set_role(w, OI_ROLE_POSITION);
+    return 0;
+}
+
+/* Mul: a norm's scale γ·x̂, or LayerScale/ReZero before a residual Add. */
+static int use_mul(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
+                   oi_weight *w)
+{
+    if (n->n_input != 2 || slot > 1)
+        return 0;
+    long other = oi_graph_input_value(x->graph, node, 1 - slot);
+    if (other < 0 || oi_is_const_derived(x, other))
+        return 0;
+    if (oi_is_normalized(x, other))
+        return set_role(w, OI_ROLE_NORM_SCALE);
+    if (non1_axes(w) <= 1 && oi_feeds_residual_add(x, node, slot)) {
+        w->scalar_scale = non1_axes(w) == 0;
+        return set_role(w, OI_ROLE_LAYER_SCALE);
+    }
+    return 0;
+}
+
+/* A constant concatenated to computed values: tokens prepended to a sequence
+ * (directly, or expanded to the batch first). */
+static int use_concat(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
+                      oi_weight *w)
+{
+    (void)slot;
+    for (size_t i = 0; i < n->n_input; i++)
+        if (!oi_is_const_derived(x, oi_graph_input_value(x->graph, node, i)))
+            return w->rank >= 2 && set_role(w, OI_ROLE_TOKEN);
+    return 0;
+}
+
+static int use_expand(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
+                      oi_weight *w)
+{
     (void)n;
-    return bias_add(x, node, slot, w);
+    long out = oi_graph_output_value(x->graph, node, 0);
+    if (slot != 0 || out < 0 || w->rank < 2)
+        return 0;
+    const oi_value *v = oi_graph_value(x->graph, (size_t)out);
+    for (size_t u = 0; u < v->n_uses; u++) {
+        size_t c = v->uses[u].node;
+        const Onnx__NodeProto *cn = oi_graph_node(x->graph, c)->proto;
+        if (oi_op_is(cn, "Concat") && use_concat(x, cn, c, v->uses[u].slot, w))
+            return 1;
+    }
+    return 0;
 }
 
 static int use_rnn(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
@@ -200,9 +271,15 @@ static int use_gather(const oi_actx *x, const Onnx__NodeProto *n, size_t node, s
                       oi_weight *w)
 {
     (void)n;
-    return slot == 0 && w->rank == 2 &&
-           is_integer_value(x, oi_graph_input_value(x->graph, node, 1)) &&
-           set_role(w, OI_ROLE_EMBEDDING);
+    long idx = oi_graph_input_value(x->graph, node, 1);
+    if (slot != 0 || w->rank < 1 || !is_integer_value(x, idx))
+        return 0;
+    if (oi_is_positional(x, idx)) {   /* positions, not token ids */
+        long out = oi_graph_output_value(x->graph, node, 0);
+        return set_role(w, oi_flows_to_logits(x, out, 0) ? OI_ROLE_REL_POS_BIAS
+                                                        : OI_ROLE_POSITION);
+    }
+    return w->rank == 2 && set_role(w, OI_ROLE_EMBEDDING);
 }
 
 static int use_prelu(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
@@ -233,7 +310,12 @@ static int use_mha(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size
 static int use_norm(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
                     oi_weight *w)
 {
-    (void)x, (void)node;
+    if ((slot == 1 || slot == 2) && oi_is_groupnorm_core(x, node)) {
+        w->fixed_kind = 1;
+        snprintf(w->reason, sizeof w->reason, "exporter's unit %s inside a decomposed GroupNorm",
+                 slot == 1 ? "scale" : "shift");
+        return 0;
+    }
     return norm_role(n, slot, w);
 }
 
@@ -244,7 +326,8 @@ static const struct {
     {"Conv", use_conv}, {"FusedConv", use_conv}, {"ConvTranspose", use_conv},
     {"Gemm", use_gemm}, {"FusedGemm", use_gemm},
     {"MatMul", use_matmul}, {"FusedMatMul", use_matmul},
-    {"Add", use_add},
+    {"Add", use_add}, {"Mul", use_mul},
+    {"Concat", use_concat}, {"Expand", use_expand}, {"Tile", use_expand},
     {"LSTM", use_rnn}, {"GRU", use_rnn}, {"RNN", use_rnn},
     {"Gather", use_gather},
     {"PRelu", use_prelu},
@@ -277,7 +360,7 @@ int oi_classify_use(const oi_actx *x, size_t node, size_t slot, oi_weight *w)
     if (oi_op_is(n, "DequantizeLinear"))
         snprintf(w->reason, sizeof w->reason, slot == 0 ? "quantized weight (DequantizeLinear), "
                  "left as is" : "quantization scale/zero-point, left as is");
-    else
+    else if (!w->reason[0])
         snprintf(w->reason, sizeof w->reason, "input %zu of %s '%s' is not a weight slot", slot,
                  n->op_type ? n->op_type : "?", n->name ? n->name : "");
     return 0;

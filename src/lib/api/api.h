@@ -23,6 +23,7 @@ struct oi_ctx {
     int threads, forget_bias, materialize, residual_scale, full_encode;
     int overwrite, in_place, externalize;
     uint64_t external_threshold;
+    double layer_scale;
     char *external_name, *base_dir, *label;
     char *rules_text, *rules_label;   /* kept so a clone can parse its own */
     oi_rules *rules;

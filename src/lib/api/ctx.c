@@ -13,6 +13,7 @@ oi_ctx *oi_ctx_new(void)
     if (ctx) {
         ctx->forget_bias = 1;
         ctx->external_threshold = 1024;
+        ctx->layer_scale = 1e-6;
     }
     return ctx;
 }
@@ -233,6 +234,14 @@ oi_status oi_ctx_set_base_dir(oi_ctx *ctx, const char *dir, oi_error *err)
     return ctx ? set_string(&ctx->base_dir, dir, err) : OI_ERR_USAGE;
 }
 
+oi_status oi_ctx_set_layer_scale(oi_ctx *ctx, double value, oi_error *err)
+{
+    if (!ctx || !(value >= 0 && value <= 1e3))
+        return oi_fail(err, OI_ERR_USAGE, "layer scale %g: wants a value in [0, 1000]", value);
+    ctx->layer_scale = value;
+    return OI_OK;
+}
+
 oi_status oi_ctx_set_label(oi_ctx *ctx, const char *label, oi_error *err)
 {
     return ctx ? set_string(&ctx->label, label, err) : OI_ERR_USAGE;
@@ -255,6 +264,7 @@ oi_policy oi_ctx_policy(const oi_ctx *ctx, oi_preset preset)
         .exclude = ctx->exclude.items,
         .materialize = ctx->materialize,
         .residual_scale = ctx->residual_scale,
+        .layer_scale = ctx->layer_scale,
         .rules = ctx->rules,
     };
     return p;

@@ -75,6 +75,100 @@ static uint64_t tensor_key(const oi_tensor *t, uint64_t seed)
     return oi_fill_key(seed, t->scope, t->name);
 }
 
+static int by_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* One fresh draw per distinct original value: a folded relative position bias
+ * stays a relative position bias (entries that were equal stay equal). */
+static oi_status fill_distinct(const oi_decision *d, const oi_tensor *t, uint64_t key,
+                               const float *orig, float *out, oi_error *err)
+{
+    size_t n = (size_t)t->n_elems, k = 0;
+    float *u = malloc((n ? n : 1) * sizeof *u), *draw = malloc((n ? n : 1) * sizeof *draw);
+    if (!u || !draw) {
+        free(u);
+        free(draw);
+        return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
+    }
+    memcpy(u, orig, n * sizeof *u);
+    qsort(u, n, sizeof *u, by_float);
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || by_float(&u[k - 1], &u[i]) != 0)
+            u[k++] = u[i];
+    oi_decision tn = *d;
+    tn.kind = OI_FILL_TRUNC_NORMAL;
+    oi_fill_elementwise(&tn, key, 0, k, draw);
+    for (size_t i = 0; i < n; i++) {
+        const float *at = bsearch(&orig[i], u, k, sizeof *u, by_float);
+        out[i] = at ? draw[at - u] : draw[0];   /* NaNs (unordered) share the first draw */
+    }
+    free(u);
+    free(draw);
+    return OI_OK;
+}
+
+/* What the model holds now, as floats (for DISTINCT). */
+static float *original_floats(oi_model *m, const oi_tensor *t, oi_error *err)
+{
+    uint8_t *raw = malloc(t->n_bytes ? t->n_bytes : 1);
+    float *f = malloc((t->n_elems ? t->n_elems : 1) * sizeof *f);
+    if (!raw || !f || oi_model_read(m, t, raw, err)) {
+        if (!raw || !f)
+            oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
+        free(raw);
+        free(f);
+        return NULL;
+    }
+    for (uint64_t i = 0; i < t->n_elems; i++) {
+        uint16_t h;
+        double v;
+        switch (t->dtype) {
+        case DT(FLOAT): memcpy(&f[i], raw + 4 * i, 4); break;
+        case DT(DOUBLE): memcpy(&v, raw + 8 * i, 8); f[i] = (float)v; break;
+        case DT(FLOAT16): memcpy(&h, raw + 2 * i, 2); f[i] = oi_f16_to_f32(h); break;
+        default: memcpy(&h, raw + 2 * i, 2); f[i] = oi_bf16_to_f32(h); break;
+        }
+    }
+    free(raw);
+    return f;
+}
+
+static oi_status whole_values(const oi_decision *d, const oi_tensor *t, uint64_t seed, float *out,
+                              oi_model *model, const oi_plan *plan, oi_error *err);
+
+/* A tied copy: its source's values, transposed where it is the transpose. */
+static oi_status fill_copy(const oi_decision *d, const oi_tensor *t, uint64_t seed,
+                           oi_model *model, const oi_plan *plan, float *out, oi_error *err)
+{
+    if (!model || !plan || d->source < 0 || (size_t)d->source >= oi_model_tensor_count(model))
+        return oi_fail(err, OI_ERR_UNSUPPORTED, "tensor '%s' is a tied copy: fill its source",
+                       t->name);
+    const oi_tensor *s = oi_model_tensor(model, (size_t)d->source);
+    const oi_decision *sd = oi_plan_get(plan, (size_t)d->source);
+    if (s->n_elems != t->n_elems || sd->kind == OI_FILL_COPY)
+        return oi_fail(err, OI_ERR_FORMAT, "tensor '%s': tie with '%s' does not fit", t->name,
+                       s->name);
+    float *v = d->transposed ? malloc((size_t)(t->n_elems ? t->n_elems : 1) * sizeof *v) : out;
+    if (!v)
+        return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
+    oi_status st = whole_values(sd, s, seed, v, model, plan, err);
+    if (st == OI_OK && d->transposed) {
+        int64_t rows = 1, cols = 1;   /* the source as a matrix: its non-1 dims */
+        for (size_t i = 0, k = 0; i < s->proto->n_dims; i++)
+            if (s->proto->dims[i] != 1)
+                *(k++ == 0 ? &rows : &cols) *= s->proto->dims[i];
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < cols; j++)
+                out[j * rows + i] = v[i * cols + j];
+    }
+    if (d->transposed)
+        free(v);
+    return st;
+}
+
 /* Values of one job into scratch (count floats). */
 static oi_status job_values(const oi_decision *d, const oi_tensor *t, uint64_t key,
                             const fill_job *j, float *scratch, oi_error *err)
@@ -147,8 +241,10 @@ static void *worker(void *arg)
                 break;
             }
         }
-        if (job_values(d, t, tensor_key(t, r->seed), j, scratch, &e) ||
-            write_out(r, j->tensor, j, scratch, bytes, &e)) {
+        oi_status vs = d->kind == OI_FILL_DISTINCT || d->kind == OI_FILL_COPY
+                           ? whole_values(d, t, r->seed, scratch, r->model, r->plan, &e)
+                           : job_values(d, t, tensor_key(t, r->seed), j, scratch, &e);
+        if (vs || write_out(r, j->tensor, j, scratch, bytes, &e)) {
             oi_fail_prefix(&e, "%s: ", oi_model_label(r->model));
             record_error(r, &e);
             break;
@@ -183,7 +279,8 @@ static int plan_jobs(fill_run *r, size_t ti, size_t *cap)
         for (int64_t m = 0; m < d->matrices; m++)
             if (push_job(r, cap, (fill_job){ti, (uint64_t)m * per, per, m}))
                 return -1;
-    } else if (d->kind == OI_FILL_IDENTITY || d->kind == OI_FILL_SPARSE) {
+    } else if (d->kind == OI_FILL_IDENTITY || d->kind == OI_FILL_SPARSE ||
+               d->kind == OI_FILL_DISTINCT || d->kind == OI_FILL_COPY) {
         return push_job(r, cap, (fill_job){ti, 0, n, -1});
     } else {
         for (uint64_t s = 0; s < n; s += CHUNK)
@@ -297,9 +394,32 @@ oi_status oi_fill_model(oi_model *model, const oi_plan *plan, uint64_t seed, int
     return s;
 }
 
+/* A whole tensor's values; model and plan are needed for DISTINCT and COPY. */
+static oi_status whole_values(const oi_decision *d, const oi_tensor *t, uint64_t seed, float *out,
+                              oi_model *model, const oi_plan *plan, oi_error *err)
+{
+    if (d->kind == OI_FILL_COPY)
+        return fill_copy(d, t, seed, model, plan, out, err);
+    if (d->kind == OI_FILL_DISTINCT) {
+        if (!model)
+            return oi_fail(err, OI_ERR_UNSUPPORTED,
+                           "tensor '%s': a folded table is filled from its current values",
+                           t->name);
+        float *orig = original_floats(model, t, err);
+        if (!orig)
+            return err ? err->status : OI_ERR_NOMEM;
+        oi_status s = fill_distinct(d, t, tensor_key(t, seed), orig, out, err);
+        free(orig);
+        return s;
+    }
+    return oi_fill_values(d, t, seed, out, err);
+}
+
 oi_status oi_fill_values(const oi_decision *d, const oi_tensor *t, uint64_t seed, float *out,
                          oi_error *err)
 {
+    if (d->kind == OI_FILL_COPY || d->kind == OI_FILL_DISTINCT)
+        return whole_values(d, t, seed, out, NULL, NULL, err);
     uint64_t key = tensor_key(t, seed);
     if (d->kind == OI_FILL_ORTHOGONAL) {
         for (int64_t m = 0; m < d->matrices; m++)

@@ -370,6 +370,13 @@ oi_status oi_model_write(oi_model *m, oi_tensor *t, const void *src, oi_error *e
     return oi_fail(err, OI_ERR_UNSUPPORTED, "%s: %s has no data to replace", m->label, what);
 }
 
+const void *oi_model_raw_view(const oi_model *m, const oi_tensor *t)
+{
+    (void)m;
+    return t->storage == OI_STORE_RAW && t->elem_size && t->proto->raw_data.len == t->n_bytes
+               ? t->proto->raw_data.data : NULL;
+}
+
 void *oi_model_raw_payload(oi_model *m, oi_tensor *t)
 {
     (void)m;

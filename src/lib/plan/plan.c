@@ -38,6 +38,41 @@ static void normal(oi_decision *d, double mean, double std, double gain, const c
     d->gain = gain;
 }
 
+static void trunc_normal(oi_decision *d, double std, const char *scheme)
+{
+    d->kind = OI_FILL_TRUNC_NORMAL;
+    d->scheme = scheme;
+    d->p1 = 0;
+    d->p2 = std;
+    d->gain = 1;
+}
+
+/* Parameters that are not layer weights: positions, tokens, LayerScale,
+ * relative position bias.  A folded bias table keeps its structure. */
+static int other_parameter(oi_decision *d, const oi_weight *w, const oi_policy *p)
+{
+    switch (w->role) {
+    case OI_ROLE_POSITION: case OI_ROLE_TOKEN:
+        trunc_normal(d, 0.02, "trunc_normal(0.02)");
+        return 1;
+    case OI_ROLE_REL_POS_BIAS:
+        trunc_normal(d, 0.02, "trunc_normal(0.02)");
+        if (w->folded) {
+            d->kind = OI_FILL_DISTINCT;
+            d->scheme = "trunc_normal(0.02) per distinct value";
+        }
+        return 1;
+    case OI_ROLE_LAYER_SCALE:
+        if (w->scalar_scale)
+            constant(d, 0, "zeros (ReZero)");
+        else
+            constant(d, isnan(p->layer_scale) ? 1e-6 : p->layer_scale, "layer_scale");
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static void xavier_uniform(oi_decision *d, int64_t fan_in, int64_t fan_out, double gain)
 {
     uniform(d, gain * sqrt(6.0 / (double)(fan_in + fan_out)), gain, "xavier_uniform");
@@ -125,7 +160,10 @@ static void decide_default(oi_decision *d, const oi_weight *w, const oi_tensor *
     case OI_ROLE_EMBEDDING: normal(d, 0, 1, 1, "normal"); break;
     case OI_ROLE_PRELU_SLOPE: constant(d, 0.25, "constant"); break;
     case OI_ROLE_BIAS: case OI_ROLE_RNN_P: constant(d, 0, "zeros"); break;
-    default: norm_roles(d, w); break;
+    default:
+        if (!other_parameter(d, w, p))
+            norm_roles(d, w);
+        break;
     }
 }
 
@@ -162,6 +200,13 @@ static void decide_torch(oi_decision *d, const oi_weight *w, const oi_tensor *t,
     case OI_ROLE_RNN_W: case OI_ROLE_RNN_R: case OI_ROLE_RNN_B: case OI_ROLE_RNN_P:
         uniform(d, 1.0 / sqrt((double)w->hidden), 1.0, "uniform(1/sqrt(hidden))");
         break;
+    case OI_ROLE_POSITION:   /* a gathered table is an nn.Embedding: N(0, 1) */
+        if (strcmp(w->op, "Gather") == 0)
+            normal(d, 0, 1, 1, "normal");
+        else
+            decide_default(d, w, t, p);
+        break;
+    case OI_ROLE_TOKEN: constant(d, 0, "zeros"); break;   /* torchvision's ViT class token */
     default: decide_default(d, w, t, p); break;
     }
 }
@@ -174,6 +219,12 @@ static void decide_keras(oi_decision *d, const oi_weight *w, const oi_tensor *t,
     case OI_ROLE_RNN_W: xavier_uniform(d, w->fan_in, w->gates * w->hidden, 1.0); break;
     case OI_ROLE_RNN_R: rnn_recurrent(d, w, t, 1); break;
     case OI_ROLE_EMBEDDING: uniform(d, 0.05, 1.0, "uniform(0.05)"); break;
+    case OI_ROLE_POSITION:   /* keras.layers.Embedding's default */
+        if (strcmp(w->op, "Gather") == 0)
+            uniform(d, 0.05, 1.0, "uniform(0.05)");
+        else
+            decide_default(d, w, t, p);
+        break;
     case OI_ROLE_PRELU_SLOPE: constant(d, 0, "zeros"); break;
     default: decide_default(d, w, t, p); break;
     }
@@ -401,6 +452,31 @@ static void decide(const oi_weight *w, const oi_tensor *t, const oi_policy *p, o
     check_shape(d, w, t);
 }
 
+/* A tied copy follows its source: written as the source's values (transposed
+ * where it is the transpose), or left alone with it. */
+static void keep_tie(oi_model *model, const oi_analysis *a, oi_plan *plan, size_t i)
+{
+    const oi_weight *w = oi_analysis_get(a, i);
+    if (w->tied_to < 0 || (size_t)w->tied_to >= plan->n)
+        return;
+    const oi_decision *src = &plan->items[w->tied_to];
+    oi_decision *d = &plan->items[i];
+    const char *name = oi_model_tensor(model, (size_t)w->tied_to)->name;
+    if (src->kind == OI_FILL_NONE) {
+        untouched(d, "");
+        snprintf(d->reason, sizeof d->reason, "tied with '%s', which is left alone", name);
+        return;
+    }
+    memset(d, 0, sizeof *d);
+    d->kind = OI_FILL_COPY;
+    d->scheme = w->tied_transposed ? "tied (transposed copy)" : "tied (copy)";
+    d->gain = src->gain;
+    d->source = w->tied_to;
+    d->transposed = w->tied_transposed;
+    snprintf(d->reason, sizeof d->reason, "tied with '%s'%s", name,
+             w->tied_transposed ? " (transposed)" : "");
+}
+
 oi_status oi_plan_build(oi_model *model, const oi_analysis *analysis, const oi_policy *policy,
                         oi_plan **out, oi_error *err)
 {
@@ -424,6 +500,8 @@ oi_status oi_plan_build(oi_model *model, const oi_analysis *analysis, const oi_p
     q.residual_layers = residual / 2 > 1 ? residual / 2 : 1;
     for (size_t i = 0; i < n; i++)
         decide(oi_analysis_get(analysis, i), oi_model_tensor(model, i), &q, &plan->items[i]);
+    for (size_t i = 0; i < n; i++)
+        keep_tie(model, analysis, plan, i);
     *out = plan;
     return OI_OK;
 }

@@ -26,6 +26,7 @@ typedef struct oi_policy {
     int materialize;                /* plan declared-only tensors too (they get data) */
     int residual_scale;             /* transformer: 0.02/sqrt(2*layers) on residual projections */
     int residual_layers;            /* filled in by oi_plan_build: residual projections / 2 */
+    double layer_scale;             /* LayerScale init (ConvNeXt's 1e-6 when NAN) */
     const char *const *only;        /* NULL-terminated globs, or NULL */
     const char *const *exclude;
     const struct oi_rules *rules;   /* --rules, tried before the preset; or NULL */
@@ -41,6 +42,8 @@ typedef enum {
     OI_FILL_IDENTITY,       /* identity / dirac per matrix (times p1) */
     OI_FILL_SPARSE,         /* per column a fraction p1 zeros, the rest N(0, p2^2) */
     OI_FILL_GATE_BIAS,      /* p1 everywhere, but p2 on the listed element ranges */
+    OI_FILL_DISTINCT,       /* TRUNC_NORMAL drawn once per distinct original value (folded tables) */
+    OI_FILL_COPY,           /* the values of tensor `source` (its 2-D transpose if transposed) */
 } oi_fill_kind;
 
 typedef struct oi_decision {
@@ -51,6 +54,8 @@ typedef struct oi_decision {
     int64_t matrices, rows, cols;     /* ORTHOGONAL / IDENTITY / SPARSE */
     int n_ranges;                     /* GATE_BIAS */
     int64_t range_start[4], range_len[4];
+    long source;                      /* COPY: catalogue index of the tensor copied */
+    int transposed;
     char reason[192];       /* NONE: why it is left alone */
 } oi_decision;
 

@@ -46,7 +46,7 @@ static int in_list(const char *s, const char *const *list)
 
 static int valid_role(const char *s)
 {
-    for (int r = 0; r <= OI_ROLE_PRELU_SLOPE; r++)
+    for (int r = 0; r < OI_ROLE_COUNT; r++)
         if (strcmp(s, oi_role_name((oi_role)r)) == 0)
             return 1;
     return 0;

@@ -103,7 +103,7 @@ void oi_report_plan_table(FILE *out, oi_model *m, const oi_analysis *a, const oi
     fprintf(out, "%-32s %-12s %-18s %-13s %-8s %-16s %7s %7s %-11s %6s  %s\n", "tensor", "where",
             "op", "role", "dtype", "shape", "fan_in", "fan_out", "activation", "gain",
             "scheme");
-    size_t counts[OI_ROLE_PRELU_SLOPE + 1] = {0}, untouched = 0;
+    size_t counts[OI_ROLE_COUNT] = {0}, untouched = 0;
     for (size_t i = 0; i < oi_model_tensor_count(m); i++) {
         const oi_tensor *t = oi_model_tensor(m, i);
         const oi_weight *w = oi_analysis_get(a, i);
@@ -140,7 +140,7 @@ void oi_report_plan_table(FILE *out, oi_model *m, const oi_analysis *a, const oi
     }
     fprintf(out, "\nsummary: %zu tensors; re-initialized %zu:", oi_model_tensor_count(m),
             oi_model_tensor_count(m) - untouched);
-    for (int r = 1; r <= OI_ROLE_PRELU_SLOPE; r++)
+    for (int r = 1; r < OI_ROLE_COUNT; r++)
         if (counts[r])
             fprintf(out, " %s %zu,", oi_role_name((oi_role)r), counts[r]);
     size_t n = oi_model_tensor_count(m);

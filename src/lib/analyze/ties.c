@@ -1,0 +1,163 @@
+/* Tied weights: a learned tensor stored twice, as an identical or transposed
+ * copy (torch's exporter folds lm_head = wteᵀ into a second constant).  Each
+ * copy is marked tied to one source so the plan fills it once.  Candidates are
+ * bucketed by a signature read from the diagonal (which a transpose keeps),
+ * and only tensors in the same bucket are compared in full: near-linear. */
+#include "analyze/analyze_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/hash.h"
+
+#define SAMPLE 64
+
+typedef struct {
+    size_t tensor;
+    int64_t rows, cols;       /* as a matrix (1-dims dropped); cols 1 when not 2-D */
+    uint64_t sig;
+} candidate;
+
+static int may_be_tied(const oi_weight *w)
+{
+    switch (w->role) {
+    case OI_ROLE_WEIGHT: case OI_ROLE_EMBEDDING: case OI_ROLE_POSITION: case OI_ROLE_RNN_W:
+    case OI_ROLE_RNN_R: case OI_ROLE_REL_POS_BIAS: case OI_ROLE_TOKEN:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static void as_matrix(const oi_tensor *t, int64_t *rows, int64_t *cols)
+{
+    int64_t d[2] = {1, 1};
+    int k = 0, more = 0;
+    for (size_t i = 0; i < t->proto->n_dims; i++)
+        if (t->proto->dims[i] != 1) {
+            if (k < 2)
+                d[k++] = t->proto->dims[i];
+            else
+                more = 1;
+        }
+    *rows = more ? (int64_t)t->n_elems : d[0];
+    *cols = more ? 1 : d[1];
+}
+
+/* Bytes of the whole tensor (caller frees), or NULL. */
+static uint8_t *read_all(const oi_actx *x, const oi_tensor *t)
+{
+    uint8_t *b = malloc(t->n_bytes ? t->n_bytes : 1);
+    if (b && oi_model_read(x->model, t, b, NULL)) {
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+/* Signature from diagonal elements (k, k): equal for a copy and its transpose.
+ * 0 when the sample is constant (ones, zeros): nothing to tie. */
+static uint64_t signature(const uint8_t *p, const candidate *c, size_t es)
+{
+    int64_t n = c->cols > 1 ? (c->rows < c->cols ? c->rows : c->cols) : c->rows;
+    int64_t step = n > SAMPLE ? n / SAMPLE : 1;
+    uint64_t h = OI_FNV_OFFSET;
+    int varied = 0;
+    for (int64_t k = 0; k < n; k += step) {
+        const uint8_t *e = p + (size_t)(c->cols > 1 ? k * c->cols + k : k) * es;
+        varied |= memcmp(e, p, es) != 0;
+        for (size_t b = 0; b < es; b++)
+            h = oi_fnv1a_byte(h, e[b]);
+    }
+    return varied ? h ^ (uint64_t)(c->rows * c->cols) : 0;   /* the same for a transpose */
+}
+
+static int by_sig(const void *a, const void *b)
+{
+    const candidate *x = a, *y = b;
+    if (x->sig != y->sig)
+        return x->sig < y->sig ? -1 : 1;
+    return (x->tensor > y->tensor) - (x->tensor < y->tensor);
+}
+
+static int transposed_equal(const uint8_t *a, const uint8_t *b, int64_t rows, int64_t cols,
+                            size_t es)
+{
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++)
+            if (memcmp(a + (size_t)(i * cols + j) * es, b + (size_t)(j * rows + i) * es, es))
+                return 0;
+    return 1;
+}
+
+/* Is c a copy of s?  1 identical, 2 transposed, 0 no. */
+static int copy_of(const oi_actx *x, const candidate *s, const candidate *c)
+{
+    const oi_tensor *ts = oi_model_tensor(x->model, s->tensor);
+    const oi_tensor *tc = oi_model_tensor(x->model, c->tensor);
+    if (ts->dtype != tc->dtype || ts->n_elems != tc->n_elems)
+        return 0;
+    const uint8_t *a = oi_model_raw_view(x->model, ts), *b = oi_model_raw_view(x->model, tc);
+    uint8_t *fa = a ? NULL : read_all(x, ts), *fb = b ? NULL : read_all(x, tc);
+    a = a ? a : fa;
+    b = b ? b : fb;
+    int r = 0;
+    if (a && b) {
+        if (s->rows == c->rows && s->cols == c->cols && memcmp(a, b, ts->n_bytes) == 0)
+            r = 1;
+        else if (s->cols > 1 && s->rows == c->cols && s->cols == c->rows &&
+                 transposed_equal(a, b, s->rows, s->cols, ts->elem_size))
+            r = 2;
+    }
+    free(fa);
+    free(fb);
+    return r;
+}
+
+/* The source of a tie: an embedding table if there is one, else the first. */
+static size_t pick_source(const oi_analysis *a, const candidate *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a->items[c[i].tensor].role == OI_ROLE_EMBEDDING)
+            return i;
+    return 0;
+}
+
+void oi_find_ties(const oi_actx *x, oi_analysis *a)
+{
+    candidate *c = malloc((a->n ? a->n : 1) * sizeof *c);
+    size_t n = 0;
+    for (size_t i = 0; c && i < a->n; i++) {
+        oi_weight *w = &a->items[i];
+        w->tied_to = -1;
+        const oi_tensor *t = oi_model_tensor(x->model, i);
+        if (!may_be_tied(w) || t->n_elems < 16 || !t->elem_size)
+            continue;
+        candidate k = {.tensor = i};
+        as_matrix(t, &k.rows, &k.cols);
+        const uint8_t *p = oi_model_raw_view(x->model, t);
+        uint8_t *full = p ? NULL : read_all(x, t);
+        if (p || full)
+            k.sig = signature(p ? p : full, &k, t->elem_size);
+        free(full);
+        if (k.sig)
+            c[n++] = k;
+    }
+    if (c)
+        qsort(c, n, sizeof *c, by_sig);
+    for (size_t lo = 0, hi; c && lo < n; lo = hi) {
+        for (hi = lo + 1; hi < n && c[hi].sig == c[lo].sig; hi++)
+            ;
+        if (hi - lo < 2)
+            continue;
+        size_t s = lo + pick_source(a, c + lo, hi - lo);
+        for (size_t i = lo; i < hi; i++) {
+            int how = i == s ? 0 : copy_of(x, &c[s], &c[i]);
+            if (how) {
+                a->items[c[i].tensor].tied_to = (long)c[s].tensor;
+                a->items[c[i].tensor].tied_transposed = how == 2;
+            }
+        }
+    }
+    free(c);
+}

@@ -1,0 +1,70 @@
+"""Export the zoo (zoo_models.py) three ways each, with trained-looking weights,
+and record torch's truth beside each model.
+
+    make_zoo.py OUTDIR
+
+For every model and export (opset14: opset 14, no constant folding;
+opset14_folded; opset17_folded) writes NAME.EXPORT.onnx and NAME.truth.npz:
+every named_parameter as p/NAME and every float buffer as b/NAME (BatchNorm
+running stats as s/NAME), the values the export started from."""
+import os
+import sys
+import warnings
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from zoo_models import ZOO  # noqa: E402
+
+EXPORTS = {
+    "opset14": dict(opset_version=14, do_constant_folding=False),
+    "opset14_folded": dict(opset_version=14, do_constant_folding=True),
+    "opset17_folded": dict(opset_version=17, do_constant_folding=True),
+}
+
+
+def trained_looking(model, seed):
+    """Move every parameter off its init: no value a fresh init could give back."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=g) + 0.01)
+        for name, m in model.named_modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.add_(0.1 * torch.randn(m.running_mean.shape, generator=g))
+                m.running_var.mul_(1.5)
+
+
+def truth(model):
+    out = {}
+    for n, p in model.named_parameters():
+        out["p/" + n] = p.detach().numpy().copy()
+    for n, b in model.named_buffers():
+        if not b.is_floating_point():
+            continue
+        stat = n.endswith("running_mean") or n.endswith("running_var")
+        out[("s/" if stat else "b/") + n] = b.detach().numpy().copy()
+    return out
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    warnings.filterwarnings("ignore")
+    for i, (name, make) in enumerate(sorted(ZOO.items())):
+        torch.manual_seed(i)
+        model, example = make()
+        trained_looking(model, 100 + i)
+        model.eval()
+        np.savez(os.path.join(out, name + ".truth.npz"), **truth(model))
+        args = example if isinstance(example, tuple) else (example,)
+        for export, kw in EXPORTS.items():
+            path = os.path.join(out, "%s.%s.onnx" % (name, export))
+            torch.onnx.export(model, args, path, **kw)
+    with open(os.path.join(out, "zoo.stamp"), "w") as f:
+        f.write("ok\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+"""Today's architectures, small: the zoo onnxinit's analysis is scored on.
+
+Each entry builds a torch module and an example input.  Sizes are tiny so the
+whole zoo exports in seconds, but every construct of the full-size model is
+there: class tokens, learned and fixed positions, decomposed norms,
+LayerScale, relative position bias, tied heads, rotary caches, GroupNorm."""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+
+
+def vit():
+    m = torchvision.models.VisionTransformer(image_size=32, patch_size=8, num_layers=2,
+                                             num_heads=2, hidden_dim=32, mlp_dim=64,
+                                             num_classes=10)
+    return m, torch.randn(1, 3, 32, 32)
+
+
+def swin():
+    m = torchvision.models.SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[2, 2],
+                                           num_heads=[2, 4], window_size=[4, 4],
+                                           num_classes=10)
+    return m, torch.randn(1, 3, 32, 32)
+
+
+def convnext():
+    from torchvision.models.convnext import CNBlockConfig, ConvNeXt
+    cfg = [CNBlockConfig(16, 32, 1), CNBlockConfig(32, None, 1)]
+    m = ConvNeXt(cfg, stochastic_depth_prob=0.0, layer_scale=1e-6, num_classes=10)
+    return m, torch.randn(1, 3, 32, 32)
+
+
+class GPTBlock(nn.Module):
+    def __init__(self, d, h, t):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(d)
+        self.attn = nn.MultiheadAttention(d, h, batch_first=True)
+        self.ln_2 = nn.LayerNorm(d)
+        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
+        self.register_buffer("mask", torch.triu(torch.full((t, t), float("-inf")), diagonal=1))
+
+    def forward(self, x):
+        t = x.shape[1]
+        h = self.ln_1(x)
+        a, _ = self.attn(h, h, h, attn_mask=self.mask[:t, :t], need_weights=False)
+        x = x + a
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT(nn.Module):
+    """GPT-2-like: token + learned position embeddings, pre-LN blocks, tied head."""
+
+    def __init__(self, vocab=50, d=32, h=2, layers=2, t=16):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, d)
+        self.wpe = nn.Embedding(t, d)
+        self.blocks = nn.ModuleList(GPTBlock(d, h, t) for _ in range(layers))
+        self.ln_f = nn.LayerNorm(d)
+        self.lm_head = nn.Linear(d, vocab, bias=False)
+        self.lm_head.weight = self.wte.weight
+
+    def forward(self, ids):
+        pos = torch.arange(ids.shape[1], device=ids.device)
+        x = self.wte(ids) + self.wpe(pos)
+        for b in self.blocks:
+            x = b(x)
+        return self.lm_head(self.ln_f(x))
+
+
+def gpt():
+    return GPT(), torch.randint(0, 50, (1, 16))
+
+
+class Bert(nn.Module):
+    """BERT-like: word, position (buffer ids) and token-type embeddings, LN, post-LN encoder."""
+
+    def __init__(self, vocab=60, d=32, h=2, layers=2, t=24):
+        super().__init__()
+        self.word = nn.Embedding(vocab, d)
+        self.position = nn.Embedding(t, d)
+        self.token_type = nn.Embedding(2, d)
+        self.register_buffer("position_ids", torch.arange(t).unsqueeze(0))
+        self.register_buffer("token_type_ids", torch.zeros(1, t, dtype=torch.long))
+        self.ln = nn.LayerNorm(d, eps=1e-12)
+        layer = nn.TransformerEncoderLayer(d, h, 64, dropout=0.0, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.pooler = nn.Linear(d, d)
+
+    def forward(self, ids):
+        t = ids.shape[1]
+        x = self.word(ids) + self.position(self.position_ids[:, :t]) + \
+            self.token_type(self.token_type_ids[:, :t])
+        x = self.encoder(self.ln(x))
+        return torch.tanh(self.pooler(x[:, 0]))
+
+
+def bert():
+    return Bert(), torch.randint(0, 60, (1, 24))
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, d, eps=1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(d))
+
+    def forward(self, x):
+        return self.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps))
+
+
+def rotate_half(x):
+    a, b = x.chunk(2, dim=-1)
+    return torch.cat((-b, a), dim=-1)
+
+
+class LlamaBlock(nn.Module):
+    def __init__(self, d, h, t):
+        super().__init__()
+        self.h, self.hd = h, d // h
+        self.input_layernorm = RMSNorm(d)
+        self.q_proj = nn.Linear(d, d, bias=False)
+        self.k_proj = nn.Linear(d, d, bias=False)
+        self.v_proj = nn.Linear(d, d, bias=False)
+        self.o_proj = nn.Linear(d, d, bias=False)
+        self.post_attention_layernorm = RMSNorm(d)
+        self.gate_proj = nn.Linear(d, 2 * d, bias=False)
+        self.up_proj = nn.Linear(d, 2 * d, bias=False)
+        self.down_proj = nn.Linear(2 * d, d, bias=False)
+        inv = 1.0 / (10000 ** (torch.arange(0, self.hd, 2).float() / self.hd))
+        f = torch.outer(torch.arange(t).float(), inv)
+        emb = torch.cat((f, f), dim=-1)
+        self.register_buffer("cos_cached", emb.cos()[None, None])
+        self.register_buffer("sin_cached", emb.sin()[None, None])
+
+    def forward(self, x):
+        b, t, d = x.shape
+        y = self.input_layernorm(x)
+        q = self.q_proj(y).view(b, t, self.h, self.hd).transpose(1, 2)
+        k = self.k_proj(y).view(b, t, self.h, self.hd).transpose(1, 2)
+        v = self.v_proj(y).view(b, t, self.h, self.hd).transpose(1, 2)
+        cos, sin = self.cos_cached[:, :, :t], self.sin_cached[:, :, :t]
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.hd), dim=-1) @ v
+        x = x + self.o_proj(a.transpose(1, 2).reshape(b, t, d))
+        y = self.post_attention_layernorm(x)
+        return x + self.down_proj(F.silu(self.gate_proj(y)) * self.up_proj(y))
+
+
+class Llama(nn.Module):
+    def __init__(self, vocab=64, d=32, h=2, layers=2, t=16):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(vocab, d)
+        self.layers = nn.ModuleList(LlamaBlock(d, h, t) for _ in range(layers))
+        self.norm = RMSNorm(d)
+        self.lm_head = nn.Linear(d, vocab, bias=False)
+
+    def forward(self, ids):
+        x = self.embed_tokens(ids)
+        for b in self.layers:
+            x = b(x)
+        return self.lm_head(self.norm(x))
+
+
+def llama():
+    return Llama(), torch.randint(0, 64, (1, 16))
+
+
+class SinusoidalTransformer(nn.Module):
+    """The 2017 transformer's fixed sinusoidal positions (a buffer) before an encoder."""
+
+    def __init__(self, vocab=40, d=32, t=20):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d)
+        pos = torch.arange(t).unsqueeze(1)
+        div = torch.exp(torch.arange(0, d, 2) * (-math.log(10000.0) / d))
+        pe = torch.zeros(t, d)
+        pe[:, 0::2] = torch.sin(pos * div)
+        pe[:, 1::2] = torch.cos(pos * div)
+        self.register_buffer("pe", pe.unsqueeze(0))
+        layer = nn.TransformerEncoderLayer(d, 2, 64, dropout=0.0, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, 1, enable_nested_tensor=False)
+        self.out = nn.Linear(d, vocab)
+
+    def forward(self, ids):
+        x = self.embed(ids) * math.sqrt(32) + self.pe[:, :ids.shape[1]]
+        return self.out(self.encoder(x))
+
+
+def sinusoidal():
+    return SinusoidalTransformer(), torch.randint(0, 40, (1, 20))
+
+
+class ResBlock(nn.Module):
+    def __init__(self, cin, cout, groups=4):
+        super().__init__()
+        self.norm1 = nn.GroupNorm(groups, cin)
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.norm2 = nn.GroupNorm(groups, cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+
+    def forward(self, x):
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = self.conv2(F.silu(self.norm2(h)))
+        return self.skip(x) + h
+
+
+class UNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inc = nn.Conv2d(3, 16, 3, padding=1)
+        self.down = ResBlock(16, 32)
+        self.pool = nn.Conv2d(32, 32, 3, stride=2, padding=1)
+        self.mid = ResBlock(32, 32)
+        self.up = nn.ConvTranspose2d(32, 32, 2, stride=2)
+        self.dec = ResBlock(64, 16)
+        self.out_norm = nn.GroupNorm(4, 16)
+        self.outc = nn.Conv2d(16, 3, 3, padding=1)
+
+    def forward(self, x):
+        a = self.down(self.inc(x))
+        b = self.up(self.mid(self.pool(a)))
+        return self.outc(F.silu(self.out_norm(self.dec(torch.cat([a, b], dim=1)))))
+
+
+def unet():
+    return UNet(), torch.randn(1, 3, 16, 16)
+
+
+class Seq2Seq(nn.Module):
+    def __init__(self, vocab=30, d=16, h=24):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, d)
+        self.encoder = nn.LSTM(d, h, batch_first=True)
+        self.decoder = nn.LSTM(d, h, batch_first=True)
+        self.out = nn.Linear(h, vocab)
+
+    def forward(self, src, tgt):
+        _, state = self.encoder(self.embed(src))
+        y, _ = self.decoder(self.embed(tgt), state)
+        return self.out(y)
+
+
+def seq2seq():
+    return Seq2Seq(), (torch.randint(0, 30, (1, 7)), torch.randint(0, 30, (1, 5)))
+
+
+ZOO = {
+    "vit": vit, "swin": swin, "convnext": convnext, "gpt2": gpt, "bert": bert,
+    "llama": llama, "sinusoidal": sinusoidal, "unet": unet, "seq2seq": seq2seq,
+}
