@@ -122,11 +122,13 @@ OI_API oi_status oi_ctx_set_cancel(oi_ctx *ctx, oi_cancel_fn fn, void *opaque);
 typedef struct oi_summary {
     uint64_t tensors;             /* tensors found in the model */
     uint64_t rewritten;
-    uint64_t left_alone;
+    uint64_t left_alone;          /* tensors - rewritten */
     uint64_t elements;            /* values written */
     double seconds_load, seconds_work, seconds_save;
     char *by_scheme;              /* "he_normal 4, zeros 3" (malloc'd, or NULL) */
     char *left_why;               /* "INT64 tensor, not a float weight 12, ..." */
+    uint64_t learned;             /* tensors the analysis found to be learned parameters */
+    char *warning;                /* about the model as a whole (folded BatchNorm), or NULL */
 } oi_summary;
 
 /* Free the strings of a summary and zero it. */
@@ -138,7 +140,11 @@ OI_API void oi_summary_clear(oi_summary *summary);
 OI_API oi_status oi_reinit_file(const oi_ctx *ctx, const char *input, const char *output,
                                 oi_summary *summary, oi_error *err);
 
-typedef enum oi_format { OI_FORMAT_TABLE = 0, OI_FORMAT_JSON = 1 } oi_format;
+typedef enum oi_format {
+    OI_FORMAT_TABLE = 0,       /* learned tensors, then kept constants counted by reason */
+    OI_FORMAT_JSON = 1,
+    OI_FORMAT_TABLE_ALL = 2,   /* the table with every kept constant listed */
+} oi_format;
 
 /* What would be done per tensor, written to out.  Writes no model. */
 OI_API oi_status oi_plan_file(const oi_ctx *ctx, const char *input, oi_format format, FILE *out,

@@ -31,20 +31,24 @@ static const char usage_text[] =
 "      --preset NAME          default (activation-aware), torch (PyTorch's own\n"
 "                             reset_parameters), keras, transformer (N(0,0.02))\n"
 "      --no-forget-bias       LSTM forget-gate bias 0 instead of 1\n"
+"      --layer-scale V        LayerScale's initial value (default 1e-6, ConvNeXt's);\n"
+"                             scalar ReZero/SkipInit gates start at 0\n"
 "      --residual-scale       transformer preset: std 0.02/sqrt(2*layers) on\n"
 "                             projections that feed a residual Add (GPT-2)\n"
 "      --materialize          untrained graphs: create the weights declared only as\n"
 "                             graph inputs with static shapes (or shapes without data)\n"
 "      --rules FILE.json      ordered rules (name glob, op, role, activation ->\n"
 "                             scheme); first match wins; see the README\n"
-"      --only GLOB            re-initialize only tensors whose name matches (repeatable)\n"
-"      --exclude GLOB         leave tensors whose name matches alone (repeatable)\n"
+"      --only GLOB            re-initialize only tensors whose name or module path\n"
+"                             (encoder.layers.3.attn) matches (repeatable)\n"
+"      --exclude GLOB         leave tensors whose name or module matches alone\n"
 "      --external-data[=NAME] store tensors of at least --external-threshold bytes\n"
 "                             in a side file NAME (default OUTPUT.data) next to OUTPUT\n"
 "      --external-threshold BYTES   (default 1024)\n"
 "      --full-encode          encode the whole model even when only values change\n"
 "                             (slower; the default patches a copy of the input)\n"
 "      --json                 plan, audit: one JSON document instead of tables\n"
+"      --all                  plan: list every constant kept, not counts by reason\n"
 "      --strict               audit: exit 3 when anything is flagged (for CI)\n"
 "  -j, --threads N            one model: fill with N threads; many models: N at\n"
 "                             once (default: one per CPU); bytes never depend on N\n"
@@ -86,7 +90,7 @@ static const char usage_text[] =
 
 enum {
     OPT_SEED = 256, OPT_ONLY, OPT_EXCLUDE, OPT_EXTERNAL, OPT_EXT_THRESHOLD, OPT_PRESET,
-    OPT_NO_FORGET, OPT_JSON, OPT_RULES, OPT_MATERIALIZE, OPT_RESIDUAL, OPT_FULL_ENCODE,
+    OPT_NO_FORGET, OPT_LAYER_SCALE, OPT_ALL, OPT_JSON, OPT_RULES, OPT_MATERIALIZE, OPT_RESIDUAL, OPT_FULL_ENCODE,
     OPT_OUTPUT_DIR, OPT_IN_PLACE, OPT_BACKUP, OPT_FILES_FROM, OPT_SKIP_EXISTING,
     OPT_FAIL_FAST, OPT_SHARD, OPT_MAX_MEMORY, OPT_REPORT, OPT_STRICT,
 };
@@ -105,6 +109,8 @@ static const struct option long_options[] = {
     {"rules", required_argument, NULL, OPT_RULES},
     {"materialize", no_argument, NULL, OPT_MATERIALIZE},
     {"residual-scale", no_argument, NULL, OPT_RESIDUAL},
+    {"layer-scale", required_argument, NULL, OPT_LAYER_SCALE},
+    {"all", no_argument, NULL, OPT_ALL},
     {"full-encode", no_argument, NULL, OPT_FULL_ENCODE},
     {"threads", required_argument, NULL, 'j'},
     {"recursive", no_argument, NULL, 'r'},
@@ -239,9 +245,20 @@ static int parse_args(int argc, char **argv, cli_args *a)
             break;
         case OPT_NO_FORGET: a->no_forget_bias = 1; break;
         case OPT_JSON: a->json = 1; break;
+        case OPT_ALL: a->all = 1; break;
         case OPT_RULES: a->rules = optarg; break;
         case OPT_MATERIALIZE: a->materialize = 1; break;
         case OPT_RESIDUAL: a->residual_scale = 1; break;
+        case OPT_LAYER_SCALE: {
+            char *end;
+            errno = 0;
+            a->layer_scale = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(a->layer_scale >= 0 && a->layer_scale <= 1e3))
+                return oi_cli_usage_error("--layer-scale wants a value from 0 to 1000, not '%s'",
+                                          optarg);
+            a->layer_scale_given = 1;
+            break;
+        }
         case OPT_FULL_ENCODE: a->full_encode = 1; break;
         case OPT_EXT_THRESHOLD:
             a->threshold_given = 1;
@@ -259,6 +276,18 @@ static int parse_args(int argc, char **argv, cli_args *a)
         return oi_cli_usage_error("%s", "plan and audit read one model");
     if (a->plan_mode && a->output)
         return oi_cli_usage_error("%s", "plan and audit write no model; drop -o");
+    if (a->residual_scale && (!a->preset || strcmp(a->preset, "transformer") != 0))
+        return oi_cli_usage_error("%s", "--residual-scale goes with --preset transformer");
+    if (a->threshold_given && !a->externalize)
+        return oi_cli_usage_error("%s", "--external-threshold goes with --external-data");
+    if (a->backup && !a->in_place)
+        return oi_cli_usage_error("%s", "--backup goes with --in-place");
+    if (a->plan_mode == 2 && (a->preset || a->rules || a->only.n || a->exclude.n || a->materialize ||
+                              a->residual_scale || a->no_forget_bias || a->layer_scale_given))
+        return oi_cli_usage_error("%s", "audit measures against the default policy; --preset, "
+                                  "--rules, --only, --exclude and the init options do not apply");
+    if (a->all && a->plan_mode != 1)
+        return oi_cli_usage_error("%s", "--all goes with 'plan'");
     if (a->strict && a->plan_mode != 2)
         return oi_cli_usage_error("%s", "--strict goes with 'audit'");
     if (!a->plan_mode && a->json)
@@ -311,6 +340,8 @@ static int make_ctx(cli_args *a)
         s = oi_ctx_set_param(c, ints[i].p, ints[i].v, &err);
     if (s == OI_OK && a->external_name)
         s = oi_ctx_set_external_name(c, a->external_name, &err);
+    if (s == OI_OK && a->layer_scale_given)
+        s = oi_ctx_set_layer_scale(c, a->layer_scale, &err);
     if (s != OI_OK) {
         fprintf(stderr, "onnxinit: %s\n", err.msg);
         return s == OI_ERR_USAGE ? OI_EXIT_USAGE : OI_EXIT_FAILED;
@@ -387,7 +418,8 @@ int oi_cli_main(int argc, char **argv)
         oi_error err;
         oi_error_clear(&err);
         rc = OI_EXIT_OK;
-        if (oi_plan_file(a.ctx, a.inputs.items[0], a.json ? OI_FORMAT_JSON : OI_FORMAT_TABLE,
+        if (oi_plan_file(a.ctx, a.inputs.items[0],
+                         a.json ? OI_FORMAT_JSON : a.all ? OI_FORMAT_TABLE_ALL : OI_FORMAT_TABLE,
                          stdout, &err))
             rc = failure_exit(&err);
     } else if (rc < 0 && oi_cli_is_batch(&a)) {
@@ -402,13 +434,19 @@ int oi_cli_main(int argc, char **argv)
             if (!a.quiet) {
                 printf("%s -> %s (seed %llu)\n", a.inputs.items[0], a.output,
                        (unsigned long long)a.seed);
-                printf("  re-initialized %llu of %llu tensors (%llu values): %s\n",
-                       (unsigned long long)sum.rewritten, (unsigned long long)sum.tensors,
+                printf("  re-initialized %llu of %llu learned tensors (%llu values): %s\n",
+                       (unsigned long long)sum.rewritten, (unsigned long long)sum.learned,
                        (unsigned long long)sum.elements, sum.rewritten ? sum.by_scheme : "none");
                 if (sum.left_alone)
                     printf("  left alone %llu: %s\n", (unsigned long long)sum.left_alone,
                            sum.left_why);
+                if (sum.rewritten == 0 && sum.learned == 0)
+                    fprintf(stderr, "onnxinit: warning: no learned tensor found%s\n",
+                            a.materialize ? "" : " (an untrained graph? --materialize creates "
+                                                 "weights declared as graph inputs)");
             }
+            if (sum.warning)
+                fprintf(stderr, "onnxinit: warning: %s\n", sum.warning);
             if (a.verbose)
                 fprintf(stderr, "time: load %.3fs, re-initialize %.3fs, save %.3fs\n",
                         sum.seconds_load, sum.seconds_work, sum.seconds_save);

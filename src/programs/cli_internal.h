@@ -17,11 +17,12 @@ typedef struct {
     uint64_t seed;
     const char *preset, *rules, *external_name;
     int overwrite, materialize, residual_scale, full_encode, no_forget_bias;
-    int externalize, threshold_given;
+    int externalize, threshold_given, layer_scale_given;
+    double layer_scale;
     uint64_t external_threshold;
     cli_list only, exclude, inputs;
     const char *output;
-    int quiet, verbose, json;
+    int quiet, verbose, json, all;
     int plan_mode;              /* 1 plan, 2 audit */
     int strict;
     int jobs;                   /* -j as given (0: not given) */

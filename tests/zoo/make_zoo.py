@@ -1,7 +1,7 @@
 """Export the zoo (zoo_models.py) three ways each, with trained-looking weights,
 and record torch's truth beside each model.
 
-    make_zoo.py OUTDIR
+    make_zoo.py OUTDIR [STAMP]
 
 For every model and export (opset14: opset 14, no constant folding;
 opset14_folded; opset17_folded) writes NAME.EXPORT.onnx and NAME.truth.npz:
@@ -62,7 +62,8 @@ def main():
         for export, kw in EXPORTS.items():
             path = os.path.join(out, "%s.%s.onnx" % (name, export))
             torch.onnx.export(model, args, path, **kw)
-    with open(os.path.join(out, "zoo.stamp"), "w") as f:
+    stamp = sys.argv[2] if len(sys.argv) > 2 else os.path.join(out, "zoo.stamp")
+    with open(stamp, "w") as f:
         f.write("ok\n")
 
 

@@ -157,21 +157,53 @@ static void check_values(const oi_actx *x, size_t ti, oi_weight *w)
     free(v);
 }
 
-/* "/encoder/layers.3/self_attn/MatMul" -> "encoder.layers.3.self_attn". */
+/* "/encoder/layers.3/self_attn/MatMul" -> "encoder.layers.3.self_attn".  torch
+ * names a container's children with its name in front ("/mlp/mlp.0"): such a
+ * component replaces the one before it. */
 static void module_path(const char *node_name, char *out, size_t size)
 {
     out[0] = '\0';
-    if (!node_name || node_name[0] != '/')
+    if (!node_name || node_name[0] != '/' || size < 2)
         return;
     const char *last = strrchr(node_name, '/');
-    size_t len = (size_t)(last - node_name);
-    if (len <= 1)
-        return;
-    size_t k = 0;
-    for (size_t i = 1; i < len && k + 1 < size; i++)
-        out[k++] = node_name[i] == '/' ? '.' : node_name[i];
-    out[k] = '\0';
+    size_t k = 0, prev = 0;   /* out[prev..k) is the last component written */
+    for (const char *c = node_name + 1; c < last;) {
+        const char *end = memchr(c, '/', (size_t)(last - c) + 1);
+        size_t len = (size_t)(end - c), plen = k - prev;
+        if (plen && len > plen && memcmp(c, out + prev, plen) == 0 && c[plen] == '.')
+            k = prev ? prev - 1 : 0;   /* "mlp" then "mlp.0": keep "mlp.0" */
+        if (k && k + 1 < size)
+            out[k++] = '.';
+        prev = k;
+        for (size_t i = 0; i < len && k + 1 < size; i++)
+            out[k++] = c[i];
+        out[k] = '\0';
+        c = end + 1;
+    }
 }
+
+/* An eval-mode export folds BatchNorm into the convolutions: a deep conv net
+ * with no normalization left and a bias on every conv.  Re-initialized, such
+ * a net loses its signal (EfficientNet-B0's output std falls to 1e-4). */
+static void warn_folded_norms(oi_analysis *a)
+{
+    size_t convs = 0, conv_biases = 0, norms = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        const oi_weight *w = &a->items[i];
+        int conv = strcmp(w->op, "Conv") == 0;
+        convs += conv && w->role == OI_ROLE_WEIGHT;
+        conv_biases += conv && w->role == OI_ROLE_BIAS;
+        norms += w->role == OI_ROLE_NORM_SCALE || w->role == OI_ROLE_NORM_MEAN;
+    }
+    if (convs >= 8 && norms == 0 && conv_biases * 10 >= convs * 9)
+        snprintf(a->warning, sizeof a->warning,
+                 "%zu convolutions, every one with a bias, and no normalization: BatchNorm was "
+                 "likely folded by an eval-mode export, and a re-initialized deep net without it "
+                 "loses its signal; export in training mode or without constant folding "
+                 "(README: How to export a model for onnxinit)", convs);
+}
+
+const char *oi_analysis_warning(const oi_analysis *a) { return a->warning; }
 
 /* A bias takes its layer's fans (PyTorch's bias bound uses the weight's fan_in).
  * For a bias Add the layer is the node producing the Add's other operand. */
@@ -220,6 +252,7 @@ oi_status oi_analyze(oi_model *model, const oi_graph *graph, oi_analysis **out, 
     }
     link_biases(&x, a);
     oi_find_ties(&x, a);
+    warn_folded_norms(a);
     free(x.memo_const);
     free(x.memo_pos);
     *out = a;

@@ -74,6 +74,7 @@ typedef struct oi_weight {
     char reason[160];         /* OI_ROLE_NONE: why it is left alone */
     long tied_to;             /* catalogue index this is a copy of (-1: none) */
     int tied_transposed;      /* ... as its 2-D transpose */
+    int input_normalized;     /* WEIGHT: its layer reads a normalized signal (scale reset) */
     int folded;               /* REL_POS_BIAS: the gathered table folded into a constant */
     int scalar_scale;         /* LAYER_SCALE: one value (ReZero/SkipInit) */
     int fixed_kind;           /* OI_ROLE_NONE with a known reason: 1 exporter constant, 2 buffer */
@@ -86,6 +87,9 @@ oi_status oi_analyze(oi_model *model, const oi_graph *graph, oi_analysis **out, 
 void oi_analysis_free(oi_analysis *a);
 /* One entry per catalogue tensor, same index as oi_model_tensor(). */
 const oi_weight *oi_analysis_get(const oi_analysis *a, size_t tensor);
+
+/* A warning about the whole model (folded BatchNorm, ...), or "". */
+const char *oi_analysis_warning(const oi_analysis *a);
 
 const char *oi_role_name(oi_role role);
 const char *oi_act_name(oi_act act);

@@ -8,6 +8,7 @@
 struct oi_analysis {
     oi_weight *items;
     size_t n;
+    char warning[320];   /* about the model as a whole ("" if none) */
 };
 
 typedef struct {
@@ -38,6 +39,7 @@ int oi_feeds_residual_add(const oi_actx *x, size_t node, size_t const_slot);
 int oi_adds_to_logits(const oi_actx *x, size_t node, size_t const_slot);
 int oi_flows_to_logits(const oi_actx *x, long v, int depth);
 int oi_is_positional(const oi_actx *x, long v);
+int oi_input_normalized(const oi_actx *x, size_t layer, size_t weight_slot);
 int oi_values_sinusoidal(const oi_tensor *t, const float *v);
 int oi_values_mask(const float *v, uint64_t n);
 int oi_values_all(const float *v, uint64_t n, float want);

@@ -263,6 +263,31 @@ int oi_flows_to_logits(const oi_actx *x, long v, int depth)
     return 0;
 }
 
+/* Is v (a layer's data input) a normalized signal, seen through activations,
+ * reshapes, a norm's own scale and shift, and residual joins? */
+static int normalized_input(const oi_actx *x, long v, int depth)
+{
+    if (v < 0 || depth > 6 || oi_is_const_derived(x, v))
+        return 0;
+    if (oi_is_normalized(x, v) || oi_is_scaled_normalized(x, v))
+        return 1;
+    size_t node;
+    const Onnx__NodeProto *n = producer(x, v, &node);
+    static const char *const layers[] = {"Conv", "ConvTranspose", "MatMul", "Gemm", "LSTM", "GRU",
+                                         "RNN", "Attention", "Gather", "Softmax", NULL};
+    if (!n || op_in(n, layers))
+        return 0;
+    for (size_t i = 0; i < n->n_input && i < 2; i++)
+        if (normalized_input(x, in(x, node, i), depth + 1))
+            return 1;
+    return 0;
+}
+
+int oi_input_normalized(const oi_actx *x, size_t layer, size_t weight_slot)
+{
+    return normalized_input(x, in(x, layer, weight_slot == 0 ? 1 : 0), 0);
+}
+
 /* ---- positions ---- */
 
 /* Indices that are positions, not data: made from constants, shapes and

@@ -352,8 +352,10 @@ int oi_classify_use(const oi_actx *x, size_t node, size_t slot, oi_weight *w)
         w->layer = n->name ? n->name : "";
         w->layer_node = node;
         w->slot = slot;
-        if (w->role == OI_ROLE_WEIGHT)
+        if (w->role == OI_ROLE_WEIGHT) {
             oi_find_activation(x, node, w);
+            w->input_normalized = oi_input_normalized(x, node, slot);
+        }
         return 1;
     }
     w->role = OI_ROLE_NONE;

@@ -114,13 +114,27 @@ static int copy_of(const oi_actx *x, const candidate *s, const candidate *c)
     return r;
 }
 
-/* The source of a tie: an embedding table if there is one, else the first. */
-static size_t pick_source(const oi_analysis *a, const candidate *c, size_t n)
+/* A name the exporter made ("onnx::MatMul_374", "/lm_head/Constant_output_0"),
+ * not a parameter's: only such a tensor can be a copy.  Two parameters that
+ * merely hold equal values (cloned layers of an untrained model) are not tied. */
+static int exporter_named(const char *name)
 {
-    for (size_t i = 0; i < n; i++)
-        if (a->items[c[i].tensor].role == OI_ROLE_EMBEDDING)
+    return strncmp(name, "onnx::", 6) == 0 || name[0] == '/' || strstr(name, "::") != NULL;
+}
+
+/* The source of a tie: a parameter-named embedding table if there is one, else
+ * the first parameter-named tensor, else the first. */
+static size_t pick_source(const oi_actx *x, const oi_analysis *a, const candidate *c, size_t n)
+{
+    size_t named = n;
+    for (size_t i = 0; i < n; i++) {
+        int param = !exporter_named(oi_model_tensor(x->model, c[i].tensor)->name);
+        if (param && a->items[c[i].tensor].role == OI_ROLE_EMBEDDING)
             return i;
-    return 0;
+        if (param && named == n)
+            named = i;
+    }
+    return named < n ? named : 0;
 }
 
 void oi_find_ties(const oi_actx *x, oi_analysis *a)
@@ -150,9 +164,10 @@ void oi_find_ties(const oi_actx *x, oi_analysis *a)
             ;
         if (hi - lo < 2)
             continue;
-        size_t s = lo + pick_source(a, c + lo, hi - lo);
+        size_t s = lo + pick_source(x, a, c + lo, hi - lo);
         for (size_t i = lo; i < hi; i++) {
-            int how = i == s ? 0 : copy_of(x, &c[s], &c[i]);
+            int copy = i != s && exporter_named(oi_model_tensor(x->model, c[i].tensor)->name);
+            int how = copy ? copy_of(x, &c[s], &c[i]) : 0;
             if (how) {
                 a->items[c[i].tensor].tied_to = (long)c[s].tensor;
                 a->items[c[i].tensor].tied_transposed = how == 2;

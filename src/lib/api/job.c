@@ -102,12 +102,15 @@ oi_status oi_job_summarize(const oi_job *j, oi_summary *sum, oi_error *err)
 {
     size_t n = oi_model_tensor_count(j->model);
     const char **done = calloc(n ? n : 1, sizeof *done), **left = calloc(n ? n : 1, sizeof *left);
-    oi_status s = done && left ? OI_OK : oi_fail(err, OI_ERR_NOMEM, "out of memory");
+    char *kinds = malloc((n ? n : 1) * 160);   /* reasons without their quoted names */
+    oi_status s = done && left && kinds ? OI_OK : oi_fail(err, OI_ERR_NOMEM, "out of memory");
     sum->tensors = n;
     for (size_t i = 0; s == OI_OK && i < n; i++) {
         const oi_decision *d = oi_plan_get(j->plan, i);
+        sum->learned += oi_analysis_get(j->analysis, i)->role != OI_ROLE_NONE;
         if (d->kind == OI_FILL_NONE) {
-            left[i] = d->reason;
+            oi_report_reason_kind(d->reason, kinds + i * 160, 160);
+            left[i] = kinds + i * 160;
             sum->left_alone++;
         } else {
             done[i] = d->scheme;
@@ -117,8 +120,12 @@ oi_status oi_job_summarize(const oi_job *j, oi_summary *sum, oi_error *err)
     if (s == OI_OK && (!(sum->by_scheme = oi_report_tally(done, n)) ||
                        !(sum->left_why = oi_report_tally(left, n))))
         s = oi_fail(err, OI_ERR_NOMEM, "out of memory");
+    const char *warning = oi_analysis_warning(j->analysis);
+    if (s == OI_OK && *warning && !(sum->warning = strdup(warning)))
+        s = oi_fail(err, OI_ERR_NOMEM, "out of memory");
     free(done);
     free(left);
+    free(kinds);
     return s;
 }
 
@@ -247,7 +254,7 @@ oi_status oi_plan_file(const oi_ctx *ctx, const char *input, oi_format format, F
         print_json(out, doc);
         json_object_put(doc);
     } else {
-        oi_report_plan_table(out, j.model, j.analysis, j.plan);
+        oi_report_plan_table(out, j.model, j.analysis, j.plan, format == OI_FORMAT_TABLE_ALL);
     }
     oi_job_free(&j);
     return OI_OK;
@@ -258,6 +265,7 @@ void oi_summary_clear(oi_summary *summary)
     if (summary) {
         free(summary->by_scheme);
         free(summary->left_why);
+        free(summary->warning);
         memset(summary, 0, sizeof *summary);
     }
 }

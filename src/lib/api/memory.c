@@ -18,6 +18,7 @@ typedef struct {
     oi_decision decision;
     uint64_t n_elems;
     char *strings[6];
+    const struct oi_plan_list *list;   /* for a tied copy's source */
 } plan_entry;
 
 struct oi_plan_list {
@@ -153,9 +154,11 @@ static int entry_strings(plan_entry *e, const char *const src[6])
     return 1;
 }
 
-static int entry_fill(plan_entry *e, const oi_tensor *t, const oi_weight *w, const oi_decision *d)
+static int entry_fill(plan_entry *e, const oi_tensor *t, const oi_weight *w, const oi_decision *d,
+                      const struct oi_plan_list *list)
 {
     e->magic = RECORD_MAGIC;
+    e->list = list;
     e->decision = *d;
     e->n_elems = t->n_elems;
     e->pub.dtype = t->dtype;
@@ -192,7 +195,7 @@ oi_status oi_plan_records(const oi_ctx *ctx, const void *model, size_t len, oi_p
     /* l->n counts entries begun, so a failure frees what one allocated */
     for (size_t i = 0; s == OI_OK && i < n; i++, l->n++)
         if (!entry_fill(&l->entries[i], oi_model_tensor(j.model, i), oi_analysis_get(j.analysis, i),
-                        oi_plan_get(j.plan, i)))
+                        oi_plan_get(j.plan, i), l))
             s = oi_fail(err, OI_ERR_NOMEM, "out of memory");
     oi_job_free(&j);
     if (s != OI_OK) {
@@ -232,6 +235,33 @@ void oi_plan_list_free(oi_plan_list *list)
     free(list);
 }
 
+/* A tied copy: its source's bytes, transposed element by element where it is the transpose. */
+static oi_status fill_copy_record(const oi_ctx *ctx, const plan_entry *e, void *dst, size_t size,
+                                  oi_error *err)
+{
+    const plan_entry *src = e->list && (size_t)e->decision.source < e->list->n
+                                ? &e->list->entries[e->decision.source] : NULL;
+    if (!src || src->n_elems != e->n_elems || src->pub.dtype != e->pub.dtype ||
+        src->decision.kind == OI_FILL_COPY)
+        return oi_fail(err, OI_ERR_FORMAT, "tensor '%s': its tie does not fit", e->pub.name);
+    if (!e->decision.transposed)
+        return oi_fill_record(ctx, &src->pub, dst, e->n_elems * size, err);
+    uint8_t *tmp = malloc(e->n_elems * size + 1);
+    if (!tmp)
+        return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", e->pub.name);
+    oi_status s = oi_fill_record(ctx, &src->pub, tmp, e->n_elems * size, err);
+    int64_t rows = 1, cols = 1;
+    for (int i = 0, k = 0; i < src->pub.rank; i++)
+        if (src->pub.shape[i] != 1)
+            *(k++ == 0 ? &rows : &cols) *= src->pub.shape[i];
+    for (int64_t i = 0; s == OI_OK && i < rows; i++)
+        for (int64_t j = 0; j < cols; j++)
+            memcpy((uint8_t *)dst + (size_t)(j * rows + i) * size, tmp + (size_t)(i * cols + j) * size,
+                   size);
+    free(tmp);
+    return s;
+}
+
 oi_status oi_fill_record(const oi_ctx *ctx, const oi_plan_record *record, void *dst,
                          size_t dst_len, oi_error *err)
 {
@@ -250,6 +280,8 @@ oi_status oi_fill_record(const oi_ctx *ctx, const oi_plan_record *record, void *
         return oi_fail(err, OI_ERR_USAGE, "tensor '%s': needs %llu bytes of %s, got %zu",
                        record->name, (unsigned long long)(e->n_elems * size),
                        oi_dtype_name(record->dtype), dst_len);
+    if (e->decision.kind == OI_FILL_COPY)
+        return fill_copy_record(ctx, e, dst, size, err);
     /* A tensor as the file path sees it: the stream key is (seed, scope, name). */
     Onnx__TensorProto proto = ONNX__TENSOR_PROTO__INIT;
     int64_t dims[OI_MAX_RANK];

@@ -379,10 +379,12 @@ static void apply_rule(oi_decision *d, const oi_rule_action *a, const oi_weight 
     }
 }
 
-static int matches_any(const char *name, const char *const *globs, const char **which)
+/* A glob selects a tensor by its name or by its module path. */
+static int matches_any(const oi_tensor *t, const oi_weight *w, const char *const *globs,
+                       const char **which)
 {
     for (; globs && *globs; globs++)
-        if (fnmatch(*globs, name, 0) == 0) {
+        if (fnmatch(*globs, t->name, 0) == 0 || (w->module[0] && fnmatch(*globs, w->module, 0) == 0)) {
             *which = *globs;
             return 1;
         }
@@ -433,13 +435,13 @@ static void decide(const oi_weight *w, const oi_tensor *t, const oi_policy *p, o
     const char *why = w->role == OI_ROLE_NONE ? w->reason
                       : t->storage == OI_STORE_NONE && !p->materialize
                           ? "declared without data (--materialize creates it)"
-                      : p->only && *p->only && !matches_any(t->name, p->only, &glob)
+                      : p->only && *p->only && !matches_any(t, w, p->only, &glob)
                           ? "not matched by --only" : NULL;
     if (why) {
         untouched(d, why);
         return;
     }
-    if (matches_any(t->name, p->exclude, &glob)) {
+    if (matches_any(t, w, p->exclude, &glob)) {
         untouched(d, "");
         snprintf(d->reason, sizeof d->reason, "excluded by --exclude '%s'", glob);
         return;
@@ -502,6 +504,18 @@ oi_status oi_plan_build(oi_model *model, const oi_analysis *analysis, const oi_p
         decide(oi_analysis_get(analysis, i), oi_model_tensor(model, i), &q, &plan->items[i]);
     for (size_t i = 0; i < n; i++)
         keep_tie(model, analysis, plan, i);
+    for (const char *const *g = p->only; g && *g; g++) {   /* a glob that selects nothing */
+        const char *which = NULL;
+        size_t hit = 0;
+        const char *one[2] = {*g, NULL};
+        for (size_t i = 0; i < n && !hit; i++)
+            hit = matches_any(oi_model_tensor(model, i), oi_analysis_get(analysis, i), one, &which);
+        if (!hit) {
+            oi_plan_free(plan);
+            return oi_fail(err, OI_ERR_USAGE, "%s: --only '%s' matches no tensor name or module "
+                           "(onnxinit plan lists both)", oi_model_label(model), *g);
+        }
+    }
     *out = plan;
     return OI_OK;
 }

@@ -10,7 +10,7 @@
 #include "plan/plan.h"
 
 typedef struct {
-    char *name, *op, *role, *activation;   /* NULL: any */
+    char *name, *op, *role, *activation, *module;   /* NULL: any */
     oi_rule_action action;
 } rule;
 
@@ -34,7 +34,17 @@ static const struct { const char *name; oi_scheme scheme; } schemes[] = {
 
 static const char *const number_keys[] = {"value", "low", "high", "mean", "std", "gain", "a",
                                           "sparsity", NULL};
-static const char *const match_keys[] = {"name", "op", "role", "activation", NULL};
+static const char *const match_keys[] = {"name", "op", "role", "activation", "module", NULL};
+
+/* The ops a learned tensor's layer can be (analyze/roles.c): a rule naming
+ * another op could never match, which is almost always a typo. */
+static const char *const layer_ops[] = {
+    "Conv", "FusedConv", "ConvTranspose", "Gemm", "FusedGemm", "MatMul", "FusedMatMul", "Add",
+    "Mul", "Concat", "Expand", "Tile", "LSTM", "GRU", "RNN", "Gather", "PRelu", "Attention",
+    "MultiHeadAttention", "BatchNormalization", "InstanceNormalization", "LayerNormalization",
+    "GroupNormalization", "SimplifiedLayerNormalization", "SkipLayerNormalization",
+    "SkipSimplifiedLayerNormalization", NULL,
+};
 
 static int in_list(const char *s, const char *const *list)
 {
@@ -138,7 +148,7 @@ static oi_status parse_match(json_object *o, rule *r, const char *label, size_t 
             strcmp(key, "scheme") != 0 && strcmp(key, "mode") != 0 && strcmp(key, "comment") != 0)
             return bad(err, label, i, "unknown key", key);
     }
-    char **slot[] = {&r->name, &r->op, &r->role, &r->activation};
+    char **slot[] = {&r->name, &r->op, &r->role, &r->activation, &r->module};
     for (int k = 0; match_keys[k]; k++) {
         json_object *v;
         if (!json_object_object_get_ex(o, match_keys[k], &v))
@@ -150,6 +160,8 @@ static oi_status parse_match(json_object *o, rule *r, const char *label, size_t 
             return bad(err, label, i, "unknown role", s);
         if (k == 3 && !valid_act(s))
             return bad(err, label, i, "unknown activation", s);
+        if (k == 1 && !in_list(s, layer_ops))
+            return bad(err, label, i, "no learned tensor's layer is the op", s);
         if (!(*slot[k] = strdup(s)))
             return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", label);
     }
@@ -244,6 +256,7 @@ void oi_rules_free(oi_rules *rs)
         free(rs->items[i].op);
         free(rs->items[i].role);
         free(rs->items[i].activation);
+        free(rs->items[i].module);
     }
     free(rs->items);
     free(rs);
@@ -256,7 +269,8 @@ const oi_rule_action *oi_rules_match(const oi_rules *rs, const oi_tensor *t, con
         if ((r->name && fnmatch(r->name, t->name, 0) != 0) ||
             (r->op && strcmp(r->op, w->op) != 0) ||
             (r->role && strcmp(r->role, oi_role_name(w->role)) != 0) ||
-            (r->activation && strcmp(r->activation, oi_act_name(w->act)) != 0))
+            (r->activation && strcmp(r->activation, oi_act_name(w->act)) != 0) ||
+            (r->module && fnmatch(r->module, w->module, 0) != 0))
             continue;
         return &r->action;
     }

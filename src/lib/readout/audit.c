@@ -141,14 +141,25 @@ static json_object *tensor_json(const oi_tensor *t, const oi_weight *w, const oi
     return o;
 }
 
-/* fan_in * E[W^2] / gain^2: 1 when the layer keeps the signal's scale. */
-static void depth_entry(json_object *profile, const oi_tensor *t, const oi_weight *w,
-                        const tensor_stats *s, double *running)
+typedef struct {
+    size_t tensor, node;
+    double factor;
+} layer_entry;
+
+static int by_layer_node(const void *a, const void *b)
 {
-    double factor = (double)w->fan_in * s->mean_sq / (w->gain * w->gain);
+    const layer_entry *x = a, *y = b;
+    return (x->node > y->node) - (x->node < y->node);
+}
+
+/* fan_in * E[W^2] / gain^2: 1 when the layer keeps the signal's scale. */
+static void depth_entry(json_object *profile, const oi_tensor *t, double factor, double *running,
+                        int reset)
+{
     *running *= factor;
     json_object *o = json_object_new_object(), *f = json_object_new_array();
     json_object_object_add(o, "name", json_object_new_string(t->name));
+    json_object_object_add(o, "after_norm", json_object_new_boolean(reset));
     json_object_object_add(o, "factor", json_object_new_double(factor));
     json_object_object_add(o, "running", json_object_new_double(*running));
     if (*running < 1e-2)
@@ -176,6 +187,10 @@ oi_status oi_audit_json(oi_model *m, const oi_analysis *a, const oi_plan *p, jso
                 *profile = json_object_new_array(), *counts = json_object_new_object();
     double running = 1;
     int flagged = 0;
+    size_t cap_layers = oi_model_tensor_count(m), n_layers = 0;
+    layer_entry *layers = malloc((cap_layers ? cap_layers : 1) * sizeof *layers);
+    if (!layers)
+        cap_layers = 0;
     for (size_t i = 0; i < oi_model_tensor_count(m); i++) {
         const oi_tensor *t = oi_model_tensor(m, i);
         const oi_weight *w = oi_analysis_get(a, i);
@@ -187,6 +202,7 @@ oi_status oi_audit_json(oi_model *m, const oi_analysis *a, const oi_plan *p, jso
             json_object_put(tensors);
             json_object_put(profile);
             json_object_put(counts);
+            free(layers);
             return err->status;
         }
         json_object *flags;
@@ -194,9 +210,20 @@ oi_status oi_audit_json(oi_model *m, const oi_analysis *a, const oi_plan *p, jso
         flagged += json_object_array_length(flags) > 0;
         count_flags(counts, flags);
         json_object_put(flags);
-        if (w->role == OI_ROLE_WEIGHT && w->fan_in > 0 && s.n)
-            depth_entry(profile, t, w, &s, &running);
+        if (w->role == OI_ROLE_WEIGHT && w->fan_in > 0 && s.n && n_layers < cap_layers)
+            layers[n_layers++] = (layer_entry){i, w->layer_node,
+                                               (double)w->fan_in * s.mean_sq / (w->gain * w->gain)};
     }
+    /* The profile follows the data flow (node order); a normalization resets the scale. */
+    qsort(layers, n_layers, sizeof *layers, by_layer_node);
+    for (size_t k = 0; k < n_layers; k++) {
+        const oi_weight *w = oi_analysis_get(a, layers[k].tensor);
+        if (w->input_normalized)
+            running = 1;
+        depth_entry(profile, oi_model_tensor(m, layers[k].tensor), layers[k].factor, &running,
+                    w->input_normalized);
+    }
+    free(layers);
     size_t np = json_object_array_length(profile);
     json_object *last = np ? json_object_object_get(json_object_array_get_idx(profile, np - 1), "flags")
                            : NULL;

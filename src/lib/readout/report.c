@@ -1,83 +1,38 @@
 #include "readout/report.h"
 
+#include "readout/format.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void shape_str(const oi_tensor *t, char *buf, size_t size)
-{
-    size_t n = 0;
-    n += (size_t)snprintf(buf, size, "[");
-    for (size_t i = 0; i < t->proto->n_dims && n < size; i++)
-        n += (size_t)snprintf(buf + n, size - n, "%s%lld", i ? "," : "", (long long)t->proto->dims[i]);
-    if (n < size)
-        snprintf(buf + n, size - n, "]");
-}
-
-static void where_str(const oi_tensor *t, char *buf, size_t size)
-{
-    if (t->scope && *t->scope)
-        snprintf(buf, size, "%s in %s", t->kind, t->scope);
-    else
-        snprintf(buf, size, "%s", t->kind);
-}
-
-/* "N(0, 0.0589)", "U(-0.1, 0.1)", "1", "orthogonal 8x[32x32]" */
-static void numbers_str(const oi_decision *d, char *buf, size_t size)
-{
-    switch (d->kind) {
-    case OI_FILL_CONSTANT: snprintf(buf, size, "%g", d->p1); break;
-    case OI_FILL_UNIFORM: snprintf(buf, size, "U(%.4g, %.4g)", d->p1, d->p2); break;
-    case OI_FILL_NORMAL: snprintf(buf, size, "N(%g, %.4g^2)", d->p1, d->p2); break;
-    case OI_FILL_TRUNC_NORMAL:
-        snprintf(buf, size, "N(%g, %.4g^2) in +-2sd", d->p1, d->p2);
-        break;
-    case OI_FILL_ORTHOGONAL:
-        snprintf(buf, size, "%lldx[%lldx%lld] gain %.4g", (long long)d->matrices,
-                 (long long)d->rows, (long long)d->cols, d->p1);
-        break;
-    case OI_FILL_GATE_BIAS:
-        snprintf(buf, size, "%g, %g on %d range%s from %lld", d->p1, d->p2, d->n_ranges,
-                 d->n_ranges > 1 ? "s" : "", (long long)d->range_start[0]);
-        break;
-    case OI_FILL_IDENTITY: snprintf(buf, size, "identity x %.4g", d->p1); break;
-    case OI_FILL_SPARSE: snprintf(buf, size, "sparsity %g, N(0, %.4g^2)", d->p1, d->p2); break;
-    default: snprintf(buf, size, "-"); break;
-    }
-}
-
 /* "name count" pairs for the distinct names among names[0..n) (NULLs skipped). */
-typedef struct {
-    const char *name;
-    size_t count, first;
-} tally_entry;
-
 static int by_name(const void *a, const void *b)
 {
-    const tally_entry *x = a, *y = b;
+    const oi_tally_entry *x = a, *y = b;
     int c = strcmp(x->name, y->name);
     return c ? c : (x->first > y->first) - (x->first < y->first);
 }
 
 static int by_count(const void *a, const void *b)
 {
-    const tally_entry *x = a, *y = b;
+    const oi_tally_entry *x = a, *y = b;
     if (x->count != y->count)
         return x->count < y->count ? 1 : -1;
     return (x->first > y->first) - (x->first < y->first);
 }
 
-/* Sorting first keeps this n log n: models have 100,000s of tensors.
- * Most frequent first; ties in order of first appearance. */
-char *oi_report_tally(const char *const *names, size_t n)
+/* Sorting first keeps this n log n: models have 100,000s of tensors. */
+size_t oi_report_groups(const char *const *names, size_t n, oi_tally_entry **out)
 {
-    tally_entry *e = malloc((n ? n : 1) * sizeof *e);
+    oi_tally_entry *e = malloc((n ? n : 1) * sizeof *e);
+    *out = e;
     if (!e)
-        return NULL;
-    size_t m = 0, k = 0, len = 1;
+        return 0;
+    size_t m = 0, k = 0;
     for (size_t i = 0; i < n; i++)
         if (names[i])
-            e[m++] = (tally_entry){names[i], 1, i};
+            e[m++] = (oi_tally_entry){names[i], 1, i};
     qsort(e, m, sizeof *e, by_name);
     for (size_t i = 0; i < m; i++) {
         if (k && strcmp(e[k - 1].name, e[i].name) == 0) {
@@ -85,9 +40,24 @@ char *oi_report_tally(const char *const *names, size_t n)
             continue;
         }
         e[k++] = e[i];
-        len += strlen(e[i].name) + 24;
     }
     qsort(e, k, sizeof *e, by_count);
+    return k;
+}
+
+void oi_report_reason_kind(const char *reason, char *buf, size_t size)
+{
+    oi_format_reason_kind(reason, buf, size);
+}
+
+char *oi_report_tally(const char *const *names, size_t n)
+{
+    oi_tally_entry *e;
+    size_t k = oi_report_groups(names, n, &e), len = 1;
+    if (!e)
+        return NULL;
+    for (size_t i = 0; i < k; i++)
+        len += strlen(e[i].name) + 24;
     char *line = malloc(len), *at = line;
     if (line) {
         *line = '\0';
@@ -96,71 +66,6 @@ char *oi_report_tally(const char *const *names, size_t n)
     }
     free(e);
     return line;
-}
-
-void oi_report_plan_table(FILE *out, oi_model *m, const oi_analysis *a, const oi_plan *p)
-{
-    fprintf(out, "%-32s %-12s %-18s %-13s %-8s %-16s %7s %7s %-11s %6s  %s\n", "tensor", "where",
-            "op", "role", "dtype", "shape", "fan_in", "fan_out", "activation", "gain",
-            "scheme");
-    size_t counts[OI_ROLE_COUNT] = {0}, untouched = 0;
-    for (size_t i = 0; i < oi_model_tensor_count(m); i++) {
-        const oi_tensor *t = oi_model_tensor(m, i);
-        const oi_weight *w = oi_analysis_get(a, i);
-        const oi_decision *d = oi_plan_get(p, i);
-        if (w->role == OI_ROLE_NONE || d->kind == OI_FILL_NONE) {
-            untouched++;
-            continue;
-        }
-        counts[w->role]++;
-        char shape[64], where[96], nums[96], op[160];
-        shape_str(t, shape, sizeof shape);
-        where_str(t, where, sizeof where);
-        numbers_str(d, nums, sizeof nums);
-        snprintf(op, sizeof op, "%s%s%s", w->op, *w->via ? " via " : "", w->via);
-        fprintf(out, "%-32s %-12s %-18s %-13s %-8s %-16s %7lld %7lld %-11s %6.4f  %s %s\n",
-                t->name, where, op, oi_role_name(w->role), oi_dtype_name(t->dtype), shape,
-                (long long)w->fan_in, (long long)w->fan_out,
-                w->role == OI_ROLE_WEIGHT ? oi_act_name(w->act) : "-", d->gain ? d->gain : 1.0,
-                d->scheme, nums);
-        if (*w->note)
-            fprintf(out, "%32s   note: %s\n", "", w->note);
-    }
-    if (untouched) {
-        fprintf(out, "\nleft alone:\n");
-        for (size_t i = 0; i < oi_model_tensor_count(m); i++) {
-            const oi_weight *w = oi_analysis_get(a, i);
-            const oi_decision *d = oi_plan_get(p, i);
-            if (w->role == OI_ROLE_NONE || d->kind == OI_FILL_NONE) {
-                char where[96];
-                where_str(oi_model_tensor(m, i), where, sizeof where);
-                fprintf(out, "  %-32s %-12s %s\n", oi_model_tensor(m, i)->name, where, d->reason);
-            }
-        }
-    }
-    fprintf(out, "\nsummary: %zu tensors; re-initialized %zu:", oi_model_tensor_count(m),
-            oi_model_tensor_count(m) - untouched);
-    for (int r = 1; r < OI_ROLE_COUNT; r++)
-        if (counts[r])
-            fprintf(out, " %s %zu,", oi_role_name((oi_role)r), counts[r]);
-    size_t n = oi_model_tensor_count(m);
-    const char **schemes = calloc(n ? n : 1, sizeof *schemes), **why = calloc(n ? n : 1, sizeof *why);
-    for (size_t i = 0; schemes && why && i < n; i++) {
-        const oi_decision *d = oi_plan_get(p, i);
-        if (oi_analysis_get(a, i)->role == OI_ROLE_NONE || d->kind == OI_FILL_NONE)
-            why[i] = d->reason;
-        else
-            schemes[i] = d->scheme;
-    }
-    char *line = schemes ? oi_report_tally(schemes, n) : NULL;
-    fprintf(out, " left alone %zu\n  by scheme: %s\n", untouched, line && *line ? line : "-");
-    free(line);
-    if (why && untouched && (line = oi_report_tally(why, n))) {
-        fprintf(out, "  left alone, why: %s\n", line);
-        free(line);
-    }
-    free(schemes);
-    free(why);
 }
 
 static json_object *dims_json(const oi_tensor *t)

@@ -9,12 +9,24 @@
 #include "model/model.h"
 #include "plan/plan.h"
 
-void oi_report_plan_table(FILE *out, oi_model *model, const oi_analysis *a, const oi_plan *p);
+/* The table `onnxinit plan` prints; all: list every kept constant, not just counts. */
+void oi_report_plan_table(FILE *out, oi_model *model, const oi_analysis *a, const oi_plan *p,
+                          int all);
 /* {"model", "preset", "tensors": [...], "untouched": [...], "summary": {...}}; caller puts it. */
 json_object *oi_report_plan_json(oi_model *model, const oi_analysis *a, const oi_plan *p,
                                  const char *preset);
 
-/* "name count, ..." for the distinct names among names[0..n) (NULLs skipped). */
+typedef struct oi_tally_entry {
+    const char *name;
+    size_t count, first;
+} oi_tally_entry;
+
+/* The distinct names among names[0..n) (NULLs skipped) with their counts, most
+ * frequent first, ties in order of first appearance; *out malloc'd. */
+size_t oi_report_groups(const char *const *names, size_t n, oi_tally_entry **out);
+/* The reason with its quoted names dropped, so like reasons group together. */
+void oi_report_reason_kind(const char *reason, char *buf, size_t size);
+/* "name count, ..." of the same. */
 char *oi_report_tally(const char *const *names, size_t n);
 
 #endif

@@ -50,7 +50,8 @@ class _Summary(ctypes.Structure):
                 ("left_alone", ctypes.c_uint64), ("elements", ctypes.c_uint64),
                 ("seconds_load", ctypes.c_double), ("seconds_work", ctypes.c_double),
                 ("seconds_save", ctypes.c_double),
-                ("by_scheme", ctypes.c_void_p), ("left_why", ctypes.c_void_p)]
+                ("by_scheme", ctypes.c_void_p), ("left_why", ctypes.c_void_p),
+                ("learned", ctypes.c_uint64), ("warning", ctypes.c_void_p)]
 
 
 class _Record(ctypes.Structure):
@@ -222,7 +223,9 @@ def _summary_dict(s):
     d = {"tensors": s.tensors, "rewritten": s.rewritten, "left_alone": s.left_alone,
          "elements": s.elements,
          "by_scheme": ctypes.string_at(s.by_scheme).decode() if s.by_scheme else "",
-         "left_why": ctypes.string_at(s.left_why).decode() if s.left_why else ""}
+         "left_why": ctypes.string_at(s.left_why).decode() if s.left_why else "",
+         "learned": s.learned,
+         "warning": ctypes.string_at(s.warning).decode() if s.warning else ""}
     _summary_clear(ctypes.byref(s))
     return d
 

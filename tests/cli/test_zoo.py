@@ -1,0 +1,109 @@
+#!/usr/bin/python3
+"""Every learned parameter of today's architectures, and nothing else.
+
+The zoo (tests/zoo/zoo_models.py: ViT, Swin, ConvNeXt, GPT-2-like with a tied
+head, BERT-like, LLaMA-like, a fixed sinusoidal transformer, a GroupNorm UNet,
+an LSTM seq2seq), each exported three ways with trained-looking weights, is
+re-initialized and scored against torch's own truth (tests/zoo/score.py):
+parameters reset with a sane spread, running stats 0/1, buffers and exporter
+constants byte-identical, ties kept.  Every line must be 100%.  Then every
+output runs in ONNX Runtime with finite outputs, and `audit --strict` agrees
+with the tool on it.  The table is printed for the record."""
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import shutil
+import unittest
+
+import numpy as np
+
+SRC = os.environ["OI_SRC"]
+sys.path.insert(0, os.path.join(SRC, "tests", "zoo"))
+import score  # noqa: E402
+
+BIN = os.environ["OI_BIN"]
+ZOO = os.environ["OI_ZOO"]
+ORT_DIR = os.environ.get("OI_ORT_DIR", "")
+RUNNER = os.path.join(SRC, "tests", "ort", "run_model.js")
+MODELS = sorted(p for p in glob.glob(os.path.join(ZOO, "*.onnx")))
+KINDS = ["param", "param_derived", "stat", "buffer", "constant", "tie"]
+
+
+def have_ort():
+    return ORT_DIR and os.path.isdir(os.path.join(ORT_DIR, "node_modules", "onnxruntime-node"))
+
+
+class Zoo(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="oizoo-")
+        cls.outs = {}
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def reinit(self, model, *extra):
+        key = (model, extra)
+        if key not in self.outs:
+            out = os.path.join(self.tmp, "%d.onnx" % len(self.outs))
+            r = subprocess.run([BIN, "-q", "--seed", "3", *extra, model, "-o", out],
+                               capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.outs[key] = out
+        return self.outs[key]
+
+    def test_zoo_is_complete(self):
+        names = {os.path.basename(m).split(".")[0] for m in MODELS}
+        self.assertEqual(names, {"vit", "swin", "convnext", "gpt2", "bert", "llama", "sinusoidal",
+                                 "unet", "seq2seq"})
+        self.assertEqual(len(MODELS), 27)
+
+    def score_all(self, *extra):
+        table, failures = [], []
+        for m in MODELS:
+            name = os.path.basename(m).split(".")[0]
+            truth = dict(np.load(os.path.join(ZOO, name + ".truth.npz")))
+            rows, problems = score.score(m, self.reinit(m, *extra), truth)
+            table.append((os.path.basename(m)[:-5], rows))
+            failures += ["%s: %s" % (os.path.basename(m), p) for p in problems]
+        return table, failures
+
+    def test_every_parameter_reset_nothing_else_touched(self):
+        for extra in ((), ("--preset", "torch"), ("--preset", "transformer")):
+            with self.subTest(preset=extra):
+                table, failures = self.score_all(*extra)
+                if not extra:
+                    print("\n%-28s %s" % ("export", " ".join("%-14s" % k for k in KINDS)))
+                    for name, rows in table:
+                        print("%-28s %s" % (name, " ".join(
+                            "%-14s" % ("%d/%d" % tuple(rows[k]) if rows[k][1] else "-")
+                            for k in KINDS)))
+                self.assertEqual(failures, [])
+                total = sum(rows["param"][1] + rows["param_derived"][1] for _, rows in table)
+                self.assertGreater(total, 500)
+
+    def test_outputs_run_in_onnx_runtime(self):
+        if not have_ort():
+            self.skipTest("ONNX Runtime not installed")
+        for m in MODELS:
+            with self.subTest(model=os.path.basename(m)):
+                r = subprocess.run(["node", RUNNER, self.reinit(m), "1"], capture_output=True,
+                                   text=True, env=dict(os.environ, OI_ORT_DIR=ORT_DIR), timeout=300)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                for k, v in json.loads(r.stdout)["outputs"].items():
+                    self.assertTrue(v["finite"], "%s not finite" % k)
+
+    def test_audit_agrees_with_the_tool(self):
+        for m in MODELS:
+            with self.subTest(model=os.path.basename(m)):
+                r = subprocess.run([BIN, "audit", "--strict", self.reinit(m)],
+                                   capture_output=True, text=True)
+                self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
