@@ -166,8 +166,15 @@ static int passes(const oi_actx *x, size_t node, size_t slot, int *residual)
         if (n->n_input != 2)
             return 0;
         long other = oi_graph_input_value(x->graph, node, 1 - (slot & 1));
-        if (oi_is_const(x, other))
+        if (other >= 0 && oi_is_const_derived(x, other))   /* γ via Unsqueeze: still constant */
             return !(oi_op_is(n, "Div") && slot == 1);
+        if (!add && oi_is_norm_denominator(x, other) && !(oi_op_is(n, "Div") && slot == 1))
+            return 1;   /* a decomposed norm's division keeps the walk going */
+        const Onnx__NodeProto *p = other >= 0 && oi_graph_value(x->graph, (size_t)other)->producer >= 0
+            ? oi_graph_node(x->graph, (size_t)oi_graph_value(x->graph, (size_t)other)->producer)->proto
+            : NULL;
+        if (oi_op_is(n, "Sub") && p && oi_op_is(p, "ReduceMean"))
+            return slot == 0;   /* x - mean(x): centring, not a residual join */
         if (add) {
             *residual = 1;   /* a residual join keeps the scale: walk on */
             return 1;

@@ -206,9 +206,20 @@ static void warn_folded_norms(oi_analysis *a)
 const char *oi_analysis_warning(const oi_analysis *a) { return a->warning; }
 
 /* A bias takes its layer's fans (PyTorch's bias bound uses the weight's fan_in).
- * For a bias Add the layer is the node producing the Add's other operand. */
+ * For a bias Add the layer is the node producing the Add's other operand.
+ * One pass indexes weights by layer node: linear in the tensor count. */
 static void link_biases(const oi_actx *x, oi_analysis *a)
 {
+    size_t nodes = oi_graph_node_count(x->graph);
+    long *weight_of = malloc((nodes ? nodes : 1) * sizeof *weight_of);
+    if (!weight_of)
+        return;
+    for (size_t i = 0; i < nodes; i++)
+        weight_of[i] = -1;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->items[i].role == OI_ROLE_WEIGHT && a->items[i].layer_node < nodes &&
+            weight_of[a->items[i].layer_node] < 0)
+            weight_of[a->items[i].layer_node] = (long)i;
     for (size_t b = 0; b < a->n; b++) {
         oi_weight *bias = &a->items[b];
         if (bias->role != OI_ROLE_BIAS)
@@ -222,13 +233,12 @@ static void link_biases(const oi_actx *x, oi_analysis *a)
                 continue;
             layer = (size_t)prod;
         }
-        for (size_t i = 0; i < a->n; i++)
-            if (a->items[i].role == OI_ROLE_WEIGHT && a->items[i].layer_node == layer) {
-                bias->fan_in = a->items[i].fan_in;
-                bias->fan_out = a->items[i].fan_out;
-                break;
-            }
+        if (layer < nodes && weight_of[layer] >= 0) {
+            bias->fan_in = a->items[weight_of[layer]].fan_in;
+            bias->fan_out = a->items[weight_of[layer]].fan_out;
+        }
     }
+    free(weight_of);
 }
 
 oi_status oi_analyze(oi_model *model, const oi_graph *graph, oi_analysis **out, oi_error *err)

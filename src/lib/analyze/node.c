@@ -47,28 +47,7 @@ int oi_is_const(const oi_actx *x, long value)
 float *oi_const_floats(const oi_actx *x, size_t tensor)
 {
     oi_tensor *t = oi_model_tensor(x->model, tensor);
-    if (!oi_dtype_is_float(t->dtype) || t->storage == OI_STORE_NONE || !t->elem_size ||
-        t->n_elems > FLOATS_MAX)
-        return NULL;
-    uint8_t *raw = malloc(t->n_bytes ? t->n_bytes : 1);
-    float *f = malloc((t->n_elems ? t->n_elems : 1) * sizeof *f);
-    if (!raw || !f || oi_model_read(x->model, t, raw, NULL)) {
-        free(raw);
-        free(f);
-        return NULL;
-    }
-    for (uint64_t i = 0; i < t->n_elems; i++) {
-        uint16_t h;
-        double d;
-        switch (t->dtype) {
-        case DT(FLOAT): memcpy(&f[i], raw + 4 * i, 4); break;
-        case DT(DOUBLE): memcpy(&d, raw + 8 * i, 8); f[i] = (float)d; break;
-        case DT(FLOAT16): memcpy(&h, raw + 2 * i, 2); f[i] = oi_f16_to_f32(h); break;
-        default: memcpy(&h, raw + 2 * i, 2); f[i] = oi_bf16_to_f32(h); break;
-        }
-    }
-    free(raw);
-    return f;
+    return t->n_elems > FLOATS_MAX ? NULL : oi_model_read_floats(x->model, t, NULL);
 }
 
 static double half_to_double(uint16_t h, int bf16)

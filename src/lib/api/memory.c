@@ -19,6 +19,7 @@ typedef struct {
     uint64_t n_elems;
     char *strings[6];
     const struct oi_plan_list *list;   /* for a tied copy's source */
+    float *originals;                  /* DISTINCT: the values the fresh ones map from */
 } plan_entry;
 
 struct oi_plan_list {
@@ -176,6 +177,12 @@ static int entry_fill(plan_entry *e, const oi_tensor *t, const oi_weight *w, con
     return entry_strings(e, src);
 }
 
+static oi_status keep_originals(oi_model *m, const oi_tensor *t, plan_entry *e, oi_error *err)
+{
+    e->originals = oi_model_read_floats(m, t, err);
+    return e->originals ? OI_OK : err->status;
+}
+
 oi_status oi_plan_records(const oi_ctx *ctx, const void *model, size_t len, oi_plan_list **out,
                           oi_error *err)
 {
@@ -193,10 +200,13 @@ oi_status oi_plan_records(const oi_ctx *ctx, const void *model, size_t len, oi_p
     oi_status s = l && (l->entries = calloc(n ? n : 1, sizeof *l->entries))
                       ? OI_OK : oi_fail(err, OI_ERR_NOMEM, "out of memory");
     /* l->n counts entries begun, so a failure frees what one allocated */
-    for (size_t i = 0; s == OI_OK && i < n; i++, l->n++)
+    for (size_t i = 0; s == OI_OK && i < n; i++, l->n++) {
         if (!entry_fill(&l->entries[i], oi_model_tensor(j.model, i), oi_analysis_get(j.analysis, i),
                         oi_plan_get(j.plan, i), l))
             s = oi_fail(err, OI_ERR_NOMEM, "out of memory");
+        if (s == OI_OK && oi_plan_get(j.plan, i)->kind == OI_FILL_DISTINCT)
+            s = keep_originals(j.model, oi_model_tensor(j.model, i), &l->entries[i], err);
+    }
     oi_job_free(&j);
     if (s != OI_OK) {
         oi_plan_list_free(l);
@@ -231,6 +241,8 @@ void oi_plan_list_free(oi_plan_list *list)
     for (size_t i = 0; i < list->n; i++)
         for (int k = 0; k < 6; k++)
             free(list->entries[i].strings[k]);
+    for (size_t i = 0; i < list->n; i++)
+        free(list->entries[i].originals);
     free(list->entries);
     free(list);
 }
@@ -292,5 +304,9 @@ oi_status oi_fill_record(const oi_ctx *ctx, const oi_plan_record *record, void *
     oi_tensor t = {.proto = &proto, .name = record->name, .scope = record->scope,
                    .kind = "initializer", .dtype = record->dtype, .elem_size = size,
                    .n_elems = e->n_elems, .n_bytes = e->n_elems * size};
+    if (e->decision.kind == OI_FILL_DISTINCT)
+        return e->originals ? oi_fill_tensor_distinct(&e->decision, &t, ctx->seed, e->originals,
+                                                      dst, err)
+                            : oi_fail(err, OI_ERR_FORMAT, "tensor '%s': no values", t.name);
     return oi_fill_tensor(&e->decision, &t, ctx->seed, dst, err);
 }

@@ -110,32 +110,6 @@ static oi_status fill_distinct(const oi_decision *d, const oi_tensor *t, uint64_
     return OI_OK;
 }
 
-/* What the model holds now, as floats (for DISTINCT). */
-static float *original_floats(oi_model *m, const oi_tensor *t, oi_error *err)
-{
-    uint8_t *raw = malloc(t->n_bytes ? t->n_bytes : 1);
-    float *f = malloc((t->n_elems ? t->n_elems : 1) * sizeof *f);
-    if (!raw || !f || oi_model_read(m, t, raw, err)) {
-        if (!raw || !f)
-            oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
-        free(raw);
-        free(f);
-        return NULL;
-    }
-    for (uint64_t i = 0; i < t->n_elems; i++) {
-        uint16_t h;
-        double v;
-        switch (t->dtype) {
-        case DT(FLOAT): memcpy(&f[i], raw + 4 * i, 4); break;
-        case DT(DOUBLE): memcpy(&v, raw + 8 * i, 8); f[i] = (float)v; break;
-        case DT(FLOAT16): memcpy(&h, raw + 2 * i, 2); f[i] = oi_f16_to_f32(h); break;
-        default: memcpy(&h, raw + 2 * i, 2); f[i] = oi_bf16_to_f32(h); break;
-        }
-    }
-    free(raw);
-    return f;
-}
-
 static oi_status whole_values(const oi_decision *d, const oi_tensor *t, uint64_t seed, float *out,
                               oi_model *model, const oi_plan *plan, oi_error *err);
 
@@ -405,7 +379,7 @@ static oi_status whole_values(const oi_decision *d, const oi_tensor *t, uint64_t
             return oi_fail(err, OI_ERR_UNSUPPORTED,
                            "tensor '%s': a folded table is filled from its current values",
                            t->name);
-        float *orig = original_floats(model, t, err);
+        float *orig = oi_model_read_floats(model, t, err);
         if (!orig)
             return err ? err->status : OI_ERR_NOMEM;
         oi_status s = fill_distinct(d, t, tensor_key(t, seed), orig, out, err);
@@ -429,6 +403,19 @@ oi_status oi_fill_values(const oi_decision *d, const oi_tensor *t, uint64_t seed
     }
     fill_job j = {0, 0, t->n_elems, -1};
     return job_values(d, t, key, &j, out, err);
+}
+
+oi_status oi_fill_tensor_distinct(const oi_decision *d, const oi_tensor *t, uint64_t seed,
+                                  const float *orig, void *dst, oi_error *err)
+{
+    float *v = malloc((size_t)(t->n_elems ? t->n_elems : 1) * sizeof *v);
+    if (!v)
+        return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
+    oi_status s = fill_distinct(d, t, tensor_key(t, seed), orig, v, err);
+    if (s == OI_OK)
+        encode(t->dtype, v, (size_t)t->n_elems, dst);
+    free(v);
+    return s;
 }
 
 oi_status oi_fill_tensor(const oi_decision *d, const oi_tensor *t, uint64_t seed, void *dst,

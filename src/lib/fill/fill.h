@@ -52,6 +52,10 @@ oi_status oi_fill_values(const oi_decision *d, const oi_tensor *t, uint64_t seed
  * for programs to call once at start (onnxinit does); a no-op elsewhere. */
 void oi_fill_serial_blas(void);
 
+/* A DISTINCT tensor's bytes from its original values (t->n_elems floats). */
+oi_status oi_fill_tensor_distinct(const oi_decision *d, const oi_tensor *t, uint64_t seed,
+                                  const float *orig, void *dst, oi_error *err);
+
 /* One tensor's bytes (t->n_bytes, its dtype): exactly what the model path writes. */
 oi_status oi_fill_tensor(const oi_decision *d, const oi_tensor *t, uint64_t seed, void *dst,
                          oi_error *err);

@@ -77,6 +77,9 @@ oi_status oi_model_settle_declared(oi_model *model, oi_error *err);
 
 /* The tensor's raw_data bytes, writable in place (NULL unless stored as raw_data). */
 void *oi_model_raw_payload(oi_model *model, oi_tensor *t);
+/* A float tensor's values widened to float32 (malloc'd, t->n_elems of them),
+ * or NULL (err says why) for other dtypes or when unreadable. */
+float *oi_model_read_floats(oi_model *model, const oi_tensor *t, oi_error *err);
 /* The tensor's raw_data bytes to read (borrowed ones too), or NULL if not raw. */
 const void *oi_model_raw_view(const oi_model *model, const oi_tensor *t);
 

@@ -370,6 +370,39 @@ oi_status oi_model_write(oi_model *m, oi_tensor *t, const void *src, oi_error *e
     return oi_fail(err, OI_ERR_UNSUPPORTED, "%s: %s has no data to replace", m->label, what);
 }
 
+float *oi_model_read_floats(oi_model *m, const oi_tensor *t, oi_error *err)
+{
+    if (!oi_dtype_is_float(t->dtype) || !t->elem_size || t->storage == OI_STORE_NONE) {
+        oi_fail(err, OI_ERR_UNSUPPORTED, "%s: tensor '%s' holds no float values", m->label, t->name);
+        return NULL;
+    }
+    uint8_t *raw = malloc(t->n_bytes ? t->n_bytes : 1);
+    float *f = malloc((t->n_elems ? t->n_elems : 1) * sizeof *f);
+    if (!raw || !f) {
+        free(raw);
+        free(f);
+        oi_fail(err, OI_ERR_NOMEM, "%s: out of memory for tensor '%s'", m->label, t->name);
+        return NULL;
+    }
+    if (oi_model_read(m, t, raw, err)) {
+        free(raw);
+        free(f);
+        return NULL;
+    }
+    for (uint64_t i = 0; i < t->n_elems; i++) {
+        uint16_t h;
+        double d;
+        switch (t->dtype) {
+        case DT(FLOAT): memcpy(&f[i], raw + 4 * i, 4); break;
+        case DT(DOUBLE): memcpy(&d, raw + 8 * i, 8); f[i] = (float)d; break;
+        case DT(FLOAT16): memcpy(&h, raw + 2 * i, 2); f[i] = oi_f16_to_f32(h); break;
+        default: memcpy(&h, raw + 2 * i, 2); f[i] = oi_bf16_to_f32(h); break;
+        }
+    }
+    free(raw);
+    return f;
+}
+
 const void *oi_model_raw_view(const oi_model *m, const oi_tensor *t)
 {
     (void)m;

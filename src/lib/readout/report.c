@@ -144,6 +144,10 @@ static json_object *tensor_json(const oi_tensor *t, const oi_weight *w, const oi
         json_object_object_add(o, "via", json_object_new_string(w->via));
     if (*w->note)
         json_object_object_add(o, "note", json_object_new_string(w->note));
+    if (w->module[0])
+        json_object_object_add(o, "module", json_object_new_string(w->module));
+    if (d->kind == OI_FILL_COPY)
+        json_object_object_add(o, "tied_with", json_object_new_string(d->reason));
     json_object_object_add(o, "scheme", decision_json(d));
     return o;
 }
@@ -166,6 +170,7 @@ json_object *oi_report_plan_json(oi_model *m, const oi_analysis *a, const oi_pla
             json_object_object_add(o, "dtype", json_object_new_string(oi_dtype_name(t->dtype)));
             json_object_object_add(o, "shape", dims_json(t));
             json_object_object_add(o, "reason", json_object_new_string(d->reason));
+            json_object_object_add(o, "learned", json_object_new_boolean(w->role != OI_ROLE_NONE));
             json_object_array_add(left, o);
             continue;
         }
@@ -181,6 +186,12 @@ json_object *oi_report_plan_json(oi_model *m, const oi_analysis *a, const oi_pla
     json_object_object_add(summary, "tensors", json_object_new_int64((int64_t)oi_model_tensor_count(m)));
     json_object_object_add(summary, "reinitialized", json_object_new_int64((int64_t)json_object_array_length(tensors)));
     json_object_object_add(summary, "untouched", json_object_new_int64((int64_t)json_object_array_length(left)));
+    int64_t learned = 0;
+    for (size_t i = 0; i < oi_model_tensor_count(m); i++)
+        learned += oi_analysis_get(a, i)->role != OI_ROLE_NONE;
+    json_object_object_add(summary, "learned", json_object_new_int64(learned));
+    if (*oi_analysis_warning(a))
+        json_object_object_add(summary, "warning", json_object_new_string(oi_analysis_warning(a)));
     json_object_object_add(summary, "by_role", by_role);
     json_object_object_add(summary, "by_scheme", by_scheme);
     json_object_object_add(root, "model", json_object_new_string(oi_model_label(m)));
