@@ -97,6 +97,25 @@ class Zoo(unittest.TestCase):
                 for k, v in json.loads(r.stdout)["outputs"].items():
                     self.assertTrue(v["finite"], "%s not finite" % k)
 
+    def test_folded_batchnorm_is_warned(self):
+        folded = os.path.join(ZOO, "extra", "cnn_bn_folded.onnx")
+        training = os.path.join(ZOO, "extra", "cnn_bn_training.onnx")
+        r = subprocess.run([BIN, "plan", folded], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("warning: 10 convolutions", r.stdout)
+        self.assertIn("folded", r.stdout)
+        out = os.path.join(self.tmp, "folded.onnx")
+        r = subprocess.run([BIN, folded, "-o", out], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("BatchNorm was likely folded", r.stderr)
+        doc = json.loads(subprocess.run([BIN, "plan", "--json", folded], capture_output=True,
+                                        text=True).stdout)
+        self.assertIn("folded", doc["summary"]["warning"])
+        r = subprocess.run([BIN, "plan", training], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("warning", r.stdout)
+        self.assertIn("norm_scale 10", r.stdout)
+
     def test_audit_agrees_with_the_tool(self):
         for m in MODELS:
             with self.subTest(model=os.path.basename(m)):

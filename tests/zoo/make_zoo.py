@@ -62,6 +62,21 @@ def main():
         for export, kw in EXPORTS.items():
             path = os.path.join(out, "%s.%s.onnx" % (name, export))
             torch.onnx.export(model, args, path, **kw)
+    # beside the scored zoo: a deep CNN with BatchNorm, eval export (BN folded) and training export
+    extra = os.path.join(out, "extra")
+    os.makedirs(extra, exist_ok=True)
+    layers = []
+    for i in range(10):
+        layers += [torch.nn.Conv2d(3 if i == 0 else 8, 8, 3, padding=1), torch.nn.BatchNorm2d(8),
+                   torch.nn.ReLU()]
+    cnn = torch.nn.Sequential(*layers)
+    trained_looking(cnn, 7)
+    x = torch.randn(1, 3, 16, 16)
+    cnn.eval()
+    torch.onnx.export(cnn, (x,), os.path.join(extra, "cnn_bn_folded.onnx"), opset_version=14,
+                      do_constant_folding=True)
+    torch.onnx.export(cnn, (x,), os.path.join(extra, "cnn_bn_training.onnx"), opset_version=14,
+                      training=torch.onnx.TrainingMode.TRAINING, do_constant_folding=False)
     stamp = sys.argv[2] if len(sys.argv) > 2 else os.path.join(out, "zoo.stamp")
     with open(stamp, "w") as f:
         f.write("ok\n")
