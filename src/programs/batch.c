@@ -95,18 +95,40 @@ typedef struct {
     int in_place;
     oi_error *err;
     oi_status status;
+    char *out_real;             /* the output folder, never walked as input (or NULL) */
 } tree_walk;
 static _Thread_local tree_walk *current_walk;
 
+/* Models are *.onnx by their own name (hidden files aside, whatever the path
+ * looks like: "-r ." and "-r ../x" work); a symlink to a model counts, except
+ * in place, where replacing it would break the link; the output folder, if
+ * inside the tree, is skipped so a second run does not take its own outputs. */
 static int visit(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
-    (void)ftw;
     tree_walk *w = current_walk;
-    if (flag == FTW_F && fnmatch("*.onnx", path, FNM_PERIOD) == 0 &&
-        (w->status = oi_batch_add_file(w->list, path, w->out_dir, w->in_place, w->err)))
-        return 1;
-    return 0;
+    if (flag == FTW_D && w->out_real) {
+        char *real = realpath(path, NULL);
+        int skip = real && strcmp(real, w->out_real) == 0;
+        free(real);
+        if (skip)
+            return FTW_SKIP_SUBTREE;
+    }
+    if ((flag != FTW_F && flag != FTW_SL) || fnmatch("*.onnx", path + ftw->base, FNM_PERIOD) != 0)
+        return FTW_CONTINUE;
+    if (flag == FTW_SL) {
+        struct stat target;
+        if (stat(path, &target) < 0 || !S_ISREG(target.st_mode))
+            return FTW_CONTINUE;
+        if (w->in_place) {
+            fprintf(stderr, "onnxinit: %s: a symbolic link, skipped with --in-place (it would "
+                            "be replaced by a file)\n", path);
+            return FTW_CONTINUE;
+        }
+    }
+    if ((w->status = oi_batch_add_file(w->list, path, w->out_dir, w->in_place, w->err)))
+        return FTW_STOP;
+    return FTW_CONTINUE;
 }
 
 oi_status oi_batch_add_tree(oi_batch_list *l, const char *dir, const char *out_dir, int in_place,
@@ -117,10 +139,11 @@ oi_status oi_batch_add_tree(oi_batch_list *l, const char *dir, const char *out_d
         return oi_fail(err, OI_ERR_IO, "%s: %s", dir, strerror(errno));
     if (!S_ISDIR(st.st_mode))
         return oi_batch_add_file(l, dir, out_dir, in_place, err);
-    tree_walk w = {l, out_dir, in_place, err, OI_OK};
+    tree_walk w = {l, out_dir, in_place, err, OI_OK, out_dir ? realpath(out_dir, NULL) : NULL};
     current_walk = &w;
-    int rc = nftw(dir, visit, 32, FTW_PHYS);
+    int rc = nftw(dir, visit, 32, FTW_PHYS | FTW_ACTIONRETVAL);
     current_walk = NULL;
+    free(w.out_real);
     if (w.status)
         return w.status;
     if (rc < 0)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,7 +67,12 @@ static int collect(cli_args *a, oi_batch_list *l, oi_error *err)
     }
     if (a->files_from && oi_batch_add_list_file(l, a->files_from, out, a->in_place, err))
         return -1;
+    size_t found = l->n;
     oi_batch_finish_list(l, a->shard_k, a->shard_n);
+    if (found == 0) {
+        oi_fail(err, OI_ERR_USAGE, "no *.onnx model found in what was given");
+        return -1;
+    }
     return 0;
 }
 
@@ -113,6 +119,12 @@ int oi_cli_batch(cli_args *a, atomic_int *cancel)
     oi_batch_list l = {0};
     oi_error err;
     oi_error_clear(&err);
+    struct stat rst;
+    if (a->report && !a->overwrite && lstat(a->report, &rst) == 0) {   /* before any work */
+        fprintf(stderr, "onnxinit: %s: already exists (use -f to overwrite the report)\n",
+                a->report);
+        return OI_EXIT_USAGE;
+    }
     if (collect(a, &l, &err)) {
         fprintf(stderr, "onnxinit: %s\n", err.msg);
         oi_batch_list_free(&l);

@@ -255,7 +255,16 @@ oi_status oi_analyze(oi_model *model, const oi_graph *graph, oi_analysis **out, 
     a->n = n;
     size_t nv = oi_graph_value_count(graph);
     oi_actx x = {.model = model, .graph = graph, .memo_const = calloc(nv ? nv : 1, 1),
-                 .memo_pos = calloc(nv ? nv : 1, 1)};
+                 .memo_pos = calloc(nv ? nv : 1, 1), .memo_shape = calloc(nv ? nv : 1, 1),
+                 .shapes = malloc((nv ? nv : 1) * sizeof(oi_shape))};
+    if (!x.memo_const || !x.memo_pos || !x.memo_shape || !x.shapes) {
+        free(x.memo_const);
+        free(x.memo_pos);
+        free(x.memo_shape);
+        free(x.shapes);
+        oi_analysis_free(a);
+        return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(model));
+    }
     for (size_t i = 0; i < n; i++) {
         analyze_tensor(&x, i, &a->items[i]);
         check_values(&x, i, &a->items[i]);
@@ -265,6 +274,8 @@ oi_status oi_analyze(oi_model *model, const oi_graph *graph, oi_analysis **out, 
     warn_folded_norms(a);
     free(x.memo_const);
     free(x.memo_pos);
+    free(x.memo_shape);
+    free(x.shapes);
     *out = a;
     return OI_OK;
 }

@@ -12,9 +12,16 @@ struct oi_analysis {
 };
 
 typedef struct {
+    int rank;                 /* -1: unknown */
+    int64_t d[OI_MAX_RANK];
+} oi_shape;
+
+typedef struct {
     oi_model *model;
     const oi_graph *graph;
     signed char *memo_const, *memo_pos;   /* per value: 0 unknown, 1 yes, -1 no */
+    signed char *memo_shape;              /* per value: 0 unknown, 1 known, -1 none */
+    oi_shape *shapes;                     /* ... and the shape when known */
 } oi_actx;
 
 int oi_op_is(const Onnx__NodeProto *n, const char *op);

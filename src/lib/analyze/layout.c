@@ -20,10 +20,7 @@ static int whole_in(double v, double lo, double hi)
     return v >= lo && v <= hi && v == (double)(int64_t)v;
 }
 
-typedef struct {
-    int rank;                 /* -1: unknown */
-    int64_t d[OI_MAX_RANK];
-} shape;
+typedef oi_shape shape;
 
 /* Element count, or -1 if it does not fit (declared-only tensors may claim anything). */
 static int64_t numel(const shape *s)
@@ -175,6 +172,8 @@ static int concat_shape(const oi_actx *x, size_t node, shape *s, int depth)
 {
     const Onnx__NodeProto *n = oi_graph_node(x->graph, node)->proto;
     int64_t axis = oi_attr_int(n, "axis", 0), sum = 0;
+    if (n->n_input == 0)
+        return -1;   /* nothing to concatenate: no shape (and no axis to trust) */
     for (size_t i = 0; i < n->n_input; i++) {
         if (value_shape(x, oi_graph_input_value(x->graph, node, i), s, depth + 1))
             return -1;
@@ -188,12 +187,33 @@ static int concat_shape(const oi_actx *x, size_t node, shape *s, int depth)
     return numel(s) < 0 ? -1 : 0;
 }
 
-/* The static shape of a value: constants, declared inputs, and layout ops on them. */
+static int value_shape_uncached(const oi_actx *x, long v, shape *s, int depth);
+
+/* The static shape of a value: constants, declared inputs, and layout ops on
+ * them.  Memoized per value: a chain of wide Concats must not walk
+ * exponentially many paths. */
 static int value_shape(const oi_actx *x, long v, shape *s, int depth)
 {
     s->rank = -1;
     if (v < 0 || depth > 24)
         return -1;
+    if (x->memo_shape && x->memo_shape[v]) {
+        if (x->memo_shape[v] < 0)
+            return -1;
+        *s = x->shapes[v];
+        return 0;
+    }
+    int rc = value_shape_uncached(x, v, s, depth);
+    if (x->memo_shape) {
+        x->memo_shape[v] = rc == 0 ? 1 : -1;
+        if (rc == 0)
+            x->shapes[v] = *s;
+    }
+    return rc;
+}
+
+static int value_shape_uncached(const oi_actx *x, long v, shape *s, int depth)
+{
     const oi_value *val = oi_graph_value(x->graph, (size_t)v);
     if (val->tensor >= 0) {
         const Onnx__TensorProto *t = oi_model_tensor(x->model, (size_t)val->tensor)->proto;

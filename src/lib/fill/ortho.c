@@ -61,6 +61,8 @@ done:
 void oi_fill_identity(const oi_decision *d, const oi_tensor *t, float *out)
 {
     const Onnx__TensorProto *p = t->proto;
+    if (t->n_elems == 0)
+        return;   /* nothing to write: a zero-sized dim */
     memset(out, 0, (size_t)t->n_elems * sizeof *out);
     if (p->n_dims < 2)
         return;

@@ -324,7 +324,8 @@ static oi_status load_mapped(int fd, size_t size, const char *path, oi_model **o
 oi_status oi_model_load(const char *path, oi_model **out, oi_error *err)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below) */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return oi_fail(err, OI_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;

@@ -292,7 +292,7 @@ void oi_tensor_raw_to_typed(oi_tensor *t, const uint8_t *src)
 oi_status oi_read_file_range(const char *path, uint64_t offset, uint64_t len, void *dst,
                              oi_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return oi_fail(err, OI_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     uint8_t *out = dst;

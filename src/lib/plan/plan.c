@@ -400,12 +400,21 @@ static int gate_ranges_fit(const oi_decision *d, int64_t n)
 }
 
 /* Shapes the fill relies on must hold; otherwise leave the tensor alone and say so. */
+/* a * b * c == n, with every product checked (attributes like hidden_size can lie). */
+static int blocks_fill(int64_t a, int64_t b, int64_t c, int64_t n)
+{
+    int64_t ab, abc;
+    return a > 0 && b > 0 && c > 0 && !__builtin_mul_overflow(a, b, &ab) &&
+           !__builtin_mul_overflow(ab, c, &abc) && abc == n;
+}
+
 static void check_shape(oi_decision *d, const oi_weight *w, const oi_tensor *t)
 {
     int64_t n = (int64_t)t->n_elems;
-    if (d->kind == OI_FILL_ORTHOGONAL &&
-        (d->matrices <= 0 || d->rows <= 0 || d->cols <= 0 || d->matrices * d->rows * d->cols != n))
+    if (d->kind == OI_FILL_ORTHOGONAL && !blocks_fill(d->matrices, d->rows, d->cols, n))
         untouched(d, "shape does not split into the expected gate blocks");
+    else if (d->kind == OI_FILL_SPARSE && !blocks_fill(1, d->rows, d->cols, n))
+        untouched(d, "sparse needs a matrix; the shape is not one");
     else if (d->kind == OI_FILL_GATE_BIAS && !gate_ranges_fit(d, n))
         untouched(d, "forget-gate ranges fall outside the bias");
     else if (w->role == OI_ROLE_WEIGHT && (w->fan_in <= 0 || w->fan_out <= 0) &&

@@ -124,9 +124,11 @@ static oi_status parse_params(json_object *o, rule *r, const char *label, size_t
                 if (strcmp(key, number_keys[k]) == 0)
                     *slot[k] = x;
         } else if (strcmp(key, "mode") == 0) {
-            const char *m = json_object_get_string(v);
-            if (strcmp(m, "fan_in") != 0 && strcmp(m, "fan_out") != 0)
-                return bad(err, label, i, "mode is fan_in or fan_out, not", m);
+            const char *m = json_object_is_type(v, json_type_string) ? json_object_get_string(v)
+                                                                      : NULL;
+            if (!m || (strcmp(m, "fan_in") != 0 && strcmp(m, "fan_out") != 0))
+                return bad(err, label, i, "mode is \"fan_in\" or \"fan_out\", not",
+                           m ? m : json_object_to_json_string(v));
             a->fan_out = strcmp(m, "fan_out") == 0;
         }
     }
@@ -136,6 +138,8 @@ static oi_status parse_params(json_object *o, rule *r, const char *label, size_t
         return bad(err, label, i, "sparsity must be in [0, 1]", NULL);
     if (a->std < 0)
         return bad(err, label, i, "std must not be negative", NULL);
+    if (a->scheme == OI_SCHEME_UNIFORM && !(a->low <= a->high))
+        return bad(err, label, i, "uniform needs low <= high", NULL);
     return OI_OK;
 }
 

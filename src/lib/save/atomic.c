@@ -92,7 +92,7 @@ oi_status oi_save_write(oi_save_file *f, const void *data, size_t len, oi_error 
 static oi_status copy_part(oi_save_file *f, const char *src_path, uint64_t in_off,
                            uint64_t out_off, uint64_t len, oi_error *err)
 {
-    int src = open(src_path, O_RDONLY | O_CLOEXEC);
+    int src = open(src_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (src < 0)
         return oi_fail(err, OI_ERR_IO, "%s: cannot open: %s", src_path, strerror(errno));
     loff_t in = (loff_t)in_off, out = (loff_t)out_off;
@@ -175,6 +175,19 @@ static void fsync_parent(const char *path)
     free(d);
 }
 
+/* A file replaced in place (--in-place, -f) keeps its mode, owner and group:
+ * a 0600 model must not turn 0644.  Best effort: chown needs the rights. */
+static void keep_owner_and_mode(const char *tmp, const char *final)
+{
+    struct stat st;
+    if (stat(final, &st) < 0 || !S_ISREG(st.st_mode))
+        return;
+    if (chown(tmp, st.st_uid, st.st_gid) < 0 && chown(tmp, (uid_t)-1, st.st_gid) < 0) {
+        /* not ours to give away: the new file stays the caller's */
+    }
+    chmod(tmp, st.st_mode & 07777);
+}
+
 oi_status oi_save_commit(oi_save_file *f, int overwrite, oi_error *err)
 {
     if (oi_save_flush(f, err)) {
@@ -183,6 +196,7 @@ oi_status oi_save_commit(oi_save_file *f, int overwrite, oi_error *err)
     }
     int rc;
     if (overwrite) {
+        keep_owner_and_mode(f->tmp_path, f->final_path);
         rc = rename(f->tmp_path, f->final_path);
     } else {
         /* Atomic no-clobber: an output that appeared since the check stays. */

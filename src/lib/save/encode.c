@@ -169,14 +169,30 @@ static oi_status pack_to_file(oi_model *m, oi_save_file *f, oi_error *err)
     return sink.status;
 }
 
-/* Refuse to write the data file over any data file the model reads from. */
+oi_status oi_save_check_inputs(const oi_model *m, const char *path, int model_output,
+                               const oi_save_opts *o, oi_error *err)
+{
+    /* the input model: only the model output, and only --in-place */
+    if (oi_save_check_target(path, oi_model_label(m), 1, model_output && o->allow_same_file, err))
+        return model_output ? err->status
+                            : oi_fail(err, OI_ERR_UNSAFE, "%s: the new data file would be the "
+                                      "input model itself (refused)", path);
+    /* a data file the model reads: only the data output, and only --in-place */
+    for (size_t i = 0; i < oi_model_tensor_count(m); i++) {
+        const char *ext = ((oi_model *)m)->tensors[i].ext_path;
+        if (ext && oi_save_check_target(path, ext, 1, !model_output && o->allow_same_file, err))
+            return oi_fail(err, OI_ERR_UNSAFE, "%s: is the input's external data file '%s' "
+                           "(refused, even with -f: the input would lose its weights)", path, ext);
+    }
+    return OI_OK;
+}
+
+/* Refuse to write the data file over any file the model reads from. */
 static oi_status check_data_target(oi_model *m, const char *path, const oi_save_opts *o,
                                    oi_error *err)
 {
-    for (size_t i = 0; i < m->n_tensors; i++)
-        if (m->tensors[i].ext_path &&
-            oi_save_check_target(path, m->tensors[i].ext_path, 1, o->allow_same_file, err))
-            return oi_fail_prefix(err, "external data: ");
+    if (oi_save_check_inputs(m, path, 0, o, err))
+        return err->status;
     return oi_save_check_target(path, NULL, o->overwrite, 0, err);
 }
 
@@ -184,7 +200,8 @@ oi_status oi_model_save(oi_model *m, const char *path, const oi_save_opts *opts,
 {
     oi_save_opts none = {0};
     const oi_save_opts *o = opts ? opts : &none;
-    if (oi_save_check_target(path, m->label, o->overwrite, o->allow_same_file, err))
+    if (oi_save_check_inputs(m, path, 1, o, err) ||
+        oi_save_check_target(path, m->label, o->overwrite, o->allow_same_file, err))
         return err->status;
     size_t n_ext = 0;
     for (size_t i = 0; i < m->n_tensors; i++)

@@ -154,15 +154,16 @@ oi_status oi_patch_begin(oi_model *m, const char *path, const oi_save_opts *opts
     p->external = p->ext_source != NULL;
     range *holes = NULL;
     size_t n = 0;
-    oi_status s = oi_save_check_target(path, m->label, opts->overwrite, opts->allow_same_file, err);
+    oi_status s = oi_save_check_inputs(m, path, 1, opts, err);
+    if (s == OI_OK)
+        s = oi_save_check_target(path, m->label, opts->overwrite, opts->allow_same_file, err);
     if (s == OI_OK)
         s = holes_for(p, rewrite, &holes, &n, err);
     if (s == OI_OK && p->external) {
         struct stat st;
         s = oi_data_file_path(path, opts, &p->data_path, &p->data_name, err);
-        if (s == OI_OK && (s = oi_save_check_target(p->data_path, p->ext_source, 1,
-                                                    opts->allow_same_file, err)))
-            oi_fail_prefix(err, "external data: ");
+        if (s == OI_OK)
+            s = oi_save_check_inputs(m, p->data_path, 0, opts, err);
         if (s == OI_OK)
             s = oi_save_check_target(p->data_path, NULL, opts->overwrite, 0, err);
         if (s == OI_OK && stat(p->ext_source, &st) < 0)

@@ -45,6 +45,12 @@ oi_status oi_model_save_pointing(oi_model *model, const char *path, const char *
 /* The one external data file the model reads (NULL: none); *several if more. */
 const char *oi_model_data_file(const oi_model *model, int *several);
 
+/* Refuse `path` as an output when it is a file the model reads: the input
+ * model (allowed for the model output with allow_same_file) or one of its
+ * external data files (allowed for the data output with allow_same_file). */
+oi_status oi_save_check_inputs(const oi_model *model, const char *path, int model_output,
+                               const oi_save_opts *opts, oi_error *err);
+
 /* Encode through append (non-zero return: stop, OI_ERR_IO); external tensors
  * are read and embedded, so the bytes stand alone. */
 oi_status oi_model_save_sink(oi_model *model, int (*append)(void *ctx, const void *data, size_t len),

@@ -1,0 +1,263 @@
+#!/usr/bin/python3
+"""Hardening II: one test per class of issue 14 (and beyond the examples):
+no input, option or interruption costs a user a file, crashes, hangs, or is
+silently not done.  Each case builds its own files in a temp folder."""
+import glob
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+import time
+import unittest
+
+import numpy as np
+import onnx
+from onnx import TensorProto as T, helper as h, numpy_helper as nh
+from onnx import external_data_helper
+
+BIN = os.environ["OI_BIN"]
+FIX = os.environ["OI_FIXTURES"]
+GOOD = os.path.join(FIX, "good")
+
+
+def run(*args, cwd=None, timeout=60):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout)
+
+
+def vi(name, shape=None, elem=T.FLOAT):
+    return h.make_tensor_value_info(name, elem, shape)
+
+
+def save(m, path):
+    onnx.save(m, path)
+    return path
+
+
+def digest(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+class Hardening(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="oihard-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def p(self, *parts):
+        return os.path.join(self.tmp, *parts)
+
+    def temp_files(self):
+        return [f for f in glob.glob(self.p("**", "*"), recursive=True) if ".tmp" in f]
+
+    def external_model(self):
+        m = onnx.load(os.path.join(GOOD, "mlp.onnx"))
+        external_data_helper.convert_model_to_external_data(m, location="weights.bin",
+                                                            size_threshold=0)
+        onnx.save(m, self.p("ext.onnx"))
+        return self.p("ext.onnx"), self.p("weights.bin")
+
+    # ---- data loss without being asked ----
+    def test_output_over_inputs_data_file_refused_even_with_force(self):
+        model, data = self.external_model()
+        before = digest(data)
+        r = run(model, "-f", "-o", data)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("external data", r.stderr)
+        self.assertEqual(digest(data), before)
+        onnx.checker.check_model(model)
+
+    def test_side_file_named_like_the_input_refused(self):
+        shutil.copy(os.path.join(GOOD, "mlp.onnx"), self.p("x.onnx"))
+        before = digest(self.p("x.onnx"))
+        os.makedirs(self.p("d"))
+        for args in (["--external-data=x.onnx", "-o", self.p("y.onnx")],
+                     ["--external-data=x.onnx", "-f", "-o", self.p("y.onnx")]):
+            r = run(self.p("x.onnx"), *args)
+            self.assertNotEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(digest(self.p("x.onnx")), before)
+        self.assertEqual(self.temp_files(), [])
+
+    def test_report_never_overwrites_without_force(self):
+        shutil.copy(os.path.join(GOOD, "mlp.onnx"), self.p("a.onnx"))
+        shutil.copy(os.path.join(GOOD, "mlp.onnx"), self.p("b.onnx"))
+        before = digest(self.p("a.onnx"))
+        r = run(self.p("a.onnx"), self.p("b.onnx"), "--output-dir", self.p("out"), "--report",
+                self.p("a.onnx"))
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(digest(self.p("a.onnx")), before)
+        self.assertFalse(os.path.exists(self.p("out")))   # refused before any work
+
+    def test_in_place_keeps_mode(self):
+        shutil.copy(os.path.join(GOOD, "mlp.onnx"), self.p("m.onnx"))
+        os.chmod(self.p("m.onnx"), 0o600)
+        for extra in ([], ["--full-encode"]):
+            r = run(self.p("m.onnx"), "--in-place", *extra)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(stat.S_IMODE(os.stat(self.p("m.onnx")).st_mode), 0o600)
+        shutil.copy(os.path.join(GOOD, "mlp.onnx"), self.p("n.onnx"))
+        os.chmod(self.p("n.onnx"), 0o640)
+        shutil.copy(os.path.join(GOOD, "mlp.onnx"), self.p("o.onnx"))
+        r = run(self.p("o.onnx"), "-f", "-o", self.p("n.onnx"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(stat.S_IMODE(os.stat(self.p("n.onnx")).st_mode), 0o640)
+
+    # ---- crashes ----
+    def test_rules_null_mode_and_bad_values(self):
+        model = os.path.join(GOOD, "mlp.onnx")
+        for rule, needle in (({"scheme": "kaiming_normal", "mode": None}, "mode"),
+                             ({"scheme": "uniform", "low": 1, "high": -1}, "low <= high"),
+                             ({"op": "Comv", "scheme": "zeros"}, "Comv")):
+            with open(self.p("r.json"), "w") as f:
+                json.dump([rule], f)
+            r = run(model, "--rules", self.p("r.json"), "-o", self.p("o.onnx"))
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(needle, r.stderr)
+            self.assertFalse(os.path.exists(self.p("o.onnx")))
+
+    def test_rules_end_to_end(self):
+        with open(self.p("r.json"), "w") as f:
+            json.dump({"rules": [{"role": "bias", "scheme": "constant", "value": 0.5},
+                                 {"op": "Gemm", "scheme": "normal", "std": 0.01}]}, f)
+        r = run(os.path.join(GOOD, "mlp.onnx"), "--rules", self.p("r.json"), "-o", self.p("o.onnx"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        m = onnx.load(self.p("o.onnx"))
+        for t in m.graph.initializer:
+            v = nh.to_array(t)
+            if v.ndim == 1:
+                self.assertTrue(np.all(v == 0.5), t.name)
+
+    def test_zero_element_identity_and_odd_graphs(self):
+        g = h.make_graph([h.make_node("Conv", ["x", "w"], ["c"]),
+                          h.make_node("Concat", [], ["e"], axis=1 << 40)],
+                         "g", [vi("x", [1, 0, 4, 4])], [vi("c"), vi("e")],
+                         [nh.from_array(np.zeros((0, 0, 3, 3), np.float32), "w")])
+        save(h.make_model(g), self.p("z.onnx"))
+        with open(self.p("r.json"), "w") as f:
+            json.dump([{"name": "w", "scheme": "identity"}], f)
+        for extra in ([], ["--rules", self.p("r.json")]):
+            r = run(self.p("z.onnx"), "-f", "-o", self.p("o.onnx"), *extra)
+            self.assertIn(r.returncode, (0, 1), r.stderr)
+            self.assertNotIn("Sanitizer", r.stderr)
+
+    def test_lstm_hidden_size_that_wraps(self):
+        w = nh.from_array(np.ones((1, 8, 2), np.float32), "W")
+        rr = nh.from_array(np.ones((1, 8, 2), np.float32), "R")
+        g = h.make_graph([h.make_node("LSTM", ["x", "W", "R"], ["y"], hidden_size=(1 << 62) + 2)],
+                         "g", [vi("x", [1, 1, 2])], [vi("y")], [w, rr])
+        save(h.make_model(g), self.p("l.onnx"))
+        r = run(self.p("l.onnx"), "-o", self.p("o.onnx"))
+        self.assertIn(r.returncode, (0, 1), r.stderr)
+        self.assertNotIn("Sanitizer", r.stderr)
+
+    # ---- hangs ----
+    def test_wide_concat_chain_is_fast(self):
+        nodes, prev = [], "c0"
+        inits = [nh.from_array(np.ones((1, 2), np.float32), "c0")]
+        for i in range(1, 60):
+            nodes.append(h.make_node("Concat", [prev] * 8, ["c%d" % i], axis=0))
+            prev = "c%d" % i
+        nodes.append(h.make_node("MatMul", [prev, "x"], ["y"]))
+        g = h.make_graph(nodes, "g", [vi("x", [2, 2])], [vi("y")], inits)
+        save(h.make_model(g), self.p("c.onnx"))
+        t0 = time.time()
+        r = run("plan", self.p("c.onnx"), timeout=60)
+        self.assertIn(r.returncode, (0, 1), r.stderr)
+        self.assertLess(time.time() - t0, 10)
+
+    def test_fifo_input_does_not_block(self):
+        os.mkfifo(self.p("f.onnx"))
+        r = run(self.p("f.onnx"), "-o", self.p("o.onnx"), timeout=20)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not a regular file", r.stderr)
+
+    # ---- interruptions ----
+    def test_sigint_on_one_model_leaves_nothing(self):
+        big = self.p("big.onnx")
+        g = h.make_graph([h.make_node("MatMul", ["x", "w"], ["y"])], "g", [vi("x", [1, 4096])],
+                         [vi("y")], [nh.from_array(np.ones((4096, 8192), np.float32), "w")])
+        save(h.make_model(g), big)
+        for attempt in range(5):
+            p = subprocess.Popen([BIN, big, "-f", "-j", "1", "--full-encode", "-o", self.p("o.onnx")],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            time.sleep(0.15 + 0.05 * attempt)
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=60)
+            if p.returncode == 130:
+                break
+        self.assertEqual(p.returncode, 130, err)
+        self.assertEqual(self.temp_files(), [])
+        self.assertFalse(os.path.exists(self.p("o.onnx")))
+
+    # ---- the command line says yes to things it does not do ----
+    def test_recursive_paths_symlinks_and_output_inside(self):
+        os.makedirs(self.p("t", "sub"))
+        shutil.copy(os.path.join(GOOD, "mlp.onnx"), self.p("t", "a.onnx"))
+        shutil.copy(os.path.join(GOOD, "mlp.onnx"), self.p("t", "sub", "b.onnx"))
+        os.symlink(self.p("t", "a.onnx"), self.p("t", "link.onnx"))
+        os.makedirs(self.p("other"))
+        for where in (".", "./", "../t"):
+            cwd = self.p("t") if where != "../t" else self.p("other")
+            out = self.p("out-%d" % len(where))
+            r = run("-r", where, "--output-dir", out, "-q", cwd=cwd)
+            if where.startswith(".."):   # found, and refused with a reason (never "0 models, ok")
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("cannot be mirrored", r.stderr)
+                r = run("-r", where, "--in-place", "-q", cwd=cwd)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                continue
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(len(glob.glob(os.path.join(out, "**", "*.onnx"), recursive=True)), 3,
+                             where)
+        # an output folder inside the input tree is not walked on the next run
+        for _ in range(2):
+            r = run("-r", ".", "--output-dir", "fresh", "-f", "-q", cwd=self.p("t"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse(os.path.exists(self.p("t", "fresh", "fresh")))
+        os.makedirs(self.p("empty"))
+        r = run("-r", self.p("empty"), "--output-dir", self.p("o"))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("no *.onnx", r.stderr)
+
+    def test_options_that_cannot_do_what_they_say(self):
+        model = os.path.join(GOOD, "mlp.onnx")
+        out = self.p("o.onnx")
+        for args, needle in ((["--only", "nothing.*"], "matches no tensor"),
+                             (["--residual-scale"], "--preset transformer"),
+                             (["--external-threshold", "10"], "--external-data"),
+                             (["--backup", ".bak"], "--in-place"),
+                             (["--layer-scale", "-1"], "layer-scale")):
+            r = run(model, "-o", out, *args)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn(needle, r.stderr)
+            self.assertFalse(os.path.exists(out))
+        r = run("audit", model, "--preset", "torch")
+        self.assertEqual(r.returncode, 2)
+        a, b = self.p("a.onnx"), self.p("b.onnx")
+        self.assertEqual(run(model, "--seed", "010", "-o", a).returncode, 0)
+        self.assertEqual(run(model, "--seed", "10", "-o", b).returncode, 0)
+        self.assertEqual(digest(a), digest(b))   # decimal, not octal
+        self.assertEqual(run(model, "--seed", "-3", "-o", self.p("c.onnx")).returncode, 2)
+
+    def test_untrained_graph_warns(self):
+        g = h.make_graph([h.make_node("MatMul", ["x", "w"], ["y"])], "g",
+                         [vi("x", [1, 4]), vi("w", [4, 4])], [vi("y")])
+        save(h.make_model(g), self.p("u.onnx"))
+        r = run(self.p("u.onnx"), "-o", self.p("o.onnx"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("--materialize", r.stderr)
+
+    def test_left_alone_line_is_not_cut(self):
+        r = run(os.path.join(GOOD, "resnet18.onnx"), "--only", "fc.*", "-o", self.p("o.onnx"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        line = [l for l in r.stdout.splitlines() if "left alone" in l][0]
+        self.assertGreater(len(line), 0)
+        self.assertRegex(line, r"\d$")   # ends with a count, not mid-word
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
