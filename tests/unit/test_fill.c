@@ -339,11 +339,47 @@ static void test_half_rounding(void)
     CU_ASSERT_EQUAL(oi_f32_to_bf16(1.01171875f), 0x3f82);
 }
 
+/* The published stream, pinned: FNV-1a of the bytes of a 64-element tensor
+ * "golden.w" filled with seed 2026, per scheme and dtype.  These were taken
+ * from this code and must never change: a change breaks "same seed, same
+ * bytes" for every user (a new generator needs a new --stream). */
+static void test_golden_bytes(void)
+{
+    static const struct {
+        oi_fill_kind kind;
+        double p1, p2;
+        int32_t dtype;
+        uint64_t fnv;
+    } golden[] = {
+#include "golden_stream.inc"
+    };
+    int64_t dims[2] = {8, 8};
+    int printed = 0;
+    for (size_t i = 0; i < sizeof golden / sizeof *golden; i++) {
+        fake_tensor f;
+        fake(&f, "golden.w", golden[i].dtype, 2, dims);
+        oi_decision d = {.kind = golden[i].kind, .p1 = golden[i].p1, .p2 = golden[i].p2};
+        uint8_t bytes[64 * 8];
+        oi_error err;
+        CU_ASSERT_EQUAL_FATAL(oi_fill_tensor(&d, &f.t, 2026, bytes, &err), OI_OK);
+        uint64_t h = 1469598103934665603ULL;
+        for (size_t k = 0; k < f.t.n_bytes; k++)
+            h = (h ^ bytes[k]) * 1099511628211ULL;
+        if (h != golden[i].fnv) {
+            CU_FAIL("published stream changed");
+            if (!printed++)
+                fprintf(stderr, "  golden bytes differ; this code gives:\n");
+            fprintf(stderr, "    {%d, %g, %g, %d, 0x%016llxULL},\n", (int)golden[i].kind,
+                    golden[i].p1, golden[i].p2, (int)golden[i].dtype, (unsigned long long)h);
+        }
+    }
+}
+
 /* Users rely on "same seed, same bytes" across versions: these values are the
  * published stream; changing them is a breaking change. */
 static void test_stream_is_stable(void)
 {
-    CU_ASSERT_EQUAL(oi_fill_key(0, "", "w"), oi_fill_key(0, "", "w"));
+    CU_ASSERT_EQUAL(oi_fill_key(0, "", "w"), 0xa9e3e849537a8d7dULL);   /* pinned */
     CU_ASSERT_NOT_EQUAL(oi_fill_key(0, "", "w"), oi_fill_key(1, "", "w"));
     CU_ASSERT_NOT_EQUAL(oi_fill_key(0, "", "w"), oi_fill_key(0, "If 'x'/then_branch", "w"));
     fake_tensor a, b;
@@ -419,6 +455,7 @@ int main(void)
         {"identity/dirac and sparse", test_identity_and_sparse},
         {"fp16/bf16 rounding", test_half_rounding},
         {"stream stability", test_stream_is_stable},
+        {"golden bytes per scheme and dtype", test_golden_bytes},
         {"batched Philox equals Random123", test_batched_philox_matches_random123},
         {"Box-Muller arithmetic equals libm", test_box_muller_matches_libm},
         {NULL, NULL},
