@@ -3,6 +3,7 @@
 command into $OI_ORT_DIR), and the default policy keeps the forward signal
 alive through deep plain nets where N(0, 0.02) weights let it vanish."""
 import glob
+import math
 import json
 import os
 import shutil
@@ -33,9 +34,9 @@ def ort_run(model, seed=1):
     return json.loads(r.stdout)["outputs"], ""
 
 
-def reinit(src, dst, *extra):
-    r = subprocess.run([BIN, "-q", "--seed", "21", *extra, src, "-o", dst], capture_output=True,
-                       text=True)
+def reinit(src, dst, *extra, seed=21):
+    r = subprocess.run([BIN, "-q", "-f", "--seed", str(seed), *extra, src, "-o", dst],
+                       capture_output=True, text=True)
     if r.returncode != 0:
         raise AssertionError(r.stderr)
 
@@ -109,6 +110,15 @@ def deep_net(kind, depth, width):
 
 @unittest.skipUnless(have_ort(), "ONNX Runtime for Node not installed")
 class SignalPropagation(unittest.TestCase):
+    """The claim, stated so it holds over seeds (README, "What the test suite proves"):
+    with the default policy the activation std of a deep plain net stays near its
+    first layer's.  A net with w units per position (channels for a CNN) has a
+    log-std that does a random walk of about sqrt(depth/w) per run, so each seed must stay within exp(+-4 sqrt(depth/w)) at
+    every layer, and the median over seeds 0..9 of the last layer's ratio within
+    [0.5, 2]; the same net with N(0, 0.02) weights falls below 1% of its first
+    layer's std."""
+    SEEDS = range(10)
+
     def test_deep_plain_nets(self):
         tmp = tempfile.mkdtemp(prefix="oisignal-")
         try:
@@ -116,17 +126,24 @@ class SignalPropagation(unittest.TestCase):
                 with self.subTest(net=kind):
                     src, dst = os.path.join(tmp, kind + ".onnx"), os.path.join(tmp, kind + "-init.onnx")
                     onnx.save(deep_net(kind, depth, width), src)
-                    reinit(src, dst)
-                    fresh, _ = ort_run(dst)
                     small, _ = ort_run(src)
-                    f = [fresh["a%d" % i]["std"] for i in range(depth)]
                     s = [small["a%d" % i]["std"] for i in range(depth)]
-                    print("\n%s net, %d layers: activation std / first layer's" % (kind, depth))
-                    print("layer   default init   N(0, 0.02)")
-                    for i in sorted({0, 1, 4, 9, depth // 2, depth - 5, depth - 1}):
-                        print("%5d   %12.3f   %10.3g" % (i + 1, f[i] / f[0], s[i] / s[0]))
-                    self.assertTrue(all(0.5 <= v / f[0] <= 2.0 for v in f), [v / f[0] for v in f])
                     self.assertLess(s[-1] / s[0], 0.01)
+                    bound = math.exp(4 * math.sqrt(depth / width))   # width: units per position
+                    last = []
+                    for seed in self.SEEDS:
+                        reinit(src, dst, seed=seed)
+                        fresh, _ = ort_run(dst)
+                        f = [fresh["a%d" % i]["std"] for i in range(depth)]
+                        ratios = [v / f[0] for v in f]
+                        self.assertTrue(all(1 / bound <= r <= bound for r in ratios),
+                                        (seed, bound, ratios))
+                        last.append(ratios[-1])
+                    med = float(np.median(last))
+                    print("\n%s net, %d layers, width %d: last/first std over seeds %s: median "
+                          "%.3f (per-seed bound %.2f); N(0, 0.02): %.3g" %
+                          (kind, depth, width, list(self.SEEDS), med, bound, s[-1] / s[0]))
+                    self.assertTrue(0.5 <= med <= 2.0, last)
         finally:
             shutil.rmtree(tmp)
 
