@@ -69,6 +69,9 @@ OI_API oi_status oi_fail(oi_error *err, oi_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/* A copy of s (oi_free) that is valid UTF-8: invalid bytes become U+FFFD, so
+ * names and paths of any bytes can go into JSON. */
+OI_API char *oi_utf8_clean(const char *s);
 /* Free anything this library handed out (buffers, JSON strings). */
 OI_API void oi_free(void *p);
 

@@ -213,6 +213,15 @@ oi_status oi_batch_run(const oi_batch_list *l, const oi_batch_opts *o, oi_batch_
     return b.first_failure;
 }
 
+/* Paths are bytes; JSON is UTF-8. */
+static json_object *json_text(const char *s)
+{
+    char *clean = oi_utf8_clean(s);
+    json_object *o = json_object_new_string(clean ? clean : "");
+    oi_free(clean);
+    return o;
+}
+
 json_object *oi_batch_report(const oi_batch_list *l, const oi_batch_result *results,
                              double seconds)
 {
@@ -224,17 +233,17 @@ json_object *oi_batch_report(const oi_batch_list *l, const oi_batch_result *resu
     for (size_t i = 0; i < l->n; i++) {
         const oi_batch_result *r = &results[i];
         json_object *m = json_object_new_object();
-        json_object_object_add(m, "input", json_object_new_string(l->items[i].input));
-        json_object_object_add(m, "output", json_object_new_string(l->items[i].output));
-        json_object_object_add(m, "status", json_object_new_string(state[r->state]));
+        json_object_object_add(m, "input", json_text(l->items[i].input));
+        json_object_object_add(m, "output", json_text(l->items[i].output));
+        json_object_object_add(m, "status", json_text(state[r->state]));
         if (r->state == OI_ITEM_FAILED)
-            json_object_object_add(m, "error", json_object_new_string(r->error));
+            json_object_object_add(m, "error", json_text(r->error));
         if (r->state == OI_ITEM_DONE) {
             json_object_object_add(m, "rewritten", json_object_new_int64((int64_t)r->summary.rewritten));
             json_object_object_add(m, "left_alone", json_object_new_int64((int64_t)r->summary.left_alone));
             json_object_object_add(m, "output_bytes", json_object_new_int64((int64_t)r->output_bytes));
             if (r->sha256[0])
-                json_object_object_add(m, "sha256", json_object_new_string(r->sha256));
+                json_object_object_add(m, "sha256", json_text(r->sha256));
             rewritten += r->summary.rewritten;
             left += r->summary.left_alone;
             out += r->output_bytes;

@@ -251,6 +251,27 @@ class Hardening(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("--materialize", r.stderr)
 
+    def test_json_is_valid_utf8_whatever_the_names(self):
+        # a tensor name with invalid UTF-8 bytes (patched into the wire bytes, same length)
+        src = onnx.load(os.path.join(GOOD, "mlp.onnx"))
+        old = src.graph.initializer[0].name.encode()
+        raw = src.SerializeToString().replace(old, b"\xff\xfe" + old[2:])
+        with open(self.p("badname.onnx"), "wb") as f:
+            f.write(raw)
+        for args in (["plan", "--json", self.p("badname.onnx")],
+                     ["audit", "--json", self.p("badname.onnx")]):
+            r = subprocess.run([BIN, *args], capture_output=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(json.loads(r.stdout.decode("utf-8")))   # strict UTF-8
+        # a file name that is not UTF-8, in a batch report
+        os.makedirs(self.p("in"))
+        shutil.copy(self.p("badname.onnx"), os.fsencode(self.p("in")) + b"/x\xff.onnx")
+        r = subprocess.run([BIN, "-r", self.p("in"), "--output-dir", self.p("out"), "--report",
+                            self.p("rep.json"), "-q"], capture_output=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(self.p("rep.json"), "rb") as f:
+            self.assertTrue(json.loads(f.read().decode("utf-8"))["models"])
+
     def test_left_alone_line_is_not_cut(self):
         r = run(os.path.join(GOOD, "resnet18.onnx"), "--only", "fc.*", "-o", self.p("o.onnx"))
         self.assertEqual(r.returncode, 0, r.stderr)

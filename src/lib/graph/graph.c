@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 struct oi_graph {
     oi_model *model;
@@ -16,6 +17,7 @@ struct oi_graph {
     int *scope_parent;
     size_t n_scopes, cap_scopes;
     size_t *table;                   /* (scope, name) -> value index + 1; 0 = empty */
+    uint64_t hash_key;               /* random per graph: names cannot be chosen to collide */
     size_t table_size;
     long *tensor_value;              /* catalogue index -> value index */
     const void **tensor_keys;        /* TensorProto* -> catalogue index (open addressing) */
@@ -37,9 +39,16 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-static uint64_t hash_name(const char *s, int scope)
+/* Keyed and finalized so every bit of the slot depends on every byte: a model
+ * cannot be built to pile its names into one probe chain. */
+static uint64_t hash_name(const oi_graph *g, const char *s, int scope)
 {
-    return oi_fnv1a_str(OI_FNV_OFFSET ^ (uint64_t)(unsigned)scope * 0x9E3779B97F4A7C15ULL, s);
+    uint64_t h = oi_fnv1a_str(g->hash_key ^ (uint64_t)(unsigned)scope * 0x9E3779B97F4A7C15ULL, s);
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 33);
 }
 
 static uint64_t hash_ptr(const void *p)
@@ -53,7 +62,7 @@ static uint64_t hash_ptr(const void *p)
 static long lookup_local(const oi_graph *g, int scope, const char *name)
 {
     size_t mask = g->table_size - 1;
-    for (size_t i = hash_name(name, scope) & mask; g->table[i]; i = (i + 1) & mask) {
+    for (size_t i = hash_name(g, name, scope) & mask; g->table[i]; i = (i + 1) & mask) {
         const oi_value *v = &g->values[g->table[i] - 1];
         if (v->scope == scope && strcmp(v->name, name) == 0)
             return (long)(g->table[i] - 1);
@@ -70,7 +79,7 @@ static int rehash(oi_graph *g, size_t size)
     g->table = t;
     g->table_size = size;
     for (size_t v = 0; v < g->n_values; v++) {
-        size_t i = hash_name(g->values[v].name, g->values[v].scope) & (size - 1);
+        size_t i = hash_name(g, g->values[v].name, g->values[v].scope) & (size - 1);
         while (t[i])
             i = (i + 1) & (size - 1);
         t[i] = v + 1;
@@ -94,7 +103,7 @@ static long define(oi_graph *g, int scope, const char *name)
     val->scope = scope;
     val->producer = -1;
     val->tensor = -1;
-    size_t i = hash_name(name, scope) & (g->table_size - 1);
+    size_t i = hash_name(g, name, scope) & (g->table_size - 1);
     while (g->table[i])
         i = (i + 1) & (g->table_size - 1);
     g->table[i] = ++g->n_values;
@@ -260,6 +269,8 @@ oi_status oi_graph_build(oi_model *model, oi_graph **out, oi_error *err)
 {
     *out = NULL;
     oi_graph *g = calloc(1, sizeof *g);
+    if (g && getrandom(&g->hash_key, sizeof g->hash_key, GRND_NONBLOCK) != sizeof g->hash_key)
+        g->hash_key = OI_FNV_OFFSET ^ (uint64_t)(uintptr_t)g;   /* no entropy: still keyed */
     if (!g)
         return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(model));
     g->model = model;

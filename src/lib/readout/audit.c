@@ -1,5 +1,7 @@
 #include "readout/audit.h"
 
+#include "common/utf8.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,18 +91,18 @@ static json_object *flags_for(const oi_weight *w, const tensor_stats *s, double 
 {
     json_object *f = json_object_new_array();
     if (s->nan_inf)
-        json_object_array_add(f, json_object_new_string("nan_inf"));
+        json_object_array_add(f, oi_json_string("nan_inf"));
     if (symmetric_role(w->role) && s->n > 1 && s->zeros == s->n)
-        json_object_array_add(f, json_object_new_string("all_zero"));
+        json_object_array_add(f, oi_json_string("all_zero"));
     else if (symmetric_role(w->role) && s->n > 1 && s->constant)
-        json_object_array_add(f, json_object_new_string("constant"));
+        json_object_array_add(f, oi_json_string("constant"));
     if (w->role == OI_ROLE_NORM_SCALE && s->n && s->zeros == s->n)
-        json_object_array_add(f, json_object_new_string("dead_norm"));
+        json_object_array_add(f, oi_json_string("dead_norm"));
     if (isfinite(want) && want > 0 && s->n > 1 && !s->constant) {
         if (s->std >= 3 * want)
-            json_object_array_add(f, json_object_new_string("std_high"));
+            json_object_array_add(f, oi_json_string("std_high"));
         else if (s->std <= want / 3)
-            json_object_array_add(f, json_object_new_string("std_low"));
+            json_object_array_add(f, oi_json_string("std_low"));
     }
     return f;
 }
@@ -122,15 +124,15 @@ static json_object *tensor_json(const oi_tensor *t, const oi_weight *w, const oi
 {
     json_object *o = json_object_new_object(), *e = json_object_new_object();
     double want = scheme_std(d);
-    json_object_object_add(o, "name", json_object_new_string(t->name));
-    json_object_object_add(o, "op", json_object_new_string(w->op));
-    json_object_object_add(o, "role", json_object_new_string(oi_role_name(w->role)));
-    json_object_object_add(o, "dtype", json_object_new_string(oi_dtype_name(t->dtype)));
+    json_object_object_add(o, "name", oi_json_string(t->name));
+    json_object_object_add(o, "op", oi_json_string(w->op));
+    json_object_object_add(o, "role", oi_json_string(oi_role_name(w->role)));
+    json_object_object_add(o, "dtype", oi_json_string(oi_dtype_name(t->dtype)));
     json_object_object_add(o, "fan_in", json_object_new_int64(w->fan_in));
     json_object_object_add(o, "fan_out", json_object_new_int64(w->fan_out));
-    json_object_object_add(o, "activation", json_object_new_string(oi_act_name(w->act)));
+    json_object_object_add(o, "activation", oi_json_string(oi_act_name(w->act)));
     json_object_object_add(o, "stats", stats_json(s));
-    json_object_object_add(e, "scheme", json_object_new_string(d->scheme ? d->scheme : "-"));
+    json_object_object_add(e, "scheme", oi_json_string(d->scheme ? d->scheme : "-"));
     if (isfinite(want))
         json_object_object_add(e, "std", json_object_new_double(want));
     else if (d->kind == OI_FILL_CONSTANT)
@@ -158,14 +160,14 @@ static void depth_entry(json_object *profile, const oi_tensor *t, double factor,
 {
     *running *= factor;
     json_object *o = json_object_new_object(), *f = json_object_new_array();
-    json_object_object_add(o, "name", json_object_new_string(t->name));
+    json_object_object_add(o, "name", oi_json_string(t->name));
     json_object_object_add(o, "after_norm", json_object_new_boolean(reset));
     json_object_object_add(o, "factor", json_object_new_double(factor));
     json_object_object_add(o, "running", json_object_new_double(*running));
     if (*running < 1e-2)
-        json_object_array_add(f, json_object_new_string("vanishing"));
+        json_object_array_add(f, oi_json_string("vanishing"));
     else if (*running > 1e2)
-        json_object_array_add(f, json_object_new_string("exploding"));
+        json_object_array_add(f, oi_json_string("exploding"));
     json_object_object_add(o, "flags", f);
     json_object_array_add(profile, o);
 }
@@ -234,7 +236,7 @@ oi_status oi_audit_json(oi_model *m, const oi_analysis *a, const oi_plan *p, jso
     json_object_object_add(summary, "flagged", json_object_new_int64(flagged + (last && json_object_array_length(last) ? 1 : 0)));
     json_object_object_add(summary, "flags", counts);
     json_object_object_add(summary, "running_factor", json_object_new_double(running));
-    json_object_object_add(root, "model", json_object_new_string(oi_model_label(m)));
+    json_object_object_add(root, "model", oi_json_string(oi_model_label(m)));
     json_object_object_add(root, "tensors", tensors);
     json_object_object_add(root, "depth_profile", profile);
     json_object_object_add(root, "summary", summary);

@@ -1,5 +1,7 @@
 #include "readout/report.h"
 
+#include "common/utf8.h"
+
 #include "readout/format.h"
 
 #include <stdio.h>
@@ -79,8 +81,8 @@ static json_object *dims_json(const oi_tensor *t)
 static json_object *decision_json(const oi_decision *d)
 {
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "name", json_object_new_string(d->scheme));
-    json_object_object_add(o, "fill", json_object_new_string(oi_fill_name(d->kind)));
+    json_object_object_add(o, "name", oi_json_string(d->scheme));
+    json_object_object_add(o, "fill", oi_json_string(oi_fill_name(d->kind)));
     switch (d->kind) {
     case OI_FILL_CONSTANT:
         json_object_object_add(o, "value", json_object_new_double(d->p1));
@@ -123,17 +125,17 @@ static json_object *decision_json(const oi_decision *d)
 static json_object *tensor_json(const oi_tensor *t, const oi_weight *w, const oi_decision *d)
 {
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "name", json_object_new_string(t->name));
-    json_object_object_add(o, "where", json_object_new_string(t->kind));
-    json_object_object_add(o, "scope", json_object_new_string(t->scope));
-    json_object_object_add(o, "op", json_object_new_string(w->op));
-    json_object_object_add(o, "layer", json_object_new_string(w->layer));
-    json_object_object_add(o, "role", json_object_new_string(oi_role_name(w->role)));
-    json_object_object_add(o, "dtype", json_object_new_string(oi_dtype_name(t->dtype)));
+    json_object_object_add(o, "name", oi_json_string(t->name));
+    json_object_object_add(o, "where", oi_json_string(t->kind));
+    json_object_object_add(o, "scope", oi_json_string(t->scope));
+    json_object_object_add(o, "op", oi_json_string(w->op));
+    json_object_object_add(o, "layer", oi_json_string(w->layer));
+    json_object_object_add(o, "role", oi_json_string(oi_role_name(w->role)));
+    json_object_object_add(o, "dtype", oi_json_string(oi_dtype_name(t->dtype)));
     json_object_object_add(o, "shape", dims_json(t));
     json_object_object_add(o, "fan_in", json_object_new_int64(w->fan_in));
     json_object_object_add(o, "fan_out", json_object_new_int64(w->fan_out));
-    json_object_object_add(o, "activation", json_object_new_string(oi_act_name(w->act)));
+    json_object_object_add(o, "activation", oi_json_string(oi_act_name(w->act)));
     json_object_object_add(o, "gain", json_object_new_double(w->gain));
     if (w->gates > 1 || w->role == OI_ROLE_RNN_W || w->role == OI_ROLE_RNN_R) {
         json_object_object_add(o, "gates", json_object_new_int64(w->gates));
@@ -141,13 +143,13 @@ static json_object *tensor_json(const oi_tensor *t, const oi_weight *w, const oi
         json_object_object_add(o, "hidden", json_object_new_int64(w->hidden));
     }
     if (*w->via)
-        json_object_object_add(o, "via", json_object_new_string(w->via));
+        json_object_object_add(o, "via", oi_json_string(w->via));
     if (*w->note)
-        json_object_object_add(o, "note", json_object_new_string(w->note));
+        json_object_object_add(o, "note", oi_json_string(w->note));
     if (w->module[0])
-        json_object_object_add(o, "module", json_object_new_string(w->module));
+        json_object_object_add(o, "module", oi_json_string(w->module));
     if (d->kind == OI_FILL_COPY)
-        json_object_object_add(o, "tied_with", json_object_new_string(d->reason));
+        json_object_object_add(o, "tied_with", oi_json_string(d->reason));
     json_object_object_add(o, "scheme", decision_json(d));
     return o;
 }
@@ -164,12 +166,12 @@ json_object *oi_report_plan_json(oi_model *m, const oi_analysis *a, const oi_pla
         const oi_decision *d = oi_plan_get(p, i);
         if (w->role == OI_ROLE_NONE || d->kind == OI_FILL_NONE) {
             json_object *o = json_object_new_object();
-            json_object_object_add(o, "name", json_object_new_string(t->name));
-            json_object_object_add(o, "where", json_object_new_string(t->kind));
-            json_object_object_add(o, "scope", json_object_new_string(t->scope));
-            json_object_object_add(o, "dtype", json_object_new_string(oi_dtype_name(t->dtype)));
+            json_object_object_add(o, "name", oi_json_string(t->name));
+            json_object_object_add(o, "where", oi_json_string(t->kind));
+            json_object_object_add(o, "scope", oi_json_string(t->scope));
+            json_object_object_add(o, "dtype", oi_json_string(oi_dtype_name(t->dtype)));
             json_object_object_add(o, "shape", dims_json(t));
-            json_object_object_add(o, "reason", json_object_new_string(d->reason));
+            json_object_object_add(o, "reason", oi_json_string(d->reason));
             json_object_object_add(o, "learned", json_object_new_boolean(w->role != OI_ROLE_NONE));
             json_object_array_add(left, o);
             continue;
@@ -191,11 +193,11 @@ json_object *oi_report_plan_json(oi_model *m, const oi_analysis *a, const oi_pla
         learned += oi_analysis_get(a, i)->role != OI_ROLE_NONE;
     json_object_object_add(summary, "learned", json_object_new_int64(learned));
     if (*oi_analysis_warning(a))
-        json_object_object_add(summary, "warning", json_object_new_string(oi_analysis_warning(a)));
+        json_object_object_add(summary, "warning", oi_json_string(oi_analysis_warning(a)));
     json_object_object_add(summary, "by_role", by_role);
     json_object_object_add(summary, "by_scheme", by_scheme);
-    json_object_object_add(root, "model", json_object_new_string(oi_model_label(m)));
-    json_object_object_add(root, "preset", json_object_new_string(preset));
+    json_object_object_add(root, "model", oi_json_string(oi_model_label(m)));
+    json_object_object_add(root, "preset", oi_json_string(preset));
     json_object_object_add(root, "tensors", tensors);
     json_object_object_add(root, "untouched", left);
     json_object_object_add(root, "summary", summary);
