@@ -29,6 +29,13 @@ static int child_type(int type, uint32_t field)
     }
 }
 
+/* Singular message fields: a second occurrence is merged into the first by
+ * every protobuf reader, so no one place holds what a reader sees. */
+static int singular(int type, uint32_t field)
+{
+    return (type == MSG_MODEL && field == 7) || (type == MSG_ATTR && (field == 5 || field == 6));
+}
+
 static int varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
     *v = 0;
@@ -122,6 +129,8 @@ static int walk(scanner *sc, const uint8_t *p, const uint8_t *end, int type, uin
                 if (strip)
                     continue;
             } else if (child != MSG_OTHER) {
+                if (index > 0 && singular(type, field))
+                    return -1;   /* merged by readers: give up, decode the usual way */
                 uint64_t child_path = oi_wire_path_step(path, field, index);
                 if (!sc->strip) {
                     if (walk(sc, body, p, child, child_path, depth + 1))

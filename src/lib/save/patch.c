@@ -75,6 +75,43 @@ oi_status oi_model_save_pointing(oi_model *m, const char *path, const char *data
     return s;
 }
 
+static int by_lo(const void *a, const void *b);
+
+/* Does a rewritten payload share a byte with any other tensor's payload (two
+ * external tensors pointing at the same bytes, a float weight overlapping a
+ * kept integer tensor)?  Then patching would change what another reads. */
+static int rewrites_shared_bytes(const oi_model *m, const unsigned char *rewrite, int external)
+{
+    typedef struct { uint64_t lo, hi; int rewritten; } span;
+    span *s = malloc((m->n_tensors ? m->n_tensors : 1) * sizeof *s);
+    size_t n = 0;
+    if (!s)
+        return 1;
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const oi_tensor *t = &m->tensors[i];
+        uint64_t lo = external ? t->ext_offset : t->file_offset;
+        uint64_t len = external ? t->n_bytes : t->file_len;
+        if ((external ? t->ext_path != NULL : t->file_len > 0) && len > 0)
+            s[n++] = (span){lo, lo + len, rewrite[i]};
+    }
+    qsort(s, n, sizeof *s, by_lo);   /* lo is the first member, as in range */
+    int shared = 0;
+    uint64_t hi = 0;
+    int hi_rewritten = 0;
+    for (size_t i = 0; i < n && !shared; i++) {
+        if (i > 0 && s[i].lo < hi && (s[i].rewritten || hi_rewritten))
+            shared = 1;
+        if (s[i].hi > hi) {
+            hi = s[i].hi;
+            hi_rewritten = s[i].rewritten;
+        } else {
+            hi_rewritten |= s[i].rewritten;
+        }
+    }
+    free(s);
+    return shared;
+}
+
 int oi_patch_possible(const oi_model *m, const unsigned char *rewrite, const oi_save_opts *o)
 {
     int several;
@@ -83,6 +120,8 @@ int oi_patch_possible(const oi_model *m, const unsigned char *rewrite, const oi_
     const char *data = single_data_file(m, &several);
     if (several)
         return 0;
+    if (rewrites_shared_bytes(m, rewrite, 0) || (data && rewrites_shared_bytes(m, rewrite, 1)))
+        return 0;   /* the full encode gives each tensor its own bytes */
     if (data)
         return 1;   /* data file patched; embedded tensors are written into the model */
     for (size_t i = 0; i < m->n_tensors; i++)
