@@ -82,6 +82,22 @@ class Hardening(unittest.TestCase):
             self.assertEqual(digest(self.p("x.onnx")), before)
         self.assertEqual(self.temp_files(), [])
 
+    def test_backup_of_data_in_a_subfolder_loads(self):
+        m = onnx.load(os.path.join(GOOD, "mlp.onnx"))
+        before = {t.name: nh.to_array(t).copy() for t in m.graph.initializer}
+        os.makedirs(self.p("w"))
+        external_data_helper.convert_model_to_external_data(m, location="w/weights.bin",
+                                                            size_threshold=0)
+        onnx.save(m, self.p("sub.onnx"))
+        r = run(self.p("sub.onnx"), "--in-place", "--backup", ".bak")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        back = onnx.load(self.p("sub.onnx.bak"))   # loads its data through the new location
+        for t in back.graph.initializer:
+            np.testing.assert_array_equal(nh.to_array(t), before[t.name])
+        fresh = onnx.load(self.p("sub.onnx"))
+        self.assertTrue(any(not np.array_equal(nh.to_array(t), before[t.name])
+                            for t in fresh.graph.initializer))
+
     def test_report_never_overwrites_without_force(self):
         shutil.copy(os.path.join(GOOD, "mlp.onnx"), self.p("a.onnx"))
         shutil.copy(os.path.join(GOOD, "mlp.onnx"), self.p("b.onnx"))
