@@ -98,6 +98,24 @@ class Hardening(unittest.TestCase):
         self.assertTrue(any(not np.array_equal(nh.to_array(t), before[t.name])
                             for t in fresh.graph.initializer))
 
+    def test_in_place_never_takes_another_models_data_file(self):
+        model, data = self.external_model()           # ext.onnx reads weights.bin
+        with open(self.p("ext.onnx.data"), "wb") as f:   # someone else's file
+            f.write(b"another model's weights")
+        r = run(model, "--in-place", "--external-data=ext.onnx.data")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("does not read it", r.stderr)
+        with open(self.p("ext.onnx.data"), "rb") as f:
+            self.assertEqual(f.read(), b"another model's weights")
+        before = digest(data)
+        r = run(model, "--in-place")                  # its own data, rewritten under its name
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotEqual(digest(data), before)
+        with open(self.p("ext.onnx.data"), "rb") as f:
+            self.assertEqual(f.read(), b"another model's weights")
+        onnx.checker.check_model(model)
+        onnx.load(model)
+
     def test_report_never_overwrites_without_force(self):
         shutil.copy(os.path.join(GOOD, "mlp.onnx"), self.p("a.onnx"))
         shutil.copy(os.path.join(GOOD, "mlp.onnx"), self.p("b.onnx"))

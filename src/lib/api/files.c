@@ -19,21 +19,6 @@ static char *with_suffix(const char *path, const char *suffix)
     return s;
 }
 
-/* The "location" the model's external tensors give (all the same file). */
-static const char *data_location(oi_model *m)
-{
-    for (size_t i = 0; i < oi_model_tensor_count(m); i++) {
-        const oi_tensor *t = oi_model_tensor(m, i);
-        if (t->storage != OI_STORE_EXTERNAL)
-            continue;
-        for (size_t k = 0; k < t->proto->n_external_data; k++)
-            if (t->proto->external_data[k]->key &&
-                strcmp(t->proto->external_data[k]->key, "location") == 0)
-                return t->proto->external_data[k]->value;
-    }
-    return NULL;
-}
-
 /* A hard link keeps the original bytes under the backup name (the new model is
  * renamed over the input later).  An external-data model's backup also keeps
  * its data file and is re-encoded to point at that copy. */
@@ -55,7 +40,7 @@ static oi_status backup(oi_model *m, const char *input, const char *suffix, char
         *made_data = bd;
         bd = NULL;
         /* the backup points at the copy by the same relative way ("sub/w.bin" + suffix) */
-        const char *loc = data_location(m);
+        const char *loc = oi_model_data_location(m);
         char *name = loc ? with_suffix(loc, suffix) : NULL;
         s = name ? oi_model_save_pointing(m, bm, name, 0, err)
                  : oi_fail(err, OI_ERR_NOMEM, "out of memory");

@@ -152,10 +152,14 @@ static oi_status reinit_file(const oi_ctx *ctx, const char *input, const char *o
     if (plan_file(&j, ctx, input, ctx->preset, err))
         return err->status;
     double t1 = now();
+    /* in place, a model's own data file is rewritten under its own name */
+    const char *own = ctx->in_place ? oi_model_data_location(j.model) : NULL;
+    if (own && strchr(own, '/'))
+        own = NULL;
     oi_save_opts so = {
         .overwrite = ctx->overwrite,
         .allow_same_file = ctx->in_place,
-        .external_name = ctx->external_name,
+        .external_name = ctx->external_name ? ctx->external_name : own,
         .externalize = ctx->externalize,
         .external_threshold = ctx->external_threshold,
     };

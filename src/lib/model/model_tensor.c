@@ -403,6 +403,21 @@ float *oi_model_read_floats(oi_model *m, const oi_tensor *t, oi_error *err)
     return f;
 }
 
+/* The "location" the model's external tensors give (all the same file). */
+const char *oi_model_data_location(const oi_model *m)
+{
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const oi_tensor *t = &m->tensors[i];
+        if (t->storage != OI_STORE_EXTERNAL)
+            continue;
+        for (size_t k = 0; k < t->proto->n_external_data; k++)
+            if (t->proto->external_data[k]->key &&
+                strcmp(t->proto->external_data[k]->key, "location") == 0)
+                return t->proto->external_data[k]->value;
+    }
+    return NULL;
+}
+
 const void *oi_model_raw_view(const oi_model *m, const oi_tensor *t)
 {
     (void)m;

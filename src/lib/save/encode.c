@@ -187,13 +187,30 @@ oi_status oi_save_check_inputs(const oi_model *m, const char *path, int model_ou
     return OI_OK;
 }
 
-/* Refuse to write the data file over any file the model reads from. */
-static oi_status check_data_target(oi_model *m, const char *path, const oi_save_opts *o,
-                                   oi_error *err)
+oi_status oi_save_check_data_target(const oi_model *m, const char *path, const oi_save_opts *o,
+                                    oi_error *err)
 {
     if (oi_save_check_inputs(m, path, 0, o, err))
         return err->status;
+    struct stat st;
+    if (o->allow_same_file && lstat(path, &st) == 0) {
+        /* in place, the data output may replace only a data file this model reads */
+        int own = 0;
+        for (size_t i = 0; i < oi_model_tensor_count(m) && !own; i++) {
+            const char *ext = ((oi_model *)m)->tensors[i].ext_path;
+            own = ext && oi_save_check_target(path, ext, 1, 0, NULL) == OI_ERR_UNSAFE;
+        }
+        if (!own)
+            return oi_fail(err, OI_ERR_UNSAFE, "%s: exists and this model does not read it "
+                           "(another model's data?); refused in place", path);
+    }
     return oi_save_check_target(path, NULL, o->overwrite, 0, err);
+}
+
+static oi_status check_data_target(oi_model *m, const char *path, const oi_save_opts *o,
+                                   oi_error *err)
+{
+    return oi_save_check_data_target(m, path, o, err);
 }
 
 oi_status oi_model_save(oi_model *m, const char *path, const oi_save_opts *opts, oi_error *err)

@@ -202,9 +202,7 @@ oi_status oi_patch_begin(oi_model *m, const char *path, const oi_save_opts *opts
         struct stat st;
         s = oi_data_file_path(path, opts, &p->data_path, &p->data_name, err);
         if (s == OI_OK)
-            s = oi_save_check_inputs(m, p->data_path, 0, opts, err);
-        if (s == OI_OK)
-            s = oi_save_check_target(p->data_path, NULL, opts->overwrite, 0, err);
+            s = oi_save_check_data_target(m, p->data_path, opts, err);
         if (s == OI_OK && stat(p->ext_source, &st) < 0)
             s = oi_fail(err, OI_ERR_IO, "%s: %s", p->ext_source, strerror(errno));
         if (s == OI_OK)

@@ -51,6 +51,11 @@ const char *oi_model_data_file(const oi_model *model, int *several);
 oi_status oi_save_check_inputs(const oi_model *model, const char *path, int model_output,
                                const oi_save_opts *opts, oi_error *err);
 
+/* The new side data file at path: never a file the model reads except its own
+ * data in place, never an unrelated existing file in place, else as overwrite says. */
+oi_status oi_save_check_data_target(const oi_model *model, const char *path,
+                                    const oi_save_opts *opts, oi_error *err);
+
 /* Encode through append (non-zero return: stop, OI_ERR_IO); external tensors
  * are read and embedded, so the bytes stand alone. */
 oi_status oi_model_save_sink(oi_model *model, int (*append)(void *ctx, const void *data, size_t len),
