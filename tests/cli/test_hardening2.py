@@ -270,6 +270,27 @@ class Hardening(unittest.TestCase):
         self.assertIn(r.returncode, (0, 1), r.stderr)
         self.assertNotIn("Sanitizer", r.stderr)
 
+    def test_deeply_nested_types_refused_before_decoding(self):
+        depth = 60000   # TypeProto.sequence_type -> Sequence.elem_type -> ... 120000 messages
+        lengths, inner = [], 0
+        for _ in range(depth):   # sizes from the inside out, then headers outside in
+            seq = 1 + len(self.varint(inner)) + inner
+            typ = 1 + len(self.varint(seq)) + seq
+            lengths.append((inner, seq))
+            inner = typ
+        parts = []
+        for inner_len, seq_len in reversed(lengths):
+            parts.append(b"\x22" + self.varint(seq_len) + b"\x0a" + self.varint(inner_len))
+        typ = b"".join(parts)
+        vi_bytes = b"\x0a\x01x" + b"\x12" + self.varint(len(typ)) + typ
+        graph = b"\x5a" + self.varint(len(vi_bytes)) + vi_bytes          # GraphProto.input
+        model = b"\x08\x08" + b"\x3a" + self.varint(len(graph)) + graph  # ir_version, graph
+        with open(self.p("deep.onnx"), "wb") as f:
+            f.write(model)
+        r = run(self.p("deep.onnx"), "-o", self.p("o.onnx"))
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("nest deeper", r.stderr)
+
     # ---- hangs ----
     def test_wide_concat_chain_is_fast(self):
         nodes, prev = [], "c0"

@@ -219,8 +219,15 @@ static void drop_proto(oi_model *m)
     m->n_tensors = 0;
 }
 
+/* Message nesting decoders may recurse through: If/Loop bodies take three
+ * levels each (graph, node, attribute), types two (TypeProto, its element). */
+#define OI_MAX_NESTING (3 * OI_MAX_GRAPH_DEPTH + 64)
+
 static oi_status decode(oi_model *m, const uint8_t *data, size_t len, oi_error *err)
 {
+    if (!oi_wire_nesting_ok(data, len, &onnx__model_proto__descriptor, OI_MAX_NESTING))
+        return oi_fail(err, OI_ERR_FORMAT, "%s: messages nest deeper than %d levels (refused "
+                       "before decoding)", m->label, OI_MAX_NESTING);
     m->proto = onnx__model_proto__unpack(NULL, len, data);
     if (!m->proto)
         return oi_fail(err, OI_ERR_FORMAT,

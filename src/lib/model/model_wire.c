@@ -1,5 +1,7 @@
 #include "model/model_wire.h"
 
+#include <protobuf-c/protobuf-c.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -212,4 +214,45 @@ const oi_wire_payload *oi_wire_find(const oi_wire_scan *s, uint64_t path)
             hi = mid;
     }
     return lo < s->n && s->items[lo].path == path ? &s->items[lo] : NULL;
+}
+
+/* ---- nesting depth, by the schema ---- */
+
+static int nesting(const uint8_t *p, const uint8_t *end, const ProtobufCMessageDescriptor *d,
+                   int depth, int max)
+{
+    if (depth > max)
+        return -1;
+    while (p < end) {
+        uint64_t tag, v;
+        if (varint(&p, end, &tag))
+            return 0;   /* malformed: the decoder will say so */
+        uint32_t wt = (uint32_t)(tag & 7);
+        if (wt == 0) {
+            if (varint(&p, end, &v))
+                return 0;
+        } else if (wt == 1 || wt == 5) {
+            if ((size_t)(end - p) < (wt == 1 ? 8u : 4u))
+                return 0;
+            p += wt == 1 ? 8 : 4;
+        } else if (wt == 2) {
+            if (varint(&p, end, &v) || v > (uint64_t)(end - p))
+                return 0;
+            const ProtobufCFieldDescriptor *f =
+                d ? protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3)) : NULL;
+            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+                nesting(p, p + v, f->descriptor, depth + 1, max) < 0)
+                return -1;
+            p += v;
+        } else {
+            return 0;
+        }
+    }
+    return 0;
+}
+
+int oi_wire_nesting_ok(const uint8_t *data, size_t len, const ProtobufCMessageDescriptor *d,
+                       int max_depth)
+{
+    return nesting(data, data + len, d, 0, max_depth) == 0;
 }
