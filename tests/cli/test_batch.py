@@ -5,6 +5,7 @@ import glob
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -223,6 +224,47 @@ class Batch(unittest.TestCase):
         for d in done:   # every output present is complete (same seed, same name -> same bytes)
             self.assertEqual(os.path.getsize(d), os.path.getsize(ref))
             onnx.checker.check_model(d)
+
+
+class ParallelShards(unittest.TestCase):
+    """README's GNU parallel example, run for real on this machine (localhost, 3 shards):
+    the union of the shards is the unsharded run, byte for byte, and no model twice."""
+
+    def test_gnu_parallel_three_shards(self):
+        parallel = shutil.which("parallel")
+        self.assertIsNotNone(parallel, "GNU parallel is installed by scripts/deps.sh")
+        tmp = tempfile.mkdtemp(prefix="oiparallel-")
+        try:
+            os.makedirs(os.path.join(tmp, "models", "sub"))
+            for i, name in enumerate(sorted(glob.glob(os.path.join(FIX, "good", "*.onnx")))):
+                if "external" in name:
+                    continue
+                dst = os.path.join(tmp, "models", "sub" if i % 2 else "", os.path.basename(name))
+                shutil.copy(name, dst)
+            cmd = "cd %s && %s -r models --output-dir fresh --shard {}/3 --report run-{}.json -q " \
+                  "--seed 5" % (tmp, BIN)
+            r = subprocess.run("seq 3 | %s -S : %s" % (parallel, shlex.quote(cmd)), shell=True,
+                               capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = subprocess.run([BIN, "-r", "models", "--output-dir", "whole", "-q", "--seed", "5"],
+                               cwd=tmp, capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            whole = sorted(os.path.relpath(p, os.path.join(tmp, "whole")) for p in
+                           glob.glob(os.path.join(tmp, "whole", "**", "*.onnx"), recursive=True))
+            sharded = sorted(os.path.relpath(p, os.path.join(tmp, "fresh")) for p in
+                             glob.glob(os.path.join(tmp, "fresh", "**", "*.onnx"), recursive=True))
+            self.assertEqual(sharded, whole)
+            self.assertGreater(len(whole), 10)
+            for rel in whole:
+                self.assertEqual(sha(os.path.join(tmp, "whole", rel)), sha(os.path.join(tmp, "fresh", rel)))
+            counts = []
+            for k in (1, 2, 3):
+                with open(os.path.join(tmp, "run-%d.json" % k)) as f:
+                    counts.append(len(json.load(f)["models"]))
+            self.assertEqual(sum(counts), len(whole))   # each model in exactly one shard
+            self.assertTrue(all(c > 0 for c in counts), counts)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
