@@ -26,17 +26,21 @@ for s in $exported; do
   grep -q "$s(" "$hdr" || { echo "exported but not in onnxinit.h: $s"; exit 1; }
 done
 src=$(dirname "$0")
-g++ -std=c++17 -Wall -Werror $cflags "$src/consumer.cpp" -o "$stage/consumer" $libs
+san=""
+case ${OI_SANITIZE:-none} in none|"") ;; *) san="-fsanitize=$OI_SANITIZE" ;; esac
+g++ -std=c++17 -Wall -Werror $san $cflags "$src/consumer.cpp" -o "$stage/consumer" $libs
 out=$(LD_LIBRARY_PATH="$libdir" "$stage/consumer" "$fixture")
 echo "c++ consumer: $out"
 case $out in *" 0 "*|"") echo "c++ consumer re-initialized nothing"; exit 1;; esac
 slibs=$(pkg-config --define-variable=prefix="$prefix" --static --libs onnxinit | sed "s|-lonnxinit|$libdir/libonnxinit.a|")
-cc -std=c11 -Wall -Werror $cflags "$src/static_consumer.c" -o "$stage/static_consumer" $slibs
+cc -std=c11 -Wall -Werror $san $cflags "$src/static_consumer.c" -o "$stage/static_consumer" $slibs
 if ldd "$stage/static_consumer" | grep -q libonnxinit; then
   echo "static consumer still needs libonnxinit.so"; exit 1
 fi
 "$stage/static_consumer" "$fixture" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["tensors"], d'
 echo "static consumer: ok"
 pydir=$(dirname "$(find "$stage" -path '*onnxinit/__init__.py' | head -n1)")
-ONNXINIT_LIBRARY="$libdir/libonnxinit.so" PYTHONPATH=$(dirname "$pydir") /usr/bin/python3 -c \
+pre=""
+[ -n "$san" ] && pre="$(gcc -print-file-name=libasan.so)"
+LD_PRELOAD="$pre" ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" ONNXINIT_LIBRARY="$libdir/libonnxinit.so" PYTHONPATH=$(dirname "$pydir") /usr/bin/python3 -c \
   "import onnxinit, sys; assert onnxinit.__file__.startswith('$stage'); print('python:', onnxinit.version(), len(onnxinit.reinit(sys.argv[1])))" "$fixture"
