@@ -59,8 +59,8 @@ class Zoo(unittest.TestCase):
     def test_zoo_is_complete(self):
         names = {os.path.basename(m).split(".")[0] for m in MODELS}
         self.assertEqual(names, {"vit", "swin", "convnext", "gpt2", "bert", "llama", "sinusoidal",
-                                 "unet", "seq2seq"})
-        self.assertEqual(len(MODELS), 27)
+                                 "unet", "seq2seq", "resnet"})
+        self.assertEqual(len(MODELS), 30)
 
     def score_all(self, *extra):
         table, failures = [], []

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from zoo_models import ZOO  # noqa: E402
+from zoo_models import TRAINING, ZOO  # noqa: E402
 
 EXPORTS = {
     "opset14": dict(opset_version=14, do_constant_folding=False),
@@ -61,6 +61,8 @@ def main():
         args = example if isinstance(example, tuple) else (example,)
         for export, kw in EXPORTS.items():
             path = os.path.join(out, "%s.%s.onnx" % (name, export))
+            if name in TRAINING:
+                kw = dict(kw, training=torch.onnx.TrainingMode.TRAINING)
             torch.onnx.export(model, args, path, **kw)
     # beside the scored zoo: a deep CNN with BatchNorm, eval export (BN folded) and training export
     extra = os.path.join(out, "extra")

@@ -61,7 +61,15 @@ def classify(tensors, truth):
         v = _values(t)
         flat = v.ravel()
         found = None
+        # by name first: an exporter that keeps torch's names (training-mode exports run a
+        # forward pass, so running stats no longer hold the values they started from)
         for kind, table in (("param", params), ("stat", stats), ("buffer", bufs)):
+            if key in table and table[key].size == v.size:
+                found = (kind, key)
+                break
+        for kind, table in (("param", params), ("stat", stats), ("buffer", bufs)):
+            if found:
+                break
             for n, p in table.items():
                 if p.size != v.size:
                     continue

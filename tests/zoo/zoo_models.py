@@ -249,7 +249,33 @@ def seq2seq():
     return Seq2Seq(), (torch.randint(0, 30, (1, 7)), torch.randint(0, 30, (1, 5)))
 
 
+class ResNetish(nn.Module):
+    """Conv + BatchNorm + ReLU with residual blocks: BatchNorm's running stats are
+    buffers that onnxinit resets to 0/1 (exported in training mode, as README says)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16),
+                                  nn.ReLU())
+        self.block = nn.Sequential(nn.Conv2d(16, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16),
+                                   nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1, bias=False),
+                                   nn.BatchNorm2d(16))
+        self.head = nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = torch.relu(x + self.block(x))
+        return self.head(x.mean((2, 3)))
+
+
+def resnet():
+    return ResNetish(), torch.randn(2, 3, 16, 16)
+
+
 ZOO = {
     "vit": vit, "swin": swin, "convnext": convnext, "gpt2": gpt, "bert": bert,
     "llama": llama, "sinusoidal": sinusoidal, "unet": unet, "seq2seq": seq2seq,
+    "resnet": resnet,
 }
+# exported in training mode (BatchNorm kept, not folded into the convs)
+TRAINING = {"resnet"}
