@@ -339,6 +339,45 @@ static void test_half_rounding(void)
     CU_ASSERT_EQUAL(oi_f32_to_bf16(1.01171875f), 0x3f82);
 }
 
+/* The vector conversions give the scalar ones' bits on every float but NaN
+ * payloads (fp16; fills never make NaN): 2^20 random bit patterns plus the
+ * edges (subnormals, ties, overflow, infinities). */
+#define HN (1u << 20)
+static void test_half_vectors_match_scalar(void)
+{
+    float *v = malloc(HN * sizeof *v);
+    uint16_t *a = malloc(HN * sizeof *a), *b = malloc(HN * sizeof *b);
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (size_t i = 0; i < HN; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint32_t bits = (uint32_t)x;
+        if (i % 4 == 1)
+            bits = (bits & 0x80000000u) | (0x33000000u + (bits % 0x14800000u));   /* half range */
+        memcpy(&v[i], &bits, 4);
+        if (v[i] != v[i])
+            v[i] = 65520.0f;   /* NaN payloads differ by design; an overflow edge instead */
+    }
+    const float edges[] = {65504.0f, 65519.0f, 65520.0f, -65520.0f, 5.96e-8f, 2.98e-8f, 6.1e-5f,
+                           INFINITY, -INFINITY, 0.0f, -0.0f, 1.00048828125f, 1.0014648f};
+    memcpy(v, edges, sizeof edges);
+    int bad = 0;
+    oi_f32_to_f16_n(v, HN, a);
+    for (size_t i = 0; i < HN; i++)
+        bad += a[i] != oi_f32_to_f16(v[i]);
+    oi_f32_to_bf16_n(v, HN, b);
+    for (size_t i = 0; i < HN; i++)
+        bad += b[i] != oi_f32_to_bf16(v[i]);
+    uint32_t qnan = 0x7fc12345u, snan = 0xff800001u;
+    memcpy(&v[0], &qnan, 4);
+    memcpy(&v[1], &snan, 4);
+    oi_f32_to_bf16_n(v, 32, b);
+    bad += b[0] != oi_f32_to_bf16(v[0]) || b[1] != oi_f32_to_bf16(v[1]);
+    CU_ASSERT_EQUAL(bad, 0);
+    free(v);
+    free(a);
+    free(b);
+}
+
 /* The published stream, pinned: FNV-1a of the bytes of a 64-element tensor
  * "golden.w" filled with seed 2026, per scheme and dtype.  These were taken
  * from this code and must never change: a change breaks "same seed, same
@@ -404,8 +443,10 @@ static void test_batched_philox_matches_random123(void)
     for (size_t k = 0; k < 4; k++)
         for (size_t f = 0; f < 5; f++)
             for (uint32_t stream = 0; stream < 3; stream++) {
-                uint32_t out[4][OI_PHILOX_BATCH];
-                oi_philox_batch(keys[k], stream, firsts[f], out);
+                uint32_t out[4][OI_PHILOX_BATCH], portable[4][OI_PHILOX_BATCH];
+                oi_philox_batch(keys[k], stream, firsts[f], out);   /* AVX2 where present */
+                oi_philox_batch_portable(keys[k], stream, firsts[f], portable);
+                mismatches += memcmp(out, portable, sizeof out) != 0;
                 philox4x32_key_t key = {{(uint32_t)keys[k], (uint32_t)(keys[k] >> 32)}};
                 for (int j = 0; j < OI_PHILOX_BATCH; j++) {
                     uint64_t b = firsts[f] + (uint64_t)j;
@@ -454,6 +495,7 @@ int main(void)
         {"orthogonal is Haar (sign fix)", test_orthogonal_haar_sign},
         {"identity/dirac and sparse", test_identity_and_sparse},
         {"fp16/bf16 rounding", test_half_rounding},
+        {"fp16/bf16 vector conversions equal scalar", test_half_vectors_match_scalar},
         {"stream stability", test_stream_is_stable},
         {"golden bytes per scheme and dtype", test_golden_bytes},
         {"batched Philox equals Random123", test_batched_philox_matches_random123},

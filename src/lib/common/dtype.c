@@ -76,3 +76,67 @@ float oi_bf16_to_f32(uint16_t h)
     memcpy(&f, &x, 4);
     return f;
 }
+
+/* ---- many at once: F16C / AVX2 where the CPU has them, the same bits ---- */
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+__attribute__((target("avx2,f16c")))
+static size_t f16_avx2(const float *v, size_t n, uint16_t *out)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(v + i), _MM_FROUND_TO_NEAREST_INT);
+        _mm_storeu_si128((__m128i *)(out + i), h);
+    }
+    return i;
+}
+
+__attribute__((target("avx2")))
+static __m256i bf16_lanes(__m256i x)
+{
+    __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(1));
+    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(x, _mm256_set1_epi32(0x7fff)),
+                                                   lsb), 16);
+    __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(x, _mm256_set1_epi32(0x7fffffff)),
+                                     _mm256_set1_epi32(0x7f800000));
+    __m256i quiet = _mm256_or_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(0x40));
+    return _mm256_blendv_epi8(r, quiet, nan);
+}
+
+__attribute__((target("avx2")))
+static size_t bf16_avx2(const float *v, size_t n, uint16_t *out)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i a = bf16_lanes(_mm256_loadu_si256((const __m256i *)(v + i)));
+        __m256i b = bf16_lanes(_mm256_loadu_si256((const __m256i *)(v + i + 8)));
+        __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xD8);
+        _mm256_storeu_si256((__m256i *)(out + i), packed);
+    }
+    return i;
+}
+#endif
+
+void oi_f32_to_f16_n(const float *v, size_t n, uint16_t *out)
+{
+    size_t i = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c"))
+        i = f16_avx2(v, n, out);
+#endif
+    for (; i < n; i++)
+        out[i] = oi_f32_to_f16(v[i]);
+}
+
+void oi_f32_to_bf16_n(const float *v, size_t n, uint16_t *out)
+{
+    size_t i = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx2"))
+        i = bf16_avx2(v, n, out);
+#endif
+    for (; i < n; i++)
+        out[i] = oi_f32_to_bf16(v[i]);
+}

@@ -16,6 +16,9 @@ int oi_dtype_is_float(int32_t dtype);
 uint16_t oi_f32_to_f16(float f);
 uint16_t oi_f32_to_bf16(float f);
 float oi_f16_to_f32(uint16_t h);
+/* n at once (F16C / AVX2 where present): the same bits as one at a time. */
+void oi_f32_to_f16_n(const float *v, size_t n, uint16_t *out);
+void oi_f32_to_bf16_n(const float *v, size_t n, uint16_t *out);
 float oi_bf16_to_f32(uint16_t h);
 
 #endif

@@ -61,6 +61,11 @@ static void encode(int32_t dtype, const float *v, size_t n, uint8_t *dst)
             double d = v[i];
             memcpy(dst + 8 * i, &d, 8);
         }
+    } else if ((uintptr_t)dst % 2 == 0) {
+        if (dtype == DT(BFLOAT16))
+            oi_f32_to_bf16_n(v, n, (uint16_t *)(void *)dst);
+        else
+            oi_f32_to_f16_n(v, n, (uint16_t *)(void *)dst);
     } else {
         int bf = dtype == DT(BFLOAT16);
         for (size_t i = 0; i < n; i++) {

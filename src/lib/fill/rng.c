@@ -29,8 +29,76 @@
 static void philox_batch_word3(uint64_t key, uint32_t stream, uint32_t word3, uint64_t first,
                                uint32_t out[4][OI_PHILOX_BATCH]);
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define OI_PHILOX_AVX2 1
+
+/* The same ten rounds on eight counters at once, in 32-bit lanes: the
+ * 32x32->64 products of even lanes and (shifted down) odd lanes, their high
+ * and low halves blended back into place.  Bit-identical to the portable
+ * loop below (tested against Random123). */
+__attribute__((target("avx2")))
+static void philox_batch_avx2(uint64_t key, uint32_t stream, uint32_t word3, uint64_t first,
+                              uint32_t out[4][OI_PHILOX_BATCH])
+{
+    const __m256i m0 = _mm256_set1_epi64x(PHILOX_M4x32_0), m1 = _mm256_set1_epi64x(PHILOX_M4x32_1);
+    const __m256i w0 = _mm256_set1_epi32((int)PHILOX_W32_0), w1 = _mm256_set1_epi32((int)PHILOX_W32_1);
+    for (int j = 0; j < BATCH; j += 8) {
+        uint32_t lo[8], hi[8];
+        for (int i = 0; i < 8; i++) {
+            uint64_t b = first + (uint64_t)(j + i);
+            lo[i] = (uint32_t)b;
+            hi[i] = (uint32_t)(b >> 32);
+        }
+        __m256i c0 = _mm256_loadu_si256((const __m256i *)lo);
+        __m256i c1 = _mm256_loadu_si256((const __m256i *)hi);
+        __m256i c2 = _mm256_set1_epi32((int)stream), c3 = _mm256_set1_epi32((int)word3);
+        __m256i a0 = _mm256_set1_epi32((int)(uint32_t)key);
+        __m256i a1 = _mm256_set1_epi32((int)(uint32_t)(key >> 32));
+        for (int round = 0; round < 10; round++) {
+            __m256i e0 = _mm256_mul_epu32(c0, m0), o0 = _mm256_mul_epu32(_mm256_srli_epi64(c0, 32), m0);
+            __m256i e1 = _mm256_mul_epu32(c2, m1), o1 = _mm256_mul_epu32(_mm256_srli_epi64(c2, 32), m1);
+            __m256i lo0 = _mm256_blend_epi32(e0, _mm256_slli_epi64(o0, 32), 0xAA);
+            __m256i hi0 = _mm256_blend_epi32(_mm256_srli_epi64(e0, 32), o0, 0xAA);
+            __m256i lo1 = _mm256_blend_epi32(e1, _mm256_slli_epi64(o1, 32), 0xAA);
+            __m256i hi1 = _mm256_blend_epi32(_mm256_srli_epi64(e1, 32), o1, 0xAA);
+            c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), a0);
+            c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), a1);
+            c1 = lo1;
+            c3 = lo0;
+            a0 = _mm256_add_epi32(a0, w0);
+            a1 = _mm256_add_epi32(a1, w1);
+        }
+        _mm256_storeu_si256((__m256i *)&out[0][j], c0);
+        _mm256_storeu_si256((__m256i *)&out[1][j], c1);
+        _mm256_storeu_si256((__m256i *)&out[2][j], c2);
+        _mm256_storeu_si256((__m256i *)&out[3][j], c3);
+    }
+}
+#endif
+
+/* The portable loop or, where the CPU has it, AVX2: the same bits either way. */
+static void philox_batch(uint64_t key, uint32_t stream, uint32_t word3, uint64_t first,
+                         uint32_t out[4][OI_PHILOX_BATCH])
+{
+#ifdef OI_PHILOX_AVX2
+    if (__builtin_cpu_supports("avx2")) {
+        philox_batch_avx2(key, stream, word3, first, out);
+        return;
+    }
+#endif
+    philox_batch_word3(key, stream, word3, first, out);
+}
+
 void oi_philox_batch(uint64_t key, uint32_t stream, uint64_t first,
                      uint32_t out[4][OI_PHILOX_BATCH])
+{
+    philox_batch(key, stream, 0, first, out);
+}
+
+/* For tests: the portable loop alone, whatever the CPU. */
+void oi_philox_batch_portable(uint64_t key, uint32_t stream, uint64_t first,
+                              uint32_t out[4][OI_PHILOX_BATCH])
 {
     philox_batch_word3(key, stream, 0, first, out);
 }
@@ -183,7 +251,7 @@ static void batch_trunc_normals(uint64_t key, uint64_t first, float *out)
 {
     uint32_t r[4][BATCH];
     float a[BATCH], b[BATCH], unused[BATCH];
-    philox_batch_word3(key, OI_STREAM_TRUNC, 0, first, r);
+    philox_batch(key, OI_STREAM_TRUNC, 0, first, r);
     box_muller(r[0], r[1], a, unused);
     box_muller(r[2], r[3], b, unused);
     for (int j = 0; j < BATCH; j++)
