@@ -70,6 +70,18 @@ oi_status oi_save_begin(oi_save_file *f, const char *final_path, oi_error *err)
     return OI_OK;
 }
 
+/* Start writing back each finished window of WRITEBACK_WINDOW bytes while
+ * later ones are still being made: the final fsync then waits for little. */
+#define WRITEBACK_WINDOW (8u << 20)
+
+static void kick_writeback(oi_save_file *f, uint64_t upto)
+{
+    if (upto >= f->kicked + WRITEBACK_WINDOW) {
+        sync_file_range(f->fd, (off_t)f->kicked, (off_t)(upto - f->kicked), SYNC_FILE_RANGE_WRITE);
+        f->kicked = upto;
+    }
+}
+
 oi_status oi_save_write(oi_save_file *f, const void *data, size_t len, oi_error *err)
 {
     const uint8_t *p = data;
@@ -83,6 +95,7 @@ oi_status oi_save_write(oi_save_file *f, const void *data, size_t len, oi_error 
         p += w;
         len -= (size_t)w;
         f->written += (uint64_t)w;
+        kick_writeback(f, f->written);
     }
     return OI_OK;
 }
@@ -98,9 +111,10 @@ static oi_status copy_part(oi_save_file *f, const char *src_path, uint64_t in_of
     loff_t in = (loff_t)in_off, out = (loff_t)out_off;
     oi_status s = OI_OK;
     while (len > 0 && s == OI_OK) {
-        ssize_t c = copy_file_range(src, &in, f->fd, &out, len, 0);
+        ssize_t c = copy_file_range(src, &in, f->fd, &out, len > WRITEBACK_WINDOW ? WRITEBACK_WINDOW : len, 0);
         if (c > 0) {
             len -= (uint64_t)c;
+            sync_file_range(f->fd, out - c, c, SYNC_FILE_RANGE_WRITE);
             continue;
         }
         uint8_t buf[1 << 16];

@@ -17,6 +17,7 @@ typedef struct oi_save_file {
     char *tmp_path;
     int fd;
     uint64_t written;
+    uint64_t kicked;         /* bytes handed to writeback so far (sequential writes) */
 } oi_save_file;
 
 /* Refuse what would lose data: an existing output without overwrite, a
