@@ -48,7 +48,7 @@ static void as_matrix(const oi_tensor *t, int64_t *rows, int64_t *cols)
 static uint8_t *read_all(const oi_actx *x, const oi_tensor *t)
 {
     uint8_t *b = malloc(t->n_bytes ? t->n_bytes : 1);
-    if (b && oi_model_read(x->model, t, b, NULL)) {
+    if (b && oi_model_read_elems(x->model, t, 0, t->n_elems, b, NULL)) {
         free(b);
         return NULL;
     }
@@ -56,16 +56,23 @@ static uint8_t *read_all(const oi_actx *x, const oi_tensor *t)
 }
 
 /* Signature from diagonal elements (k, k): equal for a copy and its transpose.
- * 0 when the sample is constant (ones, zeros): nothing to tie. */
-static uint64_t signature(const uint8_t *p, const candidate *c, size_t es)
+ * Sampled with small reads, so a large weight is not brought into memory.
+ * 0 when unreadable or the sample is constant (ones, zeros): nothing to tie. */
+static uint64_t signature(const oi_actx *x, const oi_tensor *t, const candidate *c)
 {
     int64_t n = c->cols > 1 ? (c->rows < c->cols ? c->rows : c->cols) : c->rows;
     int64_t step = n > SAMPLE ? n / SAMPLE : 1;
+    size_t es = t->elem_size;
+    uint8_t first[16], e[16];
     uint64_t h = OI_FNV_OFFSET;
     int varied = 0;
     for (int64_t k = 0; k < n; k += step) {
-        const uint8_t *e = p + (size_t)(c->cols > 1 ? k * c->cols + k : k) * es;
-        varied |= memcmp(e, p, es) != 0;
+        uint64_t at = (uint64_t)(c->cols > 1 ? k * c->cols + k : k);
+        if (oi_model_read_elems(x->model, t, at, 1, e, NULL))
+            return 0;
+        if (k == 0)
+            memcpy(first, e, es);
+        varied |= memcmp(e, first, es) != 0;
         for (size_t b = 0; b < es; b++)
             h = oi_fnv1a_byte(h, e[b]);
     }
@@ -90,17 +97,15 @@ static int transposed_equal(const uint8_t *a, const uint8_t *b, int64_t rows, in
     return 1;
 }
 
-/* Is c a copy of s?  1 identical, 2 transposed, 0 no. */
+/* Is c a copy of s?  1 identical, 2 transposed, 0 no.  Only tensors whose
+ * signatures agree get here (true copies, nearly always). */
 static int copy_of(const oi_actx *x, const candidate *s, const candidate *c)
 {
     const oi_tensor *ts = oi_model_tensor(x->model, s->tensor);
     const oi_tensor *tc = oi_model_tensor(x->model, c->tensor);
     if (ts->dtype != tc->dtype || ts->n_elems != tc->n_elems)
         return 0;
-    const uint8_t *a = oi_model_raw_view(x->model, ts), *b = oi_model_raw_view(x->model, tc);
-    uint8_t *fa = a ? NULL : read_all(x, ts), *fb = b ? NULL : read_all(x, tc);
-    a = a ? a : fa;
-    b = b ? b : fb;
+    uint8_t *a = read_all(x, ts), *b = a ? read_all(x, tc) : NULL;
     int r = 0;
     if (a && b) {
         if (s->rows == c->rows && s->cols == c->cols && memcmp(a, b, ts->n_bytes) == 0)
@@ -109,8 +114,8 @@ static int copy_of(const oi_actx *x, const candidate *s, const candidate *c)
                  transposed_equal(a, b, s->rows, s->cols, ts->elem_size))
             r = 2;
     }
-    free(fa);
-    free(fb);
+    free(a);
+    free(b);
     return r;
 }
 
@@ -149,11 +154,9 @@ void oi_find_ties(const oi_actx *x, oi_analysis *a)
             continue;
         candidate k = {.tensor = i};
         as_matrix(t, &k.rows, &k.cols);
-        const uint8_t *p = oi_model_raw_view(x->model, t);
-        uint8_t *full = p ? NULL : read_all(x, t);
-        if (p || full)
-            k.sig = signature(p ? p : full, &k, t->elem_size);
-        free(full);
+        if (t->elem_size > 16 || t->storage == OI_STORE_NONE)
+            continue;
+        k.sig = signature(x, t, &k);
         if (k.sig)
             c[n++] = k;
     }

@@ -184,6 +184,7 @@ static oi_status model_new(const char *dir, const char *label, oi_model **out, o
     oi_model *m = calloc(1, sizeof *m);
     if (!m)
         return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", label);
+    m->fd = -1;
     m->label = strdup(label);
     char *real = dir ? realpath(dir, NULL) : NULL;
     m->dir = real ? real : dir ? strdup(dir) : NULL;   /* NULL: no external data allowed */
@@ -321,6 +322,7 @@ static oi_status load_mapped(int fd, size_t size, const char *path, oi_model **o
     madvise(map, size, MADV_SEQUENTIAL);
     m->map = map;
     m->map_len = size;
+    m->fd = dup(fd);
     if (decode_mapped(m, err)) {
         oi_model_free(m);
         return err->status;
@@ -362,6 +364,8 @@ void oi_model_free(oi_model *m)
     drop_proto(m);
     if (m->map)
         munmap((void *)(uintptr_t)m->map, m->map_len);
+    if (m->fd >= 0)
+        close(m->fd);
     for (size_t i = 0; i < m->n_owned; i++)
         free(m->owned[i]);
     free(m->owned);

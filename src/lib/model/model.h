@@ -80,10 +80,13 @@ void *oi_model_raw_payload(oi_model *model, oi_tensor *t);
 /* A float tensor's values widened to float32 (malloc'd, t->n_elems of them),
  * or NULL (err says why) for other dtypes or when unreadable. */
 float *oi_model_read_floats(oi_model *model, const oi_tensor *t, oi_error *err);
+/* Elements [first, first+count) of the tensor's payload (count * elem_size
+ * bytes).  Reads a mapped input with pread, so sampling a large weight does
+ * not fault it into memory. */
+oi_status oi_model_read_elems(oi_model *model, const oi_tensor *t, uint64_t first,
+                              uint64_t count, void *dst, oi_error *err);
 /* The "location" string the external tensors give (the first), or NULL. */
 const char *oi_model_data_location(const oi_model *model);
-/* The tensor's raw_data bytes to read (borrowed ones too), or NULL if not raw. */
-const void *oi_model_raw_view(const oi_model *model, const oi_tensor *t);
 
 
 #endif

@@ -9,6 +9,8 @@
 struct oi_model {
     char *label;                 /* the path as the user gave it */
     const uint8_t *map;          /* the input, mapped for the model's life (NULL: in memory) */
+    int fd;                      /* the input, open for sampled reads that must not fault
+                                    pages into the mapping (-1: none) */
     size_t map_len;
     oi_wire_scan *wire;          /* payload places, while walking */
     int borrow;                  /* while walking a skeleton: borrow stripped payloads */

@@ -418,12 +418,42 @@ const char *oi_model_data_location(const oi_model *m)
     return NULL;
 }
 
-const void *oi_model_raw_view(const oi_model *m, const oi_tensor *t)
+oi_status oi_model_read_elems(oi_model *m, const oi_tensor *t, uint64_t first, uint64_t count,
+                               void *dst, oi_error *err)
 {
-    (void)m;
-    return t->storage == OI_STORE_RAW && t->elem_size && t->proto->raw_data.len == t->n_bytes
-               ? t->proto->raw_data.data : NULL;
+    uint64_t es = t->elem_size, off = first * es, len = count * es;
+    if (!es || first > t->n_elems || count > t->n_elems - first)
+        return oi_fail(err, OI_ERR_USAGE, "%s: tensor '%s': elements out of range", m->label,
+                       t->name);
+    if (t->borrowed && m->fd >= 0) {
+        uint8_t *out = dst;
+        for (uint64_t done = 0; done < len;) {
+            ssize_t r = pread(m->fd, out + done, (size_t)(len - done),
+                              (off_t)(t->file_offset + off + done));
+            if (r <= 0)
+                return oi_fail(err, OI_ERR_IO, "%s: read failed: %s", m->label,
+                               r < 0 ? strerror(errno) : "file shrank while reading");
+            done += (uint64_t)r;
+        }
+        return OI_OK;
+    }
+    int pending = m->pending && m->pending[t - m->tensors];
+    if (t->storage == OI_STORE_EXTERNAL && !pending)
+        return oi_read_file_range(t->ext_path, t->ext_offset + off, len, dst, err);
+    if (t->storage == OI_STORE_RAW && !pending) {
+        memcpy(dst, t->proto->raw_data.data + off, (size_t)len);
+        return OI_OK;
+    }
+    uint8_t *all = malloc(t->n_bytes ? t->n_bytes : 1);
+    if (!all)
+        return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", m->label);
+    oi_status s = oi_model_read(m, t, all, err);
+    if (s == OI_OK)
+        memcpy(dst, all + off, (size_t)len);
+    free(all);
+    return s;
 }
+
 
 void *oi_model_raw_payload(oi_model *m, oi_tensor *t)
 {
