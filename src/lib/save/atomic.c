@@ -100,12 +100,39 @@ oi_status oi_save_write(oi_save_file *f, const void *data, size_t len, oi_error 
     return OI_OK;
 }
 
+/* The source of copies, opened once however many pieces are copied from it. */
+static int source_fd(oi_save_file *f, const char *path)
+{
+    if (f->src_path && strcmp(f->src_path, path) == 0)
+        return f->src_fd;
+    if (f->src_path)
+        close(f->src_fd);
+    free(f->src_path);
+    f->src_path = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd >= 0 && !(f->src_path = strdup(path))) {
+        close(fd);
+        errno = ENOMEM;
+        return -1;
+    }
+    f->src_fd = fd;
+    return fd;
+}
+
+static void drop_source(oi_save_file *f)
+{
+    if (f->src_path)
+        close(f->src_fd);
+    free(f->src_path);
+    f->src_path = NULL;
+}
+
 /* Copy src[in_off, in_off+len) to the output at out_off: copy_file_range lets
  * the kernel move (or share) the bytes; pread/pwrite where it cannot. */
 static oi_status copy_part(oi_save_file *f, const char *src_path, uint64_t in_off,
                            uint64_t out_off, uint64_t len, oi_error *err)
 {
-    int src = open(src_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    int src = source_fd(f, src_path);
     if (src < 0)
         return oi_fail(err, OI_ERR_IO, "%s: cannot open: %s", src_path, strerror(errno));
     loff_t in = (loff_t)in_off, out = (loff_t)out_off;
@@ -114,7 +141,7 @@ static oi_status copy_part(oi_save_file *f, const char *src_path, uint64_t in_of
         ssize_t c = copy_file_range(src, &in, f->fd, &out, len > WRITEBACK_WINDOW ? WRITEBACK_WINDOW : len, 0);
         if (c > 0) {
             len -= (uint64_t)c;
-            sync_file_range(f->fd, out - c, c, SYNC_FILE_RANGE_WRITE);
+            kick_writeback(f, (uint64_t)out);
             continue;
         }
         uint8_t buf[1 << 16];
@@ -137,7 +164,6 @@ static oi_status copy_part(oi_save_file *f, const char *src_path, uint64_t in_of
         out += r;
         len -= (uint64_t)r;
     }
-    close(src);
     return s;
 }
 
@@ -229,12 +255,14 @@ oi_status oi_save_commit(oi_save_file *f, int overwrite, oi_error *err)
     }
     free(f->tmp_path);
     f->tmp_path = NULL;
+    drop_source(f);
     fsync_parent(f->final_path);
     return OI_OK;
 }
 
 void oi_save_abort(oi_save_file *f)
 {
+    drop_source(f);
     if (f->fd >= 0)
         close(f->fd);
     f->fd = -1;

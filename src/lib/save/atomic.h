@@ -18,6 +18,8 @@ typedef struct oi_save_file {
     int fd;
     uint64_t written;
     uint64_t kicked;         /* bytes handed to writeback so far (sequential writes) */
+    char *src_path;          /* the file copies last read from, kept open as src_fd */
+    int src_fd;
 } oi_save_file;
 
 /* Refuse what would lose data: an existing output without overwrite, a
