@@ -55,6 +55,28 @@ def phases(text):
     return ""
 
 
+def scale_rows(a, oi, out):
+    """Cost linear in everything: each shape at two sizes, 10x apart, and the growth."""
+    d = os.path.join(a.work, "scale")
+    if not os.path.isdir(d):
+        return
+    print()
+    print("| shape (10x apart) | small: time / RSS | large: time / RSS | time growth |")
+    print("| --- | --- | --- | --- |")
+    for label, small, large in (
+            ("tiny tensors (10k, 100k)", "tiny_10000.onnx", "tiny_100000.onnx"),
+            ("external tensors in one file (1k, 10k)", "ext_one_1000.onnx", "ext_one_10000.onnx"),
+            ("one external file per tensor (100, 1k)", "ext_each_100/model.onnx",
+             "ext_each_1000/model.onnx"),
+            ("nested If depth (100, 1000)", "if_100.onnx", "if_1000.onnx")):
+        r = []
+        for name in (small, large):
+            dst = os.path.join(out, "scale-" + name.replace("/", "-"))
+            r.append(series(a.runs, [oi, "-f", os.path.join(d, name), "-o", dst], [dst]))
+        print("| %s | %.3f s / %.0f MB | %.3f s / %.0f MB | %.1fx |"
+              % (label, r[0][0], r[0][2], r[1][0], r[1][2], r[1][0] / max(r[0][0], 1e-3)))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
@@ -107,6 +129,7 @@ def main():
     if not a.skip_peer_batch:
         print("| peer, once per file (1 run) | %.2f s (%.0fx onnxinit -j1, %.0fx -j2) |"
               % (pb[0], pb[0] / b[1][0], pb[0] / b[2][0]))
+    scale_rows(a, oi, out)
     rates = subprocess.run([os.path.join(a.build, "bench", "oi-fillrate")], capture_output=True,
                            text=True, check=True).stdout.split("\n")
     print()

@@ -71,8 +71,60 @@ def rnn():
     return h.make_model(g, opset_imports=OPSET)
 
 
+def tiny(n):
+    """n/2 MatMul + bias Add layers of 4x4: n tiny tensors."""
+    nodes, inits, x = [], [], "x"
+    for i in range(n // 2):
+        inits.append(nh.from_array(np.full((4, 4), 0.1, np.float32), "w%d" % i))
+        inits.append(nh.from_array(np.full((4,), 0.1 + i * 1e-6, np.float32), "b%d" % i))
+        nodes.append(h.make_node("MatMul", [x, "w%d" % i], ["m%d" % i]))
+        nodes.append(h.make_node("Add", ["m%d" % i, "b%d" % i], ["a%d" % i]))
+        x = "a%d" % i
+    g = h.make_graph(nodes, "tiny", [vi("x", [1, 4])], [vi(x, [1, 4])], inits)
+    return h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
+
+
+def nested_ifs(depth):
+    """A weight inside `depth` nested If bodies (the then-branch nests)."""
+    g = h.make_graph([h.make_node("MatMul", ["x", "w"], ["y0"])], "leaf", [], [vi("y0", [1, 4])],
+                     [nh.from_array(np.ones((4, 4), np.float32), "w")])
+    for i in range(depth):
+        leaf = h.make_graph([h.make_node("Identity", ["x"], ["e%d" % i])], "e%d" % i, [],
+                            [vi("e%d" % i, [1, 4])])
+        g = h.make_graph([h.make_node("If", ["c"], ["y%d" % (i + 1)], then_branch=g,
+                                      else_branch=leaf)], "g%d" % i, [], [vi("y%d" % (i + 1), [1, 4])])
+    g.input.extend([vi("c", []), vi("x", [1, 4])])
+    g.input[0].type.tensor_type.elem_type = onnx.TensorProto.BOOL
+    return h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
+
+
+def scaling(out):
+    sys.setrecursionlimit(100000)   # onnx walks nested subgraphs recursively
+    """The growth rows: each shape at two sizes, 10x apart."""
+    d = os.path.join(out, "scale")
+    os.makedirs(d, exist_ok=True)
+    for n in (10000, 100000):
+        onnx.save(tiny(n), os.path.join(d, "tiny_%d.onnx" % n))
+    for n in (1000, 10000):
+        m = tiny(n)
+        onnx.save_model(m, os.path.join(d, "ext_one_%d.onnx" % n), save_as_external_data=True,
+                        all_tensors_to_one_file=True, location="ext_one_%d.data" % n,
+                        size_threshold=0)
+    for n in (100, 1000):
+        m = tiny(n)
+        sub = os.path.join(d, "ext_each_%d" % n)
+        os.makedirs(sub, exist_ok=True)
+        onnx.save_model(m, os.path.join(sub, "model.onnx"), save_as_external_data=True,
+                        all_tensors_to_one_file=False, size_threshold=0)
+    for n in (100, 1000):
+        onnx.save(nested_ifs(n), os.path.join(d, "if_%d.onnx" % n))
+
+
 def main():
     out = sys.argv[1]
+    if len(sys.argv) > 2 and sys.argv[2] == "--scale-only":
+        scaling(out)
+        return
     os.makedirs(os.path.join(out, "small"), exist_ok=True)
     big = mlp(8192, 4)
     onnx.save(big, os.path.join(out, "mlp_1g.onnx"))
@@ -87,6 +139,7 @@ def main():
     onnx.save(rnn(), os.path.join(out, "rnn_100m.onnx"))
     for i in range(200):
         onnx.save(mlp(256, 4), os.path.join(out, "small", "m%03d.onnx" % i))
+    scaling(out)
 
 
 if __name__ == "__main__":
