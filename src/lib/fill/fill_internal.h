@@ -10,9 +10,10 @@ enum { OI_STREAM_MAIN = 0, OI_STREAM_ORTHO = 1, OI_STREAM_TRUNC = 2, OI_STREAM_S
 /* Random123's Philox4x32-10 of blocks [first, first+OI_PHILOX_BATCH) of a
  * stream, lane-major: out[lane][j] is lane `lane` of block first+j. */
 #define OI_PHILOX_BATCH 64
-/* The portable loop alone (tests compare it with the vector path). */
-void oi_philox_batch_portable(uint64_t key, uint32_t stream, uint64_t first,
-                              uint32_t out[4][OI_PHILOX_BATCH]);
+/* One implementation by name, for tests: 0 portable, 1 AVX2, 2 AVX-512;
+ * returns 0 when this CPU lacks it. */
+int oi_philox_batch_isa(int isa, uint64_t key, uint32_t stream, uint64_t first,
+                        uint32_t out[4][OI_PHILOX_BATCH]);
 void oi_philox_batch(uint64_t key, uint32_t stream, uint64_t first,
                      uint32_t out[4][OI_PHILOX_BATCH]);
 
