@@ -291,6 +291,24 @@ class Hardening(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("nest deeper", r.stderr)
 
+    def test_nul_in_names_and_external_keys_refused(self):
+        src = onnx.load(os.path.join(GOOD, "mlp.onnx"))
+        old = src.graph.initializer[0].name.encode()
+        raw = src.SerializeToString().replace(old, old[:1] + b"\x00" + old[2:])
+        with open(self.p("nulname.onnx"), "wb") as f:
+            f.write(raw)
+        model, data = self.external_model()
+        with open(model, "rb") as f:
+            raw = f.read().replace(b"weights.bin", b"weights\x00bin")
+        with open(self.p("nulloc.onnx"), "wb") as f:
+            f.write(raw)
+        for m in (self.p("nulname.onnx"), self.p("nulloc.onnx")):
+            for args in ([m, "-o", self.p("o.onnx")], ["plan", m]):
+                r = run(*args)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn("NUL", r.stderr)
+            self.assertFalse(os.path.exists(self.p("o.onnx")))
+
     # ---- hangs ----
     def test_wide_concat_chain_is_fast(self):
         nodes, prev = [], "c0"

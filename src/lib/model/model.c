@@ -226,9 +226,13 @@ static void drop_proto(oi_model *m)
 
 static oi_status decode(oi_model *m, const uint8_t *data, size_t len, oi_error *err)
 {
-    if (!oi_wire_nesting_ok(data, len, &onnx__model_proto__descriptor, OI_MAX_NESTING))
+    int check = oi_wire_check(data, len, &onnx__model_proto__descriptor, OI_MAX_NESTING);
+    if (check == -1)
         return oi_fail(err, OI_ERR_FORMAT, "%s: messages nest deeper than %d levels (refused "
                        "before decoding)", m->label, OI_MAX_NESTING);
+    if (check == -2)
+        return oi_fail(err, OI_ERR_FORMAT, "%s: a name, key or other text field holds a NUL "
+                       "byte (refused: readers would disagree on it)", m->label);
     m->proto = onnx__model_proto__unpack(NULL, len, data);
     if (!m->proto)
         return oi_fail(err, OI_ERR_FORMAT,

@@ -223,7 +223,7 @@ static int nesting(const uint8_t *p, const uint8_t *end, const ProtobufCMessageD
 {
     if (depth > max)
         return -1;
-    while (p < end) {
+    while (p < end) {   /* -1: too deep, -2: a NUL inside a string; 0 otherwise */
         uint64_t tag, v;
         if (varint(&p, end, &tag))
             return 0;   /* malformed: the decoder will say so */
@@ -240,9 +240,15 @@ static int nesting(const uint8_t *p, const uint8_t *end, const ProtobufCMessageD
                 return 0;
             const ProtobufCFieldDescriptor *f =
                 d ? protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3)) : NULL;
-            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
-                nesting(p, p + v, f->descriptor, depth + 1, max) < 0)
-                return -1;
+            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+                int r = nesting(p, p + v, f->descriptor, depth + 1, max);
+                if (r < 0)
+                    return r;
+            }
+            /* a C string ends at its first NUL: a name or external-data key with
+             * one would mean one thing here and another to other readers */
+            if (f && f->type == PROTOBUF_C_TYPE_STRING && memchr(p, 0, (size_t)v))
+                return -2;
             p += v;
         } else {
             return 0;
@@ -251,8 +257,8 @@ static int nesting(const uint8_t *p, const uint8_t *end, const ProtobufCMessageD
     return 0;
 }
 
-int oi_wire_nesting_ok(const uint8_t *data, size_t len, const ProtobufCMessageDescriptor *d,
-                       int max_depth)
+int oi_wire_check(const uint8_t *data, size_t len, const ProtobufCMessageDescriptor *d,
+                  int max_depth)
 {
-    return nesting(data, data + len, d, 0, max_depth) == 0;
+    return nesting(data, data + len, d, 0, max_depth);
 }

@@ -39,12 +39,13 @@ int oi_wire_scan_model(const uint8_t *data, size_t len, uint64_t strip_threshold
 void oi_wire_scan_free(oi_wire_scan *scan);
 const oi_wire_payload *oi_wire_find(const oi_wire_scan *scan, uint64_t path);
 
-/* Do messages nest at most max_depth deep (walking message fields by the
- * schema)?  Decoders recurse per level: bound it before decoding.  Malformed
- * input counts as ok here; the decoder reports it. */
+/* Walk message fields by the schema before decoding: -1 if messages nest
+ * deeper than max_depth (decoders recurse per level), -2 if a string field
+ * holds a NUL byte (C readers would see a shorter name), else 0.  Malformed
+ * input counts as 0 here; the decoder reports it. */
 struct ProtobufCMessageDescriptor;
-int oi_wire_nesting_ok(const uint8_t *data, size_t len,
-                       const struct ProtobufCMessageDescriptor *d, int max_depth);
+int oi_wire_check(const uint8_t *data, size_t len, const struct ProtobufCMessageDescriptor *d,
+                  int max_depth);
 
 /* Structural paths: start from oi_wire_path_root(), extend per step with the
  * field number and the index among that field's occurrences. */
