@@ -97,6 +97,23 @@ class Zoo(unittest.TestCase):
                 for k, v in json.loads(r.stdout)["outputs"].items():
                     self.assertTrue(v["finite"], "%s not finite" % k)
 
+    def test_module_paths_select_renamed_weights(self):
+        model = os.path.join(ZOO, "gpt2.opset14_folded.onnx")
+        doc = json.loads(subprocess.run([BIN, "plan", "--json", "--only", "blocks.0.mlp.*",
+                                         model], capture_output=True, text=True).stdout)
+        names = {t["name"]: t.get("module", "") for t in doc["tensors"]}
+        self.assertTrue(names)
+        self.assertTrue(all(m.startswith("blocks.0.mlp") or n.startswith("blocks.0.mlp")
+                            for n, m in names.items()), names)
+        self.assertTrue(any(n.startswith("onnx::MatMul") for n in names), names)   # renamed
+        with open(os.path.join(self.tmp, "r.json"), "w") as f:
+            json.dump([{"module": "blocks.1.*", "scheme": "keep"}], f)
+        doc = json.loads(subprocess.run([BIN, "plan", "--json", "--rules",
+                                         os.path.join(self.tmp, "r.json"), model],
+                                        capture_output=True, text=True).stdout)
+        kept = [t for t in doc["untouched"] if "kept by rule" in t["reason"]]
+        self.assertTrue(any(t["name"].startswith("onnx::MatMul") for t in kept), kept)
+
     def test_folded_batchnorm_is_warned(self):
         folded = os.path.join(ZOO, "extra", "cnn_bn_folded.onnx")
         training = os.path.join(ZOO, "extra", "cnn_bn_training.onnx")
