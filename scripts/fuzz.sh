@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzz the three harnesses (model bytes, files with external data, rules text) for SECONDS each (default 60) with clang, ASan and UBSan.
+# Fuzz the four harnesses (model bytes, files with external data, rules text, graph-aware
+# mutations through the analysis) for SECONDS each (default 60) with clang, ASan and UBSan.
 #   bash scripts/fuzz.sh [SECONDS]
 # Corpus: build-fuzz/corpus-*/ seeded from the fixtures; findings: build-fuzz/crash-*.
 set -euo pipefail
@@ -12,7 +13,8 @@ if [ ! -f build-fuzz/build.ninja ]; then
 fi
 ninja -C build-fuzz
 fx=build-fuzz/tests/fixtures
-mkdir -p build-fuzz/corpus-model build-fuzz/corpus-external build-fuzz/corpus-rules
+mkdir -p build-fuzz/corpus-model build-fuzz/corpus-external build-fuzz/corpus-rules build-fuzz/corpus-graph
+cp -n $fx/analysis/*.onnx $fx/torch/*.onnx build-fuzz/corpus-graph/ 2>/dev/null || true
 cp -n tests/fuzz/rules-seeds/* build-fuzz/corpus-rules/ 2>/dev/null || true
 cp -n $fx/good/*.onnx $fx/bad/*.onnx $fx/analysis/*.onnx build-fuzz/corpus-model/ 2>/dev/null || true
 # external seeds: [u32 length][model][data]
@@ -29,7 +31,7 @@ for name in ("mlp.onnx", "resnet18.onnx", "lstm_bidir.onnx", "constants.onnx"):
 PY
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # -timeout: an input that takes longer than 10 s is a hang, and fails the run
-for h in model external rules; do
+for h in model external rules graph; do
   echo "== fuzz_$h for ${secs}s =="
   (cd build-fuzz && ./tests/fuzz_$h -max_total_time="$secs" -max_len=4000000 -rss_limit_mb=4096 -timeout=10 \
      -print_final_stats=1 corpus-$h 2>&1 | grep -E "^(#[0-9]+.*(DONE|pulse)|stat::|==|SUMMARY)" | tail -12)
