@@ -123,7 +123,7 @@ void oi_f32_to_f16_n(const float *v, size_t n, uint16_t *out)
 {
     size_t i = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c"))
+    if (__builtin_cpu_supports("avx2"))   /* every AVX2 CPU has F16C (it came first) */
         i = f16_avx2(v, n, out);
 #endif
     for (; i < n; i++)
