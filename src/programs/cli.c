@@ -11,7 +11,7 @@
 static const char usage_text[] =
 "Usage: onnxinit [OPTIONS] INPUT -o OUTPUT\n"
 "       onnxinit [OPTIONS] -r DIR|FILE... --output-dir OUT   (or --in-place)\n"
-"       onnxinit plan [OPTIONS] INPUT [--json]\n"
+"       onnxinit plan [OPTIONS] INPUT [--json|--all]\n"
 "       onnxinit audit INPUT [--json] [--strict]\n"
 "Give the weights of an ONNX model the right starting values.\n"
 "\n"
