@@ -50,18 +50,6 @@ float *oi_const_floats(const oi_actx *x, size_t tensor)
     return t->n_elems > FLOATS_MAX ? NULL : oi_model_read_floats(x->model, t, NULL);
 }
 
-static double half_to_double(uint16_t h, int bf16)
-{
-    if (bf16) {
-        uint32_t u = (uint32_t)h << 16;
-        float f;
-        memcpy(&f, &u, 4);
-        return f;
-    }
-    int e = (h >> 10) & 31, m = h & 1023;
-    double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(m + 1024, e - 25);
-    return (h & 0x8000) ? -v : v;
-}
 
 int oi_const_values(const oi_actx *x, long value, double *out, size_t max, size_t *n)
 {
@@ -83,7 +71,7 @@ int oi_const_values(const oi_actx *x, long value, double *out, size_t max, size_
         case DT(INT64): memcpy(&i64, p, 8); out[i] = (double)i64; break;
         case DT(FLOAT16): case DT(BFLOAT16):
             memcpy(&h, p, 2);
-            out[i] = half_to_double(h, t->dtype == DT(BFLOAT16));
+            out[i] = t->dtype == DT(BFLOAT16) ? oi_bf16_to_f32(h) : oi_f16_to_f32(h);
             break;
         default: return -1;
         }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/hash.h"
+#include "common/matrix.h"
 
 #define SAMPLE 64
 
@@ -27,21 +28,6 @@ static int may_be_tied(const oi_weight *w)
     default:
         return 0;
     }
-}
-
-static void as_matrix(const oi_tensor *t, int64_t *rows, int64_t *cols)
-{
-    int64_t d[2] = {1, 1};
-    int k = 0, more = 0;
-    for (size_t i = 0; i < t->proto->n_dims; i++)
-        if (t->proto->dims[i] != 1) {
-            if (k < 2)
-                d[k++] = t->proto->dims[i];
-            else
-                more = 1;
-        }
-    *rows = more ? (int64_t)t->n_elems : d[0];
-    *cols = more ? 1 : d[1];
 }
 
 /* Bytes of the whole tensor (caller frees), or NULL. */
@@ -153,7 +139,7 @@ void oi_find_ties(const oi_actx *x, oi_analysis *a)
         if (!may_be_tied(w) || t->n_elems < 16 || !t->elem_size)
             continue;
         candidate k = {.tensor = i};
-        as_matrix(t, &k.rows, &k.cols);
+        oi_matrix_dims(t->proto->dims, t->proto->n_dims, t->n_elems, &k.rows, &k.cols);
         if (t->elem_size > 16 || t->storage == OI_STORE_NONE)
             continue;
         k.sig = signature(x, t, &k);

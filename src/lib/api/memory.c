@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "analyze/analyze.h"
+#include "common/matrix.h"
 #include "readout/report.h"
 #include "save/save.h"
 
@@ -262,14 +263,10 @@ static oi_status fill_copy_record(const oi_ctx *ctx, const plan_entry *e, void *
     if (!tmp)
         return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", e->pub.name);
     oi_status s = oi_fill_record(ctx, &src->pub, tmp, e->n_elems * size, err);
-    int64_t rows = 1, cols = 1;
-    for (int i = 0, k = 0; i < src->pub.rank; i++)
-        if (src->pub.shape[i] != 1)
-            *(k++ == 0 ? &rows : &cols) *= src->pub.shape[i];
-    for (int64_t i = 0; s == OI_OK && i < rows; i++)
-        for (int64_t j = 0; j < cols; j++)
-            memcpy((uint8_t *)dst + (size_t)(j * rows + i) * size, tmp + (size_t)(i * cols + j) * size,
-                   size);
+    int64_t rows, cols;
+    oi_matrix_dims(src->pub.shape, (size_t)src->pub.rank, src->n_elems, &rows, &cols);
+    if (s == OI_OK)
+        oi_matrix_transpose(tmp, dst, rows, cols, size);
     free(tmp);
     return s;
 }

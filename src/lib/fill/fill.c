@@ -5,6 +5,7 @@
 #include "fill/fill_internal.h"
 
 #include "common/hash.h"
+#include "common/matrix.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -136,13 +137,9 @@ static oi_status fill_copy(const oi_decision *d, const oi_tensor *t, uint64_t se
         return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
     oi_status st = whole_values(sd, s, seed, v, model, plan, err);
     if (st == OI_OK && d->transposed) {
-        int64_t rows = 1, cols = 1;   /* the source as a matrix: its non-1 dims */
-        for (size_t i = 0, k = 0; i < s->proto->n_dims; i++)
-            if (s->proto->dims[i] != 1)
-                *(k++ == 0 ? &rows : &cols) *= s->proto->dims[i];
-        for (int64_t i = 0; i < rows; i++)
-            for (int64_t j = 0; j < cols; j++)
-                out[j * rows + i] = v[i * cols + j];
+        int64_t rows, cols;
+        oi_matrix_dims(s->proto->dims, s->proto->n_dims, s->n_elems, &rows, &cols);
+        oi_matrix_transpose(v, out, rows, cols, sizeof *out);
     }
     if (d->transposed)
         free(v);

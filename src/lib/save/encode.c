@@ -207,12 +207,6 @@ oi_status oi_save_check_data_target(const oi_model *m, const char *path, const o
     return oi_save_check_target(path, NULL, o->overwrite, 0, err);
 }
 
-static oi_status check_data_target(oi_model *m, const char *path, const oi_save_opts *o,
-                                   oi_error *err)
-{
-    return oi_save_check_data_target(m, path, o, err);
-}
-
 oi_status oi_model_save(oi_model *m, const char *path, const oi_save_opts *opts, oi_error *err)
 {
     oi_save_opts none = {0};
@@ -236,7 +230,7 @@ oi_status oi_model_save(oi_model *m, const char *path, const oi_save_opts *opts,
     if (s == OI_OK && n_ext) {
         s = oi_data_file_path(path, o, &data_path, &data_name, err);
         if (s == OI_OK)
-            s = check_data_target(m, data_path, o, err);
+            s = oi_save_check_data_target(m, data_path, o, err);
         if (s == OI_OK)
             s = oi_save_begin(&data, data_path, err);
         if (s == OI_OK) {
