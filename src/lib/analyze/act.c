@@ -14,7 +14,8 @@ static const char *const transparent_ops[] = {
     "Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Dropout", "Identity", "Cast",
     "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "LpPool", "Pad", "Resize",
     "Upsample", "Concat", "Split", "Slice", "DepthToSpace", "SpaceToDepth", "Expand", "Tile",
-    "SkipLayerNormalization", "SimplifiedLayerNormalization", NULL,
+    "SkipLayerNormalization", "SimplifiedLayerNormalization", "QuantizeLinear",
+    "DequantizeLinear", NULL,
 };
 
 static const struct { const char *op; oi_act act; } plain_acts[] = {
@@ -170,6 +171,8 @@ static int passes(const oi_actx *x, size_t node, size_t slot, int *residual)
             return !(oi_op_is(n, "Div") && slot == 1);
         if (!add && oi_is_norm_denominator(x, other) && !(oi_op_is(n, "Div") && slot == 1))
             return 1;   /* a decomposed norm's division keeps the walk going */
+        if (oi_op_is(n, "Mul") && oi_rescaled_integer(x, out0(x, node), NULL) >= 0)
+            return 1;   /* an integer layer's output brought back to floats */
         const Onnx__NodeProto *p = other >= 0 && oi_graph_value(x->graph, (size_t)other)->producer >= 0
             ? oi_graph_node(x->graph, (size_t)oi_graph_value(x->graph, (size_t)other)->producer)->proto
             : NULL;

@@ -74,6 +74,7 @@ static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
     const oi_tensor *t = oi_model_tensor(x->model, ti);
     memset(w, 0, sizeof *w);
     w->tied_to = -1;
+    w->quant = (oi_quant){.weight = -1, .scale = -1, .zero = -1, .in_scale = -1, .axis = -1};
     w->op = w->layer = "";
     w->gates = 1;
     w->gain = 1.0;
@@ -82,7 +83,7 @@ static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
         snprintf(w->reason, sizeof w->reason, "tensor attribute of a node, not a weight");
         return;
     }
-    oi_reach start = {.rank = (int)t->proto->n_dims, .flat_ok = 1,
+    oi_reach start = {.rank = (int)t->proto->n_dims, .flat_ok = 1, .dq = -1,
                    .src_hi = (int64_t)t->n_elems};
     oi_reach r[OI_MAX_REACH];
     size_t n = 0;
@@ -93,7 +94,7 @@ static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
         snprintf(w->reason, sizeof w->reason, "not used by any node");
         return;
     }
-    int is_float = oi_dtype_is_float(t->dtype);
+    int is_float = oi_dtype_is_float(t->dtype), quantized = oi_dtype_is_quantized(t->dtype);
     module_path(oi_graph_node(x->graph, r[0].node)->proto->name, w->module, sizeof w->module);
     for (size_t i = 0; i < n; i++) {
         w->rank = r[i].rank;
@@ -103,7 +104,14 @@ static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
         w->src_hi = r[i].src_hi;
         w->dst_lo = r[i].dst_lo;
         snprintf(w->via, sizeof w->via, "%s", r[i].via);
-        if (is_float && start.rank > 0 && oi_classify_use(x, r[i].node, r[i].slot, w)) {
+        const Onnx__NodeProto *node = oi_graph_node(x->graph, r[i].node)->proto;
+        oi_quant_form qf = r[i].dq >= 0 ? OI_QUANT_QDQ : oi_quant_form_of(node);
+        int may = is_float || (quantized && qf != OI_QUANT_NONE);
+        if (may && start.rank > 0 && oi_classify_use(x, r[i].node, r[i].slot, w)) {
+            if (!is_float) {   /* a quantized payload of this role: quant.c completes it */
+                w->quant.form = qf;
+                w->quant.node = r[i].dq >= 0 ? (size_t)r[i].dq : r[i].node;
+            }
             if (w->role == OI_ROLE_RNN_B && strcmp(w->op, "LSTM") == 0)
                 lstm_forget_ranges(w, r, n);
             note_tied(w, x, r, n, i);
@@ -111,18 +119,15 @@ static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
                         sizeof w->module);
             return;
         }
-        const Onnx__NodeProto *node = oi_graph_node(x->graph, r[i].node)->proto;
-        if (!is_float && oi_op_is(node, "DequantizeLinear"))
-            break;
     }
     /* Not a weight anywhere: say why, from its first use. */
     w->role = OI_ROLE_NONE;
     w->via[0] = '\0';
     const Onnx__NodeProto *first = oi_graph_node(x->graph, r[0].node)->proto;
-    if (oi_op_is(first, "DequantizeLinear"))
-        snprintf(w->reason, sizeof w->reason, "%s", r[0].slot == 0
-                 ? "quantized weight (DequantizeLinear), left as is"
-                 : "quantization scale/zero-point, left as is");
+    if (oi_op_is(first, "DequantizeLinear") || oi_quant_form_of(first) != OI_QUANT_NONE)
+        snprintf(w->reason, sizeof w->reason, "%s", r[0].slot == 0 || r[0].slot == 3
+                 ? "quantized tensor whose float layer is not recognized, kept"
+                 : "quantization parameter of a tensor that is not a recognized weight, kept");
     else if (!is_float)
         snprintf(w->reason, sizeof w->reason, "%s tensor, not a float weight",
                  oi_dtype_name(t->dtype));
@@ -229,6 +234,8 @@ static void link_biases(const oi_actx *x, oi_analysis *a)
         if (oi_op_is(n, "Add")) {
             long other = oi_graph_input_value(x->graph, layer, 1 - bias->slot);
             long prod = other >= 0 ? oi_graph_value(x->graph, (size_t)other)->producer : -1;
+            long integer = other >= 0 ? oi_rescaled_integer(x, other, NULL) : -1;
+            prod = integer >= 0 ? integer : prod;
             if (prod < 0)
                 continue;
             layer = (size_t)prod;
@@ -270,6 +277,7 @@ oi_status oi_analyze(oi_model *model, const oi_graph *graph, oi_analysis **out, 
         check_values(&x, i, &a->items[i]);
     }
     link_biases(&x, a);
+    oi_find_quant(&x, a);
     oi_find_ties(&x, a);
     warn_folded_norms(a);
     free(x.memo_const);

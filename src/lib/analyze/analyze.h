@@ -35,6 +35,8 @@ typedef enum {
     OI_ROLE_TOKEN,          /* class / distillation / register tokens concatenated to the sequence */
     OI_ROLE_LAYER_SCALE,    /* LayerScale / ReZero: scales a branch before its residual Add */
     OI_ROLE_REL_POS_BIAS,   /* relative position bias, gathered or folded, added to logits */
+    OI_ROLE_QSCALE,         /* scale of a quantized weight: refit to its new values */
+    OI_ROLE_QZERO,          /* zero point of a quantized weight */
     OI_ROLE_COUNT
 } oi_role;
 
@@ -46,6 +48,34 @@ typedef enum {
     OI_ACT_TANH, OI_ACT_SIGMOID, OI_ACT_HARDSIGMOID, OI_ACT_SOFTSIGN,
 } oi_act;
 
+
+/* How a quantized weight is stored and used (DESIGN.md, README "Quantized models"). */
+typedef enum {
+    OI_QUANT_NONE = 0,
+    OI_QUANT_QDQ,        /* DequantizeLinear(q, scale, zero point) feeding a float layer */
+    OI_QUANT_INTEGER,    /* ConvInteger / MatMulInteger, rescaled by a float Mul after */
+    OI_QUANT_QLINEAR,    /* QLinearConv / QLinearMatMul */
+    OI_QUANT_NBITS,      /* com.microsoft MatMulNBits: blockwise, packed into bytes */
+} oi_quant_form;
+
+#define OI_QUANT_MAX_GROUPS (INT64_C(1) << 40)
+
+typedef struct oi_quant {
+    oi_quant_form form;
+    size_t node;              /* the DequantizeLinear / integer / QLinear / MatMulNBits node */
+    long weight;              /* QSCALE, QZERO, QLinear int32 bias: the quantized weight (-1) */
+    long scale, zero;         /* their catalogue indices (-1: none) */
+    long in_scale;            /* QLinear int32 bias: the input's scale (bias scale = in x w) */
+    int axis;                 /* -1 per tensor, else the stored axis scales run along */
+    int64_t block;            /* elements per block along axis; 0 per axis */
+    int64_t outer, len, inner;   /* the stored layout around axis: outer x len x inner */
+    int64_t valid;            /* NBITS: the real K (len is K rounded up to whole blocks) */
+    int bits;                 /* NBITS: bits per code */
+    int32_t codes;            /* dtype of the codes (NBITS: UINT4 or UINT8 in its bytes) */
+    int64_t zero_row;         /* NBITS: zero-point codes per row of N (rows pad to bytes) */
+    int symmetric;            /* zero point absent or at the type's centre: stays there */
+    int keep_scale;           /* scale / zero point shared with other uses: kept as is */
+} oi_quant;
 
 typedef struct oi_weight {
     oi_role role;
@@ -79,7 +109,12 @@ typedef struct oi_weight {
     int scalar_scale;         /* LAYER_SCALE: one value (ReZero/SkipInit) */
     int fixed_kind;           /* OI_ROLE_NONE with a known reason: 1 exporter constant, 2 buffer */
     char module[96];          /* torch module path from node names ("encoder.layers.3.attn") */
+    oi_quant quant;           /* quantized payload of this role (form != NONE), or companion */
 } oi_weight;
+
+/* "per-tensor", "per-channel(axis 0)", "blocks of 32 (axis 1)" for the read-out. */
+void oi_quant_granularity(const oi_quant *q, char *out, size_t size);
+const char *oi_quant_form_name(oi_quant_form f);
 
 typedef struct oi_analysis oi_analysis;
 

@@ -50,6 +50,17 @@ int oi_input_normalized(const oi_actx *x, size_t layer, size_t weight_slot);
 int oi_values_sinusoidal(const oi_tensor *t, const float *v);
 int oi_values_mask(const float *v, uint64_t n);
 int oi_values_all(const float *v, uint64_t n, float want);
+/* ORT's dynamic quantization: v = Cast(ConvInteger|MatMulInteger(...)) * Mul(x_scale,
+ * w_scale).  The integer layer's node (or -1) and, when the weight's own scale
+ * is a constant apart from the input's, that constant's value (else -1). */
+long oi_rescaled_integer(const oi_actx *x, long v, long *w_scale);
+
+/* ---- quant.c: quantized weights, their scales and zero points ---- */
+/* Complete w->quant for every tensor classified through a quantized form,
+ * and mark the scales and zero points that travel with them. */
+void oi_find_quant(const oi_actx *x, oi_analysis *a);
+/* INTEGER, QLINEAR or NBITS for the layers that take a quantized weight directly. */
+oi_quant_form oi_quant_form_of(const Onnx__NodeProto *n);
 
 /* ---- ties.c: identical or transposed copies of learned tensors ---- */
 void oi_find_ties(const oi_actx *x, oi_analysis *a);
@@ -65,6 +76,7 @@ typedef struct oi_reach {
     int64_t dims[OI_MAX_RANK];
     int flat_ok;
     int64_t src_lo, src_hi, dst_lo;
+    long dq;                  /* the DequantizeLinear passed on the way, or -1 */
     char via[64];
 } oi_reach;
 

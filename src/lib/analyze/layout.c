@@ -233,7 +233,7 @@ static int value_shape_uncached(const oi_actx *x, long v, shape *s, int depth)
     if (value_shape(x, oi_graph_input_value(x->graph, node, 0), s, depth + 1))
         return -1;
     int rc = -1;
-    if (oi_op_is(n, "Identity") || oi_op_is(n, "Cast"))
+    if (oi_op_is(n, "Identity") || oi_op_is(n, "Cast") || oi_op_is(n, "DequantizeLinear"))
         rc = 0;
     else if (oi_op_is(n, "Transpose"))
         rc = transpose_shape(n, s);
@@ -325,6 +325,7 @@ static int is_layout_op(const oi_actx *x, size_t node, const Onnx__NodeProto *n,
         return 1;
     }
     return slot == 0 && (oi_op_is(n, "Identity") || oi_op_is(n, "Cast") ||
+                         oi_op_is(n, "DequantizeLinear") ||
                          oi_op_is(n, "Transpose") || oi_op_is(n, "Reshape") ||
                          oi_op_is(n, "Squeeze") || oi_op_is(n, "Unsqueeze") ||
                          oi_op_is(n, "Flatten") || oi_op_is(n, "Slice"));
@@ -350,6 +351,8 @@ static void follow(const oi_actx *x, long value, oi_reach cur, oi_reach *out, si
             continue;
         }
         track_flat(x, node, slot, value, &r);
+        if (oi_op_is(n, "DequantizeLinear"))
+            r.dq = (long)node;
         if (r.flat_ok && r.src_hi == r.src_lo)
             continue;
         append_via(r.via, sizeof r.via, n->op_type);

@@ -88,7 +88,7 @@ const char *oi_role_name(oi_role r)
     static const char *const names[] = {
         "none", "weight", "bias", "rnn_W", "rnn_R", "rnn_B", "rnn_P", "norm_scale",
         "norm_bias", "norm_mean", "norm_var", "embedding", "prelu_slope", "position",
-        "token", "layer_scale", "rel_pos_bias",
+        "token", "layer_scale", "rel_pos_bias", "quant_scale", "quant_zero_point",
     };
     return (size_t)r < sizeof names / sizeof names[0] ? names[r] : "?";
 }

@@ -59,7 +59,7 @@ static int const_derived(const oi_actx *x, long v, int depth)
     const Onnx__NodeProto *n = producer(x, v, &node);
     int yes = n && depth < WALK_DEPTH &&
               (oi_op_is(n, "Constant") || oi_op_is(n, "ConstantOfShape") ||
-               oi_op_is(n, "Range") || op_in(n, layout_ops));
+               oi_op_is(n, "Range") || oi_op_is(n, "DequantizeLinear") || op_in(n, layout_ops));
     for (size_t i = 0; yes && !oi_op_is(n, "Constant") && i < n->n_input; i++)
         yes = const_derived(x, in(x, node, i), depth + 1);
     if (memo)
@@ -68,6 +68,32 @@ static int const_derived(const oi_actx *x, long v, int depth)
 }
 
 int oi_is_const_derived(const oi_actx *x, long v) { return const_derived(x, v, 0); }
+
+/* ---- integer layers rescaled to floats ---- */
+
+long oi_rescaled_integer(const oi_actx *x, long v, long *w_scale)
+{
+    size_t mul, cast, layer;
+    const Onnx__NodeProto *m = producer(x, v, &mul);
+    if (w_scale)
+        *w_scale = -1;
+    if (!m || !oi_op_is(m, "Mul") || m->n_input != 2)
+        return -1;
+    for (size_t s = 0; s < 2; s++) {
+        const Onnx__NodeProto *c = producer(x, in(x, mul, s), &cast);
+        const Onnx__NodeProto *l = c && oi_op_is(c, "Cast") ? producer(x, in(x, cast, 0), &layer)
+                                                             : NULL;
+        if (!l || !(oi_op_is(l, "ConvInteger") || oi_op_is(l, "MatMulInteger")))
+            continue;
+        size_t sn;   /* the scale: Mul(input scale computed at run time, constant weight scale) */
+        const Onnx__NodeProto *sp = producer(x, in(x, mul, 1 - s), &sn);
+        for (size_t k = 0; w_scale && sp && oi_op_is(sp, "Mul") && sp->n_input == 2 && k < 2; k++)
+            if (oi_is_const(x, in(x, sn, k)) && !oi_is_const_derived(x, in(x, sn, 1 - k)))
+                *w_scale = in(x, sn, k);
+        return (long)layer;
+    }
+    return -1;
+}
 
 /* ---- normalized values ---- */
 

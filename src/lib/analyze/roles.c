@@ -149,7 +149,8 @@ static int bias_add(const oi_actx *x, size_t node, size_t slot, oi_weight *w)
         return 0;
     const Onnx__NodeProto *p = oi_graph_node(x->graph, (size_t)ov->producer)->proto;
     if (oi_op_is(p, "MatMul") || oi_op_is(p, "Gemm") || oi_op_is(p, "Conv") ||
-        oi_op_is(p, "ConvTranspose") || oi_op_is(p, "FusedMatMul")) {
+        oi_op_is(p, "ConvTranspose") || oi_op_is(p, "FusedMatMul") ||
+        oi_op_is(p, "MatMulNBits") || oi_rescaled_integer(x, other, NULL) >= 0) {
         w->role = OI_ROLE_BIAS;
         return 1;
     }
@@ -319,10 +320,43 @@ static int use_norm(const oi_actx *x, const Onnx__NodeProto *n, size_t node, siz
     return norm_role(n, slot, w);
 }
 
+/* Integer and QLinear layers: the quantized weight's slot read as the float
+ * layer's (same fans); QLinearConv's int32 bias; MatMulNBits' K x N weight. */
+static int use_qconv(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
+                     oi_weight *w)
+{
+    (void)x, (void)node;
+    int qlinear = oi_op_is(n, "QLinearConv");
+    if (slot == (qlinear ? 3u : 1u))
+        return conv_weight(w);
+    return qlinear && slot == 8 && set_role(w, OI_ROLE_BIAS);
+}
+
+static int use_qmatmul(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
+                       oi_weight *w)
+{
+    (void)x, (void)node;
+    return slot == (oi_op_is(n, "QLinearMatMul") ? 3u : 1u) && w->rank >= 2 &&
+           matmul_weight(n, 1, w);
+}
+
+static int use_nbits(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
+                     oi_weight *w)
+{
+    (void)x, (void)node;
+    int64_t k = oi_attr_int(n, "K", 0), nn = oi_attr_int(n, "N", 0);
+    if (slot == 1)
+        return k > 0 && nn > 0 && set_fans(w, k, nn);
+    return slot == 5 && set_role(w, OI_ROLE_BIAS);
+}
+
 static const struct {
     const char *op;
     use_fn classify;
 } use_table[] = {
+    {"ConvInteger", use_qconv}, {"QLinearConv", use_qconv},
+    {"MatMulInteger", use_qmatmul}, {"QLinearMatMul", use_qmatmul},
+    {"MatMulNBits", use_nbits},
     {"Conv", use_conv}, {"FusedConv", use_conv}, {"ConvTranspose", use_conv},
     {"Gemm", use_gemm}, {"FusedGemm", use_gemm},
     {"MatMul", use_matmul}, {"FusedMatMul", use_matmul},
@@ -359,10 +393,7 @@ int oi_classify_use(const oi_actx *x, size_t node, size_t slot, oi_weight *w)
         return 1;
     }
     w->role = OI_ROLE_NONE;
-    if (oi_op_is(n, "DequantizeLinear"))
-        snprintf(w->reason, sizeof w->reason, slot == 0 ? "quantized weight (DequantizeLinear), "
-                 "left as is" : "quantization scale/zero-point, left as is");
-    else if (!w->reason[0])
+    if (!w->reason[0])
         snprintf(w->reason, sizeof w->reason, "input %zu of %s '%s' is not a weight slot", slot,
                  n->op_type ? n->op_type : "?", n->name ? n->name : "");
     return 0;

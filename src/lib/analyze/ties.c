@@ -21,6 +21,8 @@ typedef struct {
 
 static int may_be_tied(const oi_weight *w)
 {
+    if (w->quant.form != OI_QUANT_NONE)
+        return 0;   /* codes, not values: a quantized twin is refit on its own */
     switch (w->role) {
     case OI_ROLE_WEIGHT: case OI_ROLE_EMBEDDING: case OI_ROLE_POSITION: case OI_ROLE_RNN_W:
     case OI_ROLE_RNN_R: case OI_ROLE_REL_POS_BIAS: case OI_ROLE_TOKEN:

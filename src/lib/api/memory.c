@@ -283,6 +283,11 @@ oi_status oi_fill_record(const oi_ctx *ctx, const oi_plan_record *record, void *
     if (e->decision.kind == OI_FILL_NONE)
         return oi_fail(err, OI_ERR_USAGE, "tensor '%s': left alone (%s), nothing to fill",
                        record->name, record->reason);
+    if (e->decision.kind == OI_FILL_QUANT || e->decision.kind == OI_FILL_QUANT_SCALE ||
+        e->decision.kind == OI_FILL_QUANT_ZERO)
+        return oi_fail(err, OI_ERR_UNSUPPORTED, "tensor '%s' is quantized: its codes, scales and "
+                       "zero points are made together, with its model (oi_reinit_buffer)",
+                       record->name);
     size_t size = oi_dtype_size(record->dtype);
     if (!oi_dtype_is_float(record->dtype) || record->rank < 0 ||
         dst_len / size != e->n_elems || dst_len % size)

@@ -12,6 +12,8 @@ size_t oi_dtype_size(int32_t dtype)
     switch (dtype) {
     case DT(FLOAT): case DT(INT32): case DT(UINT32): return 4;
     case DT(UINT8): case DT(INT8): case DT(BOOL): return 1;
+    case OI_DT_FLOAT8E4M3FN: case OI_DT_FLOAT8E4M3FNUZ: case OI_DT_FLOAT8E5M2:
+    case OI_DT_FLOAT8E5M2FNUZ: return 1;
     case DT(UINT16): case DT(INT16): case DT(FLOAT16): case DT(BFLOAT16): return 2;
     case DT(INT64): case DT(DOUBLE): case DT(UINT64): case DT(COMPLEX64): return 8;
     case DT(COMPLEX128): return 16;
@@ -21,6 +23,10 @@ size_t oi_dtype_size(int32_t dtype)
 
 const char *oi_dtype_name(int32_t dtype)
 {
+    static const char *const newer[] = {"FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2",
+                                        "FLOAT8E5M2FNUZ", "UINT4", "INT4"};
+    if (dtype >= OI_DT_FLOAT8E4M3FN && dtype <= OI_DT_INT4)
+        return newer[dtype - OI_DT_FLOAT8E4M3FN];
     const ProtobufCEnumValue *v =
         protobuf_c_enum_descriptor_get_value(&onnx__tensor_proto__data_type__descriptor, dtype);
     return v ? v->name : "unknown";
@@ -30,6 +36,84 @@ int oi_dtype_is_float(int32_t dtype)
 {
     return dtype == DT(FLOAT) || dtype == DT(FLOAT16) || dtype == DT(BFLOAT16) ||
            dtype == DT(DOUBLE);
+}
+
+unsigned oi_dtype_bits(int32_t dtype)
+{
+    return dtype == OI_DT_INT4 || dtype == OI_DT_UINT4 ? 4 : 8 * (unsigned)oi_dtype_size(dtype);
+}
+
+uint64_t oi_dtype_payload_bytes(int32_t dtype, uint64_t n)
+{
+    unsigned bits = oi_dtype_bits(dtype);
+    return bits == 4 ? n / 2 + n % 2 : n * (bits / 8);
+}
+
+int oi_dtype_is_float8(int32_t dtype)
+{
+    return dtype >= OI_DT_FLOAT8E4M3FN && dtype <= OI_DT_FLOAT8E5M2FNUZ;
+}
+
+void oi_dtype_int_range(int32_t dtype, int64_t *lo, int64_t *hi)
+{
+    switch (dtype) {
+    case DT(INT8): *lo = -128; *hi = 127; return;
+    case DT(UINT8): *lo = 0; *hi = 255; return;
+    case DT(INT16): *lo = -32768; *hi = 32767; return;
+    case DT(UINT16): *lo = 0; *hi = 65535; return;
+    case DT(INT32): *lo = INT32_MIN; *hi = INT32_MAX; return;
+    case OI_DT_INT4: *lo = -8; *hi = 7; return;
+    case OI_DT_UINT4: *lo = 0; *hi = 15; return;
+    default: *lo = *hi = 0; return;
+    }
+}
+
+int oi_dtype_is_quantized(int32_t dtype)
+{
+    int64_t lo, hi;
+    oi_dtype_int_range(dtype, &lo, &hi);
+    return hi != 0 || oi_dtype_is_float8(dtype);
+}
+
+int64_t oi_code_get(int32_t dtype, const void *buf, uint64_t i)
+{
+    const uint8_t *b = buf;
+    int16_t s16;
+    uint16_t u16;
+    int32_t s32;
+    switch (dtype) {
+    case DT(INT8): return (int8_t)b[i];
+    case DT(UINT8): return b[i];
+    case DT(INT16): memcpy(&s16, b + 2 * i, 2); return s16;
+    case DT(UINT16): memcpy(&u16, b + 2 * i, 2); return u16;
+    case DT(INT32): memcpy(&s32, b + 4 * i, 4); return s32;
+    case OI_DT_UINT4: return (b[i / 2] >> (4 * (i % 2))) & 15;
+    case OI_DT_INT4: {
+        int v = (b[i / 2] >> (4 * (i % 2))) & 15;
+        return v >= 8 ? v - 16 : v;
+    }
+    default: return 0;
+    }
+}
+
+void oi_code_set(int32_t dtype, void *buf, uint64_t i, int64_t v)
+{
+    uint8_t *b = buf;
+    int16_t s16 = (int16_t)v;
+    uint16_t u16 = (uint16_t)v;
+    int32_t s32 = (int32_t)v;
+    switch (dtype) {
+    case DT(INT8): case DT(UINT8): b[i] = (uint8_t)v; break;
+    case DT(INT16): memcpy(b + 2 * i, &s16, 2); break;
+    case DT(UINT16): memcpy(b + 2 * i, &u16, 2); break;
+    case DT(INT32): memcpy(b + 4 * i, &s32, 4); break;
+    case OI_DT_UINT4: case OI_DT_INT4: {
+        unsigned shift = 4 * (unsigned)(i % 2);
+        b[i / 2] = (uint8_t)((b[i / 2] & ~(15u << shift)) | (((unsigned)v & 15u) << shift));
+        break;
+    }
+    default: break;
+    }
 }
 
 uint16_t oi_f32_to_f16(float f)

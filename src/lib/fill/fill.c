@@ -4,12 +4,8 @@
  * so the bytes never depend on how the jobs are shared out. */
 #include "fill/fill_internal.h"
 
-#include "common/hash.h"
-#include "common/matrix.h"
-
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -17,7 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DT(x) ONNX__TENSOR_PROTO__DATA_TYPE__##x
 #define CHUNK (1u << 16)   /* elements per job: a few hundred KiB of output */
 
 typedef struct {
@@ -43,121 +38,6 @@ typedef struct {
     oi_error *err;
 } fill_run;
 
-uint64_t oi_fill_key(uint64_t seed, const char *scope, const char *name)
-{
-    /* FNV-1a over "scope/name" */
-    uint64_t h = oi_fnv1a_str(oi_fnv1a_byte(oi_fnv1a_str(OI_FNV_OFFSET, scope), '/'), name);
-    uint64_t z = seed ^ h;                 /* splitmix64 finaliser */
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-
-static void encode(int32_t dtype, const float *v, size_t n, uint8_t *dst)
-{
-    if (dtype == DT(FLOAT)) {
-        memcpy(dst, v, n * sizeof *v);
-    } else if (dtype == DT(DOUBLE)) {
-        for (size_t i = 0; i < n; i++) {
-            double d = v[i];
-            memcpy(dst + 8 * i, &d, 8);
-        }
-    } else if ((uintptr_t)dst % 2 == 0) {
-        if (dtype == DT(BFLOAT16))
-            oi_f32_to_bf16_n(v, n, (uint16_t *)(void *)dst);
-        else
-            oi_f32_to_f16_n(v, n, (uint16_t *)(void *)dst);
-    } else {
-        int bf = dtype == DT(BFLOAT16);
-        for (size_t i = 0; i < n; i++) {
-            uint16_t h = bf ? oi_f32_to_bf16(v[i]) : oi_f32_to_f16(v[i]);
-            memcpy(dst + 2 * i, &h, 2);
-        }
-    }
-}
-
-static uint64_t tensor_key(const oi_tensor *t, uint64_t seed)
-{
-    return oi_fill_key(seed, t->scope, t->name);
-}
-
-static int by_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
-/* One fresh draw per distinct original value: a folded relative position bias
- * stays a relative position bias (entries that were equal stay equal). */
-static oi_status fill_distinct(const oi_decision *d, const oi_tensor *t, uint64_t key,
-                               const float *orig, float *out, oi_error *err)
-{
-    size_t n = (size_t)t->n_elems, k = 0;
-    float *u = malloc((n ? n : 1) * sizeof *u), *draw = malloc((n ? n : 1) * sizeof *draw);
-    if (!u || !draw) {
-        free(u);
-        free(draw);
-        return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
-    }
-    memcpy(u, orig, n * sizeof *u);
-    qsort(u, n, sizeof *u, by_float);
-    for (size_t i = 0; i < n; i++)
-        if (k == 0 || by_float(&u[k - 1], &u[i]) != 0)
-            u[k++] = u[i];
-    oi_decision tn = *d;
-    tn.kind = OI_FILL_TRUNC_NORMAL;
-    oi_fill_elementwise(&tn, key, 0, k, draw);
-    for (size_t i = 0; i < n; i++) {
-        const float *at = bsearch(&orig[i], u, k, sizeof *u, by_float);
-        out[i] = at ? draw[at - u] : draw[0];   /* NaNs (unordered) share the first draw */
-    }
-    free(u);
-    free(draw);
-    return OI_OK;
-}
-
-static oi_status whole_values(const oi_decision *d, const oi_tensor *t, uint64_t seed, float *out,
-                              oi_model *model, const oi_plan *plan, oi_error *err);
-
-/* A tied copy: its source's values, transposed where it is the transpose. */
-static oi_status fill_copy(const oi_decision *d, const oi_tensor *t, uint64_t seed,
-                           oi_model *model, const oi_plan *plan, float *out, oi_error *err)
-{
-    if (!model || !plan || d->source < 0 || (size_t)d->source >= oi_model_tensor_count(model))
-        return oi_fail(err, OI_ERR_UNSUPPORTED, "tensor '%s' is a tied copy: fill its source",
-                       t->name);
-    const oi_tensor *s = oi_model_tensor(model, (size_t)d->source);
-    const oi_decision *sd = oi_plan_get(plan, (size_t)d->source);
-    if (s->n_elems != t->n_elems || sd->kind == OI_FILL_COPY)
-        return oi_fail(err, OI_ERR_FORMAT, "tensor '%s': tie with '%s' does not fit", t->name,
-                       s->name);
-    float *v = d->transposed ? malloc((size_t)(t->n_elems ? t->n_elems : 1) * sizeof *v) : out;
-    if (!v)
-        return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
-    oi_status st = whole_values(sd, s, seed, v, model, plan, err);
-    if (st == OI_OK && d->transposed) {
-        int64_t rows, cols;
-        oi_matrix_dims(s->proto->dims, s->proto->n_dims, s->n_elems, &rows, &cols);
-        oi_matrix_transpose(v, out, rows, cols, sizeof *out);
-    }
-    if (d->transposed)
-        free(v);
-    return st;
-}
-
-/* Values of one job into scratch (count floats). */
-static oi_status job_values(const oi_decision *d, const oi_tensor *t, uint64_t key,
-                            const fill_job *j, float *scratch, oi_error *err)
-{
-    switch (d->kind) {
-    case OI_FILL_ORTHOGONAL: return oi_fill_orthogonal_matrix(d, key, j->matrix, scratch, err);
-    case OI_FILL_IDENTITY: oi_fill_identity(d, t, scratch); return OI_OK;
-    case OI_FILL_SPARSE: return oi_fill_sparse(d, key, scratch, err);
-    default: oi_fill_elementwise(d, key, j->start, (size_t)j->count, scratch); return OI_OK;
-    }
-}
-
 static void record_error(fill_run *r, const oi_error *e)
 {
     pthread_mutex_lock(&r->lock);
@@ -172,13 +52,18 @@ static oi_status write_out(fill_run *r, size_t ti, const fill_job *j, const floa
                            uint8_t *bytes, oi_error *e)
 {
     oi_tensor *t = oi_model_tensor(r->model, ti);
+    if (r->dst[ti] && !v)
+        return OI_OK;   /* quantized bytes were made in place */
     if (r->dst[ti]) {
-        encode(t->dtype, v, (size_t)j->count, r->dst[ti] + j->start * t->elem_size);
+        oi_fill_encode(t->dtype, v, (size_t)j->count, r->dst[ti] + j->start * t->elem_size);
         return OI_OK;
     }
     size_t len = (size_t)j->count * t->elem_size;
     uint64_t at = r->off[ti] + j->start * t->elem_size;
-    encode(t->dtype, v, (size_t)j->count, bytes);
+    if (v)
+        oi_fill_encode(t->dtype, v, (size_t)j->count, bytes);
+    else
+        len = (size_t)t->n_bytes;   /* a quantized tensor's bytes, already made */
     for (size_t done = 0; done < len;) {
         ssize_t w = pwrite(r->fd[ti], bytes + done, len - done, (off_t)(at + done));
         if (w <= 0)
@@ -217,17 +102,22 @@ static void *worker(void *arg)
             free(scratch);
             free(bytes);
             cap = (size_t)j->count;
-            bytes = malloc(cap * 8);   /* encoded, up to float64 */
+            bytes = malloc(cap * 8 + 8);   /* encoded, up to float64 (or int32 codes) */
             if (!(scratch = malloc(cap * sizeof *scratch)) || !bytes) {
                 oi_fail(&e, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(r->model));
                 record_error(r, &e);
                 break;
             }
         }
-        oi_status vs = d->kind == OI_FILL_DISTINCT || d->kind == OI_FILL_COPY
-                           ? whole_values(d, t, r->seed, scratch, r->model, r->plan, &e)
-                           : job_values(d, t, tensor_key(t, r->seed), j, scratch, &e);
-        if (vs || write_out(r, j->tensor, j, scratch, bytes, &e)) {
+        int quant = oi_fill_is_quant(d->kind);
+        oi_status vs = quant ? oi_fill_quant_bytes(r->model, r->plan, j->tensor, r->seed,
+                                                   r->dst[j->tensor] ? r->dst[j->tensor] : bytes,
+                                                   &e)
+                       : d->kind == OI_FILL_DISTINCT || d->kind == OI_FILL_COPY
+                           ? oi_fill_whole_values(d, t, r->seed, scratch, r->model, r->plan, &e)
+                           : oi_fill_job_values(d, t, oi_fill_tensor_key(t, r->seed), j->start,
+                                                j->count, j->matrix, scratch, &e);
+        if (vs || write_out(r, j->tensor, j, quant ? NULL : scratch, bytes, &e)) {
             oi_fail_prefix(&e, "%s: ", oi_model_label(r->model));
             record_error(r, &e);
             break;
@@ -263,7 +153,8 @@ static int plan_jobs(fill_run *r, size_t ti, size_t *cap)
             if (push_job(r, cap, (fill_job){ti, (uint64_t)m * per, per, m}))
                 return -1;
     } else if (d->kind == OI_FILL_IDENTITY || d->kind == OI_FILL_SPARSE ||
-               d->kind == OI_FILL_DISTINCT || d->kind == OI_FILL_COPY) {
+               d->kind == OI_FILL_DISTINCT || d->kind == OI_FILL_COPY ||
+               oi_fill_is_quant(d->kind)) {
         return push_job(r, cap, (fill_job){ti, 0, n, -1});
     } else {
         for (uint64_t s = 0; s < n; s += CHUNK)
@@ -276,8 +167,10 @@ static int plan_jobs(fill_run *r, size_t ti, size_t *cap)
 static int touches(const oi_plan *plan, oi_model *m, size_t i)
 {
     const oi_tensor *t = oi_model_tensor(m, i);
-    return oi_plan_get(plan, i)->kind != OI_FILL_NONE && t->elem_size &&
-           oi_dtype_is_float(t->dtype);
+    oi_fill_kind k = oi_plan_get(plan, i)->kind;
+    if (oi_fill_is_quant(k))
+        return oi_tensor_sized(t) && t->storage != OI_STORE_NONE;
+    return k != OI_FILL_NONE && t->elem_size && oi_dtype_is_float(t->dtype);
 }
 
 static oi_status prepare(fill_run *r, oi_fill_stats *st, oi_error *err)
@@ -374,68 +267,5 @@ oi_status oi_fill_model(oi_model *model, const oi_plan *plan, uint64_t seed, int
     st.seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     if (stats)
         *stats = st;
-    return s;
-}
-
-/* A whole tensor's values; model and plan are needed for DISTINCT and COPY. */
-static oi_status whole_values(const oi_decision *d, const oi_tensor *t, uint64_t seed, float *out,
-                              oi_model *model, const oi_plan *plan, oi_error *err)
-{
-    if (d->kind == OI_FILL_COPY)
-        return fill_copy(d, t, seed, model, plan, out, err);
-    if (d->kind == OI_FILL_DISTINCT) {
-        if (!model)
-            return oi_fail(err, OI_ERR_UNSUPPORTED,
-                           "tensor '%s': a folded table is filled from its current values",
-                           t->name);
-        float *orig = oi_model_read_floats(model, t, err);
-        if (!orig)
-            return err ? err->status : OI_ERR_NOMEM;
-        oi_status s = fill_distinct(d, t, tensor_key(t, seed), orig, out, err);
-        free(orig);
-        return s;
-    }
-    return oi_fill_values(d, t, seed, out, err);
-}
-
-oi_status oi_fill_values(const oi_decision *d, const oi_tensor *t, uint64_t seed, float *out,
-                         oi_error *err)
-{
-    if (d->kind == OI_FILL_COPY || d->kind == OI_FILL_DISTINCT)
-        return whole_values(d, t, seed, out, NULL, NULL, err);
-    uint64_t key = tensor_key(t, seed);
-    if (d->kind == OI_FILL_ORTHOGONAL) {
-        for (int64_t m = 0; m < d->matrices; m++)
-            if (oi_fill_orthogonal_matrix(d, key, m, out + m * d->rows * d->cols, err))
-                return err->status;
-        return OI_OK;
-    }
-    fill_job j = {0, 0, t->n_elems, -1};
-    return job_values(d, t, key, &j, out, err);
-}
-
-oi_status oi_fill_tensor_distinct(const oi_decision *d, const oi_tensor *t, uint64_t seed,
-                                  const float *orig, void *dst, oi_error *err)
-{
-    float *v = malloc((size_t)(t->n_elems ? t->n_elems : 1) * sizeof *v);
-    if (!v)
-        return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
-    oi_status s = fill_distinct(d, t, tensor_key(t, seed), orig, v, err);
-    if (s == OI_OK)
-        encode(t->dtype, v, (size_t)t->n_elems, dst);
-    free(v);
-    return s;
-}
-
-oi_status oi_fill_tensor(const oi_decision *d, const oi_tensor *t, uint64_t seed, void *dst,
-                         oi_error *err)
-{
-    float *v = malloc((size_t)(t->n_elems ? t->n_elems : 1) * sizeof *v);
-    if (!v)
-        return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
-    oi_status s = oi_fill_values(d, t, seed, v, err);
-    if (s == OI_OK)
-        encode(t->dtype, v, (size_t)t->n_elems, dst);
-    free(v);
     return s;
 }

@@ -29,4 +29,24 @@ oi_status oi_fill_orthogonal_matrix(const oi_decision *d, uint64_t key, int64_t 
 void oi_fill_identity(const oi_decision *d, const oi_tensor *t, float *out);
 oi_status oi_fill_sparse(const oi_decision *d, uint64_t key, float *out, oi_error *err);
 
+/* ---- values.c: one decision's values ---- */
+uint64_t oi_fill_tensor_key(const oi_tensor *t, uint64_t seed);
+/* Elements [start, start+count) (or orthogonal matrix `matrix`) into scratch. */
+oi_status oi_fill_job_values(const oi_decision *d, const oi_tensor *t, uint64_t key,
+                             uint64_t start, uint64_t count, int64_t matrix, float *scratch,
+                             oi_error *err);
+/* A whole tensor's values; model and plan are needed for DISTINCT and COPY. */
+oi_status oi_fill_whole_values(const oi_decision *d, const oi_tensor *t, uint64_t seed,
+                               float *out, oi_model *model, const oi_plan *plan, oi_error *err);
+/* Floats to a float tensor's bytes (float32/64 as is, float16/bfloat16 RNE). */
+void oi_fill_encode(int32_t dtype, const float *v, size_t n, uint8_t *dst);
+
+/* QUANT, QUANT_SCALE or QUANT_ZERO: bytes made by quant.c from the model. */
+int oi_fill_is_quant(oi_fill_kind kind);
+
+/* ---- quant.c ---- */
+/* Tensor ti's bytes (n_bytes) for a QUANT, QUANT_SCALE or QUANT_ZERO decision. */
+oi_status oi_fill_quant_bytes(oi_model *model, const oi_plan *plan, size_t ti, uint64_t seed,
+                              uint8_t *dst, oi_error *err);
+
 #endif

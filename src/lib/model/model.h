@@ -34,7 +34,7 @@ typedef struct oi_tensor {
     int32_t dtype;           /* ONNX__TENSOR_PROTO__DATA_TYPE__* */
     size_t elem_size;        /* bytes per element when raw; 0 if unknown/string */
     uint64_t n_elems;
-    uint64_t n_bytes;        /* n_elems * elem_size */
+    uint64_t n_bytes;        /* its payload's bytes (4-bit types: two elements a byte) */
     oi_storage storage;
     char *ext_path;          /* EXTERNAL: resolved path of the data file */
     uint64_t ext_offset;
@@ -44,6 +44,12 @@ typedef struct oi_tensor {
     int borrowed;            /* raw_data points into the input's mapping (read-only) */
 } oi_tensor;
 
+
+/* Is the payload's size known from dims and dtype (elem_size, or a packed 4-bit type)? */
+static inline int oi_tensor_sized(const oi_tensor *t)
+{
+    return t->elem_size != 0 || oi_dtype_bits(t->dtype) == 4;
+}
 
 oi_status oi_model_load(const char *path, oi_model **out, oi_error *err);
 /* Decode a model from memory; external data (if any) resolves against dir.

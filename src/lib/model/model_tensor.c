@@ -37,6 +37,8 @@ static typed_field field_of(int32_t dtype, unsigned *per_elem)
     case DT(COMPLEX128): *per_elem = 2; return F_DOUBLE;
     case DT(INT32): case DT(INT16): case DT(INT8): case DT(UINT16): case DT(UINT8):
     case DT(BOOL): case DT(FLOAT16): case DT(BFLOAT16): return F_INT32;
+    case OI_DT_FLOAT8E4M3FN: case OI_DT_FLOAT8E4M3FNUZ: case OI_DT_FLOAT8E5M2:
+    case OI_DT_FLOAT8E5M2FNUZ: return F_INT32;   /* one code per int32 */
     case DT(INT64): return F_INT64;
     case DT(UINT32): case DT(UINT64): return F_UINT64;
     case DT(STRING): return F_STRING;
@@ -118,7 +120,7 @@ static oi_status resolve_external(oi_model *m, oi_tensor *t, const char *what, o
         return oi_fail(err, OI_ERR_UNSAFE,
                        "%s: %s: external data path '%s' leaves the model's folder (refused)",
                        m->label, what, loc);
-    if (t->elem_size == 0) {
+    if (!oi_tensor_sized(t)) {
         if (!has_length)
             return oi_fail(err, OI_ERR_UNSUPPORTED, "%s: %s: external %s data without a length",
                            m->label, what, oi_dtype_name(t->dtype));
@@ -186,7 +188,7 @@ static oi_status check_dims(oi_model *m, oi_tensor *t, const char *what, oi_erro
     t->n_elems = n;
     t->dtype = p->has_data_type ? p->data_type : 0;
     t->elem_size = oi_dtype_size(t->dtype);
-    t->n_bytes = n * t->elem_size;
+    t->n_bytes = oi_dtype_payload_bytes(t->dtype, n);   /* 4-bit types: packed, elem_size 0 */
     return OI_OK;
 }
 
@@ -206,11 +208,11 @@ oi_status oi_tensor_check(oi_model *m, oi_tensor *t, oi_error *err)
         if (typed)
             return oi_fail(err, OI_ERR_FORMAT, "%s: %s: both raw_data and typed data", m->label,
                            what);
-        if (t->elem_size && p->raw_data.len != t->n_bytes)
+        if (oi_tensor_sized(t) && p->raw_data.len != t->n_bytes)
             return oi_fail(err, OI_ERR_FORMAT,
                            "%s: %s: raw_data has %zu bytes, its dims and dtype need %llu",
                            m->label, what, p->raw_data.len, (unsigned long long)t->n_bytes);
-        if (!t->elem_size)
+        if (!oi_tensor_sized(t))
             t->n_bytes = p->raw_data.len;   /* opaque: unknown dtype, left alone */
         t->storage = OI_STORE_RAW;
         return OI_OK;
@@ -458,6 +460,6 @@ oi_status oi_model_read_elems(oi_model *m, const oi_tensor *t, uint64_t first, u
 void *oi_model_raw_payload(oi_model *m, oi_tensor *t)
 {
     (void)m;
-    return t->storage == OI_STORE_RAW && t->elem_size && !t->borrowed ? t->proto->raw_data.data
+    return t->storage == OI_STORE_RAW && oi_tensor_sized(t) && !t->borrowed ? t->proto->raw_data.data
                                                                        : NULL;
 }

@@ -1,5 +1,6 @@
 #include "plan/plan.h"
 #include "plan/rules.h"
+#include "plan/plan_quant.h"
 
 #include <fnmatch.h>
 #include <math.h>
@@ -461,6 +462,7 @@ static void decide(const oi_weight *w, const oi_tensor *t, const oi_policy *p, o
     else
         decide_preset(d, w, t, p);
     check_shape(d, w, t);
+    oi_plan_quantize(d, w);
 }
 
 /* A tied copy follows its source: written as the source's values (transposed
@@ -511,8 +513,13 @@ oi_status oi_plan_build(oi_model *model, const oi_analysis *analysis, const oi_p
     q.residual_layers = residual / 2 > 1 ? residual / 2 : 1;
     for (size_t i = 0; i < n; i++)
         decide(oi_analysis_get(analysis, i), oi_model_tensor(model, i), &q, &plan->items[i]);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         keep_tie(model, analysis, plan, i);
+        const oi_weight *w = oi_analysis_get(analysis, i);
+        if (w->role == OI_ROLE_QSCALE || w->role == OI_ROLE_QZERO)
+            oi_plan_quant_companion(&plan->items[i], w, &plan->items[w->quant.weight],
+                                    oi_model_tensor(model, (size_t)w->quant.weight)->name);
+    }
     for (const char *const *g = p->only; g && *g; g++) {   /* a glob that selects nothing */
         const char *which = NULL;
         size_t hit = 0;

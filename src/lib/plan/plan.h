@@ -44,6 +44,9 @@ typedef enum {
     OI_FILL_GATE_BIAS,      /* p1 everywhere, but p2 on the listed element ranges */
     OI_FILL_DISTINCT,       /* TRUNC_NORMAL drawn once per distinct original value (folded tables) */
     OI_FILL_COPY,           /* the values of tensor `source` (its 2-D transpose if transposed) */
+    OI_FILL_QUANT,          /* floats drawn by `draw` (p1, p2, ...), quantized to the tensor's codes */
+    OI_FILL_QUANT_SCALE,    /* the scales refit to quantized weight `source`'s new values */
+    OI_FILL_QUANT_ZERO,     /* ... and its zero points */
 } oi_fill_kind;
 
 typedef struct oi_decision {
@@ -56,6 +59,8 @@ typedef struct oi_decision {
     int64_t range_start[4], range_len[4];
     long source;                      /* COPY: catalogue index of the tensor copied */
     int transposed;
+    oi_fill_kind draw;      /* QUANT: the float scheme drawn before quantizing */
+    oi_quant q;             /* QUANT*: how the codes are stored (from the analysis) */
     char reason[192];       /* NONE: why it is left alone */
 } oi_decision;
 

@@ -22,10 +22,29 @@ void oi_format_where(const oi_tensor *t, char *buf, size_t size)
         snprintf(buf, size, "%s", t->kind);
 }
 
+/* A quantized decision: the float numbers, then how they are stored. */
+static void quant_numbers(const oi_decision *d, char *buf, size_t size)
+{
+    char g[64], inner[200];
+    oi_quant_granularity(&d->q, g, sizeof g);
+    if (d->kind == OI_FILL_QUANT) {
+        oi_decision f = *d;
+        f.kind = d->draw;
+        oi_format_numbers(&f, inner, sizeof inner);
+    } else {
+        snprintf(inner, sizeof inner, "%s", d->reason);
+    }
+    snprintf(buf, size, "%s -> %s %s, %s, scales %s", inner, oi_quant_form_name(d->q.form), g,
+             d->q.symmetric ? "symmetric" : "asymmetric", d->q.keep_scale ? "kept" : "refit");
+}
+
 /* "N(0, 0.0589)", "U(-0.1, 0.1)", "1", "orthogonal 8x[32x32]" */
 void oi_format_numbers(const oi_decision *d, char *buf, size_t size)
 {
     switch (d->kind) {
+    case OI_FILL_QUANT: case OI_FILL_QUANT_SCALE: case OI_FILL_QUANT_ZERO:
+        quant_numbers(d, buf, size);
+        break;
     case OI_FILL_CONSTANT: snprintf(buf, size, "%g", d->p1); break;
     case OI_FILL_UNIFORM: snprintf(buf, size, "U(%.4g, %.4g)", d->p1, d->p2); break;
     case OI_FILL_NORMAL: snprintf(buf, size, "N(%g, %.4g^2)", d->p1, d->p2); break;

@@ -83,7 +83,19 @@ static json_object *decision_json(const oi_decision *d)
     json_object *o = json_object_new_object();
     json_object_object_add(o, "name", oi_json_string(d->scheme));
     json_object_object_add(o, "fill", oi_json_string(oi_fill_name(d->kind)));
-    switch (d->kind) {
+    if (d->kind == OI_FILL_QUANT || d->kind == OI_FILL_QUANT_SCALE || d->kind == OI_FILL_QUANT_ZERO) {
+        char g[64];
+        json_object *q = json_object_new_object();
+        oi_quant_granularity(&d->q, g, sizeof g);
+        json_object_object_add(q, "form", oi_json_string(oi_quant_form_name(d->q.form)));
+        json_object_object_add(q, "granularity", oi_json_string(g));
+        json_object_object_add(q, "symmetric", json_object_new_boolean(d->q.symmetric));
+        json_object_object_add(q, "scales", oi_json_string(d->q.keep_scale ? "kept" : "refit"));
+        if (d->kind == OI_FILL_QUANT)
+            json_object_object_add(q, "draw", oi_json_string(oi_fill_name(d->draw)));
+        json_object_object_add(o, "quantized", q);
+    }
+    switch (d->kind == OI_FILL_QUANT ? d->draw : d->kind) {
     case OI_FILL_CONSTANT:
         json_object_object_add(o, "value", json_object_new_double(d->p1));
         break;

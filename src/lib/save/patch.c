@@ -33,7 +33,7 @@ typedef struct {
 /* The payload of t lies in the model file exactly as its raw bytes. */
 static int in_file_as_raw(const oi_model *m, const oi_tensor *t)
 {
-    if (!m->map || !t->elem_size || t->file_len != t->n_bytes || t->n_bytes == 0)
+    if (!m->map || !oi_tensor_sized(t) || t->file_len != t->n_bytes || t->n_bytes == 0)
         return 0;
     return (t->storage == OI_STORE_RAW && t->file_field == OI_WIRE_RAW) ||
            (t->storage == OI_STORE_TYPED && t->file_field == OI_WIRE_FLOAT &&

@@ -268,7 +268,9 @@ def plan_records(model, *, base_dir=None, **options):
 def fill(model, names=None, *, base_dir=None, **options):
     """Fresh values for the tensors the plan re-initializes (or only `names`),
     without writing a model: {name: bytes} in each tensor's own dtype and
-    layout, the same bytes reinit() writes for it."""
+    layout, the same bytes reinit() writes for it.  Float tensors only: a
+    quantized weight's codes, scales and zero points are made together with
+    its model (reinit); naming one in `names` raises Error."""
     data, base_dir, _, label = _as_bytes(model, base_dir)
     err = _ErrorStruct()
     lst = _P()
@@ -281,6 +283,13 @@ def fill(model, names=None, *, base_dir=None, **options):
                 r = rec.contents
                 name = r.name.decode()
                 if r.scheme == b"none" or (names is not None and name not in names):
+                    continue
+                if r.dtype not in (1, 10, 16, 11) or r.role in (b"quant_scale",
+                                                                b"quant_zero_point"):
+                    # quantized: codes, scales and zero points are made with the model
+                    if names is not None:
+                        raise Error("unsupported", "tensor '%s' is quantized: its codes and scales are "
+                                    "made together with its model (use reinit)" % name)
                     continue
                 n = 1
                 for d in r.shape[:r.rank]:

@@ -1,0 +1,299 @@
+/* Quantized tensors: floats drawn by the layer's scheme (the same stream a
+ * float weight of that name would get), scales and zero points fit to them
+ * per tensor / channel / block, then rounded to the stored codes.  Scale,
+ * zero point and a QLinear int32 bias are each a pure function of the
+ * weight's draw, so every tensor is still filled on its own. */
+#include "fill/fill_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DT(x) ONNX__TENSOR_PROTO__DATA_TYPE__##x
+
+typedef struct {
+    uint64_t groups;
+    float *scale;     /* per group */
+    int64_t *zero;    /* per group (float8: 0) */
+} qparams;
+
+static void qparams_free(qparams *p)
+{
+    free(p->scale);
+    free(p->zero);
+}
+
+static uint64_t group_count(const oi_quant *q)
+{
+    if (q->axis < 0)
+        return 1;
+    if (q->block > 0)
+        return (uint64_t)(q->outer * ((q->len + q->block - 1) / q->block) * q->inner);
+    return (uint64_t)q->len;
+}
+
+static uint64_t group_of(const oi_quant *q, uint64_t i)
+{
+    if (q->axis < 0)
+        return 0;
+    uint64_t inner = (uint64_t)q->inner, len = (uint64_t)q->len;
+    uint64_t a = i / inner % len;
+    if (q->block <= 0)
+        return a;
+    uint64_t o = i / (inner * len), nb = (len + (uint64_t)q->block - 1) / (uint64_t)q->block;
+    return (o * nb + a / (uint64_t)q->block) * inner + i % inner;
+}
+
+/* Where group g's zero point sits among the zero tensor's codes (NBITS rows pad to bytes). */
+static uint64_t zero_index(const oi_quant *q, uint64_t g)
+{
+    if (q->form != OI_QUANT_NBITS || q->zero_row <= 0)
+        return g;
+    uint64_t nb = (uint64_t)(q->len / q->block);
+    return g / nb * (uint64_t)q->zero_row + g % nb;
+}
+
+static int64_t centre(int32_t codes)
+{
+    int64_t lo, hi;
+    oi_dtype_int_range(codes, &lo, &hi);
+    return lo < 0 ? 0 : (hi + 1) / 2;
+}
+
+static uint64_t logical_count(const oi_quant *q, const oi_tensor *t)
+{
+    return q->form == OI_QUANT_NBITS ? (uint64_t)(q->outer * q->len) : t->n_elems;
+}
+
+/* The weight's floats: its decision's draw over its logical elements (NBITS padding 0). */
+static oi_status draw(const oi_decision *d, const oi_tensor *t, uint64_t seed, float **out,
+                      uint64_t *count, oi_error *err)
+{
+    uint64_t n = logical_count(&d->q, t);
+    float *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+    if (!v)
+        return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
+    oi_decision fd = *d;
+    oi_tensor ft = *t;
+    fd.kind = d->draw;
+    ft.n_elems = n;
+    if (oi_fill_values(&fd, &ft, seed, v, err)) {
+        free(v);
+        return err->status;
+    }
+    for (uint64_t i = 0; d->q.form == OI_QUANT_NBITS && i < n; i++)
+        if ((int64_t)(i % (uint64_t)d->q.len) >= d->q.valid)
+            v[i] = 0;
+    *out = v;
+    *count = n;
+    return OI_OK;
+}
+
+/* A scale as its tensor stores it (float16 / bfloat16 round), never 0. */
+static float stored_scale(int32_t dtype, double s)
+{
+    float f = (float)s;
+    if (!(f > 0) || !isfinite(f))
+        f = 1.0f;
+    if (dtype == DT(FLOAT16))
+        f = oi_f16_to_f32(oi_f32_to_f16(f));
+    else if (dtype == DT(BFLOAT16))
+        f = oi_bf16_to_f32(oi_f32_to_bf16(f));
+    return f > 0 ? f : (dtype == DT(FLOAT16) ? 5.96e-8f : 1e-38f);
+}
+
+/* Fresh scales and zero points fit to v: max |v| to the code range when the
+ * zero point is centred, [min, max] (0 included) otherwise. */
+static oi_status fit(const oi_quant *q, int32_t scale_dtype, const float *v, uint64_t n,
+                     qparams *p, oi_error *err)
+{
+    uint64_t g = p->groups;
+    float *lo = calloc(g, sizeof *lo), *hi = calloc(g, sizeof *hi);
+    if (!lo || !hi) {
+        free(lo);
+        free(hi);
+        return oi_fail(err, OI_ERR_NOMEM, "out of memory");
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t k = group_of(q, i);
+        lo[k] = v[i] < lo[k] ? v[i] : lo[k];
+        hi[k] = v[i] > hi[k] ? v[i] : hi[k];
+    }
+    int64_t qlo, qhi, c = centre(q->codes);
+    oi_dtype_int_range(q->codes, &qlo, &qhi);
+    for (uint64_t k = 0; k < g; k++) {
+        double a = fmax(-(double)lo[k], (double)hi[k]);
+        if (oi_dtype_is_float8(q->codes)) {
+            p->scale[k] = stored_scale(scale_dtype, a / oi_f8_max(q->codes));
+            p->zero[k] = 0;
+        } else if (q->symmetric) {
+            double half = (double)(qhi - c < c - qlo ? qhi - c : c - qlo);
+            p->scale[k] = stored_scale(scale_dtype, a / half);
+            p->zero[k] = c;
+        } else {
+            p->scale[k] = stored_scale(scale_dtype, ((double)hi[k] - lo[k]) / (double)(qhi - qlo));
+            double z = rint((double)qlo - lo[k] / (double)p->scale[k]);
+            p->zero[k] = z < (double)qlo ? qlo : z > (double)qhi ? qhi : (int64_t)z;
+        }
+    }
+    free(lo);
+    free(hi);
+    return OI_OK;
+}
+
+/* The scales and zero points as the file holds them (kept ones, or the old
+ * weight's when it is not redrawn). */
+static oi_status read_params(oi_model *m, const oi_quant *q, qparams *p, oi_error *err)
+{
+    const oi_tensor *s = oi_model_tensor(m, (size_t)q->scale);
+    if (s->n_elems != p->groups)
+        return oi_fail(err, OI_ERR_FORMAT, "tensor '%s': %llu scales for %llu groups", s->name,
+                       (unsigned long long)s->n_elems, (unsigned long long)p->groups);
+    float *f = oi_model_read_floats(m, s, err);
+    if (!f)
+        return err ? err->status : OI_ERR_NOMEM;
+    memcpy(p->scale, f, p->groups * sizeof *f);
+    free(f);
+    const oi_tensor *z = q->zero >= 0 ? oi_model_tensor(m, (size_t)q->zero) : NULL;
+    int32_t zd = q->form == OI_QUANT_NBITS ? q->codes : z ? z->dtype : q->codes;
+    uint8_t *zb = z ? malloc(z->n_bytes ? z->n_bytes : 1) : NULL;
+    if (z && (!zb || oi_model_read(m, z, zb, err))) {
+        free(zb);
+        return zb ? err->status : oi_fail(err, OI_ERR_NOMEM, "out of memory");
+    }
+    for (uint64_t k = 0; k < p->groups; k++)
+        p->zero[k] = !z || oi_dtype_is_float8(zd) ? (q->form == OI_QUANT_NBITS ? centre(zd) : 0)
+                                                  : oi_code_get(zd, zb, zero_index(q, k));
+    free(zb);
+    return OI_OK;
+}
+
+static oi_status params_alloc(const oi_quant *q, qparams *p, oi_error *err)
+{
+    p->groups = group_count(q);
+    p->scale = malloc((size_t)(p->groups ? p->groups : 1) * sizeof *p->scale);
+    p->zero = malloc((size_t)(p->groups ? p->groups : 1) * sizeof *p->zero);
+    return p->scale && p->zero ? OI_OK : oi_fail(err, OI_ERR_NOMEM, "out of memory");
+}
+
+/* The parameters of the weight the decision's q describes (tensor wi): fit
+ * to its new draw when it is redrawn with scales of its own, else as stored.
+ * floats (or NULL) receives the draw. */
+static oi_status weight_params(oi_model *m, const oi_plan *plan, const oi_quant *q, size_t wi,
+                               uint64_t seed, qparams *p, float **floats, uint64_t *count,
+                               oi_error *err)
+{
+    const oi_decision *wd = oi_plan_get(plan, wi);
+    const oi_tensor *t = oi_model_tensor(m, wi);
+    int fresh = wd->kind == OI_FILL_QUANT && !q->keep_scale;
+    float *v = NULL;
+    uint64_t n = 0;
+    if (params_alloc(q, p, err))
+        return err->status;
+    oi_status s = OI_OK;
+    if (wd->kind == OI_FILL_QUANT && (fresh || floats))
+        s = draw(wd, t, seed, &v, &n, err);
+    if (s == OI_OK)
+        s = fresh ? fit(q, oi_model_tensor(m, (size_t)q->scale)->dtype, v, n, p, err)
+                  : read_params(m, q, p, err);
+    if (s == OI_OK && floats) {
+        *floats = v;
+        *count = n;
+        v = NULL;
+    }
+    free(v);
+    return s;
+}
+
+static int64_t clamp_code(double x, int64_t lo, int64_t hi)
+{
+    return x < (double)lo ? lo : x > (double)hi ? hi : (int64_t)x;
+}
+
+/* A quantized weight (or a QDQ bias, which keeps its scale): codes of the draw. */
+static oi_status quantize(oi_model *m, const oi_plan *plan, size_t ti, uint64_t seed,
+                          uint8_t *dst, oi_error *err)
+{
+    const oi_decision *d = oi_plan_get(plan, ti);
+    const oi_tensor *t = oi_model_tensor(m, ti);
+    const oi_quant *q = &d->q;
+    qparams p = {0};
+    float *v = NULL;
+    uint64_t n = 0;
+    oi_status s = weight_params(m, plan, q, ti, seed, &p, &v, &n, err);
+    if (s == OI_OK && oi_dtype_is_float8(q->codes)) {
+        for (uint64_t i = 0; i < n; i++)
+            v[i] /= p.scale[group_of(q, i)];
+        oi_f32_to_f8_n(q->codes, v, (size_t)n, dst);
+    } else if (s == OI_OK) {
+        int64_t lo, hi;
+        oi_dtype_int_range(q->codes, &lo, &hi);
+        memset(dst, 0, (size_t)t->n_bytes);
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t g = group_of(q, i);
+            oi_code_set(q->codes, dst, i,
+                        clamp_code(rint((double)v[i] / p.scale[g]) + (double)p.zero[g], lo, hi));
+        }
+    }
+    free(v);
+    qparams_free(&p);
+    return s;
+}
+
+/* QLinearConv's int32 bias: in the scale of input x weight, per output channel. */
+static oi_status qlinear_bias(oi_model *m, const oi_plan *plan, size_t ti, uint64_t seed,
+                              uint8_t *dst, oi_error *err)
+{
+    const oi_decision *d = oi_plan_get(plan, ti);
+    const oi_tensor *t = oi_model_tensor(m, ti);
+    const oi_quant *q = &d->q;
+    qparams p = {0};
+    float *b = malloc((size_t)(t->n_elems ? t->n_elems : 1) * sizeof *b), *in = NULL;
+    oi_decision fd = *d;
+    fd.kind = d->draw;
+    oi_status s = b ? oi_fill_values(&fd, t, seed, b, err)
+                    : oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
+    if (s == OI_OK)
+        s = weight_params(m, plan, q, (size_t)q->weight, seed, &p, NULL, NULL, err);
+    if (s == OI_OK && !(in = oi_model_read_floats(m, oi_model_tensor(m, (size_t)q->in_scale), err)))
+        s = err ? err->status : OI_ERR_NOMEM;
+    for (uint64_t c = 0; s == OI_OK && c < t->n_elems; c++) {
+        double scale = (double)in[0] * p.scale[p.groups == 1 ? 0 : c % p.groups];
+        oi_code_set(DT(INT32), dst, c, clamp_code(rint(b[c] / scale), INT32_MIN, INT32_MAX));
+    }
+    free(b);
+    free(in);
+    qparams_free(&p);
+    return s;
+}
+
+/* A scale or zero-point tensor refit to weight d->source. */
+static oi_status companion(oi_model *m, const oi_plan *plan, size_t ti, uint64_t seed,
+                           uint8_t *dst, oi_error *err)
+{
+    const oi_decision *d = oi_plan_get(plan, ti);
+    oi_tensor *t = oi_model_tensor(m, ti);
+    const oi_quant *q = &d->q;
+    qparams p = {0};
+    oi_status s = weight_params(m, plan, q, (size_t)d->source, seed, &p, NULL, NULL, err);
+    if (s == OI_OK && d->kind == OI_FILL_QUANT_SCALE) {
+        oi_fill_encode(t->dtype, p.scale, (size_t)p.groups, dst);
+    } else if (s == OI_OK && (s = oi_model_read(m, t, dst, err)) == OI_OK &&
+               !oi_dtype_is_float8(t->dtype)) {   /* padding codes stay as they were */
+        int32_t zd = q->form == OI_QUANT_NBITS ? q->codes : t->dtype;
+        for (uint64_t g = 0; g < p.groups; g++)
+            oi_code_set(zd, dst, zero_index(q, g), p.zero[g]);
+    }
+    qparams_free(&p);
+    return s;
+}
+
+oi_status oi_fill_quant_bytes(oi_model *m, const oi_plan *plan, size_t ti, uint64_t seed,
+                              uint8_t *dst, oi_error *err)
+{
+    const oi_decision *d = oi_plan_get(plan, ti);
+    if (d->kind == OI_FILL_QUANT)
+        return d->q.in_scale >= 0 ? qlinear_bias(m, plan, ti, seed, dst, err)
+                                  : quantize(m, plan, ti, seed, dst, err);
+    return companion(m, plan, ti, seed, dst, err);
+}

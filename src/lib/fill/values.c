@@ -1,0 +1,196 @@
+/* A tensor's values, one decision at a time: the stream key, elementwise and
+ * structured schemes, folded tables drawn per distinct value, tied copies, and
+ * the encoding into the tensor's dtype.  The pool in fill.c calls these. */
+#include "fill/fill_internal.h"
+
+#include "common/hash.h"
+#include "common/matrix.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DT(x) ONNX__TENSOR_PROTO__DATA_TYPE__##x
+
+int oi_fill_is_quant(oi_fill_kind k)
+{
+    return k == OI_FILL_QUANT || k == OI_FILL_QUANT_SCALE || k == OI_FILL_QUANT_ZERO;
+}
+
+uint64_t oi_fill_key(uint64_t seed, const char *scope, const char *name)
+{
+    /* FNV-1a over "scope/name" */
+    uint64_t h = oi_fnv1a_str(oi_fnv1a_byte(oi_fnv1a_str(OI_FNV_OFFSET, scope), '/'), name);
+    uint64_t z = seed ^ h;                 /* splitmix64 finaliser */
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+
+void oi_fill_encode(int32_t dtype, const float *v, size_t n, uint8_t *dst)
+{
+    if (dtype == DT(FLOAT)) {
+        memcpy(dst, v, n * sizeof *v);
+    } else if (dtype == DT(DOUBLE)) {
+        for (size_t i = 0; i < n; i++) {
+            double d = v[i];
+            memcpy(dst + 8 * i, &d, 8);
+        }
+    } else if ((uintptr_t)dst % 2 == 0) {
+        if (dtype == DT(BFLOAT16))
+            oi_f32_to_bf16_n(v, n, (uint16_t *)(void *)dst);
+        else
+            oi_f32_to_f16_n(v, n, (uint16_t *)(void *)dst);
+    } else {
+        int bf = dtype == DT(BFLOAT16);
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h = bf ? oi_f32_to_bf16(v[i]) : oi_f32_to_f16(v[i]);
+            memcpy(dst + 2 * i, &h, 2);
+        }
+    }
+}
+
+uint64_t oi_fill_tensor_key(const oi_tensor *t, uint64_t seed)
+{
+    return oi_fill_key(seed, t->scope, t->name);
+}
+
+static int by_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* One fresh draw per distinct original value: a folded relative position bias
+ * stays a relative position bias (entries that were equal stay equal). */
+static oi_status fill_distinct(const oi_decision *d, const oi_tensor *t, uint64_t key,
+                               const float *orig, float *out, oi_error *err)
+{
+    size_t n = (size_t)t->n_elems, k = 0;
+    float *u = malloc((n ? n : 1) * sizeof *u), *draw = malloc((n ? n : 1) * sizeof *draw);
+    if (!u || !draw) {
+        free(u);
+        free(draw);
+        return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
+    }
+    memcpy(u, orig, n * sizeof *u);
+    qsort(u, n, sizeof *u, by_float);
+    for (size_t i = 0; i < n; i++)
+        if (k == 0 || by_float(&u[k - 1], &u[i]) != 0)
+            u[k++] = u[i];
+    oi_decision tn = *d;
+    tn.kind = OI_FILL_TRUNC_NORMAL;
+    oi_fill_elementwise(&tn, key, 0, k, draw);
+    for (size_t i = 0; i < n; i++) {
+        const float *at = bsearch(&orig[i], u, k, sizeof *u, by_float);
+        out[i] = at ? draw[at - u] : draw[0];   /* NaNs (unordered) share the first draw */
+    }
+    free(u);
+    free(draw);
+    return OI_OK;
+}
+
+
+/* A tied copy: its source's values, transposed where it is the transpose. */
+static oi_status fill_copy(const oi_decision *d, const oi_tensor *t, uint64_t seed,
+                           oi_model *model, const oi_plan *plan, float *out, oi_error *err)
+{
+    if (!model || !plan || d->source < 0 || (size_t)d->source >= oi_model_tensor_count(model))
+        return oi_fail(err, OI_ERR_UNSUPPORTED, "tensor '%s' is a tied copy: fill its source",
+                       t->name);
+    const oi_tensor *s = oi_model_tensor(model, (size_t)d->source);
+    const oi_decision *sd = oi_plan_get(plan, (size_t)d->source);
+    if (s->n_elems != t->n_elems || sd->kind == OI_FILL_COPY)
+        return oi_fail(err, OI_ERR_FORMAT, "tensor '%s': tie with '%s' does not fit", t->name,
+                       s->name);
+    float *v = d->transposed ? malloc((size_t)(t->n_elems ? t->n_elems : 1) * sizeof *v) : out;
+    if (!v)
+        return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
+    oi_status st = oi_fill_whole_values(sd, s, seed, v, model, plan, err);
+    if (st == OI_OK && d->transposed) {
+        int64_t rows, cols;
+        oi_matrix_dims(s->proto->dims, s->proto->n_dims, s->n_elems, &rows, &cols);
+        oi_matrix_transpose(v, out, rows, cols, sizeof *out);
+    }
+    if (d->transposed)
+        free(v);
+    return st;
+}
+
+/* Values of one job into scratch (count floats). */
+oi_status oi_fill_job_values(const oi_decision *d, const oi_tensor *t, uint64_t key,
+                             uint64_t start, uint64_t count, int64_t matrix, float *scratch,
+                             oi_error *err)
+{
+    switch (d->kind) {
+    case OI_FILL_ORTHOGONAL: return oi_fill_orthogonal_matrix(d, key, matrix, scratch, err);
+    case OI_FILL_IDENTITY: oi_fill_identity(d, t, scratch); return OI_OK;
+    case OI_FILL_SPARSE: return oi_fill_sparse(d, key, scratch, err);
+    default: oi_fill_elementwise(d, key, start, (size_t)count, scratch); return OI_OK;
+    }
+}
+
+/* A whole tensor's values; model and plan are needed for DISTINCT and COPY. */
+oi_status oi_fill_whole_values(const oi_decision *d, const oi_tensor *t, uint64_t seed, float *out,
+                              oi_model *model, const oi_plan *plan, oi_error *err)
+{
+    if (d->kind == OI_FILL_COPY)
+        return fill_copy(d, t, seed, model, plan, out, err);
+    if (d->kind == OI_FILL_DISTINCT) {
+        if (!model)
+            return oi_fail(err, OI_ERR_UNSUPPORTED,
+                           "tensor '%s': a folded table is filled from its current values",
+                           t->name);
+        float *orig = oi_model_read_floats(model, t, err);
+        if (!orig)
+            return err ? err->status : OI_ERR_NOMEM;
+        oi_status s = fill_distinct(d, t, oi_fill_tensor_key(t, seed), orig, out, err);
+        free(orig);
+        return s;
+    }
+    return oi_fill_values(d, t, seed, out, err);
+}
+
+oi_status oi_fill_values(const oi_decision *d, const oi_tensor *t, uint64_t seed, float *out,
+                         oi_error *err)
+{
+    if (d->kind == OI_FILL_COPY || d->kind == OI_FILL_DISTINCT)
+        return oi_fill_whole_values(d, t, seed, out, NULL, NULL, err);
+    if (oi_fill_is_quant(d->kind))
+        return oi_fail(err, OI_ERR_UNSUPPORTED, "tensor '%s' is quantized: it is filled with "
+                       "its model (its scales depend on its layer's draw)", t->name);
+    uint64_t key = oi_fill_tensor_key(t, seed);
+    if (d->kind == OI_FILL_ORTHOGONAL) {
+        for (int64_t m = 0; m < d->matrices; m++)
+            if (oi_fill_orthogonal_matrix(d, key, m, out + m * d->rows * d->cols, err))
+                return err->status;
+        return OI_OK;
+    }
+    return oi_fill_job_values(d, t, key, 0, t->n_elems, -1, out, err);
+}
+
+oi_status oi_fill_tensor_distinct(const oi_decision *d, const oi_tensor *t, uint64_t seed,
+                                  const float *orig, void *dst, oi_error *err)
+{
+    float *v = malloc((size_t)(t->n_elems ? t->n_elems : 1) * sizeof *v);
+    if (!v)
+        return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
+    oi_status s = fill_distinct(d, t, oi_fill_tensor_key(t, seed), orig, v, err);
+    if (s == OI_OK)
+        oi_fill_encode(t->dtype, v, (size_t)t->n_elems, dst);
+    free(v);
+    return s;
+}
+
+oi_status oi_fill_tensor(const oi_decision *d, const oi_tensor *t, uint64_t seed, void *dst,
+                         oi_error *err)
+{
+    float *v = malloc((size_t)(t->n_elems ? t->n_elems : 1) * sizeof *v);
+    if (!v)
+        return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
+    oi_status s = oi_fill_values(d, t, seed, v, err);
+    if (s == OI_OK)
+        oi_fill_encode(t->dtype, v, (size_t)t->n_elems, dst);
+    free(v);
+    return s;
+}
