@@ -339,6 +339,57 @@ static void test_half_rounding(void)
     CU_ASSERT_EQUAL(oi_f32_to_bf16(1.01171875f), 0x3f82);
 }
 
+/* Float8, each kind: every finite code survives the round trip; midpoints
+ * round to the even code; beyond the largest value saturates; NaN stays NaN;
+ * known values (ONNX's tables) decode exactly.  INT4 codes pack low nibble first. */
+static void test_float8_and_int4(void)
+{
+    static const struct { int32_t dt; float max; float min_sub; } kinds[] = {
+        {OI_DT_FLOAT8E4M3FN, 448.0f, 0.001953125f}, {OI_DT_FLOAT8E4M3FNUZ, 240.0f, 0.0009765625f},
+        {OI_DT_FLOAT8E5M2, 57344.0f, 1.52587890625e-05f},
+        {OI_DT_FLOAT8E5M2FNUZ, 57344.0f, 7.62939453125e-06f},
+    };
+    int bad = 0;
+    for (size_t k = 0; k < 4; k++) {
+        int32_t dt = kinds[k].dt;
+        CU_ASSERT_EQUAL(oi_f8_max(dt), kinds[k].max);
+        CU_ASSERT_EQUAL(oi_f8_to_f32(dt, 1), kinds[k].min_sub);
+        for (int c = 0; c < 256; c++) {
+            float v = oi_f8_to_f32(dt, (uint8_t)c), next = oi_f8_to_f32(dt, (uint8_t)(c + 1));
+            uint8_t got;
+            oi_f32_to_f8_n(dt, &v, 1, &got);
+            if (!isnan(v) && !isinf(v) && got != c && !(v == 0 && (got & 0x7f) == 0))
+                bad++;
+            if (c < 127 && !isnan(v) && !isnan(next) && !isinf(next) && next > v) {
+                float mid = (float)(0.5 * ((double)v + next));
+                oi_f32_to_f8_n(dt, &mid, 1, &got);
+                if (got != ((c & 1) ? c + 1 : c))
+                    bad++;
+            }
+        }
+        float big[3] = {1e30f, -1e30f, NAN};
+        uint8_t out[3];
+        oi_f32_to_f8_n(dt, big, 3, out);
+        CU_ASSERT_EQUAL(oi_f8_to_f32(dt, out[0]), kinds[k].max);
+        CU_ASSERT_EQUAL(oi_f8_to_f32(dt, out[1]), -kinds[k].max);
+        CU_ASSERT_TRUE(isnan(oi_f8_to_f32(dt, out[2])));
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_EQUAL(oi_f8_to_f32(OI_DT_FLOAT8E4M3FN, 0x38), 1.0f);   /* 0.0111.000 */
+    CU_ASSERT_EQUAL(oi_f8_to_f32(OI_DT_FLOAT8E5M2, 0x3c), 1.0f);     /* 0.01111.00 */
+    CU_ASSERT_TRUE(isnan(oi_f8_to_f32(OI_DT_FLOAT8E4M3FNUZ, 0x80)));
+    uint8_t buf[2] = {0, 0};
+    oi_code_set(OI_DT_INT4, buf, 0, -3);
+    oi_code_set(OI_DT_INT4, buf, 1, 7);
+    oi_code_set(OI_DT_UINT4, buf, 2, 12);
+    CU_ASSERT_EQUAL(buf[0], 0x7d);
+    CU_ASSERT_EQUAL(buf[1], 0x0c);
+    CU_ASSERT_EQUAL(oi_code_get(OI_DT_INT4, buf, 0), -3);
+    CU_ASSERT_EQUAL(oi_code_get(OI_DT_INT4, buf, 1), 7);
+    CU_ASSERT_EQUAL(oi_code_get(OI_DT_UINT4, buf, 2), 12);
+    CU_ASSERT_EQUAL(oi_dtype_payload_bytes(OI_DT_INT4, 5), 3);
+}
+
 /* The vector conversions give the scalar ones' bits on every float but NaN
  * payloads (fp16; fills never make NaN): 2^20 random bit patterns plus the
  * edges (subnormals, ties, overflow, infinities). */
@@ -496,6 +547,7 @@ int main(void)
         {"orthogonal is Haar (sign fix)", test_orthogonal_haar_sign},
         {"identity/dirac and sparse", test_identity_and_sparse},
         {"fp16/bf16 rounding", test_half_rounding},
+        {"float8 rounding and saturation, int4 packing", test_float8_and_int4},
         {"fp16/bf16 vector conversions equal scalar", test_half_vectors_match_scalar},
         {"stream stability", test_stream_is_stable},
         {"golden bytes per scheme and dtype", test_golden_bytes},

@@ -256,8 +256,13 @@ static void complete(const oi_actx *x, oi_analysis *a, size_t i)
     q->keep_scale = w->role == OI_ROLE_BIAS || !oi_dtype_is_float(s->dtype) ||
                     !own_companion(x, a, q->scale) ||
                     (z && !q->symmetric && !own_companion(x, a, q->zero));
-    if (q->keep_scale)
+    if (q->keep_scale) {
+        oi_weight *sw = &a->items[q->scale];
+        if (sw->role == OI_ROLE_NONE && uses_of_tensor(x, q->scale) > 1)
+            snprintf(sw->reason, sizeof sw->reason, "quantization scale shared by %zu uses: "
+                     "kept, the weights quantize with it", uses_of_tensor(x, q->scale));
         return;
+    }
     claim(a, q->scale, i, OI_ROLE_QSCALE);
     if (z && own_companion(x, a, q->zero))
         claim(a, q->zero, i, OI_ROLE_QZERO);

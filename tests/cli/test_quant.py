@@ -1,0 +1,237 @@
+#!/usr/bin/python3
+"""Quantized models (tests/zoo/quant_models.py builds them: QDQ with int8, uint8,
+int16, int4 blocks and float8; ORT's dynamic ConvInteger/MatMulInteger; QLinearConv
+and QLinearMatMul; MatMulNBits), re-initialized:
+  - every quantized weight is planned as its float layer (fans, activation) and
+    rewritten; its scales and zero points refit, the centre kept where it was;
+  - dequantized, the weights follow the scheme at the file's resolution (KS test
+    per weight, pooled over seeds, p > 1e-3 for every seed set tried);
+  - the extreme codes of every group are used (scales fit the new values);
+  - every other constant is byte-identical; the patch save and the full encode agree;
+  - `python3 test_quant.py ort`: every output runs in ONNX Runtime (77 without it)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+import onnx
+from scipy import stats
+
+BIN = os.environ["OI_BIN"]
+SRC = os.environ["OI_SRC"]
+sys.path.insert(0, os.path.join(SRC, "tests", "zoo"))
+import quant_models as qm   # noqa: E402
+
+ORT_DIR = os.environ.get("OI_ORT_DIR", "")
+RUNNER = os.path.join(SRC, "tests", "ort", "run_model.js")
+
+
+def run(*args):
+    r = subprocess.run([BIN, *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise AssertionError("onnxinit %s: %s" % (" ".join(args), r.stderr))
+    return r.stdout
+
+
+def tensors(path):
+    m = onnx.load(path)
+    return {t.name: t for t in m.graph.initializer}
+
+
+class Quantized(unittest.TestCase):
+    SEEDS = (0, 1, 2, 3, 4)
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="oiquant-")
+        cls.models = {}
+        for name, build in qm.MODELS.items():
+            m, man = build()
+            path = os.path.join(cls.tmp, name + ".onnx")
+            onnx.save(m, path)
+            cls.models[name] = (path, man)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp)
+
+    def out(self, name, seed, *extra):
+        dst = os.path.join(self.tmp, "%s-%d%s.onnx" % (name, seed, "".join(extra).replace("-", "")))
+        run("-q", "-f", "--seed", str(seed), *extra, self.models[name][0], "-o", dst)
+        return dst
+
+    def plan(self, name, *extra):
+        p = json.loads(run("plan", "--json", *extra, self.models[name][0]))
+        return {t["name"]: t for t in p["tensors"]}, p
+
+    def test_plan_names_the_float_layer_and_the_granularity(self):
+        want = {"conv1.weight_q": ("Conv", "relu", "per-channel (axis 0)"),
+                "conv2.weight_q": ("Conv", "relu", "per-tensor"),
+                "fc1.weight_q": ("MatMul", "tanh", "blocks of 8 (axis 0)"),
+                "fc2.weight_q": ("MatMul", "linear", "per-tensor"),
+                "conv1.weight_quantized": ("ConvInteger", "relu", "per-tensor"),
+                "fc.weight_quantized": ("MatMulInteger", "linear", "per-channel (axis 1)"),
+                "conv1.w": ("QLinearConv", "relu", "per-channel (axis 0)"),
+                "fc.w": ("QLinearMatMul", "linear", "per-tensor"),
+                "fc1.qweight": ("MatMulNBits", "relu", "blocks of 32 (axis 1)"),
+                "embed.weight_q": ("Gather", "linear", "per-tensor")}
+        seen = set()
+        for name in self.models:
+            plan, _ = self.plan(name)
+            for e in self.models[name][1]:
+                t = plan[e["weight"]]
+                self.assertEqual(t["scheme"]["fill"], "quantized", e["weight"])
+                if e["weight"] in want:
+                    op, act, gran = want[e["weight"]]
+                    self.assertEqual((t["op"], t["activation"], t["scheme"]["quantized"]["granularity"]),
+                                     (op, act, gran), e["weight"])
+                    seen.add(e["weight"])
+                if e["form"] != "qdq_bias":
+                    self.assertEqual(plan[e["scale"]]["scheme"]["fill"], "quant_scale")
+                    self.assertEqual(plan[e["weight"]]["scheme"]["quantized"]["symmetric"],
+                                     e["symmetric"], e["weight"])
+        self.assertEqual(seen, set(want))
+        text = run("plan", self.models["nbits"][0])
+        self.assertIn("MatMulNBits blocks of 32 (axis 1), asymmetric, scales refit", text)
+
+    def test_dequantized_weights_follow_the_scheme(self):
+        for name, (path, man) in self.models.items():
+            plan, _ = self.plan(name)
+            for e in man:
+                if e["form"] == "qdq_bias":
+                    continue
+                sc = plan[e["weight"]]["scheme"]
+                got, ref = [], []
+                for seed in self.SEEDS:
+                    ts = tensors(self.out(name, seed))
+                    w, q, z, s = qm.dequantize(ts, e)
+                    rng = np.random.default_rng(1000 + seed)
+                    if "low" in sc:
+                        r = rng.uniform(sc["low"], sc["high"], w.shape)
+                    else:
+                        r = rng.normal(sc["mean"], sc["std"], w.shape)
+                    got.append(w.ravel())
+                    ref.append(qm.fake_quant(e, r, s, z).ravel())
+                    self.check_codes(e, ts, q, z, s)
+                p = stats.ks_2samp(np.concatenate(got), np.concatenate(ref)).pvalue
+                with self.subTest(model=name, weight=e["weight"], draw=sc["quantized"]["draw"]):
+                    self.assertGreater(p, 1e-3)
+                    expect_std = sc.get("std", (sc.get("high", 0) - sc.get("low", 0)) / 12 ** 0.5)
+                    self.assertLess(abs(np.concatenate(got).std() / expect_std - 1), 0.15)
+
+    def check_codes(self, e, ts, q, z, s):
+        """Each group's codes reach the end of the range its zero point leaves."""
+        self.assertTrue(np.all(s > 0), e["weight"])
+        if e["dtype"] == qm.F8E4M3FN:
+            self.assertEqual(int((q & 0x7f).max()), 0x7e, e["weight"])   # 448 is used
+            return
+        if e["form"] == "nbits":
+            lo, hi = 0, 15
+            codes = q.reshape(-1, e["block"])   # one block per row (padding is at the zero)
+            zz = np.repeat(z.ravel(), 1)[:, None]
+        else:
+            lo, hi = qm.RANGES[e["dtype"]]
+            zb = qm.broadcast(z, q.shape, e["axis"], e["block"])
+            codes = qm.reduce(np.abs(q - zb), e["axis"], e["block"], np.max).ravel()
+            if e["symmetric"]:
+                half = min(hi - (0 if lo < 0 else (hi + 1) // 2), (0 if lo < 0 else (hi + 1) // 2) - lo)
+                self.assertTrue(np.all(codes == half), (e["weight"], codes))
+                centre = 0 if lo < 0 else (hi + 1) // 2
+                self.assertTrue(np.all(z == centre), e["weight"])
+            else:
+                mn = qm.reduce(q, e["axis"], e["block"], np.min).ravel()
+                mx = qm.reduce(q, e["axis"], e["block"], np.max).ravel()
+                self.assertTrue(np.all((mn == lo) | (mx == hi)), e["weight"])
+            return
+        if e["symmetric"]:
+            self.assertTrue(np.all(np.abs(codes - zz).max(1) == 7), e["weight"])
+            self.assertTrue(np.all(z == 8))
+        else:
+            self.assertTrue(np.all((codes.min(1) == 0) | (codes.max(1) == 15)), e["weight"])
+
+    def test_everything_else_is_byte_identical(self):
+        for name, (path, man) in self.models.items():
+            _, plan = self.plan(name)
+            kept = {t["name"] for t in plan["untouched"]}
+            src = tensors(path)
+            for seed in (0, 7):
+                out = tensors(self.out(name, seed))
+                self.assertEqual(set(src), set(out))
+                for t in src:
+                    with self.subTest(model=name, tensor=t, seed=seed):
+                        same = src[t].SerializeToString() == out[t].SerializeToString()
+                        if t in kept:
+                            self.assertTrue(same)
+                        elif any(t == e["weight"] for e in man):
+                            self.assertFalse(same)   # the trained codes are gone
+
+    def test_patch_and_full_encode_agree_and_seeds_reproduce(self):
+        for name in self.models:
+            a = tensors(self.out(name, 5))
+            b = tensors(self.out(name, 5, "--full-encode"))
+            c = tensors(self.out(name, 5, "-j1"))
+            d = tensors(self.out(name, 6))
+            for t in a:
+                self.assertEqual(a[t].raw_data, b[t].raw_data, (name, t))
+                self.assertEqual(a[t].raw_data, c[t].raw_data, (name, t))
+            self.assertTrue(any(a[t].raw_data != d[t].raw_data for t in a), name)
+
+    def test_biases_in_the_layers_scales(self):
+        """torch preset: U(-1/sqrt(fan_in), +) biases; QLinearConv's int32 bias is in the
+        scale input x new weight scale, a QDQ bias in its own (kept) scale."""
+        ts = tensors(self.out("qlinear", 2, "--preset", "torch"))
+        s = qm.codes_of(ts["conv1.w_scale"]).astype(np.float64)
+        b = qm.codes_of(ts["conv1.b"]) * 0.03 * s
+        bound = 1 / np.sqrt(27)
+        self.assertTrue(np.all(np.abs(b) <= bound * 1.01), b)
+        self.assertGreater(np.abs(b).max(), bound / 4)
+        ts = tensors(self.out("qdq_cnn", 2, "--preset", "torch"))
+        b = qm.codes_of(ts["conv1.bias_q"]) * qm.codes_of(ts["conv1.bias_scale"])
+        self.assertTrue(np.all(np.abs(b) <= bound * 1.01), b)
+        self.assertGreater(np.abs(b).max(), bound / 4)
+        ts = tensors(self.out("qlinear", 2))   # default: zero biases
+        self.assertFalse(np.any(qm.codes_of(ts["conv1.b"])))
+
+    def test_selection_keeps_scales_with_their_weight(self):
+        path = self.models["qdq_cnn"][0]
+        dst = os.path.join(self.tmp, "only.onnx")
+        run("-q", "-f", "--only", "conv2*", path, "-o", dst)
+        src, out = tensors(path), tensors(dst)
+        for t in src:
+            changed = src[t].raw_data != out[t].raw_data
+            self.assertEqual(changed, t.startswith("conv2."), t)
+
+
+@unittest.skipUnless(len(sys.argv) > 1 and sys.argv[1] == "ort", "the ORT half runs apart")
+class RunsInOrt(unittest.TestCase):
+    def test_outputs_run(self):
+        tmp = tempfile.mkdtemp(prefix="oiquant-ort-")
+        try:
+            for name, build in qm.MODELS.items():
+                src = os.path.join(tmp, name + ".onnx")
+                onnx.save(build()[0], src)
+                for extra in ([], ["--preset", "torch"], ["--full-encode"]):
+                    dst = os.path.join(tmp, name + "-init.onnx")
+                    run("-q", "-f", "--seed", "4", *extra, src, "-o", dst)
+                    r = subprocess.run(["node", RUNNER, dst, "1"], capture_output=True, text=True,
+                                       env=dict(os.environ, OI_ORT_DIR=ORT_DIR), timeout=300)
+                    with self.subTest(model=name, options=extra):
+                        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+                        outs = json.loads(r.stdout)["outputs"]
+                        self.assertTrue(all(o["finite"] for o in outs.values()), outs)
+                        self.assertTrue(any(o["std"] > 0 for o in outs.values()), outs)
+        finally:
+            shutil.rmtree(tmp)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "ort":
+        if not (ORT_DIR and os.path.isdir(os.path.join(ORT_DIR, "node_modules", "onnxruntime-node"))):
+            print("SKIP: ONNX Runtime for Node not installed (scripts/test.sh installs it)")
+            raise SystemExit(77)
+        unittest.main(argv=[sys.argv[0], "RunsInOrt", "-v"])
+    unittest.main(argv=[sys.argv[0], "Quantized", "-v"])
