@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -361,6 +363,25 @@ static void on_signal(int sig)
 
 static int poll_interrupted(void *flag) { return atomic_load((atomic_int *)flag); }
 
+/* An input truncated by another program while mapped: reading past its new
+ * end faults (SIGBUS).  Zeros mapped over that page let the read finish; the
+ * library then finds the file changed and fails that model alone, before any
+ * commit (a batch goes on).  Anything else keeps SIGBUS's default. */
+static long page_size;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    if (si->si_code == BUS_ADRERR && si->si_addr && page_size > 0) {
+        void *page = (void *)((uintptr_t)si->si_addr & ~(uintptr_t)(page_size - 1));
+        if (mmap(page, (size_t)page_size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1,
+                 0) != MAP_FAILED)
+            return;
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 /* Every mode stops cleanly on SIGINT, SIGTERM and SIGHUP: temp files removed, exit 130. */
 static void catch_signals(void)
 {
@@ -371,6 +392,11 @@ static void catch_signals(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    page_size = sysconf(_SC_PAGESIZE);
+    sa.sa_handler = NULL;
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGBUS, &sa, NULL);
 }
 
 static int failure_exit(const oi_error *err)

@@ -348,6 +348,48 @@ class Hardening(unittest.TestCase):
         self.assertEqual(self.temp_files(), [])
         self.assertFalse(os.path.exists(self.p("o.onnx")))
 
+    def test_input_truncated_during_the_run(self):
+        """Another program truncates the mapped input mid-run: never SIGBUS; the model
+        fails with a clear message and leaves nothing, or finished before the cut.  The
+        whole file is read through the mapping in --full-encode and in audit; a batch
+        loses only that model."""
+        g = h.make_graph([h.make_node("MatMul", ["x", "w"], ["y"])], "g", [vi("x", [1, 4096])],
+                         [vi("y")], [nh.from_array(np.ones((4096, 16384), np.float32), "w")])
+        model = h.make_model(g)
+        failed = 0
+        modes = [["--full-encode"], [], ["audit"], ["batch"]]
+        for attempt in range(8):
+            mode = modes[attempt % len(modes)]
+            big = save(model, self.p("big.onnx"))
+            small = save(onnx.load(os.path.join(GOOD, "mlp.onnx")), self.p("small.onnx"))
+            if mode == ["audit"]:
+                cmd = [BIN, "audit", big]
+            elif mode == ["batch"]:
+                os.makedirs(self.p("out"), exist_ok=True)
+                cmd = [BIN, "-f", "-j", "1", big, small, "--output-dir", self.p("out")]
+            else:
+                cmd = [BIN, big, "-f", "-j", "1", *mode, "-o", self.p("o.onnx")]
+            p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            time.sleep(0.05 + 0.02 * attempt)
+            os.truncate(big, 4096)
+            out, err = p.communicate(timeout=120)
+            with self.subTest(mode=mode, attempt=attempt):
+                self.assertGreaterEqual(p.returncode, 0, "killed by signal %d" % -p.returncode)
+                self.assertEqual(self.temp_files(), [])
+                if p.returncode != 0:
+                    failed += 1
+                    self.assertIn("changed while it was being read", err)
+                    self.assertFalse(os.path.exists(self.p("o.onnx")))
+                    if mode == ["batch"]:
+                        self.assertTrue(glob.glob(self.p("out", "**", "small.onnx"),
+                                                  recursive=True), err)
+                        self.assertFalse(glob.glob(self.p("out", "**", "big.onnx"),
+                                                   recursive=True), err)
+            shutil.rmtree(self.p("out"), ignore_errors=True)
+            if os.path.exists(self.p("o.onnx")):
+                os.remove(self.p("o.onnx"))
+        self.assertGreater(failed, 0)   # at least one cut landed mid-run
+
     # ---- the command line says yes to things it does not do ----
     def test_recursive_paths_symlinks_and_output_inside(self):
         os.makedirs(self.p("t", "sub"))

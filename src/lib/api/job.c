@@ -136,7 +136,13 @@ static oi_status plan_file(oi_job *j, const oi_ctx *ctx, const char *input, oi_p
     oi_policy policy = oi_ctx_policy(ctx, preset);
     if (oi_model_load(input, &m, err))
         return err->status;
-    return oi_job_plan(j, m, ctx, &policy, err);
+    if (oi_job_plan(j, m, ctx, &policy, err))
+        return err->status;
+    if (oi_model_check_unchanged(j->model, err)) {   /* what was read is what the file holds */
+        oi_job_free(j);
+        return err->status;
+    }
+    return OI_OK;
 }
 
 static int patch_locate(void *patch, const oi_tensor *t, int *fd, uint64_t *offset)

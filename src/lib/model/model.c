@@ -327,6 +327,11 @@ static oi_status load_mapped(int fd, size_t size, const char *path, oi_model **o
     m->map = map;
     m->map_len = size;
     m->fd = dup(fd);
+    struct stat st;
+    if (fstat(fd, &st) == 0) {
+        m->src_size = (int64_t)st.st_size;
+        m->src_mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    }
     if (decode_mapped(m, err)) {
         oi_model_free(m);
         return err->status;
@@ -357,6 +362,20 @@ oi_status oi_model_load(const char *path, oi_model **out, oi_error *err)
                       : load_mapped(fd, (size_t)st.st_size, path, out, err);
     close(fd);
     return s;
+}
+
+oi_status oi_model_check_unchanged(const oi_model *m, oi_error *err)
+{
+    struct stat st;
+    if (!m->map || m->fd < 0)
+        return OI_OK;
+    if (fstat(m->fd, &st) < 0)
+        return oi_fail(err, OI_ERR_IO, "%s: cannot stat: %s", m->label, strerror(errno));
+    int64_t mt = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    if ((int64_t)st.st_size != m->src_size || mt != m->src_mtime_ns)
+        return oi_fail(err, OI_ERR_IO, "%s: the file changed while it was being read (another "
+                       "program wrote or truncated it); nothing written", m->label);
+    return OI_OK;
 }
 
 void oi_model_free(oi_model *m)

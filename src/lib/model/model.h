@@ -57,6 +57,12 @@ oi_status oi_model_load(const char *path, oi_model **out, oi_error *err);
 oi_status oi_model_load_buffer(const void *data, size_t len, const char *dir,
                                const char *label, oi_model **out, oi_error *err);
 void oi_model_free(oi_model *model);
+/* OI_OK if the input file still has the size and mtime it had at load: what
+ * was read from its mapping is what the file holds.  Saves call it before
+ * they commit, so a file truncated or rewritten mid-run yields no output.
+ * (A program reading a mapping that shrinks gets SIGBUS; onnxinit's maps
+ * zeros there and lets this check fail the job.) */
+oi_status oi_model_check_unchanged(const oi_model *model, oi_error *err);
 
 Onnx__ModelProto *oi_model_proto(oi_model *model);
 const char *oi_model_label(const oi_model *model);

@@ -12,6 +12,7 @@ struct oi_model {
     int fd;                      /* the input, open for sampled reads that must not fault
                                     pages into the mapping (-1: none) */
     size_t map_len;
+    int64_t src_size, src_mtime_ns;   /* the input as loaded: a change is caught before commit */
     oi_wire_scan *wire;          /* payload places, while walking */
     int borrow;                  /* while walking a skeleton: borrow stripped payloads */
     size_t n_borrowed;

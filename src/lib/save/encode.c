@@ -249,6 +249,8 @@ oi_status oi_model_save(oi_model *m, const char *path, const oi_save_opts *opts,
         s = oi_save_flush(&model, err);
     for (size_t i = 0; i < swapped; i++)
         *slots[i].t->proto = slots[i].saved;
+    if (s == OI_OK)
+        s = oi_model_check_unchanged(m, err);
     if (s == OI_OK && n_ext)
         s = oi_save_commit(&data, o->overwrite, err);
     if (s == OI_OK) {

@@ -247,10 +247,12 @@ oi_status oi_patch_commit(oi_patch *p, oi_error *err)
         if (s == OI_OK)
             s = oi_save_flush(&p->data_file, err);
         if (s == OI_OK)
+            s = oi_model_check_unchanged(p->m, err);
+        if (s == OI_OK)
             s = oi_save_commit(&p->data_file, p->opts.overwrite, err);
         if (s == OI_OK && (s = oi_save_commit(&p->model_file, p->opts.overwrite, err)))
             remove(p->data_path);
-    } else {
+    } else if ((s = oi_model_check_unchanged(p->m, err)) == OI_OK) {
         s = oi_save_commit(&p->model_file, p->opts.overwrite, err);
     }
     p->committed = s == OI_OK;
