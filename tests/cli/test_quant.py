@@ -132,7 +132,7 @@ class Quantized(unittest.TestCase):
         if e["form"] == "nbits":
             lo, hi = 0, 15
             codes = q.reshape(-1, e["block"])   # one block per row (padding is at the zero)
-            zz = np.repeat(z.ravel(), 1)[:, None]
+            zz = z.ravel()[:, None]
         else:
             lo, hi = qm.RANGES[e["dtype"]]
             zb = qm.broadcast(z, q.shape, e["axis"], e["block"])

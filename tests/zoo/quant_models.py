@@ -196,7 +196,6 @@ def qdq_cnn(seed=0):
     w1 = trained(rng, 8, 3, 3, 3)
     nodes.append(qdq_weight(inits, man, "conv1.weight", w1, T.INT8, axis=0, layer="conv1"))
     # int32 bias in the scale input x weight (per channel), as QDQ tools write it
-    w1s = man[-1]
     _, s1, _ = quantize(w1, T.INT8, 0)
     bs = (0.03 * s1).astype(np.float32)
     b1 = trained(rng, 8)
@@ -206,7 +205,6 @@ def qdq_cnn(seed=0):
                              ["conv1.bias"], name="conv1.bias_dq", axis=0))
     man.append(dict(form="qdq_bias", weight="conv1.bias_q", scale="conv1.bias_scale", zero=None,
                     axis=0, block=0, symmetric=True, dtype=T.INT32, layer="conv1", shape=[8]))
-    del w1s
     nodes += [h.make_node("Conv", [x, "conv1.weight", "conv1.bias"], ["c1"], name="/conv1/Conv",
                           pads=[1, 1, 1, 1]),
               h.make_node("Relu", ["c1"], ["r1"])]
@@ -348,15 +346,7 @@ def nbits_pack(w, bs, symmetric):
     nb = -(-k // bs)
     pad = np.zeros((nb * bs, n), np.float32)
     pad[:k] = w
-    wt = pad.T.reshape(n, nb, bs)
-    if symmetric:
-        s = np.abs(wt).max(2) / 7
-        z = np.full(s.shape, 8)
-    else:
-        mn, mx = np.minimum(wt.min(2), 0), np.maximum(wt.max(2), 0)
-        s = (mx - mn) / 15
-        z = np.clip(np.rint(-mn / s), 0, 15)
-    q = np.clip(np.rint(wt / s[..., None]) + z[..., None], 0, 15).astype(np.int64)
+    q, s, z = quantize(pad.T, UINT4, axis=1, block=bs, symmetric=symmetric)   # blocks along K
     b = np.frombuffer(pack4(q.ravel()), np.uint8).reshape(n, nb, bs // 2)
     zp = None
     if not symmetric:
@@ -364,7 +354,7 @@ def nbits_pack(w, bs, symmetric):
         zz = np.zeros((n, zrow), np.int64)
         zz[:, :nb] = z
         zp = np.frombuffer(pack4(zz.ravel()), np.uint8)
-    return b, s.astype(np.float32).ravel(), zp
+    return b, s.ravel(), zp
 
 
 def nbits(seed=0):

@@ -126,9 +126,11 @@ static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
     const Onnx__NodeProto *first = oi_graph_node(x->graph, r[0].node)->proto;
     if (oi_op_is(first, "QuantizeLinear") || oi_op_is(first, "DequantizeLinear") ||
         oi_quant_form_of(first) != OI_QUANT_NONE)
-        snprintf(w->reason, sizeof w->reason, "%s", quantized && r[0].dq < 0 && (r[0].slot == 0 || r[0].slot == 3)
-                 ? "quantized tensor whose float layer is not recognized, kept"
-                 : "quantization scale / zero point of activations or a bias (calibrated), kept");
+        snprintf(w->reason, sizeof w->reason, "%s",
+                 quantized && r[0].dq < 0 && (r[0].slot == 0 || r[0].slot == 3)
+                     ? "quantized tensor whose float layer is not recognized, kept"
+                     : "quantization scale / zero point of activations or a bias (calibrated), "
+                       "kept");
     else if (!is_float)
         snprintf(w->reason, sizeof w->reason, "%s tensor, not a float weight",
                  oi_dtype_name(t->dtype));

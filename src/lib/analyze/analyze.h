@@ -58,8 +58,6 @@ typedef enum {
     OI_QUANT_NBITS,      /* com.microsoft MatMulNBits: blockwise, packed into bytes */
 } oi_quant_form;
 
-#define OI_QUANT_MAX_GROUPS (INT64_C(1) << 40)
-
 typedef struct oi_quant {
     oi_quant_form form;
     size_t node;              /* the DequantizeLinear / integer / QLinear / MatMulNBits node */
@@ -70,7 +68,6 @@ typedef struct oi_quant {
     int64_t block;            /* elements per block along axis; 0 per axis */
     int64_t outer, len, inner;   /* the stored layout around axis: outer x len x inner */
     int64_t valid;            /* NBITS: the real K (len is K rounded up to whole blocks) */
-    int bits;                 /* NBITS: bits per code */
     int32_t codes;            /* dtype of the codes (NBITS: UINT4 or UINT8 in its bytes) */
     int64_t zero_row;         /* NBITS: zero-point codes per row of N (rows pad to bytes) */
     int symmetric;            /* zero point absent or at the type's centre: stays there */
@@ -111,6 +108,15 @@ typedef struct oi_weight {
     char module[96];          /* torch module path from node names ("encoder.layers.3.attn") */
     oi_quant quant;           /* quantized payload of this role (form != NONE), or companion */
 } oi_weight;
+
+/* The quantization groups (one scale each), and the group of element i of the
+ * stored layout (NBITS: of the unpacked codes). */
+uint64_t oi_quant_groups(const oi_quant *q);
+uint64_t oi_quant_group_of(const oi_quant *q, uint64_t i);
+/* Where group g's zero point sits among the zero tensor's codes (NBITS rows pad to bytes). */
+uint64_t oi_quant_zero_index(const oi_quant *q, uint64_t g);
+/* The zero point at the centre of a code type's range: 0 signed, 2^(bits-1) unsigned. */
+int64_t oi_quant_centre(int32_t codes);
 
 /* "per-tensor", "per-channel(axis 0)", "blocks of 32 (axis 1)" for the read-out. */
 void oi_quant_granularity(const oi_quant *q, char *out, size_t size);

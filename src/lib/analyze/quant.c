@@ -41,6 +41,42 @@ void oi_quant_granularity(const oi_quant *q, char *out, size_t size)
         snprintf(out, size, "per-channel (axis %d)", q->axis);
 }
 
+uint64_t oi_quant_groups(const oi_quant *q)
+{
+    if (q->axis < 0)
+        return 1;
+    if (q->block > 0)
+        return (uint64_t)(q->outer * ((q->len + q->block - 1) / q->block) * q->inner);
+    return (uint64_t)q->len;
+}
+
+uint64_t oi_quant_group_of(const oi_quant *q, uint64_t i)
+{
+    if (q->axis < 0)
+        return 0;
+    uint64_t inner = (uint64_t)q->inner, len = (uint64_t)q->len;
+    uint64_t a = i / inner % len;
+    if (q->block <= 0)
+        return a;
+    uint64_t o = i / (inner * len), nb = (len + (uint64_t)q->block - 1) / (uint64_t)q->block;
+    return (o * nb + a / (uint64_t)q->block) * inner + i % inner;
+}
+
+uint64_t oi_quant_zero_index(const oi_quant *q, uint64_t g)
+{
+    if (q->form != OI_QUANT_NBITS || q->zero_row <= 0)
+        return g;
+    uint64_t nb = (uint64_t)(q->len / q->block);
+    return g / nb * (uint64_t)q->zero_row + g % nb;
+}
+
+int64_t oi_quant_centre(int32_t codes)
+{
+    int64_t lo, hi;
+    oi_dtype_int_range(codes, &lo, &hi);
+    return lo < 0 ? 0 : (hi + 1) / 2;
+}
+
 /* The catalogue index of a constant input, or -1. */
 static long input_tensor(const oi_actx *x, size_t node, size_t slot)
 {
@@ -84,36 +120,30 @@ static int set_geometry(oi_quant *q, const oi_tensor *t, int axis, int64_t block
         q->outer *= p->dims[i];
     for (int i = axis + 1; i < r; i++)
         q->inner *= p->dims[i];
-    uint64_t want = block > 0 ? (uint64_t)(q->outer * ((q->len + block - 1) / block) * q->inner)
-                              : (uint64_t)q->len;
-    return want == scales ? 0 : -1;
+    return oi_quant_groups(q) == scales ? 0 : -1;
 }
 
-/* Are all zero points at the centre of the code range (0 signed, 2^(b-1) unsigned)? */
+/* Does the zero-point tensor hold one code of the weight's type per group? */
+static int zero_fits(const oi_quant *q, const oi_tensor *z)
+{
+    return q->form == OI_QUANT_NBITS   /* checked by nbits(): packed codes per row */
+           || (z->dtype == q->codes && z->n_elems == oi_quant_groups(q) && oi_tensor_sized(z));
+}
+
+/* Is every group's zero point at the centre of the code range? */
 static int zero_centred(oi_model *m, const oi_quant *q, const oi_tensor *z)
 {
-    int64_t lo, hi;
-    oi_dtype_int_range(q->codes, &lo, &hi);
-    int64_t centre = lo < 0 ? 0 : (hi + 1) / 2;
+    int64_t centre = oi_quant_centre(q->codes);
     if (!z)
         return centre == 0 || q->form == OI_QUANT_NBITS;   /* absent: 0 (NBITS: 2^(b-1)) */
     if (oi_dtype_is_float8(z->dtype))
         return 1;   /* float8 zero points are 0 by definition */
-    if (z->n_bytes > (1u << 26) || !oi_tensor_sized(z) || z->storage == OI_STORE_NONE)
+    if (z->n_bytes > (1u << 26) || z->storage == OI_STORE_NONE)
         return 0;
     uint8_t *buf = malloc(z->n_bytes ? z->n_bytes : 1);
     int yes = buf && oi_model_read(m, z, buf, NULL) == OI_OK;
-    int32_t dt = q->form == OI_QUANT_NBITS ? q->codes : z->dtype;
-    uint64_t n = q->form == OI_QUANT_NBITS ? z->n_bytes * 8 / (unsigned)oi_dtype_bits(dt)
-                                           : z->n_elems;
-    for (uint64_t i = 0; yes && i < n; i++) {
-        if (q->form == OI_QUANT_NBITS && q->zero_row > 0) {
-            int64_t nb = q->len / q->block;   /* padding codes in a row do not count */
-            if ((int64_t)(i % (uint64_t)q->zero_row) >= nb)
-                continue;
-        }
-        yes = oi_code_get(dt, buf, i) == centre;
-    }
+    for (uint64_t g = 0; yes && g < oi_quant_groups(q); g++)
+        yes = oi_code_get(q->codes, buf, oi_quant_zero_index(q, g)) == centre;
     free(buf);
     return yes;
 }
@@ -167,7 +197,9 @@ static int integer_layer(const oi_actx *x, const oi_tensor *t, oi_weight *w)
     if (qlinear && w->role == OI_ROLE_BIAS) {   /* int32 bias: scale = input's x weight's */
         q->weight = input_tensor(x, q->node, 3);
         q->in_scale = input_tensor(x, q->node, 1);
-        return q->weight >= 0 && q->in_scale >= 0 ? 0
+        const oi_tensor *in = q->in_scale >= 0 ? oi_model_tensor(x->model, (size_t)q->in_scale)
+                                               : NULL;
+        return q->weight >= 0 && in && in->n_elems == 1 && oi_dtype_is_float(in->dtype) ? 0
                : fail(w, "the layer's weight or input scale is not a constant");
     }
     q->scale = qlinear ? input_tensor(x, q->node, 4) : integer_scale(x, q->node);
@@ -195,7 +227,6 @@ static int nbits(const oi_actx *x, const oi_tensor *t, oi_weight *w)
     int64_t nb = (k + bs - 1) / bs;
     if (p->n_dims != 3 || p->dims[0] != nn || p->dims[1] != nb || p->dims[2] != bs * bits / 8)
         return fail(w, "B's shape is not [N, blocks, block bytes]");
-    q->bits = (int)bits;
     q->codes = bits == 4 ? OI_DT_UINT4 : DT(UINT8);
     q->axis = 1;
     q->block = bs;
@@ -249,6 +280,8 @@ static void complete(const oi_actx *x, oi_analysis *a, size_t i)
         return;   /* failed, or a QLinear bias (its scale follows the weight) */
     const oi_tensor *s = oi_model_tensor(x->model, (size_t)q->scale);
     const oi_tensor *z = q->zero >= 0 ? oi_model_tensor(x->model, (size_t)q->zero) : NULL;
+    if (z && !zero_fits(q, z))
+        return (void)fail(w, "its zero point's shape or type does not match its scale");
     q->symmetric = zero_centred(x->model, q, z);
     if (!q->symmetric && !z)
         return (void)fail(w, "unsigned codes with no zero point cannot hold signed weights");

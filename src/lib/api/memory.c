@@ -283,8 +283,7 @@ oi_status oi_fill_record(const oi_ctx *ctx, const oi_plan_record *record, void *
     if (e->decision.kind == OI_FILL_NONE)
         return oi_fail(err, OI_ERR_USAGE, "tensor '%s': left alone (%s), nothing to fill",
                        record->name, record->reason);
-    if (e->decision.kind == OI_FILL_QUANT || e->decision.kind == OI_FILL_QUANT_SCALE ||
-        e->decision.kind == OI_FILL_QUANT_ZERO)
+    if (oi_fill_is_quant(e->decision.kind))
         return oi_fail(err, OI_ERR_UNSUPPORTED, "tensor '%s' is quantized: its codes, scales and "
                        "zero points are made together, with its model (oi_reinit_buffer)",
                        record->name);

@@ -48,22 +48,12 @@ static void record_error(fill_run *r, const oi_error *e)
     pthread_mutex_unlock(&r->lock);
 }
 
-static oi_status write_out(fill_run *r, size_t ti, const fill_job *j, const float *v,
-                           uint8_t *bytes, oi_error *e)
+/* Finished bytes of tensor ti at byte `at` of its place in the output file. */
+static oi_status put_bytes(fill_run *r, size_t ti, uint64_t at, const uint8_t *bytes, size_t len,
+                           oi_error *e)
 {
     oi_tensor *t = oi_model_tensor(r->model, ti);
-    if (r->dst[ti] && !v)
-        return OI_OK;   /* quantized bytes were made in place */
-    if (r->dst[ti]) {
-        oi_fill_encode(t->dtype, v, (size_t)j->count, r->dst[ti] + j->start * t->elem_size);
-        return OI_OK;
-    }
-    size_t len = (size_t)j->count * t->elem_size;
-    uint64_t at = r->off[ti] + j->start * t->elem_size;
-    if (v)
-        oi_fill_encode(t->dtype, v, (size_t)j->count, bytes);
-    else
-        len = (size_t)t->n_bytes;   /* a quantized tensor's bytes, already made */
+    at += r->off[ti];
     for (size_t done = 0; done < len;) {
         ssize_t w = pwrite(r->fd[ti], bytes + done, len - done, (off_t)(at + done));
         if (w <= 0)
@@ -80,6 +70,36 @@ static oi_status write_out(fill_run *r, size_t ti, const fill_job *j, const floa
     return OI_OK;
 }
 
+/* One job's values (scratch), encoded into the model's payload or the output file. */
+static oi_status write_job(fill_run *r, const fill_job *j, float *scratch, uint8_t *bytes,
+                           oi_error *e)
+{
+    size_t ti = j->tensor;
+    oi_tensor *t = oi_model_tensor(r->model, ti);
+    const oi_decision *d = oi_plan_get(r->plan, ti);
+    oi_status s = d->kind == OI_FILL_DISTINCT || d->kind == OI_FILL_COPY
+                      ? oi_fill_whole_values(d, t, r->seed, scratch, r->model, r->plan, e)
+                      : oi_fill_job_values(d, t, oi_fill_tensor_key(t, r->seed), j->start,
+                                           j->count, j->matrix, scratch, e);
+    if (s)
+        return s;
+    uint8_t *to = r->dst[ti] ? r->dst[ti] + j->start * t->elem_size : bytes;
+    oi_fill_encode(t->dtype, scratch, (size_t)j->count, to);
+    return r->dst[ti] ? OI_OK
+                      : put_bytes(r, ti, j->start * t->elem_size, bytes,
+                                  (size_t)j->count * t->elem_size, e);
+}
+
+/* A quantized tensor's bytes, made whole (in place when its payload is in memory). */
+static oi_status write_quant(fill_run *r, size_t ti, uint8_t *bytes, oi_error *e)
+{
+    uint8_t *to = r->dst[ti] ? r->dst[ti] : bytes;
+    if (oi_fill_quant_bytes(r->model, r->plan, ti, r->seed, to, e))
+        return e->status;
+    return r->dst[ti] ? OI_OK
+                      : put_bytes(r, ti, 0, bytes, (size_t)oi_model_tensor(r->model, ti)->n_bytes, e);
+}
+
 static void *worker(void *arg)
 {
     fill_run *r = arg;
@@ -88,7 +108,6 @@ static void *worker(void *arg)
     size_t cap = 0;
     for (size_t i; (i = atomic_fetch_add(&r->next, 1)) < r->n_jobs;) {
         const fill_job *j = &r->jobs[i];
-        oi_tensor *t = oi_model_tensor(r->model, j->tensor);
         const oi_decision *d = oi_plan_get(r->plan, j->tensor);
         oi_error e;
         if (r->status != OI_OK)
@@ -109,15 +128,8 @@ static void *worker(void *arg)
                 break;
             }
         }
-        int quant = oi_fill_is_quant(d->kind);
-        oi_status vs = quant ? oi_fill_quant_bytes(r->model, r->plan, j->tensor, r->seed,
-                                                   r->dst[j->tensor] ? r->dst[j->tensor] : bytes,
-                                                   &e)
-                       : d->kind == OI_FILL_DISTINCT || d->kind == OI_FILL_COPY
-                           ? oi_fill_whole_values(d, t, r->seed, scratch, r->model, r->plan, &e)
-                           : oi_fill_job_values(d, t, oi_fill_tensor_key(t, r->seed), j->start,
-                                                j->count, j->matrix, scratch, &e);
-        if (vs || write_out(r, j->tensor, j, quant ? NULL : scratch, bytes, &e)) {
+        if (oi_fill_is_quant(d->kind) ? write_quant(r, j->tensor, bytes, &e)
+                                      : write_job(r, j, scratch, bytes, &e)) {
             oi_fail_prefix(&e, "%s: ", oi_model_label(r->model));
             record_error(r, &e);
             break;

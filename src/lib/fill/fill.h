@@ -60,6 +60,10 @@ oi_status oi_fill_tensor_distinct(const oi_decision *d, const oi_tensor *t, uint
 oi_status oi_fill_tensor(const oi_decision *d, const oi_tensor *t, uint64_t seed, void *dst,
                          oi_error *err);
 
+/* QUANT, QUANT_SCALE or QUANT_ZERO: codes, scales and zero points made
+ * together from the model (not by oi_fill_values / oi_fill_tensor). */
+int oi_fill_is_quant(oi_fill_kind kind);
+
 /* The stream key of a tensor (seed, scope, name): exposed so tests can check its stability. */
 uint64_t oi_fill_key(uint64_t seed, const char *scope, const char *name);
 

@@ -41,9 +41,6 @@ oi_status oi_fill_whole_values(const oi_decision *d, const oi_tensor *t, uint64_
 /* Floats to a float tensor's bytes (float32/64 as is, float16/bfloat16 RNE). */
 void oi_fill_encode(int32_t dtype, const float *v, size_t n, uint8_t *dst);
 
-/* QUANT, QUANT_SCALE or QUANT_ZERO: bytes made by quant.c from the model. */
-int oi_fill_is_quant(oi_fill_kind kind);
-
 /* ---- quant.c ---- */
 /* Tensor ti's bytes (n_bytes) for a QUANT, QUANT_SCALE or QUANT_ZERO decision. */
 oi_status oi_fill_quant_bytes(oi_model *model, const oi_plan *plan, size_t ti, uint64_t seed,

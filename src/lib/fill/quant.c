@@ -23,43 +23,6 @@ static void qparams_free(qparams *p)
     free(p->zero);
 }
 
-static uint64_t group_count(const oi_quant *q)
-{
-    if (q->axis < 0)
-        return 1;
-    if (q->block > 0)
-        return (uint64_t)(q->outer * ((q->len + q->block - 1) / q->block) * q->inner);
-    return (uint64_t)q->len;
-}
-
-static uint64_t group_of(const oi_quant *q, uint64_t i)
-{
-    if (q->axis < 0)
-        return 0;
-    uint64_t inner = (uint64_t)q->inner, len = (uint64_t)q->len;
-    uint64_t a = i / inner % len;
-    if (q->block <= 0)
-        return a;
-    uint64_t o = i / (inner * len), nb = (len + (uint64_t)q->block - 1) / (uint64_t)q->block;
-    return (o * nb + a / (uint64_t)q->block) * inner + i % inner;
-}
-
-/* Where group g's zero point sits among the zero tensor's codes (NBITS rows pad to bytes). */
-static uint64_t zero_index(const oi_quant *q, uint64_t g)
-{
-    if (q->form != OI_QUANT_NBITS || q->zero_row <= 0)
-        return g;
-    uint64_t nb = (uint64_t)(q->len / q->block);
-    return g / nb * (uint64_t)q->zero_row + g % nb;
-}
-
-static int64_t centre(int32_t codes)
-{
-    int64_t lo, hi;
-    oi_dtype_int_range(codes, &lo, &hi);
-    return lo < 0 ? 0 : (hi + 1) / 2;
-}
-
 static uint64_t logical_count(const oi_quant *q, const oi_tensor *t)
 {
     return q->form == OI_QUANT_NBITS ? (uint64_t)(q->outer * q->len) : t->n_elems;
@@ -115,11 +78,11 @@ static oi_status fit(const oi_quant *q, int32_t scale_dtype, const float *v, uin
         return oi_fail(err, OI_ERR_NOMEM, "out of memory");
     }
     for (uint64_t i = 0; i < n; i++) {
-        uint64_t k = group_of(q, i);
+        uint64_t k = oi_quant_group_of(q, i);
         lo[k] = v[i] < lo[k] ? v[i] : lo[k];
         hi[k] = v[i] > hi[k] ? v[i] : hi[k];
     }
-    int64_t qlo, qhi, c = centre(q->codes);
+    int64_t qlo, qhi, c = oi_quant_centre(q->codes);
     oi_dtype_int_range(q->codes, &qlo, &qhi);
     for (uint64_t k = 0; k < g; k++) {
         double a = fmax(-(double)lo[k], (double)hi[k]);
@@ -155,22 +118,22 @@ static oi_status read_params(oi_model *m, const oi_quant *q, qparams *p, oi_erro
     memcpy(p->scale, f, p->groups * sizeof *f);
     free(f);
     const oi_tensor *z = q->zero >= 0 ? oi_model_tensor(m, (size_t)q->zero) : NULL;
-    int32_t zd = q->form == OI_QUANT_NBITS ? q->codes : z ? z->dtype : q->codes;
     uint8_t *zb = z ? malloc(z->n_bytes ? z->n_bytes : 1) : NULL;
     if (z && (!zb || oi_model_read(m, z, zb, err))) {
         free(zb);
         return zb ? err->status : oi_fail(err, OI_ERR_NOMEM, "out of memory");
     }
-    for (uint64_t k = 0; k < p->groups; k++)
-        p->zero[k] = !z || oi_dtype_is_float8(zd) ? (q->form == OI_QUANT_NBITS ? centre(zd) : 0)
-                                                  : oi_code_get(zd, zb, zero_index(q, k));
+    for (uint64_t k = 0; k < p->groups; k++)   /* absent (and float8) zero points: the centre */
+        p->zero[k] = z && !oi_dtype_is_float8(q->codes)
+                         ? oi_code_get(q->codes, zb, oi_quant_zero_index(q, k))
+                         : oi_quant_centre(q->codes);
     free(zb);
     return OI_OK;
 }
 
 static oi_status params_alloc(const oi_quant *q, qparams *p, oi_error *err)
 {
-    p->groups = group_count(q);
+    p->groups = oi_quant_groups(q);
     p->scale = malloc((size_t)(p->groups ? p->groups : 1) * sizeof *p->scale);
     p->zero = malloc((size_t)(p->groups ? p->groups : 1) * sizeof *p->zero);
     return p->scale && p->zero ? OI_OK : oi_fail(err, OI_ERR_NOMEM, "out of memory");
@@ -211,11 +174,10 @@ static int64_t clamp_code(double x, int64_t lo, int64_t hi)
 }
 
 /* A quantized weight (or a QDQ bias, which keeps its scale): codes of the draw. */
-static oi_status quantize(oi_model *m, const oi_plan *plan, size_t ti, uint64_t seed,
-                          uint8_t *dst, oi_error *err)
+static oi_status quantize(oi_model *m, const oi_plan *plan, const oi_decision *d,
+                          const oi_tensor *t, size_t ti, uint64_t seed, uint8_t *dst,
+                          oi_error *err)
 {
-    const oi_decision *d = oi_plan_get(plan, ti);
-    const oi_tensor *t = oi_model_tensor(m, ti);
     const oi_quant *q = &d->q;
     qparams p = {0};
     float *v = NULL;
@@ -223,14 +185,14 @@ static oi_status quantize(oi_model *m, const oi_plan *plan, size_t ti, uint64_t 
     oi_status s = weight_params(m, plan, q, ti, seed, &p, &v, &n, err);
     if (s == OI_OK && oi_dtype_is_float8(q->codes)) {
         for (uint64_t i = 0; i < n; i++)
-            v[i] /= p.scale[group_of(q, i)];
+            v[i] /= p.scale[oi_quant_group_of(q, i)];
         oi_f32_to_f8_n(q->codes, v, (size_t)n, dst);
     } else if (s == OI_OK) {
         int64_t lo, hi;
         oi_dtype_int_range(q->codes, &lo, &hi);
         memset(dst, 0, (size_t)t->n_bytes);
         for (uint64_t i = 0; i < n; i++) {
-            uint64_t g = group_of(q, i);
+            uint64_t g = oi_quant_group_of(q, i);
             oi_code_set(q->codes, dst, i,
                         clamp_code(rint((double)v[i] / p.scale[g]) + (double)p.zero[g], lo, hi));
         }
@@ -241,23 +203,19 @@ static oi_status quantize(oi_model *m, const oi_plan *plan, size_t ti, uint64_t 
 }
 
 /* QLinearConv's int32 bias: in the scale of input x weight, per output channel. */
-static oi_status qlinear_bias(oi_model *m, const oi_plan *plan, size_t ti, uint64_t seed,
-                              uint8_t *dst, oi_error *err)
+static oi_status qlinear_bias(oi_model *m, const oi_plan *plan, const oi_decision *d,
+                              const oi_tensor *t, uint64_t seed, uint8_t *dst, oi_error *err)
 {
-    const oi_decision *d = oi_plan_get(plan, ti);
-    const oi_tensor *t = oi_model_tensor(m, ti);
     const oi_quant *q = &d->q;
     qparams p = {0};
-    float *b = malloc((size_t)(t->n_elems ? t->n_elems : 1) * sizeof *b), *in = NULL;
-    oi_decision fd = *d;
-    fd.kind = d->draw;
-    oi_status s = b ? oi_fill_values(&fd, t, seed, b, err)
-                    : oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
+    float *b = NULL, *in = NULL;
+    uint64_t n = 0;
+    oi_status s = draw(d, t, seed, &b, &n, err);
     if (s == OI_OK)
         s = weight_params(m, plan, q, (size_t)q->weight, seed, &p, NULL, NULL, err);
     if (s == OI_OK && !(in = oi_model_read_floats(m, oi_model_tensor(m, (size_t)q->in_scale), err)))
         s = err ? err->status : OI_ERR_NOMEM;
-    for (uint64_t c = 0; s == OI_OK && c < t->n_elems; c++) {
+    for (uint64_t c = 0; s == OI_OK && c < n; c++) {
         double scale = (double)in[0] * p.scale[p.groups == 1 ? 0 : c % p.groups];
         oi_code_set(DT(INT32), dst, c, clamp_code(rint(b[c] / scale), INT32_MIN, INT32_MAX));
     }
@@ -268,11 +226,9 @@ static oi_status qlinear_bias(oi_model *m, const oi_plan *plan, size_t ti, uint6
 }
 
 /* A scale or zero-point tensor refit to weight d->source. */
-static oi_status companion(oi_model *m, const oi_plan *plan, size_t ti, uint64_t seed,
-                           uint8_t *dst, oi_error *err)
+static oi_status companion(oi_model *m, const oi_plan *plan, const oi_decision *d,
+                           const oi_tensor *t, uint64_t seed, uint8_t *dst, oi_error *err)
 {
-    const oi_decision *d = oi_plan_get(plan, ti);
-    oi_tensor *t = oi_model_tensor(m, ti);
     const oi_quant *q = &d->q;
     qparams p = {0};
     oi_status s = weight_params(m, plan, q, (size_t)d->source, seed, &p, NULL, NULL, err);
@@ -280,9 +236,8 @@ static oi_status companion(oi_model *m, const oi_plan *plan, size_t ti, uint64_t
         oi_fill_encode(t->dtype, p.scale, (size_t)p.groups, dst);
     } else if (s == OI_OK && (s = oi_model_read(m, t, dst, err)) == OI_OK &&
                !oi_dtype_is_float8(t->dtype)) {   /* padding codes stay as they were */
-        int32_t zd = q->form == OI_QUANT_NBITS ? q->codes : t->dtype;
         for (uint64_t g = 0; g < p.groups; g++)
-            oi_code_set(zd, dst, zero_index(q, g), p.zero[g]);
+            oi_code_set(q->codes, dst, oi_quant_zero_index(q, g), p.zero[g]);
     }
     qparams_free(&p);
     return s;
@@ -292,8 +247,9 @@ oi_status oi_fill_quant_bytes(oi_model *m, const oi_plan *plan, size_t ti, uint6
                               uint8_t *dst, oi_error *err)
 {
     const oi_decision *d = oi_plan_get(plan, ti);
+    const oi_tensor *t = oi_model_tensor(m, ti);
     if (d->kind == OI_FILL_QUANT)
-        return d->q.in_scale >= 0 ? qlinear_bias(m, plan, ti, seed, dst, err)
-                                  : quantize(m, plan, ti, seed, dst, err);
-    return companion(m, plan, ti, seed, dst, err);
+        return d->q.in_scale >= 0 ? qlinear_bias(m, plan, d, t, seed, dst, err)
+                                  : quantize(m, plan, d, t, ti, seed, dst, err);
+    return companion(m, plan, d, t, seed, dst, err);
 }

@@ -246,15 +246,13 @@ oi_status oi_patch_commit(oi_patch *p, oi_error *err)
         s = oi_model_save_relocated(p->m, p->path, &p->opts, p->data_name, &p->model_file, err);
         if (s == OI_OK)
             s = oi_save_flush(&p->data_file, err);
-        if (s == OI_OK)
-            s = oi_model_check_unchanged(p->m, err);
-        if (s == OI_OK)
-            s = oi_save_commit(&p->data_file, p->opts.overwrite, err);
-        if (s == OI_OK && (s = oi_save_commit(&p->model_file, p->opts.overwrite, err)))
-            remove(p->data_path);
-    } else if ((s = oi_model_check_unchanged(p->m, err)) == OI_OK) {
-        s = oi_save_commit(&p->model_file, p->opts.overwrite, err);
     }
+    if (s == OI_OK)
+        s = oi_model_check_unchanged(p->m, err);
+    if (s == OI_OK && p->external)
+        s = oi_save_commit(&p->data_file, p->opts.overwrite, err);
+    if (s == OI_OK && (s = oi_save_commit(&p->model_file, p->opts.overwrite, err)) && p->external)
+        remove(p->data_path);
     p->committed = s == OI_OK;
     return s;
 }

@@ -265,6 +265,9 @@ def plan_records(model, *, base_dir=None, **options):
         _list_free(lst)
 
 
+_FLOAT_SIZES = {1: 4, 10: 2, 16: 2, 11: 8}   # FLOAT, FLOAT16, BFLOAT16, DOUBLE: bytes each
+
+
 def fill(model, names=None, *, base_dir=None, **options):
     """Fresh values for the tensors the plan re-initializes (or only `names`),
     without writing a model: {name: bytes} in each tensor's own dtype and
@@ -284,7 +287,7 @@ def fill(model, names=None, *, base_dir=None, **options):
                 name = r.name.decode()
                 if r.scheme == b"none" or (names is not None and name not in names):
                     continue
-                if r.dtype not in (1, 10, 16, 11) or r.role in (b"quant_scale",
+                if r.dtype not in _FLOAT_SIZES or r.role in (b"quant_scale",
                                                                 b"quant_zero_point"):
                     # quantized: codes, scales and zero points are made with the model
                     if names is not None:
@@ -294,7 +297,7 @@ def fill(model, names=None, *, base_dir=None, **options):
                 n = 1
                 for d in r.shape[:r.rank]:
                     n *= d
-                size = {1: 4, 10: 2, 16: 2, 11: 8}[r.dtype]
+                size = _FLOAT_SIZES[r.dtype]
                 buf = ctypes.create_string_buffer(n * size)
                 _check(_fill_record(ctx.ptr, rec, buf, n * size, ctypes.byref(err)), err)
                 result[name] = buf.raw
