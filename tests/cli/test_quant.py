@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Quantized models (tests/zoo/quant_models.py builds them: QDQ with int8, uint8,
 int16, int4 blocks and float8; ORT's dynamic ConvInteger/MatMulInteger; QLinearConv
-and QLinearMatMul; MatMulNBits), re-initialized:
+and QLinearMatMul; MatMulNBits; GatherBlockQuantized), re-initialized:
   - every quantized weight is planned as its float layer (fans, activation) and
     rewritten; its scales and zero points refit, the centre kept where it was;
   - dequantized, the weights follow the scheme at the file's resolution (KS test
@@ -78,7 +78,10 @@ class Quantized(unittest.TestCase):
                 "conv1.w": ("QLinearConv", "relu", "per-channel (axis 0)"),
                 "fc.w": ("QLinearMatMul", "linear", "per-tensor"),
                 "fc1.qweight": ("MatMulNBits", "relu", "blocks of 32 (axis 1)"),
-                "embed.weight_q": ("Gather", "linear", "per-tensor")}
+                "embed.weight_q": ("Gather", "linear", "per-tensor"),
+                "tok.qweight": ("GatherBlockQuantized", "linear", "blocks of 16 (axis 1)"),
+                "byte8.qweight": ("GatherBlockQuantized", "linear", "blocks of 16 (axis 1)"),
+                "int4.qweight": ("GatherBlockQuantized", "linear", "blocks of 16 (axis 1)")}
         seen = set()
         for name in self.models:
             plan, _ = self.plan(name)
@@ -97,6 +100,10 @@ class Quantized(unittest.TestCase):
         self.assertEqual(seen, set(want))
         text = run("plan", self.models["nbits"][0])
         self.assertIn("MatMulNBits blocks of 32 (axis 1), asymmetric, scales refit", text)
+        self.assertIn("blocks of 16 (axis 1), asymmetric (float zero points), scales refit", text)
+        plan, _ = self.plan("nbits")
+        self.assertTrue(plan["hqq.qweight"]["scheme"]["quantized"]["float_zero_points"])
+        self.assertEqual(plan["hqq.zeros"]["role"], "quant_zero_point")
 
     def test_dequantized_weights_follow_the_scheme(self):
         for name, (path, man) in self.models.items():
@@ -133,6 +140,18 @@ class Quantized(unittest.TestCase):
             lo, hi = 0, 15
             codes = q.reshape(-1, e["block"])   # one block per row (padding is at the zero)
             zz = z.ravel()[:, None]
+        elif e["form"] == "gather":   # one block per row, short ones padded with the zero
+            lo, hi = 0, 2 ** e["bits"] - 1
+            zz = z.reshape(-1, 1)
+            codes = qm.row_blocks(q.astype(np.float64), e["block"]).reshape(-1, e["block"])
+            codes = np.where(np.isnan(codes), zz, codes)
+            half = min(hi - (hi + 1) // 2, (hi + 1) // 2)
+            if e["symmetric"]:
+                self.assertTrue(np.all(np.abs(codes - zz).max(1) == half), e["weight"])
+                self.assertTrue(np.all(z == (hi + 1) // 2))
+            else:
+                self.assertTrue(np.all((codes.min(1) == 0) | (codes.max(1) == hi)), e["weight"])
+            return
         else:
             lo, hi = qm.RANGES[e["dtype"]]
             zb = qm.broadcast(z, q.shape, e["axis"], e["block"])
@@ -224,8 +243,20 @@ class RunsInOrt(unittest.TestCase):
                         outs = json.loads(r.stdout)["outputs"]
                         self.assertTrue(all(o["finite"] for o in outs.values()), outs)
                         self.assertTrue(any(o["std"] > 0 for o in outs.values()), outs)
+                        if name == "gather":
+                            self.ort_reads_what_we_wrote(dst, outs)
         finally:
             shutil.rmtree(tmp)
+
+    def ort_reads_what_we_wrote(self, path, outs):
+        """The runner feeds id 3: each output is row 3 of its table as ORT dequantizes
+        it, which must be the row this file's codes, scales and zero points give."""
+        ts = tensors(path)
+        for e in qm.gather()[1]:
+            row = qm.dequantize(ts, e)[0][3]
+            got = outs[e["layer"] + "_out"]
+            for key, want in (("min", row.min()), ("max", row.max()), ("mean", row.mean())):
+                self.assertAlmostEqual(got[key], want, delta=1e-5, msg=(e["weight"], key))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,14 @@ Forms (each model's manifest lists every quantized weight and its parts):
   nbits    com.microsoft MatMulNBits, 4 bits: B is [N, blocks, block_size/2] uint8,
            element k of row n in byte (k % bs) / 2 of block k // bs, low nibble
            first; scales [N * blocks]; zero points packed the same way, each row
-           padded to whole bytes ([N * ceil(blocks / 2)]), or absent (8).
+           padded to whole bytes ([N * ceil(blocks / 2)]), or absent (8), or float
+           [N * blocks] (HQQ-style: unrounded, codes round(w / s + z)).
+  gather   com.microsoft GatherBlockQuantized (embedding tables, blocks along the
+           last axis, gather_axis 0): uint8 bytes of 4-bit codes [V, D/2] (row r's
+           code c in byte c / 2, low nibble first; the last block of a row may be
+           short) with zero points packed per row like MatMulNBits' ([V, ceil(blocks/2)]);
+           uint8 8-bit codes without zero points (128); int4 codes [V, D] as stored,
+           symmetric, no zero points (0).
 Packing of INT4/UINT4 tensors: two codes a byte, the first in the low nibble.
 Float weights are "trained" stand-ins: N(0, 0.5), far from any init scheme.
 """
@@ -357,10 +364,37 @@ def nbits_pack(w, bs, symmetric):
     return b, s.ravel(), zp
 
 
+def nbits_pack_float_zero(w, bs):
+    """As HQQ-style quantizers write it: zero points float [N * blocks], unrounded,
+    codes round(w / s + z)."""
+    k, n = w.shape
+    nb = -(-k // bs)
+    pad = np.zeros((nb * bs, n), np.float64)
+    pad[:k] = w
+    blocks = pad.T.reshape(n, nb, bs)
+    mn, mx = np.minimum(blocks.min(2), 0), np.maximum(blocks.max(2), 0)
+    s = ((mx - mn) / 15).astype(np.float32)
+    z = (-mn / s).astype(np.float32)
+    q = np.clip(np.rint(blocks / s[..., None] + z[..., None]), 0, 15).astype(np.int64)
+    b = np.frombuffer(pack4(q.ravel()), np.uint8).reshape(n, nb, bs // 2)
+    return b, s.ravel(), z.ravel()
+
+
 def nbits(seed=0):
     rng = np.random.default_rng(seed)
     nodes, inits, man = [], [], []
     layers = [("fc1", 80, 24, 32, False), ("fc2", 24, 8, 16, True)]
+    # beside them, on the same input: float zero points
+    w = trained(rng, 80, 16)
+    b, s, zf = nbits_pack_float_zero(w, 16)
+    inits += [nh.from_array(b, "hqq.qweight"), nh.from_array(s, "hqq.scales"),
+              nh.from_array(zf, "hqq.zeros")]
+    man.append(dict(form="nbits", weight="hqq.qweight", scale="hqq.scales", zero="hqq.zeros",
+                    axis=1, block=16, symmetric=False, dtype=UINT4, layer="hqq", shape=[80, 16],
+                    K=80, N=16))
+    nodes.append(h.make_node("MatMulNBits", ["a", "hqq.qweight", "hqq.scales", "hqq.zeros"],
+                             ["y_hqq"], name="/hqq/MatMulNBits", domain="com.microsoft", K=80,
+                             N=16, bits=4, block_size=16))
     x = "a"
     for name, k, n, bs, sym in layers:
         b, s, zp = nbits_pack(trained(rng, k, n), bs, sym)
@@ -382,12 +416,85 @@ def nbits(seed=0):
             inits.append(nh.from_array(trained(rng, n), name + ".bias"))
             nodes.append(h.make_node("Add", [out, name + ".bias"], ["y"], name="/fc2/Add"))
     m = model(nodes, inits, [h.make_tensor_value_info("a", T.FLOAT, [1, 80])],
-              [h.make_tensor_value_info("y", T.FLOAT, [1, 8])], "nbits", opset=21, ms=True)
+              [h.make_tensor_value_info("y", T.FLOAT, [1, 8]),
+               h.make_tensor_value_info("y_hqq", T.FLOAT, [1, 16])], "nbits", opset=21, ms=True)
+    return m, man
+
+
+def row_blocks(w, bs):
+    """[rows, cols] -> [rows, blocks, bs], the short last block padded with NaN."""
+    rows, cols = w.shape
+    nb = -(-cols // bs)
+    pad = np.full((rows, nb * bs), np.nan)
+    pad[:, :cols] = w
+    return pad.reshape(rows, nb, bs)
+
+
+def gather_pack(w, bs, bits, symmetric):
+    """Table [V, D] -> (uint8 bytes [V, D*bits/8], scales [V, blocks], packed zero points
+    [V, ceil(blocks*bits/8)] or None)."""
+    hi, c = 2 ** bits - 1, 2 ** (bits - 1)
+    b = row_blocks(w.astype(np.float64), bs)
+    if symmetric:
+        s = np.nanmax(np.abs(b), axis=2) / min(hi - c, c)
+        z = np.full(s.shape, c)
+    else:
+        mn = np.minimum(np.nanmin(b, axis=2), 0)
+        mx = np.maximum(np.nanmax(b, axis=2), 0)
+        s = (mx - mn) / hi
+        z = np.clip(np.rint(-mn / s), 0, hi)
+    q = np.clip(np.rint(b / s[..., None]) + z[..., None], 0, hi)
+    q = q.reshape(w.shape[0], -1)[:, :w.shape[1]].astype(np.int64)
+    data = (np.frombuffer(pack4(q.ravel()), np.uint8) if bits == 4 else q.astype(np.uint8))
+    data = data.reshape(w.shape[0], w.shape[1] * bits // 8)
+    zp = None
+    if not symmetric:
+        per = 8 // bits
+        zrow = -(-s.shape[1] // per) * per
+        zz = np.zeros((w.shape[0], zrow), np.int64)
+        zz[:, :s.shape[1]] = z
+        zp = (np.frombuffer(pack4(zz.ravel()), np.uint8) if bits == 4 else zz.astype(np.uint8))
+        zp = zp.reshape(w.shape[0], zrow * bits // 8)
+    return data, s.astype(np.float32), zp
+
+
+def gather(seed=0):
+    rng = np.random.default_rng(seed)
+    nodes, inits, man = [], [], []
+    outs = []
+    tables = [("tok", 40, 40, 16, 4, False), ("byte8", 20, 32, 16, 8, True)]
+    for name, v, d, bs, bits, sym in tables:
+        data, s, zp = gather_pack(trained(rng, v, d), bs, bits, sym)
+        inits += [nh.from_array(data, name + ".qweight"), nh.from_array(s, name + ".scales")]
+        ins = [name + ".qweight", "ids", name + ".scales"]
+        if zp is not None:
+            inits.append(nh.from_array(zp, name + ".qzeros"))
+            ins.append(name + ".qzeros")
+        man.append(dict(form="gather", weight=ins[0], scale=ins[2],
+                        zero=ins[3] if len(ins) > 3 else None, axis=1, block=bs, bits=bits,
+                        symmetric=sym, dtype=UINT4 if bits == 4 else T.UINT8, layer=name,
+                        shape=[v, d]))
+        nodes.append(h.make_node("GatherBlockQuantized", ins, [name + "_out"],
+                                 name="/%s/GatherBlockQuantized" % name, domain="com.microsoft",
+                                 block_size=bs, bits=bits, gather_axis=0, quantize_axis=1))
+        outs.append(h.make_tensor_value_info(name + "_out", T.FLOAT, [1, 4, d]))
+    w = trained(rng, 30, 48)
+    q, s, _ = quantize(w, INT4, axis=1, block=16)
+    inits += [tensor("int4.qweight", INT4, [30, 48], q),
+              nh.from_array(s.reshape(30, 3), "int4.scales")]
+    man.append(dict(form="qdq", weight="int4.qweight", scale="int4.scales", zero=None, axis=1,
+                    block=16, symmetric=True, dtype=INT4, layer="int4", shape=[30, 48]))
+    nodes.append(h.make_node("GatherBlockQuantized", ["int4.qweight", "ids", "int4.scales"],
+                             ["int4_out"], name="/int4/GatherBlockQuantized",
+                             domain="com.microsoft", block_size=16, quantize_axis=1))
+    outs.append(h.make_tensor_value_info("int4_out", T.FLOAT, [1, 4, 48]))
+    m = model(nodes, inits, [h.make_tensor_value_info("ids", T.INT64, [1, 4])], outs, "gather",
+              opset=21, ms=True)
     return m, man
 
 
 MODELS = {"qdq_cnn": qdq_cnn, "qdq_embed": qdq_embed, "dynamic": dynamic, "qlinear": qlinear,
-          "nbits": nbits}
+          "nbits": nbits, "gather": gather}
 
 
 # ---- reading back: the float weights a runtime sees ----
@@ -400,13 +507,32 @@ def dequantize(tensors, entry):
         k, n, bs = entry["K"], entry["N"], entry["block"]
         nb = -(-k // bs)
         codes = unpack4(tensors[entry["weight"]].raw_data, n * nb * bs, False).reshape(n, nb, bs)
-        if zt is not None:
+        if zt is not None and zt.data_type == T.FLOAT:
+            z = nh.to_array(zt).astype(np.float64).reshape(n, nb)
+        elif zt is not None:
             zrow = -(-nb // 2) * 2
             z = unpack4(zt.raw_data, n * zrow, False).reshape(n, zrow)[:, :nb]
         else:
             z = np.full((n, nb), 8)
         w = (codes - z[..., None]) * s.reshape(n, nb)[..., None]
         return w.reshape(n, nb * bs)[:, :k].T, codes, z, s
+    if entry["form"] == "gather":
+        v, d = entry["shape"]
+        bits, bs = entry["bits"], entry["block"]
+        raw = tensors[entry["weight"]].raw_data
+        codes = (unpack4(raw, v * d, False) if bits == 4
+                 else np.frombuffer(raw, np.uint8).astype(np.int64)).reshape(v, d)
+        nb = -(-d // bs)
+        if zt is not None:
+            per = 8 // bits
+            zrow = -(-nb // per) * per
+            zc = (unpack4(zt.raw_data, v * zrow, False) if bits == 4
+                  else np.frombuffer(zt.raw_data, np.uint8).astype(np.int64))
+            z = zc.reshape(v, zrow)[:, :nb]
+        else:
+            z = np.full((v, nb), 2 ** (bits - 1))
+        per_elem = lambda g: np.repeat(g, bs, axis=1)[:, :d]   # noqa: E731
+        return (codes - per_elem(z)) * per_elem(s.reshape(v, nb)), codes, z, s
     if entry["dtype"] == F8E4M3FN:
         vals = F8[q]
         return vals * broadcast(s, q.shape, entry["axis"], entry["block"]), q, None, s
@@ -417,7 +543,9 @@ def dequantize(tensors, entry):
 
 def fake_quant(entry, ref, s, z):
     """Floats ref (the layer's shape) quantized and dequantized with the scales and
-    zero points a file holds: what the scheme looks like at that file's resolution."""
+    zero points a file holds: what the scheme looks like at that file's resolution.
+    Small blocks of few codes (gather) fit scales of their own to ref instead: the
+    file's scales fit another draw, and its extremes would clip ref's."""
     if entry["form"] == "nbits":
         k, n, bs = entry["K"], entry["N"], entry["block"]
         nb = -(-k // bs)
@@ -425,8 +553,15 @@ def fake_quant(entry, ref, s, z):
         pad[:k] = ref
         wt = pad.T.reshape(n, nb, bs)
         sc, zz = s.reshape(n, nb)[..., None], z[..., None]
-        d = (np.clip(np.rint(wt / sc) + zz, 0, 15) - zz) * sc
+        code = np.rint(wt / sc + zz) if z.dtype.kind == "f" else np.rint(wt / sc) + zz
+        d = (np.clip(code, 0, 15) - zz) * sc
         return d.reshape(n, nb * bs)[:, :k].T
+    if entry["form"] == "gather":   # blocks of 16 and 8 4-bit codes: fit its own scales
+        data, sc, zp = gather_pack(ref, entry["block"], entry["bits"], entry["symmetric"])
+        own = {entry["weight"]: nh.from_array(data), entry["scale"]: nh.from_array(sc)}
+        if zp is not None:
+            own[entry["zero"]] = nh.from_array(zp)
+        return dequantize(own, entry)[0]
     bs = broadcast(s, ref.shape, entry["axis"], entry["block"])
     if entry["dtype"] == F8E4M3FN:
         return F8[to_f8(ref / bs)] * bs

@@ -56,6 +56,7 @@ typedef enum {
     OI_QUANT_INTEGER,    /* ConvInteger / MatMulInteger, rescaled by a float Mul after */
     OI_QUANT_QLINEAR,    /* QLinearConv / QLinearMatMul */
     OI_QUANT_NBITS,      /* com.microsoft MatMulNBits: blockwise, packed into bytes */
+    OI_QUANT_GATHER,     /* com.microsoft GatherBlockQuantized: a blockwise embedding table */
 } oi_quant_form;
 
 typedef struct oi_quant {
@@ -67,9 +68,14 @@ typedef struct oi_quant {
     int axis;                 /* -1 per tensor, else the stored axis scales run along */
     int64_t block;            /* elements per block along axis; 0 per axis */
     int64_t outer, len, inner;   /* the stored layout around axis: outer x len x inner */
-    int64_t valid;            /* NBITS: the real K (len is K rounded up to whole blocks) */
-    int32_t codes;            /* dtype of the codes (NBITS: UINT4 or UINT8 in its bytes) */
-    int64_t zero_row;         /* NBITS: zero-point codes per row of N (rows pad to bytes) */
+    int64_t valid;            /* packed: the real row length (NBITS pads K to whole blocks) */
+    int32_t codes;            /* dtype of the codes (packed: UINT4 or UINT8 in its bytes) */
+    /* Codes packed into UINT8 bytes row by row (MatMulNBits, GatherBlockQuantized
+     * on uint8): outer x len logical codes, zero points default to the centre and
+     * each row of zero points pads to whole bytes. */
+    int packed;
+    int64_t zero_row;         /* packed: zero-point codes per row (rows pad to bytes) */
+    int zero_float;           /* MatMulNBits: float zero points, one per block, unrounded */
     int symmetric;            /* zero point absent or at the type's centre: stays there */
     int keep_scale;           /* scale / zero point shared with other uses: kept as is */
 } oi_quant;
@@ -110,10 +116,10 @@ typedef struct oi_weight {
 } oi_weight;
 
 /* The quantization groups (one scale each), and the group of element i of the
- * stored layout (NBITS: of the unpacked codes). */
+ * stored layout (packed: of the unpacked codes). */
 uint64_t oi_quant_groups(const oi_quant *q);
 uint64_t oi_quant_group_of(const oi_quant *q, uint64_t i);
-/* Where group g's zero point sits among the zero tensor's codes (NBITS rows pad to bytes). */
+/* Where group g's zero point sits among the zero tensor's codes (packed rows pad to bytes). */
 uint64_t oi_quant_zero_index(const oi_quant *q, uint64_t g);
 /* The zero point at the centre of a code type's range: 0 signed, 2^(bits-1) unsigned. */
 int64_t oi_quant_centre(int32_t codes);

@@ -14,7 +14,7 @@
 static const struct { const char *op; oi_quant_form form; } integer_layers[] = {
     {"ConvInteger", OI_QUANT_INTEGER}, {"MatMulInteger", OI_QUANT_INTEGER},
     {"QLinearConv", OI_QUANT_QLINEAR}, {"QLinearMatMul", OI_QUANT_QLINEAR},
-    {"MatMulNBits", OI_QUANT_NBITS},
+    {"MatMulNBits", OI_QUANT_NBITS}, {"GatherBlockQuantized", OI_QUANT_GATHER},
 };
 
 oi_quant_form oi_quant_form_of(const Onnx__NodeProto *n)
@@ -27,7 +27,8 @@ oi_quant_form oi_quant_form_of(const Onnx__NodeProto *n)
 
 const char *oi_quant_form_name(oi_quant_form f)
 {
-    static const char *const names[] = {"", "QDQ", "integer", "QLinear", "MatMulNBits"};
+    static const char *const names[] = {"", "QDQ", "integer", "QLinear", "MatMulNBits",
+                                          "GatherBlockQuantized"};
     return (size_t)f < sizeof names / sizeof *names ? names[f] : "?";
 }
 
@@ -64,9 +65,9 @@ uint64_t oi_quant_group_of(const oi_quant *q, uint64_t i)
 
 uint64_t oi_quant_zero_index(const oi_quant *q, uint64_t g)
 {
-    if (q->form != OI_QUANT_NBITS || q->zero_row <= 0)
+    if (!q->packed || q->zero_row <= 0)
         return g;
-    uint64_t nb = (uint64_t)(q->len / q->block);
+    uint64_t nb = (uint64_t)((q->len + q->block - 1) / q->block);
     return g / nb * (uint64_t)q->zero_row + g % nb;
 }
 
@@ -126,7 +127,7 @@ static int set_geometry(oi_quant *q, const oi_tensor *t, int axis, int64_t block
 /* Does the zero-point tensor hold one code of the weight's type per group? */
 static int zero_fits(const oi_quant *q, const oi_tensor *z)
 {
-    return q->form == OI_QUANT_NBITS   /* checked by nbits(): packed codes per row */
+    return q->packed   /* checked by nbits() / gather_block(): packed codes per row */
            || (z->dtype == q->codes && z->n_elems == oi_quant_groups(q) && oi_tensor_sized(z));
 }
 
@@ -135,9 +136,17 @@ static int zero_centred(oi_model *m, const oi_quant *q, const oi_tensor *z)
 {
     int64_t centre = oi_quant_centre(q->codes);
     if (!z)
-        return centre == 0 || q->form == OI_QUANT_NBITS;   /* absent: 0 (NBITS: 2^(b-1)) */
+        return centre == 0 || q->packed;   /* absent: 0 (packed: 2^(b-1)) */
     if (oi_dtype_is_float8(z->dtype))
         return 1;   /* float8 zero points are 0 by definition */
+    if (q->zero_float) {
+        float *f = z->n_elems <= (1u << 24) ? oi_model_read_floats(m, z, NULL) : NULL;
+        int yes = f != NULL;
+        for (uint64_t g = 0; yes && g < z->n_elems; g++)
+            yes = f[g] == (float)centre;
+        free(f);
+        return yes;
+    }
     if (z->n_bytes > (1u << 26) || z->storage == OI_STORE_NONE)
         return 0;
     uint8_t *buf = malloc(z->n_bytes ? z->n_bytes : 1);
@@ -214,6 +223,28 @@ static int integer_layer(const oi_actx *x, const oi_tensor *t, oi_weight *w)
     return 0;
 }
 
+/* Packed zero points: UINT8 bytes holding zero_row codes of `bits` per row. */
+static int packed_zero_fits(const oi_actx *x, const oi_quant *q, int64_t bits)
+{
+    const oi_tensor *z = q->zero >= 0 ? oi_model_tensor(x->model, (size_t)q->zero) : NULL;
+    return !z || (z->dtype == DT(UINT8) && oi_tensor_sized(z) &&
+                  z->n_elems * 8 == (uint64_t)(q->outer * q->zero_row * bits));
+}
+
+/* MatMulNBits' zero points: packed codes, or floats of their own, one per block. */
+static int nbits_zero(const oi_actx *x, oi_weight *w, int64_t bits)
+{
+    oi_quant *q = &w->quant;
+    const oi_tensor *z = q->zero >= 0 ? oi_model_tensor(x->model, (size_t)q->zero) : NULL;
+    if (z && oi_dtype_is_float(z->dtype) && q->form == OI_QUANT_NBITS) {
+        q->zero_float = 1;
+        q->zero_row = 0;
+        return z->n_elems == oi_quant_groups(q) && oi_tensor_sized(z)
+                   ? 0 : fail(w, "float zero points are not one per block");
+    }
+    return packed_zero_fits(x, q, bits) ? 0 : fail(w, "zero points are not packed codes per block");
+}
+
 static int nbits(const oi_actx *x, const oi_tensor *t, oi_weight *w)
 {
     oi_quant *q = &w->quant;
@@ -221,6 +252,8 @@ static int nbits(const oi_actx *x, const oi_tensor *t, oi_weight *w)
     int64_t k = oi_attr_int(n, "K", 0), nn = oi_attr_int(n, "N", 0);
     int64_t bits = oi_attr_int(n, "bits", 4), bs = oi_attr_int(n, "block_size", 0);
     const Onnx__TensorProto *p = t->proto;
+    q->scale = input_tensor(x, q->node, 2);
+    q->zero = n->n_input > 3 ? input_tensor(x, q->node, 3) : -1;
     if ((bits != 4 && bits != 8) || bs <= 0 || bs > (1 << 20) || bs * bits % 8 ||
         k > (INT64_C(1) << 40) || nn > (INT64_C(1) << 40))
         return fail(w, "MatMulNBits bits or block_size not supported (4 or 8 bits)");
@@ -228,23 +261,68 @@ static int nbits(const oi_actx *x, const oi_tensor *t, oi_weight *w)
     if (p->n_dims != 3 || p->dims[0] != nn || p->dims[1] != nb || p->dims[2] != bs * bits / 8)
         return fail(w, "B's shape is not [N, blocks, block bytes]");
     q->codes = bits == 4 ? OI_DT_UINT4 : DT(UINT8);
+    q->packed = 1;
     q->axis = 1;
     q->block = bs;
     q->outer = nn;
     q->len = nb * bs;
     q->inner = 1;
     q->valid = k;
-    q->scale = input_tensor(x, q->node, 2);
-    q->zero = n->n_input > 3 ? input_tensor(x, q->node, 3) : -1;
     q->zero_row = (nb * bits + 7) / 8 * 8 / bits;
     if (q->scale < 0 || oi_model_tensor(x->model, (size_t)q->scale)->n_elems != (uint64_t)(nn * nb))
         return fail(w, "scales are not one constant per block");
-    if (q->zero >= 0) {
-        const oi_tensor *z = oi_model_tensor(x->model, (size_t)q->zero);
-        if (z->dtype != DT(UINT8) || z->n_elems * 8 != (uint64_t)(nn * q->zero_row * bits))
-            return fail(w, "zero points are not packed codes per block (float ones are kept)");
-    }
-    return 0;
+    return nbits_zero(x, w, bits);
+}
+
+/* GatherBlockQuantized on UINT8 bytes: 4 or 8 bit codes along the last axis,
+ * MatMulNBits' conventions (zero points packed per row, 2^(bits-1) when absent). */
+static int gather_bytes(const oi_actx *x, const oi_tensor *t, oi_weight *w, int64_t bits,
+                        int64_t bs, uint64_t scales)
+{
+    oi_quant *q = &w->quant;
+    const Onnx__TensorProto *p = t->proto;
+    int r = (int)p->n_dims;
+    if (bits != 4 && bits != 8)
+        return fail(w, "GatherBlockQuantized bits not supported (4 or 8)");
+    q->codes = bits == 4 ? OI_DT_UINT4 : DT(UINT8);
+    q->packed = 1;
+    q->axis = r - 1;
+    q->block = bs;
+    q->len = p->dims[r - 1] * (8 / bits);
+    q->valid = q->len;
+    q->inner = 1;
+    q->outer = r > 1 && p->dims[r - 1] > 0 ? (int64_t)(t->n_elems / (uint64_t)p->dims[r - 1]) : 1;
+    int64_t nb = (q->len + bs - 1) / bs;
+    q->zero_row = (nb * bits + 7) / 8 * 8 / bits;
+    if (oi_quant_groups(q) != scales)
+        return fail(w, "the scales' shape does not fit the table's blocks");
+    w->dims[w->rank - 1] = q->len;   /* the table as the gather sees it */
+    return nbits_zero(x, w, bits);
+}
+
+/* com.microsoft GatherBlockQuantized: an embedding table in blocks along
+ * quantize_axis (int4 / uint4 codes as stored, or bytes of packed codes). */
+static int gather_block(const oi_actx *x, const oi_tensor *t, oi_weight *w)
+{
+    oi_quant *q = &w->quant;
+    const Onnx__NodeProto *n = oi_graph_node(x->graph, q->node)->proto;
+    int64_t bs = oi_attr_int(n, "block_size", 128), bits = oi_attr_int(n, "bits", 4);
+    int64_t gaxis = oi_attr_int(n, "gather_axis", 0), qaxis = oi_attr_int(n, "quantize_axis", 1);
+    int r = (int)t->proto->n_dims;
+    q->scale = input_tensor(x, q->node, 2);
+    q->zero = n->n_input > 3 ? input_tensor(x, q->node, 3) : -1;
+    if (q->scale < 0)
+        return fail(w, "its scale is computed, not a constant");
+    uint64_t scales = oi_model_tensor(x->model, (size_t)q->scale)->n_elems;
+    if (bs <= 0 || bs > (1 << 20) || r < 2 || gaxis != 0 || (qaxis + r) % r != r - 1)
+        return fail(w, "GatherBlockQuantized layout not supported (gather_axis 0, blocks "
+                       "along the last axis)");
+    if (t->dtype == DT(UINT8))
+        return gather_bytes(x, t, w, bits, bs, scales);
+    if (t->dtype != OI_DT_INT4 && t->dtype != OI_DT_UINT4)
+        return fail(w, "GatherBlockQuantized codes not supported (int4, uint4, uint8)");
+    return set_geometry(q, t, r - 1, bs, scales)
+               ? fail(w, "the scales' shape does not fit the table's blocks") : 0;
 }
 
 /* A companion tensor (scale / zero point) is the weight's own to rewrite. */
@@ -268,23 +346,49 @@ static void claim(oi_analysis *a, long c, size_t weight, oi_role role)
     memmove(cw->module, w->module, sizeof cw->module);
 }
 
-static void complete(const oi_actx *x, oi_analysis *a, size_t i)
+/* A weight that stays as it is keeps its scale and zero point: say so on them. */
+static void companions_kept(const oi_actx *x, oi_analysis *a, size_t i)
 {
-    oi_weight *w = &a->items[i];
-    const oi_tensor *t = oi_model_tensor(x->model, i);
+    const oi_quant *q = &a->items[i].quant;
+    long c[2] = {q->scale, q->zero};
+    for (int k = 0; k < 2; k++) {
+        oi_weight *cw = c[k] >= 0 ? &a->items[c[k]] : NULL;
+        if (cw && cw->role == OI_ROLE_NONE)
+            snprintf(cw->reason, sizeof cw->reason, "%s of quantized weight '%.100s', which is "
+                     "kept", k ? "zero point" : "scale", oi_model_tensor(x->model, i)->name);
+    }
+}
+
+/* Its layout and companions by form; then whether the zero point fits and sits
+ * at the centre.  Nonzero: the weight is kept (w->reason says why). */
+static int check(const oi_actx *x, const oi_tensor *t, oi_weight *w)
+{
     oi_quant *q = &w->quant;
     q->codes = t->dtype;
     int rc = q->form == OI_QUANT_QDQ ? qdq(x, t, w)
-             : q->form == OI_QUANT_NBITS ? nbits(x, t, w) : integer_layer(x, t, w);
+             : q->form == OI_QUANT_NBITS ? nbits(x, t, w)
+             : q->form == OI_QUANT_GATHER ? gather_block(x, t, w) : integer_layer(x, t, w);
     if (rc || q->weight >= 0)
-        return;   /* failed, or a QLinear bias (its scale follows the weight) */
-    const oi_tensor *s = oi_model_tensor(x->model, (size_t)q->scale);
+        return rc;   /* a QLinear bias: its scale follows the weight */
     const oi_tensor *z = q->zero >= 0 ? oi_model_tensor(x->model, (size_t)q->zero) : NULL;
     if (z && !zero_fits(q, z))
-        return (void)fail(w, "its zero point's shape or type does not match its scale");
+        return fail(w, "its zero point's shape or type does not match its scale");
     q->symmetric = zero_centred(x->model, q, z);
     if (!q->symmetric && !z)
-        return (void)fail(w, "unsigned codes with no zero point cannot hold signed weights");
+        return fail(w, "unsigned codes with no zero point cannot hold signed weights");
+    return 0;
+}
+
+static void complete(const oi_actx *x, oi_analysis *a, size_t i)
+{
+    oi_weight *w = &a->items[i];
+    oi_quant *q = &w->quant;
+    if (check(x, oi_model_tensor(x->model, i), w))
+        return companions_kept(x, a, i);
+    if (q->weight >= 0)
+        return;
+    const oi_tensor *s = oi_model_tensor(x->model, (size_t)q->scale);
+    const oi_tensor *z = q->zero >= 0 ? oi_model_tensor(x->model, (size_t)q->zero) : NULL;
     /* A bias's scale is the input's times the weight's: keep it, quantize with it. */
     q->keep_scale = w->role == OI_ROLE_BIAS || !oi_dtype_is_float(s->dtype) ||
                     !own_companion(x, a, q->scale) ||

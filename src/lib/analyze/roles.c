@@ -363,7 +363,7 @@ static const struct {
     {"Add", use_add}, {"Mul", use_mul},
     {"Concat", use_concat}, {"Expand", use_expand}, {"Tile", use_expand},
     {"LSTM", use_rnn}, {"GRU", use_rnn}, {"RNN", use_rnn},
-    {"Gather", use_gather},
+    {"Gather", use_gather}, {"GatherBlockQuantized", use_gather},
     {"PRelu", use_prelu},
     {"Attention", use_attention}, {"MultiHeadAttention", use_mha},
     {"BatchNormalization", use_norm}, {"InstanceNormalization", use_norm},

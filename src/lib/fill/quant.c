@@ -14,7 +14,7 @@
 typedef struct {
     uint64_t groups;
     float *scale;     /* per group */
-    int64_t *zero;    /* per group (float8: 0) */
+    double *zero;     /* per group (float8: 0; a code, or any value for float zero points) */
 } qparams;
 
 static void qparams_free(qparams *p)
@@ -25,10 +25,10 @@ static void qparams_free(qparams *p)
 
 static uint64_t logical_count(const oi_quant *q, const oi_tensor *t)
 {
-    return q->form == OI_QUANT_NBITS ? (uint64_t)(q->outer * q->len) : t->n_elems;
+    return q->packed ? (uint64_t)(q->outer * q->len) : t->n_elems;
 }
 
-/* The weight's floats: its decision's draw over its logical elements (NBITS padding 0). */
+/* The weight's floats: its decision's draw over its logical elements (row padding 0). */
 static oi_status draw(const oi_decision *d, const oi_tensor *t, uint64_t seed, float **out,
                       uint64_t *count, oi_error *err)
 {
@@ -44,7 +44,7 @@ static oi_status draw(const oi_decision *d, const oi_tensor *t, uint64_t seed, f
         free(v);
         return err->status;
     }
-    for (uint64_t i = 0; d->q.form == OI_QUANT_NBITS && i < n; i++)
+    for (uint64_t i = 0; d->q.packed && i < n; i++)
         if ((int64_t)(i % (uint64_t)d->q.len) >= d->q.valid)
             v[i] = 0;
     *out = v;
@@ -52,23 +52,26 @@ static oi_status draw(const oi_decision *d, const oi_tensor *t, uint64_t seed, f
     return OI_OK;
 }
 
-/* A scale as its tensor stores it (float16 / bfloat16 round), never 0. */
+/* A float as its tensor stores it (float16 / bfloat16 round). */
+static float stored_value(int32_t dtype, double x)
+{
+    float f = (float)x;
+    if (dtype == DT(FLOAT16))
+        return oi_f16_to_f32(oi_f32_to_f16(f));
+    return dtype == DT(BFLOAT16) ? oi_bf16_to_f32(oi_f32_to_bf16(f)) : f;
+}
+
+/* A scale as its tensor stores it, never 0. */
 static float stored_scale(int32_t dtype, double s)
 {
-    float f = (float)s;
-    if (!(f > 0) || !isfinite(f))
-        f = 1.0f;
-    if (dtype == DT(FLOAT16))
-        f = oi_f16_to_f32(oi_f32_to_f16(f));
-    else if (dtype == DT(BFLOAT16))
-        f = oi_bf16_to_f32(oi_f32_to_bf16(f));
+    float f = stored_value(dtype, s > 0 && isfinite((float)s) ? s : 1.0);
     return f > 0 ? f : (dtype == DT(FLOAT16) ? 5.96e-8f : 1e-38f);
 }
 
 /* Fresh scales and zero points fit to v: max |v| to the code range when the
  * zero point is centred, [min, max] (0 included) otherwise. */
-static oi_status fit(const oi_quant *q, int32_t scale_dtype, const float *v, uint64_t n,
-                     qparams *p, oi_error *err)
+static oi_status fit(const oi_quant *q, int32_t scale_dtype, int32_t zero_dtype, const float *v,
+                     uint64_t n, qparams *p, oi_error *err)
 {
     uint64_t g = p->groups;
     float *lo = calloc(g, sizeof *lo), *hi = calloc(g, sizeof *hi);
@@ -95,8 +98,9 @@ static oi_status fit(const oi_quant *q, int32_t scale_dtype, const float *v, uin
             p->zero[k] = c;
         } else {
             p->scale[k] = stored_scale(scale_dtype, ((double)hi[k] - lo[k]) / (double)(qhi - qlo));
-            double z = rint((double)qlo - lo[k] / (double)p->scale[k]);
-            p->zero[k] = z < (double)qlo ? qlo : z > (double)qhi ? qhi : (int64_t)z;
+            double z = (double)qlo - lo[k] / (double)p->scale[k];
+            p->zero[k] = q->zero_float ? stored_value(zero_dtype, z)
+                                       : fmin(fmax(rint(z), (double)qlo), (double)qhi);
         }
     }
     free(lo);
@@ -118,6 +122,14 @@ static oi_status read_params(oi_model *m, const oi_quant *q, qparams *p, oi_erro
     memcpy(p->scale, f, p->groups * sizeof *f);
     free(f);
     const oi_tensor *z = q->zero >= 0 ? oi_model_tensor(m, (size_t)q->zero) : NULL;
+    if (z && q->zero_float) {
+        if (!(f = oi_model_read_floats(m, z, err)))
+            return err ? err->status : OI_ERR_NOMEM;
+        for (uint64_t k = 0; k < p->groups; k++)
+            p->zero[k] = f[k];
+        free(f);
+        return OI_OK;
+    }
     uint8_t *zb = z ? malloc(z->n_bytes ? z->n_bytes : 1) : NULL;
     if (z && (!zb || oi_model_read(m, z, zb, err))) {
         free(zb);
@@ -125,8 +137,8 @@ static oi_status read_params(oi_model *m, const oi_quant *q, qparams *p, oi_erro
     }
     for (uint64_t k = 0; k < p->groups; k++)   /* absent (and float8) zero points: the centre */
         p->zero[k] = z && !oi_dtype_is_float8(q->codes)
-                         ? oi_code_get(q->codes, zb, oi_quant_zero_index(q, k))
-                         : oi_quant_centre(q->codes);
+                         ? (double)oi_code_get(q->codes, zb, oi_quant_zero_index(q, k))
+                         : (double)oi_quant_centre(q->codes);
     free(zb);
     return OI_OK;
 }
@@ -156,8 +168,9 @@ static oi_status weight_params(oi_model *m, const oi_plan *plan, const oi_quant 
     oi_status s = OI_OK;
     if (wd->kind == OI_FILL_QUANT && (fresh || floats))
         s = draw(wd, t, seed, &v, &n, err);
+    int32_t zdt = q->zero >= 0 ? oi_model_tensor(m, (size_t)q->zero)->dtype : 0;
     if (s == OI_OK)
-        s = fresh ? fit(q, oi_model_tensor(m, (size_t)q->scale)->dtype, v, n, p, err)
+        s = fresh ? fit(q, oi_model_tensor(m, (size_t)q->scale)->dtype, zdt, v, n, p, err)
                   : read_params(m, q, p, err);
     if (s == OI_OK && floats) {
         *floats = v;
@@ -193,8 +206,9 @@ static oi_status quantize(oi_model *m, const oi_plan *plan, const oi_decision *d
         memset(dst, 0, (size_t)t->n_bytes);
         for (uint64_t i = 0; i < n; i++) {
             uint64_t g = oi_quant_group_of(q, i);
-            oi_code_set(q->codes, dst, i,
-                        clamp_code(rint((double)v[i] / p.scale[g]) + (double)p.zero[g], lo, hi));
+            double x = (double)v[i] / p.scale[g];   /* ONNX rounds before the zero point */
+            x = q->zero_float ? rint(x + p.zero[g]) : rint(x) + p.zero[g];
+            oi_code_set(q->codes, dst, i, clamp_code(x, lo, hi));
         }
     }
     free(v);
@@ -234,10 +248,14 @@ static oi_status companion(oi_model *m, const oi_plan *plan, const oi_decision *
     oi_status s = weight_params(m, plan, q, (size_t)d->source, seed, &p, NULL, NULL, err);
     if (s == OI_OK && d->kind == OI_FILL_QUANT_SCALE) {
         oi_fill_encode(t->dtype, p.scale, (size_t)p.groups, dst);
+    } else if (s == OI_OK && q->zero_float) {
+        for (uint64_t g = 0; g < p.groups; g++)   /* the scales are done with: reuse them */
+            p.scale[g] = (float)p.zero[g];
+        oi_fill_encode(t->dtype, p.scale, (size_t)p.groups, dst);
     } else if (s == OI_OK && (s = oi_model_read(m, t, dst, err)) == OI_OK &&
                !oi_dtype_is_float8(t->dtype)) {   /* padding codes stay as they were */
         for (uint64_t g = 0; g < p.groups; g++)
-            oi_code_set(q->codes, dst, oi_quant_zero_index(q, g), p.zero[g]);
+            oi_code_set(q->codes, dst, oi_quant_zero_index(q, g), (int64_t)p.zero[g]);
     }
     qparams_free(&p);
     return s;
