@@ -282,6 +282,7 @@ oi_status oi_analyze(oi_model *model, const oi_graph *graph, oi_analysis **out, 
     link_biases(&x, a);
     oi_find_quant(&x, a);
     oi_find_ties(&x, a);
+    oi_find_quant_ties(&x, a);
     warn_folded_norms(a);
     free(x.memo_const);
     free(x.memo_pos);

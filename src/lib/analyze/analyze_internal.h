@@ -1,5 +1,5 @@
 /* Shared inside analyze/, called downward:
- * node.c < patterns.c < act.c < roles.c < layout.c < ties.c < analyze.c. */
+ * node.c < patterns.c < act.c < roles.c < layout.c < ties.c < ties_quant.c < analyze.c. */
 #ifndef OI_ANALYZE_INTERNAL_H
 #define OI_ANALYZE_INTERNAL_H
 
@@ -64,6 +64,12 @@ oi_quant_form oi_quant_form_of(const Onnx__NodeProto *n);
 
 /* ---- ties.c: identical or transposed copies of learned tensors ---- */
 void oi_find_ties(const oi_actx *x, oi_analysis *a);
+/* Roles whose tensors may be stored twice (weights, tables, tokens). */
+int oi_tie_role(oi_role role);
+/* A name the exporter made ("onnx::MatMul_374", "/lm_head/..."): only such a tensor is a copy. */
+int oi_exporter_named(const char *name);
+/* ---- ties_quant.c: the same, where one copy or both are quantized ---- */
+void oi_find_quant_ties(const oi_actx *x, oi_analysis *a);
 
 /* Role, fans and layer of a constant reaching (node, slot) with layout w->dims;
  * 1 if it is a weight there, else 0 with w->reason set. */

@@ -19,17 +19,21 @@ typedef struct {
     uint64_t sig;
 } candidate;
 
-static int may_be_tied(const oi_weight *w)
+int oi_tie_role(oi_role role)
 {
-    if (w->quant.form != OI_QUANT_NONE)
-        return 0;   /* codes, not values: a quantized twin is refit on its own */
-    switch (w->role) {
+    switch (role) {
     case OI_ROLE_WEIGHT: case OI_ROLE_EMBEDDING: case OI_ROLE_POSITION: case OI_ROLE_RNN_W:
     case OI_ROLE_RNN_R: case OI_ROLE_REL_POS_BIAS: case OI_ROLE_TOKEN:
         return 1;
     default:
         return 0;
     }
+}
+
+/* Exact copies only: a quantized twin holds other codes (ties_quant.c). */
+static int may_be_tied(const oi_weight *w)
+{
+    return w->quant.form == OI_QUANT_NONE && oi_tie_role(w->role);
 }
 
 /* Bytes of the whole tensor (caller frees), or NULL. */
@@ -110,7 +114,7 @@ static int copy_of(const oi_actx *x, const candidate *s, const candidate *c)
 /* A name the exporter made ("onnx::MatMul_374", "/lm_head/Constant_output_0"),
  * not a parameter's: only such a tensor can be a copy.  Two parameters that
  * merely hold equal values (cloned layers of an untrained model) are not tied. */
-static int exporter_named(const char *name)
+int oi_exporter_named(const char *name)
 {
     return strncmp(name, "onnx::", 6) == 0 || name[0] == '/' || strstr(name, "::") != NULL;
 }
@@ -121,7 +125,7 @@ static size_t pick_source(const oi_actx *x, const oi_analysis *a, const candidat
 {
     size_t named = n;
     for (size_t i = 0; i < n; i++) {
-        int param = !exporter_named(oi_model_tensor(x->model, c[i].tensor)->name);
+        int param = !oi_exporter_named(oi_model_tensor(x->model, c[i].tensor)->name);
         if (param && a->items[c[i].tensor].role == OI_ROLE_EMBEDDING)
             return i;
         if (param && named == n)
@@ -157,7 +161,7 @@ void oi_find_ties(const oi_actx *x, oi_analysis *a)
             continue;
         size_t s = lo + pick_source(x, a, c + lo, hi - lo);
         for (size_t i = lo; i < hi; i++) {
-            int copy = i != s && exporter_named(oi_model_tensor(x->model, c[i].tensor)->name);
+            int copy = i != s && oi_exporter_named(oi_model_tensor(x->model, c[i].tensor)->name);
             int how = copy ? copy_of(x, &c[s], &c[i]) : 0;
             if (how) {
                 a->items[c[i].tensor].tied_to = (long)c[s].tensor;

@@ -185,29 +185,66 @@ static int touches(const oi_plan *plan, oi_model *m, size_t i)
     return k != OI_FILL_NONE && t->elem_size && oi_dtype_is_float(t->dtype);
 }
 
+static int draws_distinct(const oi_decision *d)
+{
+    return d->kind == OI_FILL_DISTINCT || (d->kind == OI_FILL_QUANT && d->draw == OI_FILL_DISTINCT);
+}
+
+/* Tensors whose stored values some fill reads (a folded table's pattern: its own,
+ * through a tie, or a quantized one's codes, scales and zero points).  They are
+ * never rewritten in place, so no fill sees them half done. */
+static unsigned char *read_by_fills(const oi_plan *plan, size_t n)
+{
+    unsigned char *mark = calloc(n ? n : 1, 1);
+    for (size_t i = 0; mark && i < n; i++) {
+        const oi_decision *d = oi_plan_get(plan, i);
+        const oi_decision *src = d->source >= 0 && (size_t)d->source < n
+                                     ? oi_plan_get(plan, (size_t)d->source) : NULL;
+        int copy = d->kind == OI_FILL_COPY || (d->kind == OI_FILL_QUANT && d->draw == OI_FILL_COPY);
+        if (copy && src && draws_distinct(src))
+            mark[d->source] = 1;
+        if (d->kind == OI_FILL_QUANT && d->draw == OI_FILL_DISTINCT) {
+            mark[i] = 1;
+            if (d->q.scale >= 0 && (size_t)d->q.scale < n)
+                mark[d->q.scale] = 1;
+            if (d->q.zero >= 0 && (size_t)d->q.zero < n)
+                mark[d->q.zero] = 1;
+        }
+    }
+    return mark;
+}
+
 static oi_status prepare(fill_run *r, oi_fill_stats *st, oi_error *err)
 {
     size_t n = oi_model_tensor_count(r->model), cap = 0;
     r->dst = calloc(n ? n : 1, sizeof *r->dst);
     r->fd = calloc(n ? n : 1, sizeof *r->fd);
     r->off = calloc(n ? n : 1, sizeof *r->off);
-    if (!r->dst || !r->fd || !r->off)
+    unsigned char *aside = read_by_fills(r->plan, n);
+    if (!r->dst || !r->fd || !r->off || !aside) {
+        free(aside);
         return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(r->model));
+    }
     for (size_t i = 0; i < n; i++) {
         if (!touches(r->plan, r->model, i))
             continue;
         oi_tensor *t = oi_model_tensor(r->model, i);
         if (r->target.locate && r->target.locate(r->target.ctx, t, &r->fd[i], &r->off[i])) {
             /* written straight into the output file */
-        } else if (!(r->dst[i] = oi_model_raw_payload(r->model, t)) &&
-                   !(r->dst[i] = malloc(t->n_bytes ? t->n_bytes : 1)))
+        } else if (!(r->dst[i] = aside[i] ? NULL : oi_model_raw_payload(r->model, t)) &&
+                   !(r->dst[i] = malloc(t->n_bytes ? t->n_bytes : 1))) {
+            free(aside);
             return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory for tensor '%s'",
                            oi_model_label(r->model), t->name);
-        if (plan_jobs(r, i, &cap))
+        }
+        if (plan_jobs(r, i, &cap)) {
+            free(aside);
             return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(r->model));
+        }
         st->tensors++;
         st->elements += t->n_elems;
     }
+    free(aside);
     return OI_OK;
 }
 

@@ -40,6 +40,9 @@ oi_status oi_fill_whole_values(const oi_decision *d, const oi_tensor *t, uint64_
                                float *out, oi_model *model, const oi_plan *plan, oi_error *err);
 /* Floats to a float tensor's bytes (float32/64 as is, float16/bfloat16 RNE). */
 void oi_fill_encode(int32_t dtype, const float *v, size_t n, uint8_t *dst);
+/* A folded table's new values (one per distinct value of orig, same pattern). */
+oi_status oi_fill_distinct_values(const oi_decision *d, const oi_tensor *t, uint64_t seed,
+                                  const float *orig, float *out, oi_error *err);
 
 /* ---- quant.c ---- */
 /* Tensor ti's bytes (n_bytes) for a QUANT, QUANT_SCALE or QUANT_ZERO decision. */

@@ -28,30 +28,6 @@ static uint64_t logical_count(const oi_quant *q, const oi_tensor *t)
     return q->packed ? (uint64_t)(q->outer * q->len) : t->n_elems;
 }
 
-/* The weight's floats: its decision's draw over its logical elements (row padding 0). */
-static oi_status draw(const oi_decision *d, const oi_tensor *t, uint64_t seed, float **out,
-                      uint64_t *count, oi_error *err)
-{
-    uint64_t n = logical_count(&d->q, t);
-    float *v = malloc((size_t)(n ? n : 1) * sizeof *v);
-    if (!v)
-        return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
-    oi_decision fd = *d;
-    oi_tensor ft = *t;
-    fd.kind = d->draw;
-    ft.n_elems = n;
-    if (oi_fill_values(&fd, &ft, seed, v, err)) {
-        free(v);
-        return err->status;
-    }
-    for (uint64_t i = 0; d->q.packed && i < n; i++)
-        if ((int64_t)(i % (uint64_t)d->q.len) >= d->q.valid)
-            v[i] = 0;
-    *out = v;
-    *count = n;
-    return OI_OK;
-}
-
 /* A float as its tensor stores it (float16 / bfloat16 round). */
 static float stored_value(int32_t dtype, double x)
 {
@@ -151,6 +127,62 @@ static oi_status params_alloc(const oi_quant *q, qparams *p, oi_error *err)
     return p->scale && p->zero ? OI_OK : oi_fail(err, OI_ERR_NOMEM, "out of memory");
 }
 
+/* The values the file holds now, dequantized (a folded table's pattern). */
+static oi_status stored_floats(oi_model *m, const oi_quant *q, const oi_tensor *t, float **out,
+                               oi_error *err)
+{
+    qparams p = {0};
+    uint64_t n = logical_count(q, t);
+    uint8_t *codes = malloc(t->n_bytes ? t->n_bytes : 1);
+    float *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+    oi_status s = codes && v ? params_alloc(q, &p, err) : oi_fail(err, OI_ERR_NOMEM, "out of memory");
+    if (s == OI_OK && (s = read_params(m, q, &p, err)) == OI_OK)
+        s = oi_model_read(m, t, codes, err);
+    for (uint64_t i = 0; s == OI_OK && i < n; i++) {
+        uint64_t g = oi_quant_group_of(q, i);
+        v[i] = oi_dtype_is_float8(q->codes)
+                   ? oi_f8_to_f32(q->codes, codes[i]) * p.scale[g]
+                   : (float)(((double)oi_code_get(q->codes, codes, i) - p.zero[g]) * p.scale[g]);
+    }
+    free(codes);
+    qparams_free(&p);
+    if (s != OI_OK)
+        free(v);
+    *out = s == OI_OK ? v : NULL;
+    return s;
+}
+
+/* The weight's floats: its decision's draw over its logical elements (row padding 0);
+ * a tied copy's are its source's; a folded table's keep the pattern of its old values. */
+static oi_status draw(oi_model *m, const oi_plan *plan, const oi_decision *d, const oi_tensor *t,
+                      uint64_t seed, float **out, uint64_t *count, oi_error *err)
+{
+    uint64_t n = logical_count(&d->q, t);
+    float *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+    if (!v)
+        return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
+    oi_decision fd = *d;
+    oi_tensor ft = *t;
+    fd.kind = d->draw;
+    ft.n_elems = n;
+    float *orig = NULL;
+    oi_status s = fd.kind == OI_FILL_DISTINCT ? stored_floats(m, &d->q, t, &orig, err) : OI_OK;
+    if (s == OI_OK)
+        s = orig ? oi_fill_distinct_values(&fd, &ft, seed, orig, v, err)
+                 : oi_fill_whole_values(&fd, &ft, seed, v, m, plan, err);
+    free(orig);
+    if (s) {
+        free(v);
+        return s;
+    }
+    for (uint64_t i = 0; d->q.packed && i < n; i++)
+        if ((int64_t)(i % (uint64_t)d->q.len) >= d->q.valid)
+            v[i] = 0;
+    *out = v;
+    *count = n;
+    return OI_OK;
+}
+
 /* The parameters of the weight the decision's q describes (tensor wi): fit
  * to its new draw when it is redrawn with scales of its own, else as stored.
  * floats (or NULL) receives the draw. */
@@ -167,7 +199,7 @@ static oi_status weight_params(oi_model *m, const oi_plan *plan, const oi_quant 
         return err->status;
     oi_status s = OI_OK;
     if (wd->kind == OI_FILL_QUANT && (fresh || floats))
-        s = draw(wd, t, seed, &v, &n, err);
+        s = draw(m, plan, wd, t, seed, &v, &n, err);
     int32_t zdt = q->zero >= 0 ? oi_model_tensor(m, (size_t)q->zero)->dtype : 0;
     if (s == OI_OK)
         s = fresh ? fit(q, oi_model_tensor(m, (size_t)q->scale)->dtype, zdt, v, n, p, err)
@@ -224,7 +256,7 @@ static oi_status qlinear_bias(oi_model *m, const oi_plan *plan, const oi_decisio
     qparams p = {0};
     float *b = NULL, *in = NULL;
     uint64_t n = 0;
-    oi_status s = draw(d, t, seed, &b, &n, err);
+    oi_status s = draw(m, plan, d, t, seed, &b, &n, err);
     if (s == OI_OK)
         s = weight_params(m, plan, q, (size_t)q->weight, seed, &p, NULL, NULL, err);
     if (s == OI_OK && !(in = oi_model_read_floats(m, oi_model_tensor(m, (size_t)q->in_scale), err)))

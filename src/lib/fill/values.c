@@ -103,10 +103,13 @@ static oi_status fill_copy(const oi_decision *d, const oi_tensor *t, uint64_t se
     if (s->n_elems != t->n_elems || sd->kind == OI_FILL_COPY)
         return oi_fail(err, OI_ERR_FORMAT, "tensor '%s': tie with '%s' does not fit", t->name,
                        s->name);
+    oi_decision source = *sd;
+    if (oi_fill_is_quant(sd->kind))
+        source.kind = sd->draw;   /* a quantized source: copy the floats it was drawn from */
     float *v = d->transposed ? malloc((size_t)(t->n_elems ? t->n_elems : 1) * sizeof *v) : out;
     if (!v)
         return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
-    oi_status st = oi_fill_whole_values(sd, s, seed, v, model, plan, err);
+    oi_status st = oi_fill_whole_values(&source, s, seed, v, model, plan, err);
     if (st == OI_OK && d->transposed) {
         int64_t rows, cols;
         oi_matrix_dims(s->proto->dims, s->proto->n_dims, s->n_elems, &rows, &cols);
@@ -167,6 +170,12 @@ oi_status oi_fill_values(const oi_decision *d, const oi_tensor *t, uint64_t seed
         return OI_OK;
     }
     return oi_fill_job_values(d, t, key, 0, t->n_elems, -1, out, err);
+}
+
+oi_status oi_fill_distinct_values(const oi_decision *d, const oi_tensor *t, uint64_t seed,
+                                  const float *orig, float *out, oi_error *err)
+{
+    return fill_distinct(d, t, oi_fill_tensor_key(t, seed), orig, out, err);
 }
 
 oi_status oi_fill_tensor_distinct(const oi_decision *d, const oi_tensor *t, uint64_t seed,

@@ -488,6 +488,7 @@ static void keep_tie(oi_model *model, const oi_analysis *a, oi_plan *plan, size_
     d->transposed = w->tied_transposed;
     snprintf(d->reason, sizeof d->reason, "tied with '%s'%s", name,
              w->tied_transposed ? " (transposed)" : "");
+    oi_plan_quantize(d, w);   /* a quantized copy: the source's values in its own codes */
 }
 
 oi_status oi_plan_build(oi_model *model, const oi_analysis *analysis, const oi_policy *policy,
@@ -513,8 +514,9 @@ oi_status oi_plan_build(oi_model *model, const oi_analysis *analysis, const oi_p
     q.residual_layers = residual / 2 > 1 ? residual / 2 : 1;
     for (size_t i = 0; i < n; i++)
         decide(oi_analysis_get(analysis, i), oi_model_tensor(model, i), &q, &plan->items[i]);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         keep_tie(model, analysis, plan, i);
+    for (size_t i = 0; i < n; i++) {   /* after every weight's decision is final */
         const oi_weight *w = oi_analysis_get(analysis, i);
         if (w->role == OI_ROLE_QSCALE || w->role == OI_ROLE_QZERO)
             oi_plan_quant_companion(&plan->items[i], w, &plan->items[w->quant.weight],

@@ -18,8 +18,9 @@ void oi_plan_quantize(oi_decision *d, const oi_weight *w)
     if (w->quant.form == OI_QUANT_NONE || d->kind == OI_FILL_NONE)
         return;
     int elementwise = d->kind == OI_FILL_CONSTANT || d->kind == OI_FILL_UNIFORM ||
-                      d->kind == OI_FILL_NORMAL || d->kind == OI_FILL_TRUNC_NORMAL;
-    if (!elementwise && (w->quant.packed || d->kind == OI_FILL_GATE_BIAS)) {
+                      d->kind == OI_FILL_NORMAL || d->kind == OI_FILL_TRUNC_NORMAL ||
+                      d->kind == OI_FILL_GATE_BIAS;
+    if (!elementwise && w->quant.packed) {
         char why[sizeof d->reason];
         snprintf(why, sizeof why, "%.60s cannot be drawn for a %s weight (its codes are "
                  "blocks, not the layer's matrix)", d->scheme, oi_quant_form_name(w->quant.form));

@@ -161,7 +161,7 @@ static json_object *tensor_json(const oi_tensor *t, const oi_weight *w, const oi
         json_object_object_add(o, "note", oi_json_string(w->note));
     if (w->module[0])
         json_object_object_add(o, "module", oi_json_string(w->module));
-    if (d->kind == OI_FILL_COPY)
+    if (d->kind == OI_FILL_COPY || (d->kind == OI_FILL_QUANT && d->draw == OI_FILL_COPY))
         json_object_object_add(o, "tied_with", oi_json_string(d->reason));
     json_object_object_add(o, "scheme", decision_json(d));
     return o;
