@@ -4,7 +4,8 @@ deployment tools write them, and the codec to read them back.
 Forms (each model's manifest lists every quantized weight and its parts):
   qdq      DequantizeLinear(codes, scale, zero point) feeding Conv / MatMul / Gather:
            int8 per-channel symmetric, uint8 per-tensor asymmetric, int4 in blocks
-           (opset 21 block_size), float8 E4M3FN per-tensor, int16 per-channel, and
+           (opset 21 block_size), float8 (E4M3FN; E4M3FNUZ, E5M2, E5M2FNUZ in the
+           float8 model) per tensor and per channel, int16 per-channel, and
            int32 conv biases in the scale input x weight.
   dynamic  ORT's dynamic quantization: DynamicQuantizeLinear on the input,
            ConvInteger / MatMulInteger, Cast, Mul by Mul(x_scale, w_scale), bias Add.
@@ -33,27 +34,42 @@ NP = {T.INT8: np.int8, T.UINT8: np.uint8, T.INT16: np.int16, T.UINT16: np.uint16
       T.INT32: np.int32}
 
 
-# ---- float8 E4M3FN, by table ----
-def f8_table():
+# ---- float8 (E4M3FN, E4M3FNUZ, E5M2, E5M2FNUZ), by table ----
+F8_FORMAT = {17: (4, 7, "fn"), 18: (4, 8, "fnuz"), 19: (5, 15, "ieee"), 20: (5, 16, "fnuz")}
+
+
+def f8_table(dtype=17):
+    """Every code's value: exponent bits, bias and how NaN / inf are spelled."""
+    ebits, bias, kind = F8_FORMAT[dtype]
+    mbits = 7 - ebits
     v = []
     for c in range(256):
-        s, e, m = c >> 7, (c >> 3) & 15, c & 7
-        if (c & 0x7f) == 0x7f:
+        s, e, m = c >> 7, (c >> mbits) & ((1 << ebits) - 1), c & ((1 << mbits) - 1)
+        if (kind == "fn" and (c & 0x7f) == 0x7f) or (kind == "fnuz" and c == 0x80) or \
+                (kind == "ieee" and e == (1 << ebits) - 1):
             v.append(np.nan)
             continue
-        x = m * 2.0 ** -9 if e == 0 else (1 + m / 8) * 2.0 ** (e - 7)
+        x = m * 2.0 ** (1 - bias - mbits) if e == 0 else (1 + m / 2 ** mbits) * 2.0 ** (e - bias)
         v.append(-x if s else x)
     return np.array(v, dtype=np.float64)
 
 
-F8 = f8_table()
+F8_KINDS = tuple(F8_FORMAT)
+F8_TABLES = {k: f8_table(k) for k in F8_KINDS}
+F8 = F8_TABLES[17]
 
 
-def to_f8(x):
-    pos = F8[:127]
-    a = np.minimum(np.abs(x), 448.0)
-    idx = np.abs(a[..., None] - pos[None, :]).argmin(-1)
-    return (idx | np.where(x < 0, 0x80, 0)).astype(np.uint8)
+def f8_max(dtype=17):
+    return np.nanmax(F8_TABLES[dtype][:128])
+
+
+def to_f8(x, dtype=17):
+    pos = F8_TABLES[dtype][:128]
+    ok = np.where(np.isfinite(pos))[0]
+    a = np.minimum(np.abs(x), f8_max(dtype))
+    idx = ok[np.abs(a[..., None] - pos[ok][None, :]).argmin(-1)]
+    neg = (x < 0) & (idx != 0) if F8_FORMAT[dtype][2] == "fnuz" else x < 0   # no -0 in FNUZ
+    return (idx | np.where(neg, 0x80, 0)).astype(np.uint8)
 
 
 # ---- raw tensors of any code type ----
@@ -78,7 +94,7 @@ def tensor(name, dtype, dims, codes):
     t.dims.extend(dims)
     if dtype in (INT4, UINT4):
         t.raw_data = pack4(codes)
-    elif dtype == F8E4M3FN:
+    elif dtype in F8_KINDS:
         t.raw_data = np.asarray(codes, dtype=np.uint8).tobytes()
     else:
         t.raw_data = np.asarray(codes).astype(NP.get(dtype, np.float32)).tobytes()
@@ -90,7 +106,7 @@ def codes_of(t):
     n = int(np.prod(t.dims)) if len(t.dims) else 1
     if t.data_type in (INT4, UINT4):
         return unpack4(t.raw_data, n, t.data_type == INT4).reshape(tuple(t.dims))
-    if t.data_type == F8E4M3FN:
+    if t.data_type in F8_KINDS:
         return np.frombuffer(t.raw_data, dtype=np.uint8).reshape(tuple(t.dims))
     return nh.to_array(t)
 
@@ -110,9 +126,9 @@ def reduce(w, axis, block, fn):
 
 def quantize(w, dtype, axis=None, block=0, symmetric=True):
     lo, hi = RANGES.get(dtype, (0, 0))
-    if dtype == F8E4M3FN:
-        s = reduce(np.abs(w), axis, block, np.max) / 448.0
-        return to_f8(w / broadcast(s, w.shape, axis, block)), s.astype(np.float32), None
+    if dtype in F8_KINDS:
+        s = reduce(np.abs(w), axis, block, np.max) / f8_max(dtype)
+        return to_f8(w / broadcast(s, w.shape, axis, block), dtype), s.astype(np.float32), None
     if symmetric:
         c = 0 if lo < 0 else (hi + 1) // 2
         s = reduce(np.abs(w), axis, block, np.max) / min(hi - c, c - lo)
@@ -163,8 +179,9 @@ def qdq_weight(inits, man, name, w, dtype, axis=None, block=0, symmetric=True, l
         inits.append(tensor(name + "_zp", dtype, scale_dims(w.shape, axis, block),
                             z.astype(np.int64)))
         ins.append(name + "_zp")
-    elif dtype == F8E4M3FN:
-        inits.append(tensor(name + "_zp", dtype, [], np.zeros(1, np.uint8)))
+    elif dtype in F8_KINDS:   # float8 zero points are 0, shaped as the scales
+        dims = scale_dims(w.shape, axis, block)
+        inits.append(tensor(name + "_zp", dtype, dims, np.zeros(int(np.prod(dims)), np.uint8)))
         ins.append(name + "_zp")
     attrs = {}
     if axis is not None:
@@ -421,6 +438,24 @@ def nbits(seed=0):
     return m, man
 
 
+def float8(seed=0):
+    """The other three float8 kinds, per tensor and per channel, in a MatMul chain."""
+    rng = np.random.default_rng(seed)
+    nodes, inits, man = [], [], []
+    x = "x"
+    for i, (layer, dtype, axis) in enumerate((("e4m3fnuz", 18, None), ("e5m2", 19, 1),
+                                              ("e5m2fnuz", 20, None))):
+        name = layer + ".weight"
+        nodes.append(qdq_weight(inits, man, name, trained(rng, 32, 32), dtype, axis=axis,
+                                layer=layer))
+        out = "y" if i == 2 else "h%d" % i
+        nodes.append(h.make_node("MatMul", [x, name], [out], name="/%s/MatMul" % layer))
+        x = out
+    m = model(nodes, inits, [h.make_tensor_value_info("x", T.FLOAT, [1, 32])],
+              [h.make_tensor_value_info("y", T.FLOAT, [1, 32])], "float8")
+    return m, man
+
+
 def row_blocks(w, bs):
     """[rows, cols] -> [rows, blocks, bs], the short last block padded with NaN."""
     rows, cols = w.shape
@@ -494,7 +529,7 @@ def gather(seed=0):
 
 
 MODELS = {"qdq_cnn": qdq_cnn, "qdq_embed": qdq_embed, "dynamic": dynamic, "qlinear": qlinear,
-          "nbits": nbits, "gather": gather}
+          "nbits": nbits, "gather": gather, "float8": float8}
 
 
 # ---- reading back: the float weights a runtime sees ----
@@ -533,8 +568,8 @@ def dequantize(tensors, entry):
             z = np.full((v, nb), 2 ** (bits - 1))
         per_elem = lambda g: np.repeat(g, bs, axis=1)[:, :d]   # noqa: E731
         return (codes - per_elem(z)) * per_elem(s.reshape(v, nb)), codes, z, s
-    if entry["dtype"] == F8E4M3FN:
-        vals = F8[q]
+    if entry["dtype"] in F8_KINDS:
+        vals = F8_TABLES[entry["dtype"]][q]
         return vals * broadcast(s, q.shape, entry["axis"], entry["block"]), q, None, s
     z = codes_of(zt).astype(np.int64).ravel() if zt is not None else np.zeros(s.shape, np.int64)
     zz = broadcast(z, q.shape, entry["axis"], entry["block"])
@@ -563,8 +598,8 @@ def fake_quant(entry, ref, s, z):
             own[entry["zero"]] = nh.from_array(zp)
         return dequantize(own, entry)[0]
     bs = broadcast(s, ref.shape, entry["axis"], entry["block"])
-    if entry["dtype"] == F8E4M3FN:
-        return F8[to_f8(ref / bs)] * bs
+    if entry["dtype"] in F8_KINDS:
+        return F8_TABLES[entry["dtype"]][to_f8(ref / bs, entry["dtype"])] * bs
     lo, hi = RANGES[entry["dtype"]]
     bz = broadcast(z, ref.shape, entry["axis"], entry["block"])
     return (np.clip(np.rint(ref / bs) + bz, lo, hi) - bz) * bs
