@@ -62,6 +62,50 @@ class Hardening(unittest.TestCase):
         return self.p("ext.onnx"), self.p("weights.bin")
 
     # ---- data loss without being asked ----
+    def crash_at_rename(self, n, *args):
+        """Run onnxinit killed (SIGKILL) as it makes its n-th rename, as a power cut would."""
+        return subprocess.run(["strace", "-f", "-o", "/dev/null", "-e",
+                               "trace=rename,renameat,renameat2", "-e",
+                               "inject=rename,renameat,renameat2:signal=KILL:when=%d" % n,
+                               BIN, *args], capture_output=True, text=True, timeout=120)
+
+    def values(self, model):
+        return {t.name: nh.to_array(t).tobytes() for t in onnx.load(model).graph.initializer}
+
+    def test_model_and_data_commit_as_a_pair(self):
+        """A full encode that replaces a model with external data (in place, or -f over a
+        model and its data) writes the new data under the alternate name, renames the
+        model last and removes the old data after: killed between the two renames, the
+        old model still reads its old data, every byte."""
+        model, data = self.external_model()
+        for attempt, (args, target) in enumerate((
+                (["--in-place", "--full-encode", model], model),
+                (["-f", "--full-encode", model, "-o", self.p("out.onnx")], self.p("out.onnx")))):
+            if attempt == 1:   # a model and its data to replace
+                self.assertEqual(run("-q", model, "-o", target, "--seed", "1").returncode, 0)
+            before = self.values(target)
+            files = set(os.listdir(self.tmp))
+            r = self.crash_at_rename(2, "-q", *args)
+            self.assertEqual(r.returncode, -signal.SIGKILL, r.stderr)
+            self.assertEqual(self.values(target), before, args)   # old model, old data
+            onnx.checker.check_model(target)
+            for f in set(os.listdir(self.tmp)) - files:   # the new data and a temp file
+                self.assertTrue(f.startswith(".") or f.endswith(".1"), f)
+                os.unlink(self.p(f))
+            r = self.crash_at_rename(1, "-q", *args)   # before anything lands
+            self.assertEqual(self.values(target), before)
+            for f in set(os.listdir(self.tmp)) - files:
+                os.unlink(self.p(f))
+            r = run("-q", *args)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            after = self.values(target)
+            self.assertTrue(any(after[k] != before[k] for k in before))
+            self.assertEqual(len(set(os.listdir(self.tmp)) - files), 1)   # new data only...
+            self.assertEqual(len(files - set(os.listdir(self.tmp))), 1)   # ...old data gone
+            r = run("-q", *args)   # and back to the first name
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(set(os.listdir(self.tmp)), files)
+
     def test_output_over_inputs_data_file_refused_even_with_force(self):
         model, data = self.external_model()
         before = digest(data)

@@ -110,36 +110,6 @@ static void swap_in_external(ext_slot *x, const char *location, uint64_t offset)
     p->n_double_data = p->n_uint64_data = 0;
 }
 
-oi_status oi_data_file_path(const char *out, const oi_save_opts *o, char **path, char **name,
-                            oi_error *err)
-{
-    char *dcopy = strdup(out), *bcopy = strdup(out);
-    if (!dcopy || !bcopy) {
-        free(dcopy);
-        free(bcopy);
-        return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", out);
-    }
-    const char *base = basename(bcopy);
-    size_t n = strlen(out) + (o->external_name ? strlen(o->external_name) : 0) + 16;
-    *name = malloc(n);
-    *path = malloc(n + strlen(dcopy));
-    if (*name && *path) {
-        if (o->external_name)
-            snprintf(*name, n, "%s", o->external_name);
-        else
-            snprintf(*name, n, "%s.data", base);
-        snprintf(*path, n + strlen(dcopy), "%s/%s", dirname(dcopy), *name);
-    }
-    free(dcopy);
-    free(bcopy);
-    if (!*name || !*path)
-        return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", out);
-    if (strchr(*name, '/') || !**name || strcmp(*name, ".") == 0 || strcmp(*name, "..") == 0)
-        return oi_fail(err, OI_ERR_USAGE, "%s: external data name '%s' must be a plain file "
-                       "name (it is stored next to the model)", out, *name);
-    return OI_OK;
-}
-
 static oi_status write_data_file(oi_model *m, ext_slot *slots, size_t n, const char *name,
                                  oi_save_file *f, oi_error *err)
 {
@@ -169,44 +139,6 @@ static oi_status pack_to_file(oi_model *m, oi_save_file *f, oi_error *err)
     return sink.status;
 }
 
-oi_status oi_save_check_inputs(const oi_model *m, const char *path, int model_output,
-                               const oi_save_opts *o, oi_error *err)
-{
-    /* the input model: only the model output, and only --in-place */
-    if (oi_save_check_target(path, oi_model_label(m), 1, model_output && o->allow_same_file, err))
-        return model_output ? err->status
-                            : oi_fail(err, OI_ERR_UNSAFE, "%s: the new data file would be the "
-                                      "input model itself (refused)", path);
-    /* a data file the model reads: only the data output, and only --in-place */
-    for (size_t i = 0; i < oi_model_tensor_count(m); i++) {
-        const char *ext = ((oi_model *)m)->tensors[i].ext_path;
-        if (ext && oi_save_check_target(path, ext, 1, !model_output && o->allow_same_file, err))
-            return oi_fail(err, OI_ERR_UNSAFE, "%s: is the input's external data file '%s' "
-                           "(refused, even with -f: the input would lose its weights)", path, ext);
-    }
-    return OI_OK;
-}
-
-oi_status oi_save_check_data_target(const oi_model *m, const char *path, const oi_save_opts *o,
-                                    oi_error *err)
-{
-    if (oi_save_check_inputs(m, path, 0, o, err))
-        return err->status;
-    struct stat st;
-    if (o->allow_same_file && lstat(path, &st) == 0) {
-        /* in place, the data output may replace only a data file this model reads */
-        int own = 0;
-        for (size_t i = 0; i < oi_model_tensor_count(m) && !own; i++) {
-            const char *ext = ((oi_model *)m)->tensors[i].ext_path;
-            own = ext && oi_save_check_target(path, ext, 1, 0, NULL) == OI_ERR_UNSAFE;
-        }
-        if (!own)
-            return oi_fail(err, OI_ERR_UNSAFE, "%s: exists and this model does not read it "
-                           "(another model's data?); refused in place", path);
-    }
-    return oi_save_check_target(path, NULL, o->overwrite, 0, err);
-}
-
 oi_status oi_model_save(oi_model *m, const char *path, const oi_save_opts *opts, oi_error *err)
 {
     oi_save_opts none = {0};
@@ -218,7 +150,7 @@ oi_status oi_model_save(oi_model *m, const char *path, const oi_save_opts *opts,
     for (size_t i = 0; i < m->n_tensors; i++)
         n_ext += (size_t)goes_external(&m->tensors[i], o);
     ext_slot *slots = n_ext ? calloc(n_ext, sizeof *slots) : NULL;
-    char *data_path = NULL, *data_name = NULL;
+    char *data_path = NULL, *data_name = NULL, *retire = NULL;
     oi_save_file data = {.fd = -1}, model = {.fd = -1};
     oi_status s = OI_OK;
     if (n_ext && !slots)
@@ -228,9 +160,7 @@ oi_status oi_model_save(oi_model *m, const char *path, const oi_save_opts *opts,
             slots[k++].t = &m->tensors[i];
     size_t swapped = 0;
     if (s == OI_OK && n_ext) {
-        s = oi_data_file_path(path, o, &data_path, &data_name, err);
-        if (s == OI_OK)
-            s = oi_save_check_data_target(m, data_path, o, err);
+        s = oi_data_file_choose(m, path, o, &data_path, &data_name, &retire, err);
         if (s == OI_OK)
             s = oi_save_begin(&data, data_path, err);
         if (s == OI_OK) {
@@ -253,16 +183,19 @@ oi_status oi_model_save(oi_model *m, const char *path, const oi_save_opts *opts,
         s = oi_model_check_unchanged(m, err);
     if (s == OI_OK && n_ext)
         s = oi_save_commit(&data, o->overwrite, err);
-    if (s == OI_OK) {
+    if (s == OI_OK) {   /* the model last: the switch from the old pair to the new */
         s = oi_save_commit(&model, o->overwrite, err);
         if (s != OI_OK && n_ext)
             remove(data_path);   /* the model did not land: its new data file goes too */
+        else if (retire)
+            remove(retire);      /* the replaced model's data, read by no one now */
     }
     oi_save_abort(&data);
     oi_save_abort(&model);
     free(slots);
     free(data_path);
     free(data_name);
+    free(retire);
     return s;
 }
 

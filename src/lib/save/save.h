@@ -69,6 +69,13 @@ oi_status oi_model_save_buffer(oi_model *model, uint8_t **data, size_t *len, oi_
 oi_status oi_data_file_path(const char *out, const oi_save_opts *o, char **path, char **name,
                             oi_error *err);
 
+/* The side data file of a full encode (oi_data_file_path's), or its alternate
+ * ("NAME.1" <-> "NAME") when the model being replaced reads it; then
+ * *retire is the old one, to remove once the new model is in place. */
+oi_status oi_data_file_choose(const oi_model *model, const char *model_path,
+                              const oi_save_opts *opts, char **path, char **name, char **retire,
+                              oi_error *err);
+
 /* Encode the model into a new temporary file (f, begun here, not committed),
  * its external tensors pointing at data_name with their offsets unchanged. */
 oi_status oi_model_save_relocated(oi_model *m, const char *path, const oi_save_opts *o,
