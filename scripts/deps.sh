@@ -11,7 +11,7 @@ PKGS=(
   libjson-c-dev liblapacke-dev libopenblas-dev librandom123-dev nettle-dev
   # tests, sanitizers, fuzzing, memcheck
   libcunit1-dev python3-onnx python3-numpy python3-scipy python3-torch python3-torchvision
-  clang libclang-rt-14-dev valgrind parallel strace
+  clang libclang-rt-14-dev valgrind parallel strace time
 )
 command -v node >/dev/null && command -v npm >/dev/null || PKGS+=(nodejs npm)   # ORT tests
 missing=()

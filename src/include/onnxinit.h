@@ -156,6 +156,12 @@ OI_API oi_status oi_plan_file(const oi_ctx *ctx, const char *input, oi_format fo
 OI_API oi_status oi_audit_file(const oi_ctx *ctx, const char *input, oi_format format, FILE *out,
                                int *flagged, oi_error *err);
 
+/* About how much memory re-initializing `input` holds at its peak: the file's
+ * bytes plus 256 per protobuf message in it (from one read-only walk, no
+ * decoding; a file of tiny messages costs ~100x its size).  External data
+ * files are not counted. */
+OI_API oi_status oi_memory_estimate(const char *input, uint64_t *bytes, oi_error *err);
+
 /* Keep `input` (and its one external data file) as INPUT+suffix before an
  * in-place run; *made_model / *made_data (oi_free) name what was created. */
 OI_API oi_status oi_backup_file(const char *input, const char *suffix, char **made_model,

@@ -13,10 +13,14 @@
 
 /* ---- the list ---- */
 
+/* Memory the model will hold: its decoded size (oi_memory_estimate: bytes plus
+ * a cost per message) and the usual side data file. */
 static uint64_t input_bytes(const char *path)
 {
     struct stat st;
-    uint64_t n = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+    uint64_t n = 0;
+    if (oi_memory_estimate(path, &n, NULL) != OI_OK)
+        n = stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
     size_t len = strlen(path);
     char *data = malloc(len + 6);
     if (data) {

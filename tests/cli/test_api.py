@@ -165,6 +165,27 @@ class Api(unittest.TestCase):
         onnx.checker.check_model(onnx.load_from_string(fresh))
         self.assertEqual(fresh, onnxinit.reinit(ext, seed=2))
 
+    def test_memory_estimate(self):
+        """Size plus 256 B per message: a plain model costs about its size, a file of
+        empty nodes about 128x; a missing file raises."""
+        big = os.path.join(FIX, "good", "resnet18.onnx")
+        est = onnxinit.memory_estimate(big)
+        self.assertGreater(est, os.path.getsize(big))
+        self.assertLess(est, 1.05 * os.path.getsize(big))
+        tmp = tempfile.mkdtemp(prefix="oiest-")
+        try:
+            path = os.path.join(tmp, "empty.onnx")
+            g = onnx.helper.make_graph([], "g", [], [])
+            g.node.extend([onnx.NodeProto() for _ in range(20000)])
+            onnx.save(onnx.helper.make_model(g), path)
+            est = onnxinit.memory_estimate(path)
+            self.assertGreaterEqual(est, os.path.getsize(path) + 256 * 20000)
+            self.assertLess(est, os.path.getsize(path) + 256 * 20100)
+            with self.assertRaises(onnxinit.Error):
+                onnxinit.memory_estimate(os.path.join(tmp, "missing.onnx"))
+        finally:
+            shutil.rmtree(tmp)
+
     def test_version(self):
         self.assertRegex(onnxinit.version(), r"^\d+\.\d+\.\d+$")
         self.assertIn(onnxinit.version(), cli("--version").stdout)

@@ -61,6 +61,61 @@ class Hardening(unittest.TestCase):
         onnx.save(m, self.p("ext.onnx"))
         return self.p("ext.onnx"), self.p("weights.bin")
 
+    # ---- memory: what --max-memory counts ----
+    def empty_nodes_model(self, path, n):
+        """n empty NodeProtos (2 bytes each on disk) in an otherwise valid model."""
+        g = h.make_graph([], "g", [vi("x", [1])], [vi("x", [1])])
+        m = h.make_model(g)
+        body = g.SerializeToString() + b"\x0a\x00" * n
+        length, size = b"", len(body)
+        while True:
+            length += bytes([(size & 0x7f) | (0x80 if size >> 7 else 0)])
+            size >>= 7
+            if not size:
+                break
+        m.ClearField("graph")
+        with open(path, "wb") as f:
+            f.write(m.SerializeToString() + b"\x3a" + length + body)
+        return path
+
+    def peak_rss(self, *args):
+        """Peak resident memory (bytes) of one onnxinit run, and its exit status.  Measured
+        by /usr/bin/time: a child forked from this (large) interpreter would count the
+        interpreter's pages until its exec."""
+        env = {k: v for k, v in os.environ.items() if k != "MALLOC_PERTURB_"}   # meson's: it
+        r = subprocess.run(["/usr/bin/time", "-f", "%M", BIN, *args], capture_output=True,
+                           text=True, env=env)                         # changes what is held
+        return int(r.stderr.strip().splitlines()[-1]) * 1024, r.returncode
+
+    def test_max_memory_counts_decoded_messages(self):
+        """A model of tiny messages decodes to ~100x its size.  The budget counts
+        256 B per message (README): one such model stays under its estimate, and two
+        under a budget for one run one after the other, not together.  (Under ASan,
+        whose allocator holds freed memory and shadows all of it, the runs must only
+        succeed alike: the memory figures are the sanitizer's.)"""
+        n = 600000
+        a = self.empty_nodes_model(self.p("a.onnx"), n)
+        estimate = os.path.getsize(a) + 256 * n
+        single, rc = self.peak_rss("plan", a)
+        self.assertEqual(rc, 0)
+        sanitized = os.environ.get("OI_SANITIZE", "none") != "none"
+        if not sanitized:   # ASan's shadow memory is not the program's
+            self.assertLess(single, estimate + 48 << 20)
+        self.assertGreater(single, 50 * os.path.getsize(a))   # what file bytes would miss
+        os.makedirs(self.p("tree"))
+        for k in range(2):
+            self.empty_nodes_model(self.p("tree", "m%d.onnx" % k), n)
+        budget = "%dK" % (estimate * 3 // 2 // 1024)
+        limited, rc = self.peak_rss("-q", "-r", self.p("tree"), "--output-dir", self.p("o1"),
+                                    "-j", "2", "--max-memory", budget)
+        together, rc2 = self.peak_rss("-q", "-r", self.p("tree"), "--output-dir", self.p("o2"),
+                                      "-j", "2")
+        self.assertEqual(rc, rc2)   # the same outcome with and without the budget
+        self.assertIn(rc, (0, 1))
+        if not sanitized:   # ASan's allocator keeps freed memory in quarantine
+            self.assertGreater(together, 1.6 * single)
+            self.assertLess(limited, 1.35 * single)
+
     # ---- data loss without being asked ----
     def crash_at_rename(self, n, *args):
         """Run onnxinit killed (SIGKILL) as it makes its n-th rename, as a power cut would."""

@@ -57,6 +57,13 @@ static oi_status backup(oi_model *m, const char *input, const char *suffix, char
     return s;
 }
 
+oi_status oi_memory_estimate(const char *input, uint64_t *bytes, oi_error *err)
+{
+    if (!input || !bytes)
+        return oi_fail(err, OI_ERR_USAGE, "oi_memory_estimate: input and bytes are required");
+    return oi_model_memory_estimate(input, bytes, err);
+}
+
 oi_status oi_backup_file(const char *input, const char *suffix, char **made_model,
                          char **made_data, oi_error *err)
 {

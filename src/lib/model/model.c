@@ -226,7 +226,7 @@ static void drop_proto(oi_model *m)
 
 static oi_status decode(oi_model *m, const uint8_t *data, size_t len, oi_error *err)
 {
-    int check = oi_wire_check(data, len, &onnx__model_proto__descriptor, OI_MAX_NESTING);
+    int check = oi_wire_check(data, len, &onnx__model_proto__descriptor, OI_MAX_NESTING, NULL);
     if (check == -1)
         return oi_fail(err, OI_ERR_FORMAT, "%s: messages nest deeper than %d levels (refused "
                        "before decoding)", m->label, OI_MAX_NESTING);
@@ -362,6 +362,29 @@ oi_status oi_model_load(const char *path, oi_model **out, oi_error *err)
                       : load_mapped(fd, (size_t)st.st_size, path, out, err);
     close(fd);
     return s;
+}
+
+oi_status oi_model_memory_estimate(const char *path, uint64_t *bytes, oi_error *err)
+{
+    *bytes = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return oi_fail(err, OI_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+        close(fd);
+        return oi_fail(err, OI_ERR_IO, "%s: not a regular, non-empty file", path);
+    }
+    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED)
+        return oi_fail(err, OI_ERR_IO, "%s: cannot map: %s", path, strerror(errno));
+    uint64_t messages = 0;
+    oi_wire_check(map, (size_t)st.st_size, &onnx__model_proto__descriptor, OI_MAX_NESTING,
+                  &messages);
+    munmap(map, (size_t)st.st_size);
+    *bytes = (uint64_t)st.st_size + messages * OI_BYTES_PER_MESSAGE;
+    return OI_OK;
 }
 
 oi_status oi_model_check_unchanged(const oi_model *m, oi_error *err)

@@ -64,6 +64,14 @@ void oi_model_free(oi_model *model);
  * zeros there and lets this check fail the job.) */
 oi_status oi_model_check_unchanged(const oi_model *model, oi_error *err);
 
+/* Decoding costs memory per message, not per byte: 2 million empty nodes
+ * (4 MB on disk) measured 231 B each (protobuf-c's struct, its pointer, the
+ * allocator's header, the graph's node).  A re-initialization of `path` holds
+ * about its size (mapped) plus this much per message: *bytes, found by one
+ * read-only walk of the file's messages (no decoding). */
+#define OI_BYTES_PER_MESSAGE 256u
+oi_status oi_model_memory_estimate(const char *path, uint64_t *bytes, oi_error *err);
+
 Onnx__ModelProto *oi_model_proto(oi_model *model);
 const char *oi_model_label(const oi_model *model);
 size_t oi_model_tensor_count(const oi_model *model);

@@ -219,10 +219,11 @@ const oi_wire_payload *oi_wire_find(const oi_wire_scan *s, uint64_t path)
 /* ---- nesting depth, by the schema ---- */
 
 static int nesting(const uint8_t *p, const uint8_t *end, const ProtobufCMessageDescriptor *d,
-                   int depth, int max)
+                   int depth, int max, uint64_t *messages)
 {
     if (depth > max)
         return -1;
+    ++*messages;
     while (p < end) {   /* -1: too deep, -2: a NUL inside a string; 0 otherwise */
         uint64_t tag, v;
         if (varint(&p, end, &tag))
@@ -241,7 +242,7 @@ static int nesting(const uint8_t *p, const uint8_t *end, const ProtobufCMessageD
             const ProtobufCFieldDescriptor *f =
                 d ? protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3)) : NULL;
             if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
-                int r = nesting(p, p + v, f->descriptor, depth + 1, max);
+                int r = nesting(p, p + v, f->descriptor, depth + 1, max, messages);
                 if (r < 0)
                     return r;
             }
@@ -258,7 +259,11 @@ static int nesting(const uint8_t *p, const uint8_t *end, const ProtobufCMessageD
 }
 
 int oi_wire_check(const uint8_t *data, size_t len, const ProtobufCMessageDescriptor *d,
-                  int max_depth)
+                  int max_depth, uint64_t *messages)
 {
-    return nesting(data, data + len, d, 0, max_depth);
+    uint64_t count = 0;
+    int r = nesting(data, data + len, d, 0, max_depth, &count);
+    if (messages)
+        *messages = count;
+    return r;
 }

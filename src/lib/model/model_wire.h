@@ -42,10 +42,11 @@ const oi_wire_payload *oi_wire_find(const oi_wire_scan *scan, uint64_t path);
 /* Walk message fields by the schema before decoding: -1 if messages nest
  * deeper than max_depth (decoders recurse per level), -2 if a string field
  * holds a NUL byte (C readers would see a shorter name), else 0.  Malformed
- * input counts as 0 here; the decoder reports it. */
+ * input counts as 0 here; the decoder reports it.  *messages (if not NULL):
+ * the messages seen, which is what decoding costs in memory. */
 struct ProtobufCMessageDescriptor;
 int oi_wire_check(const uint8_t *data, size_t len, const struct ProtobufCMessageDescriptor *d,
-                  int max_depth);
+                  int max_depth, uint64_t *messages);
 
 /* Structural paths: start from oi_wire_path_root(), extend per step with the
  * field number and the index among that field's occurrences. */

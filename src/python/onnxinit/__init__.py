@@ -18,7 +18,7 @@ import ctypes.util
 import json
 import os
 
-__all__ = ["reinit", "plan", "plan_records", "fill", "version", "Error"]
+__all__ = ["reinit", "plan", "plan_records", "fill", "memory_estimate", "version", "Error"]
 
 
 class Error(RuntimeError):
@@ -103,6 +103,9 @@ _list_free = _sig("oi_plan_list_free", None, _P)
 _fill_record = _sig("oi_fill_record", ctypes.c_int, _P, ctypes.POINTER(_Record), ctypes.c_void_p,
                     ctypes.c_size_t, _E)
 
+_memory_estimate = _sig("oi_memory_estimate", ctypes.c_int, ctypes.c_char_p,
+                        ctypes.POINTER(ctypes.c_uint64), _E)
+
 # oi_param values (onnxinit.h)
 _PARAMS = {"threads": 1, "forget_bias": 2, "materialize": 3, "residual_scale": 4,
            "full_encode": 5, "overwrite": 6, "in_place": 7}
@@ -111,6 +114,14 @@ _PARAMS = {"threads": 1, "forget_bias": 2, "materialize": 3, "residual_scale": 4
 def version():
     """The loaded library's version string."""
     return _version().decode()
+
+
+def memory_estimate(path):
+    """About the peak memory (bytes) re-initializing the model file holds: its size
+    plus 256 bytes per protobuf message in it (external data not counted)."""
+    err, n = _ErrorStruct(), ctypes.c_uint64()
+    _check(_memory_estimate(os.fsencode(path), ctypes.byref(n), ctypes.byref(err)), err)
+    return n.value
 
 
 def _check(status, err):
