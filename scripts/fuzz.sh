@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fuzz the four harnesses (model bytes, files with external data, rules text, graph-aware
-# mutations through the analysis) for SECONDS each (default 60) with clang, ASan and UBSan.
+# Fuzz the five harnesses (model bytes, files with external data, rules text, graph-aware
+# mutations through the analysis, the command line) for SECONDS each (default 60) with
+# clang, ASan and UBSan.
 #   bash scripts/fuzz.sh [SECONDS]
 # Corpus: build-fuzz/corpus-*/ seeded from the fixtures; findings: build-fuzz/crash-*.
 set -euo pipefail
@@ -13,7 +14,9 @@ if [ ! -f build-fuzz/build.ninja ]; then
 fi
 ninja -C build-fuzz
 fx=build-fuzz/tests/fixtures
-mkdir -p build-fuzz/corpus-model build-fuzz/corpus-external build-fuzz/corpus-rules build-fuzz/corpus-graph
+mkdir -p build-fuzz/corpus-model build-fuzz/corpus-external build-fuzz/corpus-rules build-fuzz/corpus-graph \
+  build-fuzz/corpus-options
+cp -n tests/fuzz/options-seeds/* build-fuzz/corpus-options/ 2>/dev/null || true
 cp -n $fx/analysis/*.onnx $fx/torch/*.onnx build-fuzz/corpus-graph/ 2>/dev/null || true
 cp -n tests/fuzz/rules-seeds/* build-fuzz/corpus-rules/ 2>/dev/null || true
 cp -n $fx/good/*.onnx $fx/bad/*.onnx $fx/analysis/*.onnx build-fuzz/corpus-model/ 2>/dev/null || true
@@ -31,8 +34,9 @@ for name in ("mlp.onnx", "resnet18.onnx", "lstm_bidir.onnx", "constants.onnx"):
 PY
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # -timeout: an input that takes longer than 10 s is a hang, and fails the run
-for h in model external rules graph; do
+for h in model external rules graph options; do
   echo "== fuzz_$h for ${secs}s =="
-  (cd build-fuzz && ./tests/fuzz_$h -max_total_time="$secs" -max_len=4000000 -rss_limit_mb=4096 -timeout=10 \
+  quiet=""; [ "$h" = options ] && quiet="-close_fd_mask=2"   # its usage errors, by the million
+  (cd build-fuzz && ./tests/fuzz_$h -max_total_time="$secs" -max_len=4000000 -rss_limit_mb=4096 -timeout=10 $quiet \
      -print_final_stats=1 corpus-$h 2>&1 | grep -E "^(#[0-9]+.*(DONE|pulse)|stat::|==|SUMMARY)" | tail -12)
 done

@@ -196,6 +196,7 @@ static int parse_args(int argc, char **argv, cli_args *a)
 {
     int c;
     opterr = 0;
+    optind = 0;   /* glibc: a full restart, so the parser can run more than once (fuzzing) */
     while ((c = getopt_long(argc, argv, "o:fj:rqvhV", long_options, NULL)) != -1) {
         switch (c) {
         case 'o': a->output = optarg; break;
@@ -315,8 +316,7 @@ static int parse_args(int argc, char **argv, cli_args *a)
     return -1;
 }
 
-/* The options as a library context; 0, or an exit code after a message. */
-static int make_ctx(cli_args *a)
+int oi_cli_make_ctx(cli_args *a)
 {
     oi_error err;
     oi_error_clear(&err);
@@ -408,22 +408,36 @@ static int failure_exit(const oi_error *err)
     return err->status == OI_ERR_USAGE ? OI_EXIT_USAGE : OI_EXIT_FAILED;
 }
 
-int oi_cli_main(int argc, char **argv)
+int oi_cli_parse(int argc, char **argv, cli_args *a)
 {
-    cli_args a;
-    memset(&a, 0, sizeof a);
-    /* past a file-size limit, write() should fail with EFBIG (reported, temp
-     * file removed) rather than the signal killing us mid-write */
-    signal(SIGXFSZ, SIG_IGN);
+    memset(a, 0, sizeof *a);
     if (argc > 1 && (strcmp(argv[1], "plan") == 0 || strcmp(argv[1], "audit") == 0)) {
-        a.plan_mode = strcmp(argv[1], "plan") == 0 ? 1 : 2;
+        a->plan_mode = strcmp(argv[1], "plan") == 0 ? 1 : 2;
         argv[1] = argv[0];   /* parse the rest as if "plan" were the program name */
         argc--;
         argv++;
     }
-    int rc = parse_args(argc, argv, &a);
+    return parse_args(argc, argv, a);
+}
+
+void oi_cli_args_free(cli_args *a)
+{
+    oi_ctx_free(a->ctx);
+    free(a->only.items);
+    free(a->exclude.items);
+    free(a->inputs.items);
+    memset(a, 0, sizeof *a);
+}
+
+int oi_cli_main(int argc, char **argv)
+{
+    cli_args a;
+    /* past a file-size limit, write() should fail with EFBIG (reported, temp
+     * file removed) rather than the signal killing us mid-write */
+    signal(SIGXFSZ, SIG_IGN);
+    int rc = oi_cli_parse(argc, argv, &a);
     if (rc < 0) {
-        int made = make_ctx(&a);
+        int made = oi_cli_make_ctx(&a);
         rc = made ? made : -1;
     }
     if (rc < 0) {
@@ -481,9 +495,6 @@ int oi_cli_main(int argc, char **argv)
         }
         oi_summary_clear(&sum);
     }
-    oi_ctx_free(a.ctx);
-    free(a.only.items);
-    free(a.exclude.items);
-    free(a.inputs.items);
+    oi_cli_args_free(&a);
     return rc;
 }

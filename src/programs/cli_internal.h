@@ -33,6 +33,13 @@ typedef struct {
     uint64_t max_memory;
 } cli_args;
 
+/* argv (a leading "plan"/"audit" word included) into a; -1 to go on, else the
+ * exit code (its message printed).  Safe to call again: getopt restarts. */
+int oi_cli_parse(int argc, char **argv, cli_args *a);
+/* a->ctx from the options; 0, or an exit code after a message. */
+int oi_cli_make_ctx(cli_args *a);
+void oi_cli_args_free(cli_args *a);
+
 /* Whether these arguments ask for batch mode (several inputs, -r, ...). */
 int oi_cli_is_batch(const cli_args *a);
 /* Run batch mode; returns the exit code.  cancel is set by SIGINT/SIGTERM. */
