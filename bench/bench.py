@@ -30,9 +30,35 @@ def timed(cmd, env=None):
 
 def clean(paths):
     for p in paths:
+        if os.path.isdir(p):
+            shutil.rmtree(p)
         for q in (p, p + ".data"):
             if os.path.exists(q):
                 os.unlink(q)
+
+
+# name, layout (embedded | ext: one data file | dir: a folder, one file per tensor), and the
+# peer's runs (None: as many as ours; 0: it cannot, bfloat16 is not in its types)
+MODELS = [("mlp_1g.onnx", "embedded", None), ("mlp_1g_ext.onnx", "ext", None),
+          ("mlp_1g_fp16.onnx", "embedded", None), ("mlp_1g_bf16.onnx", "embedded", 0),
+          ("big_4g_fp16_ext.onnx", "ext", 1), ("big_4g_fp16_each/model.onnx", "dir", 1),
+          ("cnn_100m.onnx", "embedded", None), ("rnn_100m.onnx", "embedded", None)]
+
+
+def model_bytes(path, layout):
+    if layout == "dir":
+        d = os.path.dirname(path)
+        return sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
+    return os.path.getsize(path) + (os.path.getsize(path + ".data") if layout == "ext" else 0)
+
+
+def copy_cmd(src, dst, layout):
+    """cp of the model as it is stored, and cp then sync of what was written."""
+    if layout == "dir":
+        c = "cp -r %s %s" % (os.path.dirname(src), dst)
+        return c, c + " && sync -f %s" % dst
+    c = "cp %s %s" % (src, dst) + (" && cp %s.data %s.data" % (src, dst) if layout == "ext" else "")
+    return c, c + " && sync %s" % dst + (" %s.data" % dst if layout == "ext" else "")
 
 
 def series(runs, cmd, outputs, shell_cmd=None):
@@ -89,24 +115,35 @@ def main():
     os.makedirs(out, exist_ok=True)
     size = lambda p: os.path.getsize(p) + (os.path.getsize(p + ".data") if os.path.exists(p + ".data") else 0)
     rows = []
-    for name, ext in (("mlp_1g.onnx", False), ("mlp_1g_ext.onnx", True), ("cnn_100m.onnx", False),
-                      ("rnn_100m.onnx", False)):
+    for name, layout, peer_runs in MODELS:
         src = os.path.join(a.work, name)
-        o1, o2, o3 = (os.path.join(out, p + name) for p in ("oi-", "peer-", "cp-"))
-        mb = size(src) / 2**20
-        subprocess.run(["cat", src] + ([src + ".data"] if ext else []), stdout=subprocess.DEVNULL)
-        cp_cmd = "cp %s %s" % (src, o3) + (" && cp %s.data %s.data" % (src, o3) if ext else "")
+        if not os.path.exists(src):
+            continue
+        flat = name.replace("/", "-")
+        o1, o2, o3 = (os.path.join(out, p + flat) for p in ("oi-", "peer-", "cp-"))
+        mb = model_bytes(src, layout) / 2**20
+        subprocess.run(["cat"] + ([os.path.join(os.path.dirname(src), f) for f in
+                                   os.listdir(os.path.dirname(src))] if layout == "dir" else
+                                  [src] + ([src + ".data"] if layout == "ext" else [])),
+                       stdout=subprocess.DEVNULL)
+        cp_cmd, cps_cmd = copy_cmd(src, o3, layout)
         cp = series(a.runs, None, [o3], cp_cmd)
-        cps = series(a.runs, None, [o3], cp_cmd + " && sync %s" % o3 + (" %s.data" % o3 if ext else ""))
+        cps = series(a.runs, None, [o3], cps_cmd)
         mine = series(a.runs, [oi, "-v", src, "-o", o1], [o1])
-        peer = series(a.runs, [PEER, src, o2, "-q"] + (["--external"] if ext else []), [o2])
-        rows.append((name, mb, mine, peer, cp, cps))
+        runs = a.runs if peer_runs is None else peer_runs
+        peer = (series(runs, [PEER, src, o2, "-q"] + (["--external"] if layout != "embedded" else []),
+                       [o2]) if runs else None)
+        clean([o1, o2, o3])
+        rows.append((name, mb, mine, peer, cp, cps, runs))
     print("| model | size | onnxinit min / median | peak RSS | peer min / median | peer RSS | cp min | cp+sync min | onnxinit/cp | onnxinit/(cp+sync) | peer/onnxinit | onnxinit phases |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name, mb, m, p, c, cs in rows:
-        print("| %s | %.0f MB | %.2f / %.2f s | %.0f MB | %.2f / %.2f s | %.0f MB | %.2f s | %.2f s | %.1fx | %.1fx | %.1fx | %s |"
-              % (name, mb, m[0], m[1], m[2], p[0], p[1], p[2], c[0], cs[0], m[0] / c[0],
-                 m[0] / cs[0], p[0] / m[0], phases(m[3])))
+    for name, mb, m, p, c, cs, runs in rows:
+        peer = ("%.2f / %.2f s%s | %.0f MB" % (p[0], p[1], " (1 run)" if runs == 1 else "", p[2])
+                if p else "— (no bfloat16) | —")
+        ratio = "%.1fx" % (p[0] / m[0]) if p else "—"
+        print("| %s | %.0f MB | %.2f / %.2f s | %.0f MB | %s | %.2f s | %.2f s | %.2fx | %.2fx | %s | %s |"
+              % (name, mb, m[0], m[1], m[2], peer, c[0], cs[0], m[0] / c[0], m[0] / cs[0], ratio,
+                 phases(m[3])))
     small = sorted(glob.glob(os.path.join(a.work, "small", "*.onnx")))
     sdir = os.path.join(out, "small")
     shutil.rmtree(sdir, ignore_errors=True)

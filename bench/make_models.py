@@ -3,6 +3,10 @@
 
   mlp_1g.onnx                 ~1 GB fp32 MLP, Gemm+Relu, 256 M params, embedded
   mlp_1g_ext.onnx (+ .data)   the same with external data
+  mlp_1g_fp16.onnx            ~1 GB fp16 MLP (512 M params), embedded
+  mlp_1g_bf16.onnx            ~1 GB bfloat16 MLP (512 M params), embedded
+  big_4g_fp16_ext.onnx        ~4 GB fp16 MLP (2 G params), external data in one file
+  big_4g_fp16_each/model.onnx the same, one external file per tensor
   cnn_100m.onnx               ~100 MB CNN: Conv/BN/Relu, grouped and depthwise
   rnn_100m.onnx               ~100 MB: bidirectional LSTM and GRU layers
   small/m000..m199.onnx       200 small (~1 MB) MLPs"""
@@ -35,6 +39,60 @@ def mlp(width, depth, inputs=1):
         x = "a%d" % i
     g = h.make_graph(nodes, "mlp", [vi("x", [inputs, width])], [vi(x, [inputs, width])], inits)
     return h.make_model(g, opset_imports=OPSET)
+
+
+def half_mlp(width, depth, dtype, name):
+    """An MLP of fp16 or bfloat16 weights (bf16: the top half of each float32)."""
+    model = mlp(width, depth)
+    for t in model.graph.initializer:
+        a = nh.to_array(t)
+        raw = (a.astype(np.float16).tobytes() if dtype == T.FLOAT16
+               else (a.view(np.uint32) >> 16).astype(np.uint16).tobytes())
+        t.ClearField("raw_data")
+        t.data_type = dtype
+        t.raw_data = raw
+    model.graph.name = name
+    return model
+
+
+def external_half_mlp(out, width, depth, one_file):
+    """width x width fp16 layers written straight to external data (never all in memory):
+    one data file, or one per tensor."""
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    nodes, inits, x = [], [], "x"
+    data_name = os.path.basename(out) + ".data"
+    offset = 0
+    f = open(os.path.join(os.path.dirname(out), data_name), "wb") if one_file else None
+    for i in range(depth):
+        for name, shape in (("fc%d.weight" % i, (width, width)), ("fc%d.bias" % i, (width,))):
+            a = (w(*shape) if len(shape) == 2 else np.zeros(shape, np.float32)).astype(np.float16)
+            t = T()
+            t.name, t.data_type = name, T.FLOAT16
+            t.dims.extend(shape)
+            t.data_location = T.EXTERNAL
+            raw = a.tobytes()
+            if one_file:
+                f.write(raw)
+                loc, off = data_name, offset
+                offset += len(raw)
+            else:
+                loc, off = name + ".bin", 0
+                with open(os.path.join(os.path.dirname(out), loc), "wb") as g:
+                    g.write(raw)
+            for k, v in (("location", loc), ("offset", str(off)), ("length", str(len(raw)))):
+                e = t.external_data.add()
+                e.key, e.value = k, v
+            inits.append(t)
+            del a, raw
+        nodes += [h.make_node("Gemm", [x, "fc%d.weight" % i, "fc%d.bias" % i], ["g%d" % i],
+                              transB=1),
+                  h.make_node("Relu", ["g%d" % i], ["a%d" % i])]
+        x = "a%d" % i
+    if f:
+        f.close()
+    x16 = lambda n, s: h.make_tensor_value_info(n, T.FLOAT16, s)   # noqa: E731
+    g = h.make_graph(nodes, "big", [x16("x", [1, width])], [x16(x, [1, width])], inits)
+    onnx.save(h.make_model(g, opset_imports=OPSET), out)
 
 
 def cnn():
@@ -120,10 +178,21 @@ def scaling(out):
         onnx.save(nested_ifs(n), os.path.join(d, "if_%d.onnx" % n))
 
 
+def big16(out):
+    """The 4 GB fp16 rows: 8 layers of 16384 x 16384, in one data file and in one per tensor."""
+    external_half_mlp(os.path.join(out, "big_4g_fp16_ext.onnx"), 16384, 8, True)
+    external_half_mlp(os.path.join(out, "big_4g_fp16_each", "model.onnx"), 16384, 8, False)
+
+
 def main():
     out = sys.argv[1]
     if len(sys.argv) > 2 and sys.argv[2] == "--scale-only":
         scaling(out)
+        return
+    if len(sys.argv) > 2 and sys.argv[2] == "--half-only":   # the fp16/bf16 rows, added later
+        for dtype, name in ((T.FLOAT16, "mlp_1g_fp16"), (T.BFLOAT16, "mlp_1g_bf16")):
+            onnx.save(half_mlp(8192, 8, dtype, name), os.path.join(out, name + ".onnx"))
+        big16(out)
         return
     os.makedirs(os.path.join(out, "small"), exist_ok=True)
     big = mlp(8192, 4)
@@ -135,6 +204,9 @@ def main():
                     all_tensors_to_one_file=True, location="mlp_1g_ext.onnx.data",
                     size_threshold=1024)
     del big
+    for dtype, name in ((T.FLOAT16, "mlp_1g_fp16"), (T.BFLOAT16, "mlp_1g_bf16")):
+        onnx.save(half_mlp(8192, 8, dtype, name), os.path.join(out, name + ".onnx"))
+    big16(out)
     onnx.save(cnn(), os.path.join(out, "cnn_100m.onnx"))
     onnx.save(rnn(), os.path.join(out, "rnn_100m.onnx"))
     for i in range(200):

@@ -116,6 +116,42 @@ class Hardening(unittest.TestCase):
             self.assertGreater(together, 1.6 * single)
             self.assertLess(limited, 1.35 * single)
 
+    def test_one_external_file_per_tensor_is_patched_not_held(self):
+        """Weights in one file each: the patch save gathers them into one new data file
+        (kept tensors copied, new ones written once), the same tensors as the full encode,
+        and the weights never pass through memory; the input's files are untouched."""
+        rng = np.random.default_rng(3)
+        inits = [nh.from_array(rng.normal(0, 1, (1024, 1024)).astype(np.float32), "w%d" % i)
+                 for i in range(24)]
+        inits.append(nh.from_array(np.arange(3, dtype=np.int64), "ids"))   # kept, external too
+        nodes, x = [], "x"
+        for i in range(24):
+            nodes += [h.make_node("MatMul", [x, "w%d" % i], ["m%d" % i]),
+                      h.make_node("Relu", ["m%d" % i], ["r%d" % i])]
+            x = "r%d" % i
+        nodes.append(h.make_node("Gather", [x, "ids"], ["y"], axis=1))
+        m = h.make_model(h.make_graph(nodes, "g", [vi("x", [1, 1024])], [vi("y", None)], inits),
+                         opset_imports=[h.make_opsetid("", 17)])
+        os.makedirs(self.p("each"))
+        src = self.p("each", "m.onnx")
+        onnx.save(m, src, save_as_external_data=True, all_tensors_to_one_file=False,
+                  size_threshold=0)
+        before = {f: digest(self.p("each", f)) for f in os.listdir(self.p("each"))}
+        rss, rc = self.peak_rss("-q", src, "-o", self.p("patch.onnx"), "--seed", "8")
+        self.assertEqual(rc, 0)
+        r = run("-q", src, "-o", self.p("full.onnx"), "--seed", "8", "--full-encode")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.values(self.p("patch.onnx")), self.values(self.p("full.onnx")))
+        self.assertEqual(self.values(self.p("patch.onnx"))["ids"], np.arange(3).tobytes())
+        self.assertEqual(sorted(os.listdir(self.tmp)), sorted(
+            ["each", "patch.onnx", "patch.onnx.data", "full.onnx", "full.onnx.data"]))
+        if os.environ.get("OI_SANITIZE", "none") == "none":
+            self.assertLess(rss, 48 << 20)   # 96 MB of weights
+        self.assertEqual({f: digest(self.p("each", f)) for f in os.listdir(self.p("each"))}, before)
+        r = run("-q", "--in-place", src)   # in place: a new data file beside it, same bytes
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.values(src).keys(), self.values(self.p("patch.onnx")).keys())
+
     # ---- data loss without being asked ----
     def crash_at_rename(self, n, *args):
         """Run onnxinit killed (SIGKILL) as it makes its n-th rename, as a power cut would."""

@@ -179,6 +179,12 @@ oi_status oi_save_copy_range(oi_save_file *f, const char *src_path, uint64_t off
     return OI_OK;
 }
 
+oi_status oi_save_copy_to(oi_save_file *f, const char *src_path, uint64_t in, uint64_t out,
+                          uint64_t len, oi_error *err)
+{
+    return copy_part(f, src_path, in, out, len, err);
+}
+
 oi_status oi_save_copy_at(oi_save_file *f, const char *src_path, uint64_t offset, uint64_t len,
                           oi_error *err)
 {

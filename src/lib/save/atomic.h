@@ -31,6 +31,9 @@ oi_status oi_save_write(oi_save_file *f, const void *data, size_t len, oi_error 
 /* Append len bytes of src_path at offset (copy_file_range when it can). */
 oi_status oi_save_copy_range(oi_save_file *f, const char *src_path, uint64_t offset,
                              uint64_t len, oi_error *err);
+/* Copy src[in, in+len) to the output at out. */
+oi_status oi_save_copy_to(oi_save_file *f, const char *src_path, uint64_t in, uint64_t out,
+                          uint64_t len, oi_error *err);
 /* Copy src[offset, offset+len) to the same offset of the output. */
 oi_status oi_save_copy_at(oi_save_file *f, const char *src_path, uint64_t offset, uint64_t len,
                           oi_error *err);

@@ -159,3 +159,10 @@ oi_status oi_data_file_choose(const oi_model *m, const char *model_path, const o
     }
     return oi_save_check_data_target(m, *path, o, err);
 }
+
+uint64_t oi_data_file_place(uint64_t at, uint64_t n_bytes)
+{
+    if (n_bytes < 64 * OI_BIG_TENSOR_ALIGN || at % OI_BIG_TENSOR_ALIGN == 0)
+        return at;
+    return at + OI_BIG_TENSOR_ALIGN - at % OI_BIG_TENSOR_ALIGN;
+}

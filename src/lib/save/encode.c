@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 
 #define SINK_CAP (1u << 20)
-#define BIG_TENSOR_ALIGN 4096   /* page-aligned big tensors let runtimes mmap them */
 
 /* A ProtobufCBuffer that writes through to a save file; big appends bypass the buffer. */
 typedef struct {
@@ -113,12 +112,12 @@ static void swap_in_external(ext_slot *x, const char *location, uint64_t offset)
 static oi_status write_data_file(oi_model *m, ext_slot *slots, size_t n, const char *name,
                                  oi_save_file *f, oi_error *err)
 {
-    static const uint8_t zeros[BIG_TENSOR_ALIGN];
+    static const uint8_t zeros[OI_BIG_TENSOR_ALIGN];
     for (size_t i = 0; i < n; i++) {
         oi_tensor *t = slots[i].t;
-        if (t->n_bytes >= 64 * BIG_TENSOR_ALIGN && f->written % BIG_TENSOR_ALIGN)
-            if (oi_save_write(f, zeros, BIG_TENSOR_ALIGN - f->written % BIG_TENSOR_ALIGN, err))
-                return err->status;
+        uint64_t at = oi_data_file_place(f->written, t->n_bytes);
+        if (at > f->written && oi_save_write(f, zeros, (size_t)(at - f->written), err))
+            return err->status;
         uint64_t offset = f->written;
         if (write_payload(m, (size_t)(t - m->tensors), f, err))
             return err->status;
@@ -200,7 +199,8 @@ oi_status oi_model_save(oi_model *m, const char *path, const oi_save_opts *opts,
 }
 
 oi_status oi_model_save_relocated(oi_model *m, const char *path, const oi_save_opts *o,
-                                  const char *data_name, oi_save_file *f, oi_error *err)
+                                  const char *data_name, const uint64_t *placed,
+                                  oi_save_file *f, oi_error *err)
 {
     size_t n = 0;
     for (size_t i = 0; i < m->n_tensors; i++)
@@ -211,7 +211,7 @@ oi_status oi_model_save_relocated(oi_model *m, const char *path, const oi_save_o
     for (size_t i = 0, k = 0; i < m->n_tensors; i++)
         if (m->tensors[i].storage == OI_STORE_EXTERNAL) {
             slots[k].t = &m->tensors[i];
-            swap_in_external(&slots[k], data_name, m->tensors[i].ext_offset);
+            swap_in_external(&slots[k], data_name, placed ? placed[i] : m->tensors[i].ext_offset);
             k++;
         }
     oi_status s = oi_save_check_target(path, m->label, o->overwrite, o->allow_same_file, err);

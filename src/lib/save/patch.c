@@ -20,7 +20,8 @@ struct oi_patch {
     oi_save_opts opts;
     char *path;
     int external;                /* model with external data: patch its data file */
-    const char *ext_source;      /* that one data file */
+    const char *ext_source;      /* that one data file (NULL: several, gathered) */
+    uint64_t *placed;            /* gathered: each external tensor's offset in the new file */
     char *data_path, *data_name;
     oi_save_file model_file, data_file;
     int committed;
@@ -68,21 +69,28 @@ oi_status oi_model_save_pointing(oi_model *m, const char *path, const char *data
 {
     oi_save_opts o = {.overwrite = overwrite};
     oi_save_file f = {.fd = -1};
-    oi_status s = oi_model_save_relocated(m, path, &o, data_name, &f, err);
+    oi_status s = oi_model_save_relocated(m, path, &o, data_name, NULL, &f, err);
     if (s == OI_OK)
         s = oi_save_commit(&f, overwrite, err);
     oi_save_abort(&f);
     return s;
 }
 
-static int by_lo(const void *a, const void *b);
 
 /* Does a rewritten payload share a byte with any other tensor's payload (two
  * external tensors pointing at the same bytes, a float weight overlapping a
  * kept integer tensor)?  Then patching would change what another reads. */
+typedef struct { uint64_t lo, hi; int rewritten; const char *file; } span;
+
+static int by_file_lo(const void *a, const void *b)
+{
+    const span *x = a, *y = b;
+    int f = strcmp(x->file, y->file);
+    return f ? f : x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
 static int rewrites_shared_bytes(const oi_model *m, const unsigned char *rewrite, int external)
 {
-    typedef struct { uint64_t lo, hi; int rewritten; } span;
     span *s = malloc((m->n_tensors ? m->n_tensors : 1) * sizeof *s);
     size_t n = 0;
     if (!s)
@@ -92,13 +100,15 @@ static int rewrites_shared_bytes(const oi_model *m, const unsigned char *rewrite
         uint64_t lo = external ? t->ext_offset : t->file_offset;
         uint64_t len = external ? t->n_bytes : t->file_len;
         if ((external ? t->ext_path != NULL : t->file_len > 0) && len > 0)
-            s[n++] = (span){lo, lo + len, rewrite[i]};
+            s[n++] = (span){lo, lo + len, rewrite[i], external ? t->ext_path : ""};
     }
-    qsort(s, n, sizeof *s, by_lo);   /* lo is the first member, as in range */
+    qsort(s, n, sizeof *s, by_file_lo);   /* bytes can be shared only within one file */
     int shared = 0;
     uint64_t hi = 0;
     int hi_rewritten = 0;
     for (size_t i = 0; i < n && !shared; i++) {
+        if (i > 0 && strcmp(s[i].file, s[i - 1].file) != 0)
+            hi = 0, hi_rewritten = 0;
         if (i > 0 && s[i].lo < hi && (s[i].rewritten || hi_rewritten))
             shared = 1;
         if (s[i].hi > hi) {
@@ -118,12 +128,11 @@ int oi_patch_possible(const oi_model *m, const unsigned char *rewrite, const oi_
     if (!m->map || o->externalize)
         return 0;
     const char *data = single_data_file(m, &several);
-    if (several)
-        return 0;
-    if (rewrites_shared_bytes(m, rewrite, 0) || (data && rewrites_shared_bytes(m, rewrite, 1)))
+    if (rewrites_shared_bytes(m, rewrite, 0) ||
+        ((data || several) && rewrites_shared_bytes(m, rewrite, 1)))
         return 0;   /* the full encode gives each tensor its own bytes */
-    if (data)
-        return 1;   /* data file patched; embedded tensors are written into the model */
+    if (data || several)
+        return 1;   /* data patched or gathered; embedded tensors are written into the model */
     for (size_t i = 0; i < m->n_tensors; i++)
         if (rewrite[i] && !in_file_as_raw(m, &m->tensors[i]))
             return 0;
@@ -176,6 +185,38 @@ static oi_status holes_for(const oi_patch *p, const unsigned char *rewrite, rang
 }
 
 
+/* Several data files: one new file, each external tensor placed in it in
+ * order (big ones page-aligned); the kept ones copied from where they are,
+ * the rewritten ones left for the fill.  Its name never one the replaced
+ * model reads (the offsets change). */
+static oi_status gather(oi_patch *p, const unsigned char *rewrite, oi_error *err)
+{
+    oi_model *m = p->m;
+    char *retire = NULL;
+    oi_status s = oi_data_file_choose(m, p->path, &p->opts, &p->data_path, &p->data_name,
+                                      &retire, err);
+    free(retire);   /* the old model's data files stay: it may be someone's */
+    if (s == OI_OK && !(p->placed = calloc(m->n_tensors ? m->n_tensors : 1, sizeof *p->placed)))
+        s = oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", p->path);
+    uint64_t at = 0;
+    for (size_t i = 0; s == OI_OK && i < m->n_tensors; i++)
+        if (m->tensors[i].storage == OI_STORE_EXTERNAL) {
+            p->placed[i] = oi_data_file_place(at, m->tensors[i].n_bytes);
+            at = p->placed[i] + m->tensors[i].n_bytes;
+        }
+    if (s == OI_OK)
+        s = oi_save_begin(&p->data_file, p->data_path, err);
+    if (s == OI_OK && ftruncate(p->data_file.fd, (off_t)at) < 0)
+        s = oi_fail(err, OI_ERR_IO, "%s: cannot size output: %s", p->data_path, strerror(errno));
+    for (size_t i = 0; s == OI_OK && i < m->n_tensors; i++) {
+        const oi_tensor *t = &m->tensors[i];
+        if (t->storage == OI_STORE_EXTERNAL && !rewrite[i] && t->n_bytes)
+            s = oi_save_copy_to(&p->data_file, t->ext_path, t->ext_offset, p->placed[i],
+                                t->n_bytes, err);
+    }
+    return s;
+}
+
 oi_status oi_patch_begin(oi_model *m, const char *path, const oi_save_opts *opts,
                          const unsigned char *rewrite, oi_patch **out, oi_error *err)
 {
@@ -190,7 +231,7 @@ oi_status oi_patch_begin(oi_model *m, const char *path, const oi_save_opts *opts
     p->model_file.fd = p->data_file.fd = -1;
     int several;
     p->ext_source = single_data_file(m, &several);
-    p->external = p->ext_source != NULL;
+    p->external = p->ext_source != NULL || several;
     range *holes = NULL;
     size_t n = 0;
     oi_status s = oi_save_check_inputs(m, path, 1, opts, err);
@@ -198,7 +239,9 @@ oi_status oi_patch_begin(oi_model *m, const char *path, const oi_save_opts *opts
         s = oi_save_check_target(path, m->label, opts->overwrite, opts->allow_same_file, err);
     if (s == OI_OK)
         s = holes_for(p, rewrite, &holes, &n, err);
-    if (s == OI_OK && p->external) {
+    if (s == OI_OK && several) {
+        s = gather(p, rewrite, err);
+    } else if (s == OI_OK && p->external) {
         struct stat st;
         s = oi_data_file_path(path, opts, &p->data_path, &p->data_name, err);
         if (s == OI_OK)
@@ -227,7 +270,7 @@ int oi_patch_target(const oi_patch *p, const oi_tensor *t, int *fd, uint64_t *of
 {
     if (p->external && t->storage == OI_STORE_EXTERNAL) {
         *fd = p->data_file.fd;
-        *offset = t->ext_offset;
+        *offset = p->placed ? p->placed[t - p->m->tensors] : t->ext_offset;
         return 1;
     }
     if (!p->external && in_file_as_raw(p->m, t)) {
@@ -243,7 +286,8 @@ oi_status oi_patch_commit(oi_patch *p, oi_error *err)
     oi_status s = OI_OK;
     if (p->external) {
         /* the model itself is small: encode it, pointing at the new data file */
-        s = oi_model_save_relocated(p->m, p->path, &p->opts, p->data_name, &p->model_file, err);
+        s = oi_model_save_relocated(p->m, p->path, &p->opts, p->data_name, p->placed,
+                                    &p->model_file, err);
         if (s == OI_OK)
             s = oi_save_flush(&p->data_file, err);
     }
@@ -266,5 +310,6 @@ void oi_patch_free(oi_patch *p)
     free(p->path);
     free(p->data_path);
     free(p->data_name);
+    free(p->placed);
     free(p);
 }

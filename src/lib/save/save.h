@@ -24,7 +24,8 @@ oi_status oi_model_save(oi_model *model, const char *path, const oi_save_opts *o
 /* Patch save: when nothing but tensor values changes, the output is the
  * input's bytes with the rewritten payloads written in place (the model file,
  * or for external-data models a copy of their one data file beside a newly
- * encoded model).  Begin with the tensors to rewrite flagged; fill writes
+ * encoded model; several data files are gathered into one new file, each
+ * tensor's bytes copied or written once).  Begin with the tensors to rewrite flagged; fill writes
  * each payload at its target; commit makes it durable and renames. */
 typedef struct oi_patch oi_patch;
 /* Can the model be saved this way with these tensors rewritten? */
@@ -77,8 +78,13 @@ oi_status oi_data_file_choose(const oi_model *model, const char *model_path,
                               oi_error *err);
 
 /* Encode the model into a new temporary file (f, begun here, not committed),
- * its external tensors pointing at data_name with their offsets unchanged. */
+ * its external tensors pointing at data_name, at placed[i] (NULL: their
+ * offsets unchanged). */
 oi_status oi_model_save_relocated(oi_model *m, const char *path, const oi_save_opts *o,
-                                  const char *data_name, oi_save_file *f, oi_error *err);
+                                  const char *data_name, const uint64_t *placed,
+                                  oi_save_file *f, oi_error *err);
+/* Where big tensors start in a new data file (page-aligned: runtimes mmap them). */
+#define OI_BIG_TENSOR_ALIGN 4096
+uint64_t oi_data_file_place(uint64_t at, uint64_t n_bytes);
 
 #endif
