@@ -37,18 +37,6 @@ static void fake(fake_tensor *f, const char *name, int32_t dtype, int rank, cons
                        .n_bytes = n * oi_dtype_size(dtype), .storage = OI_STORE_RAW};
 }
 
-static double decode(int32_t dtype, const uint8_t *p)
-{
-    float f;
-    double d;
-    uint16_t h;
-    switch (dtype) {
-    case DT(FLOAT): memcpy(&f, p, 4); return f;
-    case DT(DOUBLE): memcpy(&d, p, 8); return d;
-    case DT(FLOAT16): memcpy(&h, p, 2); return oi_f16_to_f32(h);
-    default: memcpy(&h, p, 2); return oi_bf16_to_f32(h);
-    }
-}
 
 /* Neighbouring representable value in dtype (values were made in float32). */
 static double neighbour(int32_t dtype, double v, int up)
@@ -140,7 +128,7 @@ static void check_distribution(const char *what, const oi_decision *d, const tar
         CU_ASSERT_EQUAL_FATAL(oi_fill_tensor(d, &f.t, 20261123, bytes, &err), OI_OK);
         double sum = 0, sq = 0, mn = INFINITY, mx = -INFINITY;
         for (size_t i = 0; i < N; i++) {
-            x[i] = decode(dtypes[k], bytes + i * f.t.elem_size);
+            x[i] = oi_float_get(dtypes[k], bytes, i);
             sum += x[i];
             mn = fmin(mn, x[i]);
             mx = fmax(mx, x[i]);

@@ -123,6 +123,14 @@ uint64_t oi_quant_group_of(const oi_quant *q, uint64_t i);
 uint64_t oi_quant_zero_index(const oi_quant *q, uint64_t g);
 /* The zero point at the centre of a code type's range: 0 signed, 2^(bits-1) unsigned. */
 int64_t oi_quant_centre(int32_t codes);
+/* The stored scale and zero point of each group (oi_quant_groups of them); an
+ * absent zero point reads as the centre, a float8 one as 0. */
+oi_status oi_quant_read_params(oi_model *model, const oi_quant *q, float *scale, float *zero,
+                               oi_error *err);
+/* Element i's code (oi_code_get), dequantized with those parameters; *step
+ * (if not NULL): its group's scale, the distance between neighbouring values. */
+double oi_quant_value(const oi_quant *q, int64_t code, uint64_t i, const float *scale,
+                      const float *zero, double *step);
 
 /* "per-tensor", "per-channel(axis 0)", "blocks of 32 (axis 1)" for the read-out. */
 void oi_quant_granularity(const oi_quant *q, char *out, size_t size);

@@ -19,25 +19,10 @@ typedef struct {
     const oi_tensor *t;
     const oi_quant *q;        /* NULL: float values */
     int64_t rows, cols;
-    float *scale;             /* per group (quantized) */
-    int64_t *zero;            /* per group (quantized) */
+    float *scale, *zero;      /* per group (quantized) */
     int n_diag;
     double diag[SAMPLE], half[SAMPLE];   /* value and half its step at (k, k) */
 } twin;
-
-static double float_at(int32_t dtype, const uint8_t *e)
-{
-    float f;
-    double d;
-    uint16_t h;
-    switch (dtype) {
-    case DT(FLOAT): memcpy(&f, e, 4); return f;
-    case DT(DOUBLE): memcpy(&d, e, 8); return d;
-    case DT(FLOAT16): memcpy(&h, e, 2); return oi_f16_to_f32(h);
-    case DT(BFLOAT16): memcpy(&h, e, 2); return oi_bf16_to_f32(h);
-    default: return NAN;   /* readable() lets no other type here */
-    }
-}
 
 /* Element i of c, whose stored bytes are buf (buf_index: i's place in buf). */
 static double value_at(const twin *c, const uint8_t *buf, uint64_t buf_index, uint64_t i,
@@ -45,11 +30,12 @@ static double value_at(const twin *c, const uint8_t *buf, uint64_t buf_index, ui
 {
     if (!c->q) {
         *half = 0;
-        return float_at(c->t->dtype, buf + buf_index * c->t->elem_size);
+        return oi_float_get(c->t->dtype, buf, buf_index);
     }
-    uint64_t g = oi_quant_group_of(c->q, i);
-    *half = 0.5 * c->scale[g];
-    return (double)(oi_code_get(c->t->dtype, buf, buf_index) - c->zero[g]) * c->scale[g];
+    double step, v = oi_quant_value(c->q, oi_code_get(c->t->dtype, buf, buf_index), i, c->scale,
+                                    c->zero, &step);
+    *half = 0.5 * step;
+    return v;
 }
 
 static int readable(const oi_weight *w, const oi_tensor *t)
@@ -58,8 +44,7 @@ static int readable(const oi_weight *w, const oi_tensor *t)
     if (!oi_tie_role(w->role) || t->n_elems < 16 || t->storage == OI_STORE_NONE)
         return 0;
     if (q->form == OI_QUANT_NONE)
-        return t->elem_size > 0 && (t->dtype == DT(FLOAT) || t->dtype == DT(DOUBLE) ||
-                                    t->dtype == DT(FLOAT16) || t->dtype == DT(BFLOAT16));
+        return t->elem_size > 0 && oi_dtype_is_float(t->dtype);
     return !q->packed && q->weight < 0 && q->scale >= 0 && t->elem_size > 0 &&
            t->elem_size <= 2 && !oi_dtype_is_float8(t->dtype) && !q->zero_float;
 }
@@ -69,17 +54,10 @@ static int load(const oi_actx *x, twin *c)
 {
     if (c->q) {
         uint64_t g = oi_quant_groups(c->q);
-        const oi_tensor *s = oi_model_tensor(x->model, (size_t)c->q->scale);
-        const oi_tensor *z = c->q->zero >= 0 ? oi_model_tensor(x->model, (size_t)c->q->zero)
-                                             : NULL;
-        uint8_t *zb = z ? malloc(z->n_bytes ? z->n_bytes : 1) : NULL;
-        c->scale = s->n_elems == g ? oi_model_read_floats(x->model, s, NULL) : NULL;
+        c->scale = malloc((size_t)(g ? g : 1) * sizeof *c->scale);
         c->zero = malloc((size_t)(g ? g : 1) * sizeof *c->zero);
-        int ok = c->scale && c->zero && (!z || (zb && !oi_model_read(x->model, z, zb, NULL)));
-        for (uint64_t k = 0; ok && k < g; k++)
-            c->zero[k] = zb ? oi_code_get(c->t->dtype, zb, k) : oi_quant_centre(c->t->dtype);
-        free(zb);
-        if (!ok)
+        if (!c->scale || !c->zero ||
+            oi_quant_read_params(x->model, c->q, c->scale, c->zero, NULL) != OI_OK)
             return -1;
     }
     int64_t n = c->cols > 1 ? (c->rows < c->cols ? c->rows : c->cols) : c->rows;

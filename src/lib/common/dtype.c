@@ -75,6 +75,21 @@ int oi_dtype_is_quantized(int32_t dtype)
     return hi != 0 || oi_dtype_is_float8(dtype);
 }
 
+double oi_float_get(int32_t dtype, const void *buf, uint64_t i)
+{
+    const uint8_t *b = buf;
+    float f;
+    double d;
+    uint16_t h;
+    switch (dtype) {
+    case DT(FLOAT): memcpy(&f, b + 4 * i, 4); return f;
+    case DT(DOUBLE): memcpy(&d, b + 8 * i, 8); return d;
+    case DT(FLOAT16): memcpy(&h, b + 2 * i, 2); return oi_f16_to_f32(h);
+    case DT(BFLOAT16): memcpy(&h, b + 2 * i, 2); return oi_bf16_to_f32(h);
+    default: return NAN;
+    }
+}
+
 int64_t oi_code_get(int32_t dtype, const void *buf, uint64_t i)
 {
     const uint8_t *b = buf;
@@ -88,6 +103,8 @@ int64_t oi_code_get(int32_t dtype, const void *buf, uint64_t i)
     case DT(UINT16): memcpy(&u16, b + 2 * i, 2); return u16;
     case DT(INT32): memcpy(&s32, b + 4 * i, 4); return s32;
     case OI_DT_UINT4: return (b[i / 2] >> (4 * (i % 2))) & 15;
+    case OI_DT_FLOAT8E4M3FN: case OI_DT_FLOAT8E4M3FNUZ: case OI_DT_FLOAT8E5M2:
+    case OI_DT_FLOAT8E5M2FNUZ: return b[i];   /* the byte (oi_f8_to_f32 gives its value) */
     case OI_DT_INT4: {
         int v = (b[i / 2] >> (4 * (i % 2))) & 15;
         return v >= 8 ? v - 16 : v;

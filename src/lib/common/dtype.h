@@ -30,8 +30,11 @@ int oi_dtype_is_float8(int32_t dtype);
 void oi_dtype_int_range(int32_t dtype, int64_t *lo, int64_t *hi);
 
 /* Integer codes in a payload: element i of an INT8/UINT8/INT16/UINT16/INT32/
- * INT4/UINT4 buffer (4-bit: two a byte, low nibble first). */
+ * INT4/UINT4 buffer (4-bit: two a byte, low nibble first); of a float8 buffer,
+ * its byte. */
 int64_t oi_code_get(int32_t dtype, const void *buf, uint64_t i);
+/* Element i of a FLOAT, DOUBLE, FLOAT16 or BFLOAT16 buffer (other types: NaN). */
+double oi_float_get(int32_t dtype, const void *buf, uint64_t i);
 void oi_code_set(int32_t dtype, void *buf, uint64_t i, int64_t v);
 
 /* Float8 (ONNX's four kinds): round to nearest even, saturating to the

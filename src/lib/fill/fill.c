@@ -214,6 +214,19 @@ static unsigned char *read_by_fills(const oi_plan *plan, size_t n)
     return mark;
 }
 
+/* Where tensor i's bytes go: the output file, its payload in memory, or a
+ * buffer handed over at the end (aside: another fill reads its stored values). */
+static int place(fill_run *r, size_t i, int aside)
+{
+    oi_tensor *t = oi_model_tensor(r->model, i);
+    if (r->target.locate && r->target.locate(r->target.ctx, t, &r->fd[i], &r->off[i]))
+        return 0;   /* written straight into the output file */
+    r->dst[i] = aside ? NULL : oi_model_raw_payload(r->model, t);
+    if (!r->dst[i])
+        r->dst[i] = malloc(t->n_bytes ? t->n_bytes : 1);
+    return r->dst[i] ? 0 : -1;
+}
+
 static oi_status prepare(fill_run *r, oi_fill_stats *st, oi_error *err)
 {
     size_t n = oi_model_tensor_count(r->model), cap = 0;
@@ -221,31 +234,20 @@ static oi_status prepare(fill_run *r, oi_fill_stats *st, oi_error *err)
     r->fd = calloc(n ? n : 1, sizeof *r->fd);
     r->off = calloc(n ? n : 1, sizeof *r->off);
     unsigned char *aside = read_by_fills(r->plan, n);
-    if (!r->dst || !r->fd || !r->off || !aside) {
-        free(aside);
-        return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(r->model));
-    }
-    for (size_t i = 0; i < n; i++) {
+    oi_status s = r->dst && r->fd && r->off && aside
+                      ? OI_OK : oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(r->model));
+    for (size_t i = 0; s == OI_OK && i < n; i++) {
+        const oi_tensor *t = oi_model_tensor(r->model, i);
         if (!touches(r->plan, r->model, i))
             continue;
-        oi_tensor *t = oi_model_tensor(r->model, i);
-        if (r->target.locate && r->target.locate(r->target.ctx, t, &r->fd[i], &r->off[i])) {
-            /* written straight into the output file */
-        } else if (!(r->dst[i] = aside[i] ? NULL : oi_model_raw_payload(r->model, t)) &&
-                   !(r->dst[i] = malloc(t->n_bytes ? t->n_bytes : 1))) {
-            free(aside);
-            return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory for tensor '%s'",
-                           oi_model_label(r->model), t->name);
-        }
-        if (plan_jobs(r, i, &cap)) {
-            free(aside);
-            return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(r->model));
-        }
+        if (place(r, i, aside[i]) || plan_jobs(r, i, &cap))
+            s = oi_fail(err, OI_ERR_NOMEM, "%s: out of memory for tensor '%s'",
+                        oi_model_label(r->model), t->name);
         st->tensors++;
         st->elements += t->n_elems;
     }
     free(aside);
-    return OI_OK;
+    return s;
 }
 
 /* Typed and external tensors were filled into scratch buffers: hand them over. */

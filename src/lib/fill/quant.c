@@ -14,7 +14,7 @@
 typedef struct {
     uint64_t groups;
     float *scale;     /* per group */
-    double *zero;     /* per group (float8: 0; a code, or any value for float zero points) */
+    float *zero;      /* per group (float8: 0; a code, or any value for float zero points) */
 } qparams;
 
 static void qparams_free(qparams *p)
@@ -71,51 +71,16 @@ static oi_status fit(const oi_quant *q, int32_t scale_dtype, int32_t zero_dtype,
         } else if (q->symmetric) {
             double half = (double)(qhi - c < c - qlo ? qhi - c : c - qlo);
             p->scale[k] = stored_scale(scale_dtype, a / half);
-            p->zero[k] = c;
+            p->zero[k] = (float)c;
         } else {
             p->scale[k] = stored_scale(scale_dtype, ((double)hi[k] - lo[k]) / (double)(qhi - qlo));
             double z = (double)qlo - lo[k] / (double)p->scale[k];
             p->zero[k] = q->zero_float ? stored_value(zero_dtype, z)
-                                       : fmin(fmax(rint(z), (double)qlo), (double)qhi);
+                                       : (float)fmin(fmax(rint(z), (double)qlo), (double)qhi);
         }
     }
     free(lo);
     free(hi);
-    return OI_OK;
-}
-
-/* The scales and zero points as the file holds them (kept ones, or the old
- * weight's when it is not redrawn). */
-static oi_status read_params(oi_model *m, const oi_quant *q, qparams *p, oi_error *err)
-{
-    const oi_tensor *s = oi_model_tensor(m, (size_t)q->scale);
-    if (s->n_elems != p->groups)
-        return oi_fail(err, OI_ERR_FORMAT, "tensor '%s': %llu scales for %llu groups", s->name,
-                       (unsigned long long)s->n_elems, (unsigned long long)p->groups);
-    float *f = oi_model_read_floats(m, s, err);
-    if (!f)
-        return err ? err->status : OI_ERR_NOMEM;
-    memcpy(p->scale, f, p->groups * sizeof *f);
-    free(f);
-    const oi_tensor *z = q->zero >= 0 ? oi_model_tensor(m, (size_t)q->zero) : NULL;
-    if (z && q->zero_float) {
-        if (!(f = oi_model_read_floats(m, z, err)))
-            return err ? err->status : OI_ERR_NOMEM;
-        for (uint64_t k = 0; k < p->groups; k++)
-            p->zero[k] = f[k];
-        free(f);
-        return OI_OK;
-    }
-    uint8_t *zb = z ? malloc(z->n_bytes ? z->n_bytes : 1) : NULL;
-    if (z && (!zb || oi_model_read(m, z, zb, err))) {
-        free(zb);
-        return zb ? err->status : oi_fail(err, OI_ERR_NOMEM, "out of memory");
-    }
-    for (uint64_t k = 0; k < p->groups; k++)   /* absent (and float8) zero points: the centre */
-        p->zero[k] = z && !oi_dtype_is_float8(q->codes)
-                         ? (double)oi_code_get(q->codes, zb, oi_quant_zero_index(q, k))
-                         : (double)oi_quant_centre(q->codes);
-    free(zb);
     return OI_OK;
 }
 
@@ -136,14 +101,11 @@ static oi_status stored_floats(oi_model *m, const oi_quant *q, const oi_tensor *
     uint8_t *codes = malloc(t->n_bytes ? t->n_bytes : 1);
     float *v = malloc((size_t)(n ? n : 1) * sizeof *v);
     oi_status s = codes && v ? params_alloc(q, &p, err) : oi_fail(err, OI_ERR_NOMEM, "out of memory");
-    if (s == OI_OK && (s = read_params(m, q, &p, err)) == OI_OK)
+    if (s == OI_OK && (s = oi_quant_read_params(m, q, p.scale, p.zero, err)) == OI_OK)
         s = oi_model_read(m, t, codes, err);
-    for (uint64_t i = 0; s == OI_OK && i < n; i++) {
-        uint64_t g = oi_quant_group_of(q, i);
-        v[i] = oi_dtype_is_float8(q->codes)
-                   ? oi_f8_to_f32(q->codes, codes[i]) * p.scale[g]
-                   : (float)(((double)oi_code_get(q->codes, codes, i) - p.zero[g]) * p.scale[g]);
-    }
+    for (uint64_t i = 0; s == OI_OK && i < n; i++)
+        v[i] = (float)oi_quant_value(q, oi_code_get(q->codes, codes, i), i, p.scale, p.zero,
+                                     NULL);
     free(codes);
     qparams_free(&p);
     if (s != OI_OK)
@@ -203,7 +165,7 @@ static oi_status weight_params(oi_model *m, const oi_plan *plan, const oi_quant 
     int32_t zdt = q->zero >= 0 ? oi_model_tensor(m, (size_t)q->zero)->dtype : 0;
     if (s == OI_OK)
         s = fresh ? fit(q, oi_model_tensor(m, (size_t)q->scale)->dtype, zdt, v, n, p, err)
-                  : read_params(m, q, p, err);
+                  : oi_quant_read_params(m, q, p->scale, p->zero, err);
     if (s == OI_OK && floats) {
         *floats = v;
         *count = n;
@@ -281,9 +243,7 @@ static oi_status companion(oi_model *m, const oi_plan *plan, const oi_decision *
     if (s == OI_OK && d->kind == OI_FILL_QUANT_SCALE) {
         oi_fill_encode(t->dtype, p.scale, (size_t)p.groups, dst);
     } else if (s == OI_OK && q->zero_float) {
-        for (uint64_t g = 0; g < p.groups; g++)   /* the scales are done with: reuse them */
-            p.scale[g] = (float)p.zero[g];
-        oi_fill_encode(t->dtype, p.scale, (size_t)p.groups, dst);
+        oi_fill_encode(t->dtype, p.zero, (size_t)p.groups, dst);
     } else if (s == OI_OK && (s = oi_model_read(m, t, dst, err)) == OI_OK &&
                !oi_dtype_is_float8(t->dtype)) {   /* padding codes stay as they were */
         for (uint64_t g = 0; g < p.groups; g++)

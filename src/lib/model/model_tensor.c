@@ -391,16 +391,8 @@ float *oi_model_read_floats(oi_model *m, const oi_tensor *t, oi_error *err)
         free(f);
         return NULL;
     }
-    for (uint64_t i = 0; i < t->n_elems; i++) {
-        uint16_t h;
-        double d;
-        switch (t->dtype) {
-        case DT(FLOAT): memcpy(&f[i], raw + 4 * i, 4); break;
-        case DT(DOUBLE): memcpy(&d, raw + 8 * i, 8); f[i] = (float)d; break;
-        case DT(FLOAT16): memcpy(&h, raw + 2 * i, 2); f[i] = oi_f16_to_f32(h); break;
-        default: memcpy(&h, raw + 2 * i, 2); f[i] = oi_bf16_to_f32(h); break;
-        }
-    }
+    for (uint64_t i = 0; i < t->n_elems; i++)
+        f[i] = (float)oi_float_get(t->dtype, raw, i);
     free(raw);
     return f;
 }

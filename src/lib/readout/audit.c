@@ -16,18 +16,6 @@ typedef struct {
     int constant;
 } tensor_stats;
 
-static double value_at(const oi_tensor *t, const uint8_t *p)
-{
-    float f;
-    double d;
-    uint16_t h;
-    switch (t->dtype) {
-    case DT(FLOAT): memcpy(&f, p, 4); return f;
-    case DT(DOUBLE): memcpy(&d, p, 8); return d;
-    case DT(FLOAT16): memcpy(&h, p, 2); return oi_f16_to_f32(h);
-    default: memcpy(&h, p, 2); return oi_bf16_to_f32(h);
-    }
-}
 
 static oi_status measure(oi_model *m, const oi_tensor *t, tensor_stats *s, oi_error *err)
 {
@@ -45,7 +33,7 @@ static oi_status measure(oi_model *m, const oi_tensor *t, tensor_stats *s, oi_er
     s->max = -INFINITY;
     s->constant = 1;
     for (uint64_t i = 0; i < t->n_elems; i++) {
-        double v = value_at(t, buf + i * t->elem_size);
+        double v = oi_float_get(t->dtype, buf, i);
         if (!isfinite(v)) {
             s->nan_inf++;
             continue;
