@@ -1,6 +1,6 @@
 /* Fill rate per scheme (1 and 2 threads) and orthogonal QR against LAPACK's
  * own geqrf+orgqr on the same shape.  Prints one line per measurement:
- *   fill <scheme> <threads> <Gfloat/s>
+ *   fill <scheme>/s<stream version> <threads> <Gfloat/s>
  *   ortho <rows>x<cols> <ours s> <lapack s> <ratio>
  * Minimum of several runs: these machines are noisy. */
 #include <lapacke.h>
@@ -23,6 +23,7 @@ static double now(void)
 
 typedef struct {
     const oi_decision *d;
+    int version;
     float *out;
     uint64_t start;
     size_t n;
@@ -32,12 +33,12 @@ static void *fill_part(void *arg)
 {
     part *p = arg;
     for (size_t done = 0; done < p->n; done += 1u << 16)   /* the tool's chunk size */
-        oi_fill_elementwise(p->d, 42, p->start + done, (p->n - done) < (1u << 16) ? p->n - done : (1u << 16),
+        oi_fill_elementwise(p->d, (oi_rng){42, p->version}, p->start + done, (p->n - done) < (1u << 16) ? p->n - done : (1u << 16),
                             p->out + done);
     return NULL;
 }
 
-static double fill_rate(const oi_decision *d, int threads, float *buf)
+static double fill_rate(const oi_decision *d, int version, int threads, float *buf)
 {
     double best = 1e9;
     for (int r = 0; r < RUNS; r++) {
@@ -45,7 +46,7 @@ static double fill_rate(const oi_decision *d, int threads, float *buf)
         part parts[2];
         double t0 = now();
         for (int i = 0; i < threads; i++) {
-            parts[i] = (part){d, buf + (size_t)i * N / threads, (uint64_t)i * N / threads, N / threads};
+            parts[i] = (part){d, version, buf + (size_t)i * N / threads, (uint64_t)i * N / threads, N / threads};
             pthread_create(&tid[i], NULL, fill_part, &parts[i]);
         }
         for (int i = 0; i < threads; i++)
@@ -66,9 +67,9 @@ static void ortho(int64_t rows, int64_t cols)
     oi_error err;
     for (int r = 0; r < RUNS; r++) {
         double t0 = now();
-        oi_fill_orthogonal_matrix(&d, 7, 0, out, &err);
+        oi_fill_orthogonal_matrix(&d, (oi_rng){7, OI_STREAM_LATEST}, 0, out, &err);
         double t1 = now();
-        oi_fill_normals(7, 1, 0, (size_t)(big * small), a);
+        oi_fill_normals((oi_rng){7, OI_STREAM_LATEST}, 1, 0, (size_t)(big * small), a);
         double t2 = now();
         LAPACKE_sgeqrf(LAPACK_COL_MAJOR, (lapack_int)big, (lapack_int)small, a, (lapack_int)big, tau);
         LAPACKE_sorgqr(LAPACK_COL_MAJOR, (lapack_int)big, (lapack_int)small, (lapack_int)small, a,
@@ -96,8 +97,10 @@ int main(void)
         {"constant", {.kind = OI_FILL_CONSTANT, .p1 = 1}},
     };
     for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
-        for (int threads = 1; threads <= 2; threads++)
-            printf("fill %s %d %.3f\n", s[i].name, threads, fill_rate(&s[i].d, threads, buf));
+        for (int version = OI_STREAM_V1; version <= OI_STREAM_LATEST; version++)
+            for (int threads = 1; threads <= 2; threads++)
+                printf("fill %s/s%d %d %.3f\n", s[i].name, version, threads,
+                       fill_rate(&s[i].d, version, threads, buf));
     ortho(1024, 1024);
     ortho(4096, 1024);
     free(buf);

@@ -89,6 +89,7 @@ typedef enum oi_param {
     OI_P_IN_PLACE,             /* file output may be the input itself */
     OI_P_EXTERNALIZE,          /* move tensors >= OI_P_EXTERNAL_THRESHOLD bytes to a side file */
     OI_P_EXTERNAL_THRESHOLD,   /* bytes (default 1024) */
+    OI_P_STREAM,               /* random stream version: 2 (default), or 1 for 0.1's bytes */
 } oi_param;
 
 OI_API oi_ctx *oi_ctx_new(void);                 /* NULL when out of memory */

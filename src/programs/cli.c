@@ -30,6 +30,8 @@ static const char usage_text[] =
 "  -o, --output FILE          write the re-initialized model to FILE\n"
 "  -f, --force                overwrite an existing output\n"
 "      --seed N               random seed (default 0); same seed, same bytes\n"
+"      --stream V             random stream version: 2 (default, fast) or 1\n"
+"                             (0.1's bytes); a seed's bytes are kept per version\n"
 "      --preset NAME          default (activation-aware), torch (PyTorch's own\n"
 "                             reset_parameters), keras, transformer (N(0,0.02))\n"
 "      --no-forget-bias       LSTM forget-gate bias 0 instead of 1\n"
@@ -92,7 +94,7 @@ static const char usage_text[] =
 "data file next to the output; the input's data file is never touched.\n";
 
 enum {
-    OPT_SEED = 256, OPT_ONLY, OPT_EXCLUDE, OPT_EXTERNAL, OPT_EXT_THRESHOLD, OPT_PRESET,
+    OPT_SEED = 256, OPT_STREAM, OPT_ONLY, OPT_EXCLUDE, OPT_EXTERNAL, OPT_EXT_THRESHOLD, OPT_PRESET,
     OPT_NO_FORGET, OPT_LAYER_SCALE, OPT_ALL, OPT_JSON, OPT_RULES, OPT_MATERIALIZE, OPT_RESIDUAL, OPT_FULL_ENCODE,
     OPT_OUTPUT_DIR, OPT_IN_PLACE, OPT_BACKUP, OPT_FILES_FROM, OPT_SKIP_EXISTING,
     OPT_FAIL_FAST, OPT_SHARD, OPT_MAX_MEMORY, OPT_REPORT, OPT_STRICT,
@@ -102,6 +104,7 @@ static const struct option long_options[] = {
     {"output", required_argument, NULL, 'o'},
     {"force", no_argument, NULL, 'f'},
     {"seed", required_argument, NULL, OPT_SEED},
+    {"stream", required_argument, NULL, OPT_STREAM},
     {"only", required_argument, NULL, OPT_ONLY},
     {"exclude", required_argument, NULL, OPT_EXCLUDE},
     {"external-data", optional_argument, NULL, OPT_EXTERNAL},
@@ -235,6 +238,11 @@ static int parse_args(int argc, char **argv, cli_args *a)
             if (parse_u64_arg(optarg, &a->seed))
                 return oi_cli_usage_error("--seed wants a non-negative integer, not '%s'", optarg);
             break;
+        case OPT_STREAM:
+            if (strcmp(optarg, "1") && strcmp(optarg, "2"))
+                return oi_cli_usage_error("--stream wants 1 or 2, not '%s'", optarg);
+            a->stream = optarg[0] - '0';
+            break;
         case OPT_ONLY:
         case OPT_EXCLUDE:
             if (push_item(c == OPT_ONLY ? &a->only : &a->exclude, optarg))
@@ -338,6 +346,7 @@ int oi_cli_make_ctx(cli_args *a)
         {OI_P_FULL_ENCODE, a->full_encode}, {OI_P_OVERWRITE, a->overwrite},
         {OI_P_IN_PLACE, a->in_place}, {OI_P_EXTERNALIZE, a->externalize},
         {OI_P_EXTERNAL_THRESHOLD, a->threshold_given ? (int64_t)a->external_threshold : 1024},
+        {OI_P_STREAM, a->stream ? a->stream : 2},
     };
     for (size_t i = 0; s == OI_OK && i < sizeof ints / sizeof *ints; i++)
         s = oi_ctx_set_param(c, ints[i].p, ints[i].v, &err);

@@ -15,6 +15,7 @@ typedef struct {
 typedef struct {
     oi_ctx *ctx;                /* built from the options below by oi_cli_make_ctx */
     uint64_t seed;
+    int stream;                 /* --stream (0: not given) */
     const char *preset, *rules, *external_name;
     int overwrite, materialize, residual_scale, full_encode, no_forget_bias;
     int externalize, threshold_given, layer_scale_given;

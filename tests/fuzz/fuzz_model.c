@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((!materialize || oi_model_declare_inputs(m, &declared, &err) == OI_OK) &&
         oi_graph_build(m, &g, &err) == OI_OK && oi_analyze(m, g, &a, &err) == OI_OK &&
         oi_plan_build(m, a, &policy, &p, &err) == OI_OK &&
-        oi_fill_model(m, p, 1, 1, (oi_fill_target){0}, NULL, NULL, &err) == OI_OK) {
+        oi_fill_model(m, p, (oi_seed){1, OI_STREAM_LATEST}, 1, (oi_fill_target){0}, NULL, NULL, &err) == OI_OK) {
         uint8_t *out;
         size_t len;
         if (oi_model_save_buffer(m, &out, &len, &err) == OI_OK)

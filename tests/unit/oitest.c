@@ -1,9 +1,11 @@
 #include "oitest.h"
+
 #include "model/model.h"
 
 #include <CUnit/Basic.h>
 #include <dirent.h>
 #include <ftw.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,4 +108,14 @@ long oi_test_tensor_index(struct oi_model *m, const char *name)
         if (strcmp(oi_model_tensor(m, i)->name, name) == 0)
             return (long)i;
     return -1;
+}
+
+double oi_test_ks_pvalue(double d, size_t n)
+{
+    double sn = sqrt((double)n), l = (sn + 0.12 + 0.11 / sn) * d, sum = 0;
+    if (l < 0.2)
+        return 1.0;
+    for (int k = 1; k <= 100; k++)
+        sum += 2 * ((k & 1) ? 1 : -1) * exp(-2.0 * k * k * l * l);
+    return sum < 0 ? 0 : sum > 1 ? 1 : sum;
 }

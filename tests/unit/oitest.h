@@ -21,6 +21,9 @@ int oi_test_count_names(const char *dir, const char *needle);
 struct oi_model;
 long oi_test_tensor_index(struct oi_model *m, const char *name);
 
+/* Kolmogorov's asymptotic p-value of a KS distance d over n samples. */
+double oi_test_ks_pvalue(double d, size_t n);
+
 /* Register `tests` in a suite named `name` and run; returns the exit code. */
 typedef struct { const char *name; void (*fn)(void); } oi_test_case;
 int oi_test_run(const char *name, const oi_test_case *tests);

@@ -100,7 +100,7 @@ static void test_healthy_after_fill(void)
     loaded l;
     load("good", "mlp.onnx", &l);
     oi_error err;
-    CU_ASSERT_EQUAL_FATAL(oi_fill_model(l.m, l.p, 7, 1, (oi_fill_target){0}, NULL, NULL, &err), OI_OK);
+    CU_ASSERT_EQUAL_FATAL(oi_fill_model(l.m, l.p, (oi_seed){7, OI_STREAM_LATEST}, 1, (oi_fill_target){0}, NULL, NULL, &err), OI_OK);
     json_object *doc = audit(&l);
     CU_ASSERT_EQUAL(oi_audit_flagged(doc), 0);
     double running = json_object_get_double(
@@ -115,7 +115,7 @@ static void test_zeroed_nan_tiny(void)
     loaded l;
     load("good", "mlp.onnx", &l);
     oi_error err;
-    CU_ASSERT_EQUAL_FATAL(oi_fill_model(l.m, l.p, 7, 1, (oi_fill_target){0}, NULL, NULL, &err), OI_OK);
+    CU_ASSERT_EQUAL_FATAL(oi_fill_model(l.m, l.p, (oi_seed){7, OI_STREAM_LATEST}, 1, (oi_fill_target){0}, NULL, NULL, &err), OI_OK);
     rewrite(l.m, "fc1.weight", zero);
     rewrite(l.m, "fc2.weight", one_nan);
     json_object *doc = audit(&l);
@@ -127,7 +127,7 @@ static void test_zeroed_nan_tiny(void)
     release(&l);
 
     load("good", "mlp.onnx", &l);
-    CU_ASSERT_EQUAL_FATAL(oi_fill_model(l.m, l.p, 7, 1, (oi_fill_target){0}, NULL, NULL, &err), OI_OK);
+    CU_ASSERT_EQUAL_FATAL(oi_fill_model(l.m, l.p, (oi_seed){7, OI_STREAM_LATEST}, 1, (oi_fill_target){0}, NULL, NULL, &err), OI_OK);
     rewrite(l.m, "fc1.weight", tiny);
     rewrite(l.m, "fc2.weight", tiny);
     doc = audit(&l);

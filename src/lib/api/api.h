@@ -18,7 +18,7 @@ typedef struct {
 } oi_glob_list;
 
 struct oi_ctx {
-    uint64_t seed;
+    oi_seed seed;   /* value and stream version */
     oi_preset preset;
     int threads, forget_bias, materialize, residual_scale, full_encode;
     int overwrite, in_place, externalize;

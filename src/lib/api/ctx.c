@@ -11,6 +11,7 @@ oi_ctx *oi_ctx_new(void)
 {
     oi_ctx *ctx = calloc(1, sizeof *ctx);
     if (ctx) {
+        ctx->seed.version = OI_STREAM_LATEST;
         ctx->forget_bias = 1;
         ctx->external_threshold = 1024;
         ctx->layer_scale = 1e-6;
@@ -94,7 +95,7 @@ oi_status oi_ctx_set_seed(oi_ctx *ctx, uint64_t seed)
 {
     if (!ctx)
         return OI_ERR_USAGE;
-    ctx->seed = seed;
+    ctx->seed.value = seed;
     return OI_OK;
 }
 
@@ -129,6 +130,7 @@ static const param_info params[] = {
     INT_PARAM(OI_P_OVERWRITE, overwrite, 0, 1),
     INT_PARAM(OI_P_IN_PLACE, in_place, 0, 1),
     INT_PARAM(OI_P_EXTERNALIZE, externalize, 0, 1),
+    {OI_P_STREAM, "stream", offsetof(oi_ctx, seed.version), 0, OI_STREAM_V1, OI_STREAM_LATEST},
     {OI_P_EXTERNAL_THRESHOLD, "external_threshold", offsetof(oi_ctx, external_threshold), 1, 0,
      INT64_MAX},
 };

@@ -24,7 +24,7 @@ typedef struct {
 typedef struct {
     oi_model *model;
     const oi_plan *plan;
-    uint64_t seed;
+    oi_seed seed;
     fill_job *jobs;
     size_t n_jobs;
     uint8_t **dst;           /* per tensor: where its raw bytes go in memory, or NULL */
@@ -79,7 +79,7 @@ static oi_status write_job(fill_run *r, const fill_job *j, float *scratch, uint8
     const oi_decision *d = oi_plan_get(r->plan, ti);
     oi_status s = d->kind == OI_FILL_DISTINCT || d->kind == OI_FILL_COPY
                       ? oi_fill_whole_values(d, t, r->seed, scratch, r->model, r->plan, e)
-                      : oi_fill_job_values(d, t, oi_fill_tensor_key(t, r->seed), j->start,
+                      : oi_fill_job_values(d, t, oi_fill_tensor_rng(t, r->seed), j->start,
                                            j->count, j->matrix, scratch, e);
     if (s)
         return s;
@@ -290,7 +290,7 @@ unsigned char *oi_fill_selection(oi_model *model, const oi_plan *plan)
     return sel;
 }
 
-oi_status oi_fill_model(oi_model *model, const oi_plan *plan, uint64_t seed, int threads,
+oi_status oi_fill_model(oi_model *model, const oi_plan *plan, oi_seed seed, int threads,
                         oi_fill_target target, const oi_cancel *cancel, oi_fill_stats *stats,
                         oi_error *err)
 {

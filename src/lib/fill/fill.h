@@ -1,9 +1,9 @@
 /* fill — carry out a plan: new values for every tensor it touches.
  *
- * Randomness is counter-based (Random123 Philox4x32-10).  Each tensor has its
+ * Randomness is counter-based (Random123 Philox4x32-R).  Each tensor has its
  * own key, derived from the seed and a stable hash of its scope path and
  * name; element i's value comes from counter block i/4.  So a tensor's bytes
- * depend only on seed, scope+name, shape, dtype and scheme — never on thread
+ * depend only on seed, stream version, scope+name, shape, dtype and scheme — never on thread
  * count, traversal order or the other tensors — and large tensors are filled
  * in parallel chunks of one stream.  Values are computed in float32 (float64
  * tensors: widened) and stored in the tensor's own dtype (fp16/bf16 round to
@@ -17,6 +17,16 @@
 #include "common/status.h"
 #include "model/model.h"
 #include "plan/plan.h"
+
+/* A run's randomness: the seed and the published stream version.  Stream 1:
+ * Philox4x32-10, Box-Muller by series with divisions, truncated normals by
+ * rejection (0.1's bytes).  Stream 2 (default): Philox4x32-7, division-free
+ * polynomial Box-Muller, truncated normals by inverse CDF. */
+typedef struct oi_seed {
+    uint64_t value;
+    int version;   /* OI_STREAM_V1 or OI_STREAM_V2 */
+} oi_seed;
+enum { OI_STREAM_V1 = 1, OI_STREAM_V2 = 2, OI_STREAM_LATEST = OI_STREAM_V2 };
 
 typedef struct oi_fill_stats {
     size_t tensors;          /* tensors rewritten */
@@ -37,13 +47,13 @@ typedef struct oi_fill_target {
 
 /* Rewrite every tensor the plan touches, with `threads` workers (>= 1).
  * cancel (or NULL) set non-zero stops the work with OI_ERR_IO. */
-oi_status oi_fill_model(oi_model *model, const oi_plan *plan, uint64_t seed, int threads,
+oi_status oi_fill_model(oi_model *model, const oi_plan *plan, oi_seed seed, int threads,
                         oi_fill_target target, const oi_cancel *cancel, oi_fill_stats *stats,
                         oi_error *err);
 
 /* One tensor's values as float32 (n elements, dims as in the tensor); for
  * tests and for callers with their own storage.  Same values as the model path. */
-oi_status oi_fill_values(const oi_decision *d, const oi_tensor *t, uint64_t seed, float *out,
+oi_status oi_fill_values(const oi_decision *d, const oi_tensor *t, oi_seed seed, float *out,
                          oi_error *err);
 
 /* Keep OpenBLAS (if that is the LAPACK in use) to one thread per call: our
@@ -53,11 +63,11 @@ oi_status oi_fill_values(const oi_decision *d, const oi_tensor *t, uint64_t seed
 void oi_fill_serial_blas(void);
 
 /* A DISTINCT tensor's bytes from its original values (t->n_elems floats). */
-oi_status oi_fill_tensor_distinct(const oi_decision *d, const oi_tensor *t, uint64_t seed,
+oi_status oi_fill_tensor_distinct(const oi_decision *d, const oi_tensor *t, oi_seed seed,
                                   const float *orig, void *dst, oi_error *err);
 
 /* One tensor's bytes (t->n_bytes, its dtype): exactly what the model path writes. */
-oi_status oi_fill_tensor(const oi_decision *d, const oi_tensor *t, uint64_t seed, void *dst,
+oi_status oi_fill_tensor(const oi_decision *d, const oi_tensor *t, oi_seed seed, void *dst,
                          oi_error *err);
 
 /* QUANT, QUANT_SCALE or QUANT_ZERO: codes, scales and zero points made

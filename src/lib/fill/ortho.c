@@ -18,7 +18,7 @@ void oi_fill_serial_blas(void)
 
 /* Q of the QR of a Gaussian matrix, columns times sign(diag R) so Q is Haar
  * distributed (as torch.nn.init.orthogonal_); wide shapes use the transpose. */
-oi_status oi_fill_orthogonal_matrix(const oi_decision *d, uint64_t key, int64_t m, float *out,
+oi_status oi_fill_orthogonal_matrix(const oi_decision *d, oi_rng rng, int64_t m, float *out,
                                     oi_error *err)
 {
     int64_t rows = d->rows, cols = d->cols;
@@ -32,7 +32,7 @@ oi_status oi_fill_orthogonal_matrix(const oi_decision *d, uint64_t key, int64_t 
                     (long long)rows, (long long)cols);
         goto done;
     }
-    oi_fill_normals(key, OI_STREAM_ORTHO, (uint64_t)(m * rows * cols), (size_t)(big * small), a);
+    oi_fill_normals(rng, OI_STREAM_ORTHO, (uint64_t)(m * rows * cols), (size_t)(big * small), a);
     lapack_int info = LAPACKE_sgeqrf(LAPACK_COL_MAJOR, (lapack_int)big, (lapack_int)small, a,
                                      (lapack_int)big, tau);
     for (int64_t j = 0; info == 0 && j < small; j++)
@@ -76,24 +76,26 @@ void oi_fill_identity(const oi_decision *d, const oi_tensor *t, float *out)
 }
 
 /* torch.nn.init.sparse_: N(0, std^2), then in each column ceil(sparsity*rows)
- * entries, chosen by a seeded partial shuffle, set to 0. */
-oi_status oi_fill_sparse(const oi_decision *d, uint64_t key, float *out, oi_error *err)
+ * entries, chosen by a seeded partial shuffle, set to 0 (the shuffle's
+ * Philox has the stream's rounds). */
+oi_status oi_fill_sparse(const oi_decision *d, oi_rng rng, float *out, oi_error *err)
 {
     int64_t rows = d->rows, cols = d->cols;
-    oi_fill_normals(key, OI_STREAM_MAIN, 0, (size_t)(rows * cols), out);
+    oi_fill_normals(rng, OI_STREAM_MAIN, 0, (size_t)(rows * cols), out);
     for (int64_t i = 0; i < rows * cols; i++)
         out[i] *= (float)d->p2;
     int64_t zeros = (int64_t)ceil(d->p1 * (double)rows);
     int64_t *perm = malloc((size_t)rows * sizeof *perm);
     if (!perm)
         return oi_fail(err, OI_ERR_NOMEM, "out of memory for a sparse fill");
-    philox4x32_key_t k = {{(uint32_t)key, (uint32_t)(key >> 32)}};
+    philox4x32_key_t k = {{(uint32_t)rng.key, (uint32_t)(rng.key >> 32)}};
     for (int64_t c = 0; c < cols; c++) {
         for (int64_t r = 0; r < rows; r++)
             perm[r] = r;
         for (int64_t s = 0; s < zeros && s < rows; s++) {
             philox4x32_ctr_t ctr = {{(uint32_t)c, (uint32_t)s, OI_STREAM_SPARSE, (uint32_t)(c >> 32)}};
-            uint64_t r = philox4x32(ctr, k).v[0];
+            uint64_t r = (rng.version == OI_STREAM_V1 ? philox4x32_R(10, ctr, k)
+                                                      : philox4x32_R(7, ctr, k)).v[0];
             int64_t j = s + (int64_t)(r % (uint64_t)(rows - s));
             int64_t tmp = perm[s];
             perm[s] = perm[j];

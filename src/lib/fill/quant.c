@@ -117,7 +117,7 @@ static oi_status stored_floats(oi_model *m, const oi_quant *q, const oi_tensor *
 /* The weight's floats: its decision's draw over its logical elements (row padding 0);
  * a tied copy's are its source's; a folded table's keep the pattern of its old values. */
 static oi_status draw(oi_model *m, const oi_plan *plan, const oi_decision *d, const oi_tensor *t,
-                      uint64_t seed, float **out, uint64_t *count, oi_error *err)
+                      oi_seed seed, float **out, uint64_t *count, oi_error *err)
 {
     uint64_t n = logical_count(&d->q, t);
     float *v = malloc((size_t)(n ? n : 1) * sizeof *v);
@@ -149,7 +149,7 @@ static oi_status draw(oi_model *m, const oi_plan *plan, const oi_decision *d, co
  * to its new draw when it is redrawn with scales of its own, else as stored.
  * floats (or NULL) receives the draw. */
 static oi_status weight_params(oi_model *m, const oi_plan *plan, const oi_quant *q, size_t wi,
-                               uint64_t seed, qparams *p, float **floats, uint64_t *count,
+                               oi_seed seed, qparams *p, float **floats, uint64_t *count,
                                oi_error *err)
 {
     const oi_decision *wd = oi_plan_get(plan, wi);
@@ -182,7 +182,7 @@ static int64_t clamp_code(double x, int64_t lo, int64_t hi)
 
 /* A quantized weight (or a QDQ bias, which keeps its scale): codes of the draw. */
 static oi_status quantize(oi_model *m, const oi_plan *plan, const oi_decision *d,
-                          const oi_tensor *t, size_t ti, uint64_t seed, uint8_t *dst,
+                          const oi_tensor *t, size_t ti, oi_seed seed, uint8_t *dst,
                           oi_error *err)
 {
     const oi_quant *q = &d->q;
@@ -212,7 +212,7 @@ static oi_status quantize(oi_model *m, const oi_plan *plan, const oi_decision *d
 
 /* QLinearConv's int32 bias: in the scale of input x weight, per output channel. */
 static oi_status qlinear_bias(oi_model *m, const oi_plan *plan, const oi_decision *d,
-                              const oi_tensor *t, uint64_t seed, uint8_t *dst, oi_error *err)
+                              const oi_tensor *t, oi_seed seed, uint8_t *dst, oi_error *err)
 {
     const oi_quant *q = &d->q;
     qparams p = {0};
@@ -235,7 +235,7 @@ static oi_status qlinear_bias(oi_model *m, const oi_plan *plan, const oi_decisio
 
 /* A scale or zero-point tensor refit to weight d->source. */
 static oi_status companion(oi_model *m, const oi_plan *plan, const oi_decision *d,
-                           const oi_tensor *t, uint64_t seed, uint8_t *dst, oi_error *err)
+                           const oi_tensor *t, oi_seed seed, uint8_t *dst, oi_error *err)
 {
     const oi_quant *q = &d->q;
     qparams p = {0};
@@ -253,7 +253,7 @@ static oi_status companion(oi_model *m, const oi_plan *plan, const oi_decision *
     return s;
 }
 
-oi_status oi_fill_quant_bytes(oi_model *m, const oi_plan *plan, size_t ti, uint64_t seed,
+oi_status oi_fill_quant_bytes(oi_model *m, const oi_plan *plan, size_t ti, oi_seed seed,
                               uint8_t *dst, oi_error *err)
 {
     const oi_decision *d = oi_plan_get(plan, ti);

@@ -50,9 +50,9 @@ void oi_fill_encode(int32_t dtype, const float *v, size_t n, uint8_t *dst)
     }
 }
 
-uint64_t oi_fill_tensor_key(const oi_tensor *t, uint64_t seed)
+oi_rng oi_fill_tensor_rng(const oi_tensor *t, oi_seed seed)
 {
-    return oi_fill_key(seed, t->scope, t->name);
+    return (oi_rng){oi_fill_key(seed.value, t->scope, t->name), seed.version};
 }
 
 static int by_float(const void *a, const void *b)
@@ -63,7 +63,7 @@ static int by_float(const void *a, const void *b)
 
 /* One fresh draw per distinct original value: a folded relative position bias
  * stays a relative position bias (entries that were equal stay equal). */
-static oi_status fill_distinct(const oi_decision *d, const oi_tensor *t, uint64_t key,
+static oi_status fill_distinct(const oi_decision *d, const oi_tensor *t, oi_rng rng,
                                const float *orig, float *out, oi_error *err)
 {
     size_t n = (size_t)t->n_elems, k = 0;
@@ -80,7 +80,7 @@ static oi_status fill_distinct(const oi_decision *d, const oi_tensor *t, uint64_
             u[k++] = u[i];
     oi_decision tn = *d;
     tn.kind = OI_FILL_TRUNC_NORMAL;
-    oi_fill_elementwise(&tn, key, 0, k, draw);
+    oi_fill_elementwise(&tn, rng, 0, k, draw);
     for (size_t i = 0; i < n; i++) {
         const float *at = bsearch(&orig[i], u, k, sizeof *u, by_float);
         out[i] = at ? draw[at - u] : draw[0];   /* NaNs (unordered) share the first draw */
@@ -92,7 +92,7 @@ static oi_status fill_distinct(const oi_decision *d, const oi_tensor *t, uint64_
 
 
 /* A tied copy: its source's values, transposed where it is the transpose. */
-static oi_status fill_copy(const oi_decision *d, const oi_tensor *t, uint64_t seed,
+static oi_status fill_copy(const oi_decision *d, const oi_tensor *t, oi_seed seed,
                            oi_model *model, const oi_plan *plan, float *out, oi_error *err)
 {
     if (!model || !plan || d->source < 0 || (size_t)d->source >= oi_model_tensor_count(model))
@@ -121,20 +121,20 @@ static oi_status fill_copy(const oi_decision *d, const oi_tensor *t, uint64_t se
 }
 
 /* Values of one job into scratch (count floats). */
-oi_status oi_fill_job_values(const oi_decision *d, const oi_tensor *t, uint64_t key,
+oi_status oi_fill_job_values(const oi_decision *d, const oi_tensor *t, oi_rng rng,
                              uint64_t start, uint64_t count, int64_t matrix, float *scratch,
                              oi_error *err)
 {
     switch (d->kind) {
-    case OI_FILL_ORTHOGONAL: return oi_fill_orthogonal_matrix(d, key, matrix, scratch, err);
+    case OI_FILL_ORTHOGONAL: return oi_fill_orthogonal_matrix(d, rng, matrix, scratch, err);
     case OI_FILL_IDENTITY: oi_fill_identity(d, t, scratch); return OI_OK;
-    case OI_FILL_SPARSE: return oi_fill_sparse(d, key, scratch, err);
-    default: oi_fill_elementwise(d, key, start, (size_t)count, scratch); return OI_OK;
+    case OI_FILL_SPARSE: return oi_fill_sparse(d, rng, scratch, err);
+    default: oi_fill_elementwise(d, rng, start, (size_t)count, scratch); return OI_OK;
     }
 }
 
 /* A whole tensor's values; model and plan are needed for DISTINCT and COPY. */
-oi_status oi_fill_whole_values(const oi_decision *d, const oi_tensor *t, uint64_t seed, float *out,
+oi_status oi_fill_whole_values(const oi_decision *d, const oi_tensor *t, oi_seed seed, float *out,
                               oi_model *model, const oi_plan *plan, oi_error *err)
 {
     if (d->kind == OI_FILL_COPY)
@@ -147,14 +147,14 @@ oi_status oi_fill_whole_values(const oi_decision *d, const oi_tensor *t, uint64_
         float *orig = oi_model_read_floats(model, t, err);
         if (!orig)
             return err ? err->status : OI_ERR_NOMEM;
-        oi_status s = fill_distinct(d, t, oi_fill_tensor_key(t, seed), orig, out, err);
+        oi_status s = fill_distinct(d, t, oi_fill_tensor_rng(t, seed), orig, out, err);
         free(orig);
         return s;
     }
     return oi_fill_values(d, t, seed, out, err);
 }
 
-oi_status oi_fill_values(const oi_decision *d, const oi_tensor *t, uint64_t seed, float *out,
+oi_status oi_fill_values(const oi_decision *d, const oi_tensor *t, oi_seed seed, float *out,
                          oi_error *err)
 {
     if (d->kind == OI_FILL_COPY || d->kind == OI_FILL_DISTINCT)
@@ -162,36 +162,36 @@ oi_status oi_fill_values(const oi_decision *d, const oi_tensor *t, uint64_t seed
     if (oi_fill_is_quant(d->kind))
         return oi_fail(err, OI_ERR_UNSUPPORTED, "tensor '%s' is quantized: it is filled with "
                        "its model (its scales depend on its layer's draw)", t->name);
-    uint64_t key = oi_fill_tensor_key(t, seed);
+    oi_rng rng = oi_fill_tensor_rng(t, seed);
     if (d->kind == OI_FILL_ORTHOGONAL) {
         for (int64_t m = 0; m < d->matrices; m++)
-            if (oi_fill_orthogonal_matrix(d, key, m, out + m * d->rows * d->cols, err))
+            if (oi_fill_orthogonal_matrix(d, rng, m, out + m * d->rows * d->cols, err))
                 return err->status;
         return OI_OK;
     }
-    return oi_fill_job_values(d, t, key, 0, t->n_elems, -1, out, err);
+    return oi_fill_job_values(d, t, rng, 0, t->n_elems, -1, out, err);
 }
 
-oi_status oi_fill_distinct_values(const oi_decision *d, const oi_tensor *t, uint64_t seed,
+oi_status oi_fill_distinct_values(const oi_decision *d, const oi_tensor *t, oi_seed seed,
                                   const float *orig, float *out, oi_error *err)
 {
-    return fill_distinct(d, t, oi_fill_tensor_key(t, seed), orig, out, err);
+    return fill_distinct(d, t, oi_fill_tensor_rng(t, seed), orig, out, err);
 }
 
-oi_status oi_fill_tensor_distinct(const oi_decision *d, const oi_tensor *t, uint64_t seed,
+oi_status oi_fill_tensor_distinct(const oi_decision *d, const oi_tensor *t, oi_seed seed,
                                   const float *orig, void *dst, oi_error *err)
 {
     float *v = malloc((size_t)(t->n_elems ? t->n_elems : 1) * sizeof *v);
     if (!v)
         return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
-    oi_status s = fill_distinct(d, t, oi_fill_tensor_key(t, seed), orig, v, err);
+    oi_status s = fill_distinct(d, t, oi_fill_tensor_rng(t, seed), orig, v, err);
     if (s == OI_OK)
         oi_fill_encode(t->dtype, v, (size_t)t->n_elems, dst);
     free(v);
     return s;
 }
 
-oi_status oi_fill_tensor(const oi_decision *d, const oi_tensor *t, uint64_t seed, void *dst,
+oi_status oi_fill_tensor(const oi_decision *d, const oi_tensor *t, oi_seed seed, void *dst,
                          oi_error *err)
 {
     float *v = malloc((size_t)(t->n_elems ? t->n_elems : 1) * sizeof *v);

@@ -1,0 +1,144 @@
+/* Stream 2: Random123's Philox4x32-7 and division-free transforms.
+ *
+ * Every transform is a fixed sequence of IEEE single-precision operations
+ * (fused multiply-adds by fmaf, one square root, conversions, bit moves),
+ * with no branch and no division: the compiler runs a batch in vectors (FMA
+ * instructions where the CPU has them, libm's exact fmaf where not), and each
+ * lane's bytes are those of the scalar functions below on every CPU.
+ * Polynomials are evaluated in Estrin's order: short dependency chains.
+ *
+ * Element k of a batch is lane k / 64 of counter block first + k % 64, so a
+ * batch is written in place with no transpose.  Uniforms: 32 bits to (0,1)
+ * as in stream 1.  Normals: Box-Muller, lanes (0,1) and (2,3) of a block one
+ * pair (r cos to the first lane's element, r sin to the second's).  Normals
+ * on [-2, 2]: one word each through the inverse CDF, no rejection.  The
+ * coefficients come from scripts/fit_stream2.py and, like the rounds and
+ * the layout, define the published bytes: they must never change. */
+#include "fill/fill_internal.h"
+
+#include <Random123/u01fixedpt.h>
+#include <math.h>
+#include <string.h>
+
+#define BATCH OI_PHILOX_BATCH
+#define ROUNDS 7
+
+static const float LN_Q[9] = {-0.49999997f, 0.333333224f, -0.250007719f, 0.200019687f, -0.166275993f, 0.141890004f, -0.131016344f, 0.128217489f, -0.0786666796f};
+/* SIN_S: max error 8.6e-08 in float32 */
+static const float SIN_S[4] = {1.57079637f, -0.64596349f, 0.0796802193f, -0.0046021631f};
+/* COS_C: max error 7.1e-08 in float32 */
+static const float COS_C[5] = {1.0f, -1.23370051f, 0.253669202f, -0.0208600704f, 0.000903629872f};
+/* TRUNC_R: max error 2.9e-07 in float32 */
+static const float TRUNC_R[7] = {1.25331414f, 0.328118384f, 0.0163225979f, -0.00327387452f, -0.000218196554f, 9.16664212e-05f, -6.50003085e-06f};
+#define TRUNC_ERF2 0.954499736f   /* erf(sqrt 2): y in (-erf(sqrt 2), erf(sqrt 2)) gives z in (-2, 2) */
+#define LN2 0.693147181f
+
+static inline __attribute__((always_inline)) float as_float(uint32_t i)
+{
+    float f;
+    memcpy(&f, &i, 4);
+    return f;
+}
+
+static inline __attribute__((always_inline)) uint32_t as_bits(float f)
+{
+    uint32_t i;
+    memcpy(&i, &f, 4);
+    return i;
+}
+
+/* ln u for u in (0, 1]: u = m 2^e, m in [sqrt(1/2), sqrt(2)), ln m = f + f^2 Q(f), f = m - 1. */
+static inline __attribute__((always_inline)) float ln2(float u)
+{
+    uint32_t i = as_bits(u);
+    int32_t e = (int32_t)(i - 0x3f3504f3u) >> 23;   /* 0x3f3504f3: sqrt(1/2) */
+    float f = as_float(i - ((uint32_t)e << 23)) - 1.0f;
+    float f2 = f * f, f4 = f2 * f2;
+    float q01 = fmaf(LN_Q[1], f, LN_Q[0]), q23 = fmaf(LN_Q[3], f, LN_Q[2]);
+    float q45 = fmaf(LN_Q[5], f, LN_Q[4]), q67 = fmaf(LN_Q[7], f, LN_Q[6]);
+    float q03 = fmaf(q23, f2, q01), q47 = fmaf(q67, f2, q45);
+    float q = fmaf(fmaf(LN_Q[8], f4, q47), f4, q03);
+    return fmaf((float)e, LN2, fmaf(f2, q, f));
+}
+
+/* r cos and r sin of 2 pi u2, r = sqrt(-2 ln u1): the angle's nearest quarter
+ * turn q and the rest t (|t| <= 1/2 quarter turn) by polynomials, then sin
+ * and cos swapped (q odd) and negated (by sign bits) into place. */
+static inline __attribute__((always_inline)) void box_muller2(uint32_t w1, uint32_t w2, float *zc, float *zs)
+{
+    float r = sqrtf(-2.0f * ln2(u01fixedpt_open_open_32_float(w1)));
+    float x = 4.0f * u01fixedpt_open_open_32_float(w2);
+    int32_t q = (int32_t)(x + 0.5f);
+    float t = x - (float)q, z = t * t, z2 = z * z;
+    float s = t * fmaf(fmaf(SIN_S[3], z, SIN_S[2]), z2, fmaf(SIN_S[1], z, SIN_S[0]));
+    float c = fmaf(fmaf(COS_C[4], z, COS_C[3]), z * z2, fmaf(fmaf(COS_C[2], z, COS_C[1]), z, COS_C[0]));
+    uint32_t swap = 0u - ((uint32_t)q & 1u), sb = as_bits(s), cb = as_bits(c);
+    uint32_t sin_bits = (sb & ~swap) | (cb & swap), cos_bits = (cb & ~swap) | (sb & swap);
+    sin_bits ^= ((uint32_t)q & 2u) << 30;            /* q = 2, 3: -sin */
+    cos_bits ^= ((uint32_t)(q + 1) & 2u) << 30;      /* q = 1, 2: -cos */
+    *zc = r * as_float(cos_bits);
+    *zs = r * as_float(sin_bits);
+}
+
+/* N(0,1) on [-2, 2] from 32 bits: v = (2k+1)/2^24 in (-1, 1) (exact, symmetric),
+ * y = erf(sqrt 2) v, z = sqrt(2) erfinv(y) = y R(w) with w = -ln((1-y)(1+y)). */
+static inline __attribute__((always_inline)) float trunc2(uint32_t bits)
+{
+    float v = (float)(2 * ((int32_t)bits >> 8) + 1) * 0x1p-24f;
+    float y = TRUNC_ERF2 * v;
+    float w = -ln2((1.0f - y) * (1.0f + y)), w2 = w * w;
+    float r01 = fmaf(TRUNC_R[1], w, TRUNC_R[0]), r23 = fmaf(TRUNC_R[3], w, TRUNC_R[2]);
+    float r45 = fmaf(TRUNC_R[5], w, TRUNC_R[4]);
+    float r = fmaf(fmaf(TRUNC_R[6], w2, r45), w2 * w2, fmaf(r23, w2, r01));
+    return y * r;
+}
+
+float oi_rng2_ln(float u) { return ln2(u); }
+void oi_rng2_box_muller(uint32_t u1, uint32_t u2, float *zc, float *zs) { box_muller2(u1, u2, zc, zs); }
+float oi_rng2_trunc(uint32_t r) { return trunc2(r); }
+
+OI_KERNEL
+static void batch_uniforms(uint64_t key, uint32_t space, uint64_t first, float *out)
+{
+    uint32_t w[4 * BATCH];   /* lane-major: element k is w[k] */
+    oi_philox_batch(ROUNDS, key, space, first, (uint32_t (*)[BATCH])w);
+    for (int k = 0; k < 4 * BATCH; k++)
+        out[k] = u01fixedpt_open_open_32_float(w[k]);
+}
+
+OI_KERNEL
+static void batch_normals(uint64_t key, uint32_t space, uint64_t first, float *out)
+{
+    uint32_t r[4][BATCH];
+    oi_philox_batch(ROUNDS, key, space, first, r);
+    for (int pair = 0; pair < 2; pair++)
+        for (int j = 0; j < BATCH; j++)
+            box_muller2(r[2 * pair][j], r[2 * pair + 1][j], &out[2 * pair * BATCH + j],
+                        &out[(2 * pair + 1) * BATCH + j]);
+}
+
+OI_KERNEL
+static void batch_trunc_normals(uint64_t key, uint32_t space, uint64_t first, float *out)
+{
+    uint32_t w[4 * BATCH];
+    oi_philox_batch(ROUNDS, key, space, first, (uint32_t (*)[BATCH])w);
+    for (int k = 0; k < 4 * BATCH; k++)
+        out[k] = trunc2(w[k]);
+}
+
+/* Exported without their clones: a target_clones function keeps default
+ * visibility whatever -fvisibility says. */
+void oi_rng2_uniforms(uint64_t key, uint32_t space, uint64_t first, float *out)
+{
+    batch_uniforms(key, space, first, out);
+}
+
+void oi_rng2_normals(uint64_t key, uint32_t space, uint64_t first, float *out)
+{
+    batch_normals(key, space, first, out);
+}
+
+void oi_rng2_trunc_normals(uint64_t key, uint32_t space, uint64_t first, float *out)
+{
+    batch_trunc_normals(key, space, first, out);
+}
