@@ -482,8 +482,8 @@ int oi_cli_main(int argc, char **argv)
             rc = failure_exit(&err);
         } else {
             if (!a.quiet) {
-                printf("%s -> %s (seed %llu)\n", a.inputs.items[0], a.output,
-                       (unsigned long long)a.seed);
+                printf("%s -> %s (seed %llu, stream %d)\n", a.inputs.items[0], a.output,
+                       (unsigned long long)a.seed, a.stream ? a.stream : 2);
                 printf("  re-initialized %llu of %llu learned tensors (%llu values): %s\n",
                        (unsigned long long)sum.rewritten, (unsigned long long)sum.learned,
                        (unsigned long long)sum.elements, sum.rewritten ? sum.by_scheme : "none");

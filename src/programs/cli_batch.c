@@ -76,10 +76,17 @@ static int collect(cli_args *a, oi_batch_list *l, oi_error *err)
     return 0;
 }
 
-static int write_report(const char *path, int overwrite, const oi_batch_list *l,
-                        const oi_batch_result *r, double seconds)
+static int write_report(const cli_args *a, const oi_batch_list *l, const oi_batch_result *r,
+                        double seconds)
 {
+    const char *path = a->report;
+    int overwrite = a->overwrite;
+    int64_t stream = 0;
+    oi_ctx_get_param(a->ctx, OI_P_STREAM, &stream);
     json_object *doc = oi_batch_report(l, r, seconds);
+    /* what the bytes depend on, so a run can be reproduced */
+    json_object_object_add(doc, "seed", json_object_new_uint64(a->seed));
+    json_object_object_add(doc, "stream", json_object_new_int64(stream));
     const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
                                                            JSON_C_TO_STRING_NOSLASHESCAPE);
     oi_error err;
@@ -177,7 +184,7 @@ int oi_cli_batch(cli_args *a, atomic_int *cancel)
     int rc = count[OI_ITEM_FAILED] || count[OI_ITEM_PENDING] ? OI_EXIT_FAILED : OI_EXIT_OK;
     if (interrupted)
         rc = OI_EXIT_INTERRUPTED;
-    if (a->report && write_report(a->report, a->overwrite, &l, res, seconds) && !interrupted)
+    if (a->report && write_report(a, &l, res, seconds) && !interrupted)
         rc = OI_EXIT_FAILED;
     for (size_t i = 0; i < l.n; i++)
         oi_summary_clear(&res[i].summary);

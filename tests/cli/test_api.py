@@ -91,6 +91,22 @@ class Api(unittest.TestCase):
                 self.assertEqual(s["rewritten"] + s["left_alone"], s["tensors"])
                 os.remove(out)
 
+    def test_stream_option_equals_cli(self):
+        for model in MODELS[:6]:
+            for stream in (1, 2):
+                with self.subTest(model=os.path.basename(model), stream=stream):
+                    ref = self.cli_out(model, "--seed", "4", "--stream", str(stream))
+                    got = onnxinit.reinit(model, seed=4, stream=stream)
+                    if "external" in os.path.basename(model):
+                        self.assertEqual(onnx.load_from_string(got), embedded(ref))
+                    else:
+                        with open(ref, "rb") as f:
+                            self.assertEqual(got, f.read())
+        with self.assertRaises(onnxinit.Error) as e:
+            onnxinit.reinit(MODELS[0], stream=3)
+        self.assertEqual(e.exception.status, "usage")
+        self.assertIn("stream", str(e.exception))
+
     def test_model_proto_in_and_out(self):
         model = os.path.join(FIX, "good", "mlp.onnx")
         proto = onnx.load(model)

@@ -260,7 +260,7 @@ oi_status oi_plan_file(const oi_ctx *ctx, const char *input, oi_format format, F
         return err->status;
     if (format == OI_FORMAT_JSON) {
         json_object *doc = oi_report_plan_json(j.model, j.analysis, j.plan,
-                                               oi_preset_name(ctx->preset));
+                                               oi_preset_name(ctx->preset), ctx->seed);
         print_json(out, doc);
         json_object_put(doc);
     } else {

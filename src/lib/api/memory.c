@@ -131,7 +131,8 @@ oi_status oi_plan_json(const oi_ctx *ctx, const void *model, size_t len, char **
     oi_job j;
     if (plan_memory(&j, ctx, model, len, err))
         return err->status;
-    json_object *doc = oi_report_plan_json(j.model, j.analysis, j.plan, oi_preset_name(ctx->preset));
+    json_object *doc = oi_report_plan_json(j.model, j.analysis, j.plan, oi_preset_name(ctx->preset),
+                                           ctx->seed);
     const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
                                                            JSON_C_TO_STRING_NOSLASHESCAPE);
     oi_status s = text && (*json = strdup(text)) ? OI_OK

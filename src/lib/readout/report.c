@@ -168,7 +168,7 @@ static json_object *tensor_json(const oi_tensor *t, const oi_weight *w, const oi
 }
 
 json_object *oi_report_plan_json(oi_model *m, const oi_analysis *a, const oi_plan *p,
-                                 const char *preset)
+                                 const char *preset, oi_seed seed)
 {
     json_object *root = json_object_new_object(), *tensors = json_object_new_array(),
                 *left = json_object_new_array(), *by_scheme = json_object_new_object(),
@@ -211,6 +211,8 @@ json_object *oi_report_plan_json(oi_model *m, const oi_analysis *a, const oi_pla
     json_object_object_add(summary, "by_scheme", by_scheme);
     json_object_object_add(root, "model", oi_json_string(oi_model_label(m)));
     json_object_object_add(root, "preset", oi_json_string(preset));
+    json_object_object_add(root, "seed", json_object_new_uint64(seed.value));
+    json_object_object_add(root, "stream", json_object_new_int(seed.version));
     json_object_object_add(root, "tensors", tensors);
     json_object_object_add(root, "untouched", left);
     json_object_object_add(root, "summary", summary);

@@ -7,14 +7,16 @@
 
 #include "analyze/analyze.h"
 #include "model/model.h"
+#include "fill/fill.h"
 #include "plan/plan.h"
 
 /* The table `onnxinit plan` prints; all: list every kept constant, not just counts. */
 void oi_report_plan_table(FILE *out, oi_model *model, const oi_analysis *a, const oi_plan *p,
                           int all);
-/* {"model", "preset", "tensors": [...], "untouched": [...], "summary": {...}}; caller puts it. */
+/* {"model", "preset", "seed", "stream", "tensors": [...], "untouched": [...],
+ * "summary": {...}}; caller puts it.  seed and stream: what the bytes would depend on. */
 json_object *oi_report_plan_json(oi_model *model, const oi_analysis *a, const oi_plan *p,
-                                 const char *preset);
+                                 const char *preset, oi_seed seed);
 
 typedef struct oi_tally_entry {
     const char *name;

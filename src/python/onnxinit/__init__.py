@@ -8,7 +8,8 @@ A ctypes binding over libonnxinit (the Debian way, as python3-libarchive-c):
     for t in onnxinit.plan(model_proto): print(t["name"], t["scheme"])
 
 `model` may be a path, bytes, or an onnx.ModelProto (then a ModelProto is
-returned).  Options are those of the onnxinit program: seed, preset, only,
+returned).  Options are those of the onnxinit program: seed, stream (2, or 1
+for 0.1's bytes), preset, only,
 exclude, rules (a path) or rules_json, materialize, forget_bias,
 residual_scale, threads, base_dir (where an in-memory model's external data
 lives).  Errors raise onnxinit.Error with the library's message.
@@ -108,7 +109,7 @@ _memory_estimate = _sig("oi_memory_estimate", ctypes.c_int, ctypes.c_char_p,
 
 # oi_param values (onnxinit.h)
 _PARAMS = {"threads": 1, "forget_bias": 2, "materialize": 3, "residual_scale": 4,
-           "full_encode": 5, "overwrite": 6, "in_place": 7}
+           "full_encode": 5, "overwrite": 6, "in_place": 7, "stream": 10}
 
 
 def version():
