@@ -83,6 +83,8 @@ static oi_status write_job(fill_run *r, const fill_job *j, float *scratch, uint8
                                            j->count, j->matrix, scratch, e);
     if (s)
         return s;
+    if (!r->dst[ti] && t->dtype == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)   /* already encoded */
+        return put_bytes(r, ti, j->start * 4, (const uint8_t *)scratch, (size_t)j->count * 4, e);
     uint8_t *to = r->dst[ti] ? r->dst[ti] + j->start * t->elem_size : bytes;
     oi_fill_encode(t->dtype, scratch, (size_t)j->count, to);
     return r->dst[ti] ? OI_OK
