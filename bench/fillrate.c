@@ -29,12 +29,14 @@ typedef struct {
     size_t n;
 } part;
 
+/* As the tool does: jobs of 2^16 elements, each into the worker's scratch
+ * buffer (reused, so cache-resident), from where it is encoded and written. */
 static void *fill_part(void *arg)
 {
     part *p = arg;
-    for (size_t done = 0; done < p->n; done += 1u << 16)   /* the tool's chunk size */
-        oi_fill_elementwise(p->d, (oi_rng){42, p->version}, p->start + done, (p->n - done) < (1u << 16) ? p->n - done : (1u << 16),
-                            p->out + done);
+    for (size_t done = 0; done < p->n; done += 1u << 16)
+        oi_fill_elementwise(p->d, (oi_rng){42, p->version}, p->start + done,
+                            (p->n - done) < (1u << 16) ? p->n - done : (1u << 16), p->out);
     return NULL;
 }
 
@@ -46,7 +48,8 @@ static double fill_rate(const oi_decision *d, int version, int threads, float *b
         part parts[2];
         double t0 = now();
         for (int i = 0; i < threads; i++) {
-            parts[i] = (part){d, version, buf + (size_t)i * N / threads, (uint64_t)i * N / threads, N / threads};
+            parts[i] = (part){d, version, buf + (size_t)i * (1u << 16), (uint64_t)i * N / threads,
+                              N / threads};
             pthread_create(&tid[i], NULL, fill_part, &parts[i]);
         }
         for (int i = 0; i < threads; i++)

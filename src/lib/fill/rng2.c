@@ -16,7 +16,6 @@
  * the layout, define the published bytes: they must never change. */
 #include "fill/fill_internal.h"
 
-#include <Random123/u01fixedpt.h>
 #include <math.h>
 #include <string.h>
 
@@ -47,27 +46,38 @@ static inline __attribute__((always_inline)) uint32_t as_bits(float f)
     return i;
 }
 
-/* ln u for u in (0, 1]: u = m 2^e, m in [sqrt(1/2), sqrt(2)), ln m = f + f^2 Q(f), f = m - 1. */
-static inline __attribute__((always_inline)) float ln2(float u)
+/* (0.5 + (w >> 9)) / 2^23, Random123's u01fixedpt_open_open_32_float, as one
+ * exact fused multiply-add (the product is exact): a shorter chain. */
+static inline __attribute__((always_inline)) float unit(uint32_t w)
+{
+    return fmaf((float)(w >> 9), 0x1p-23f, 0x1p-24f);
+}
+
+/* s * ln u for u in (0, 1], s = 1 or -2 (exact scalings): u = m 2^e, m in
+ * [sqrt(1/2), sqrt(2)), ln m = f + f^2 Q(f), f = m - 1; Q is scaled by s so
+ * s ln m = s f + f^2 (s Q) is one multiply-add. */
+static inline __attribute__((always_inline)) float scaled_ln(float u, float s)
 {
     uint32_t i = as_bits(u);
     int32_t e = (int32_t)(i - 0x3f3504f3u) >> 23;   /* 0x3f3504f3: sqrt(1/2) */
     float f = as_float(i - ((uint32_t)e << 23)) - 1.0f;
     float f2 = f * f, f4 = f2 * f2;
-    float q01 = fmaf(LN_Q[1], f, LN_Q[0]), q23 = fmaf(LN_Q[3], f, LN_Q[2]);
-    float q45 = fmaf(LN_Q[5], f, LN_Q[4]), q67 = fmaf(LN_Q[7], f, LN_Q[6]);
+    float q01 = fmaf(s * LN_Q[1], f, s * LN_Q[0]), q23 = fmaf(s * LN_Q[3], f, s * LN_Q[2]);
+    float q45 = fmaf(s * LN_Q[5], f, s * LN_Q[4]), q67 = fmaf(s * LN_Q[7], f, s * LN_Q[6]);
     float q03 = fmaf(q23, f2, q01), q47 = fmaf(q67, f2, q45);
-    float q = fmaf(fmaf(LN_Q[8], f4, q47), f4, q03);
-    return fmaf((float)e, LN2, fmaf(f2, q, f));
+    float q = fmaf(fmaf(s * LN_Q[8], f4, q47), f4, q03);
+    return fmaf((float)e, s * LN2, fmaf(f2, q, s * f));
 }
+
+static inline __attribute__((always_inline)) float ln2(float u) { return scaled_ln(u, 1.0f); }
 
 /* r cos and r sin of 2 pi u2, r = sqrt(-2 ln u1): the angle's nearest quarter
  * turn q and the rest t (|t| <= 1/2 quarter turn) by polynomials, then sin
  * and cos swapped (q odd) and negated (by sign bits) into place. */
 static inline __attribute__((always_inline)) void box_muller2(uint32_t w1, uint32_t w2, float *zc, float *zs)
 {
-    float r = sqrtf(-2.0f * ln2(u01fixedpt_open_open_32_float(w1)));
-    float x = 4.0f * u01fixedpt_open_open_32_float(w2);
+    float r = sqrtf(scaled_ln(unit(w1), -2.0f));
+    float x = 4.0f * unit(w2);
     int32_t q = (int32_t)(x + 0.5f);
     float t = x - (float)q, z = t * t, z2 = z * z;
     float s = t * fmaf(fmaf(SIN_S[3], z, SIN_S[2]), z2, fmaf(SIN_S[1], z, SIN_S[0]));
@@ -103,7 +113,7 @@ static void batch_uniforms(uint64_t key, uint32_t space, uint64_t first, float *
     uint32_t w[4 * BATCH];   /* lane-major: element k is w[k] */
     oi_philox_batch(ROUNDS, key, space, first, (uint32_t (*)[BATCH])w);
     for (int k = 0; k < 4 * BATCH; k++)
-        out[k] = u01fixedpt_open_open_32_float(w[k]);
+        out[k] = unit(w[k]);
 }
 
 OI_KERNEL
@@ -111,10 +121,10 @@ static void batch_normals(uint64_t key, uint32_t space, uint64_t first, float *o
 {
     uint32_t r[4][BATCH];
     oi_philox_batch(ROUNDS, key, space, first, r);
-    for (int pair = 0; pair < 2; pair++)
-        for (int j = 0; j < BATCH; j++)
-            box_muller2(r[2 * pair][j], r[2 * pair + 1][j], &out[2 * pair * BATCH + j],
-                        &out[(2 * pair + 1) * BATCH + j]);
+    for (int j = 0; j < BATCH; j++) {   /* both pairs in one pass: independent chains */
+        box_muller2(r[0][j], r[1][j], &out[j], &out[BATCH + j]);
+        box_muller2(r[2][j], r[3][j], &out[2 * BATCH + j], &out[3 * BATCH + j]);
+    }
 }
 
 OI_KERNEL
