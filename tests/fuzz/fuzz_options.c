@@ -37,6 +37,9 @@ static void check(const cli_args *a)
         abort();
     if ((a->backup && !a->in_place) || (a->threshold_given && !a->externalize) || !a->ctx)
         abort();
+    int64_t stream = 0;   /* the context holds the stream asked for, 2 when none was */
+    if (oi_ctx_get_param(a->ctx, OI_P_STREAM, &stream) != OI_OK || stream != (a->stream ? a->stream : 2))
+        abort();
     for (size_t i = 0; i < a->inputs.n; i++)
         if (!a->inputs.items[i])
             abort();

@@ -2,12 +2,12 @@
  *
  * Randomness is counter-based (Random123 Philox4x32-R).  Each tensor has its
  * own key, derived from the seed and a stable hash of its scope path and
- * name; element i's value comes from counter block i/4.  So a tensor's bytes
- * depend only on seed, stream version, scope+name, shape, dtype and scheme — never on thread
- * count, traversal order or the other tensors — and large tensors are filled
- * in parallel chunks of one stream.  Values are computed in float32 (float64
- * tensors: widened) and stored in the tensor's own dtype (fp16/bf16 round to
- * nearest even). */
+ * name; each element has its own counter.  So a tensor's bytes depend only on
+ * seed, stream version, scope+name, shape, dtype and scheme — never on thread
+ * count, traversal order, the CPU or the other tensors — and large tensors are
+ * filled in parallel chunks of one stream.  Values are computed in float32
+ * (float64 tensors: widened) and stored in the tensor's own dtype (fp16/bf16
+ * round to nearest even). */
 #ifndef OI_FILL_H
 #define OI_FILL_H
 
