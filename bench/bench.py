@@ -5,7 +5,8 @@
 
 Prints a markdown table: min and median wall time of N runs, peak RSS,
 ratios, onnxinit's per-phase times, then fill rates and orthogonal QR
-against LAPACK (bench/oi-fillrate)."""
+against LAPACK (bench/oi-fillrate).  The "disk floor" is dd writing as many
+bytes with O_DIRECT: what any durable writer of the output needs at least."""
 import argparse
 import glob
 import os
@@ -120,7 +121,7 @@ def main():
         if not os.path.exists(src):
             continue
         flat = name.replace("/", "-")
-        o1, o2, o3 = (os.path.join(out, p + flat) for p in ("oi-", "peer-", "cp-"))
+        o1, o2, o3, o4 = (os.path.join(out, p + flat) for p in ("oi-", "peer-", "cp-", "dd-"))
         mb = model_bytes(src, layout) / 2**20
         subprocess.run(["cat"] + ([os.path.join(os.path.dirname(src), f) for f in
                                    os.listdir(os.path.dirname(src))] if layout == "dir" else
@@ -129,21 +130,24 @@ def main():
         cp_cmd, cps_cmd = copy_cmd(src, o3, layout)
         cp = series(a.runs, None, [o3], cp_cmd)
         cps = series(a.runs, None, [o3], cps_cmd)
+        floor = series(a.runs, None, [o4], "dd if=/dev/zero of=%s bs=16M count=%d oflag=direct "
+                       "status=none" % (o4, -(-model_bytes(src, layout) // 2**24)))
         mine = series(a.runs, [oi, "-v", src, "-o", o1], [o1])
         runs = a.runs if peer_runs is None else peer_runs
         peer = (series(runs, [PEER, src, o2, "-q"] + (["--external"] if layout != "embedded" else []),
                        [o2]) if runs else None)
-        clean([o1, o2, o3])
-        rows.append((name, mb, mine, peer, cp, cps, runs))
-    print("| model | size | onnxinit min / median | peak RSS | peer min / median | peer RSS | cp min | cp+sync min | onnxinit/cp | onnxinit/(cp+sync) | peer/onnxinit | onnxinit phases |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name, mb, m, p, c, cs, runs in rows:
+        clean([o1, o2, o3, o4])
+        rows.append((name, mb, mine, peer, cp, cps, floor, runs))
+    print("| model | size | onnxinit min / median | peak RSS | peer min / median | peer RSS | cp min | cp+sync min | disk floor | onnxinit/cp | onnxinit/(cp+sync) | onnxinit/floor | peer/onnxinit | onnxinit phases |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, mb, m, p, c, cs, fl, runs in rows:
         peer = ("%.2f / %.2f s%s | %.0f MB" % (p[0], p[1], " (1 run)" if runs == 1 else "", p[2])
                 if p else "— (no bfloat16) | —")
         ratio = "%.1fx" % (p[0] / m[0]) if p else "—"
-        print("| %s | %.0f MB | %.2f / %.2f s | %.0f MB | %s | %.2f s | %.2f s | %.2fx | %.2fx | %s | %s |"
-              % (name, mb, m[0], m[1], m[2], peer, c[0], cs[0], m[0] / c[0], m[0] / cs[0], ratio,
-                 phases(m[3])))
+        print("| %s | %.0f MB | %.2f / %.2f s | %.0f MB | %s | %.2f s | %.2f s | %.2f s | %.2fx | %.2fx "
+              "| %.2fx | %s | %s |"
+              % (name, mb, m[0], m[1], m[2], peer, c[0], cs[0], fl[0], m[0] / c[0], m[0] / cs[0],
+                 m[0] / fl[0], ratio, phases(m[3])))
     small = sorted(glob.glob(os.path.join(a.work, "small", "*.onnx")))
     sdir = os.path.join(out, "small")
     shutil.rmtree(sdir, ignore_errors=True)

@@ -7,6 +7,8 @@ multiply-adds (Horner's rule here; rng2.c's Estrin order rounds alike to
 within an ulp) is printed beside it.  Run with Debian's
 python3 (numpy, scipy); the constants in rng2.c are this script's output and
 must never change once published: they define stream 2's bytes."""
+import textwrap
+
 import numpy as np
 from scipy.special import erf, erfinv
 
@@ -38,7 +40,8 @@ def lit(a):
 
 def show(name, c, err):
     print("/* %s: max error %.2g in float32 */" % (name, err))
-    print("static const float %s[%d] = {%s};" % (name, len(c), ", ".join(lit(a) for a in c)))
+    body = textwrap.wrap(", ".join(lit(a) for a in c), 92)
+    print("static const float %s[%d] = {\n%s\n};" % (name, len(c), "\n".join("    " + b for b in body)))
 
 
 # ln(1+f) = f + f^2 Q(f) for f = m - 1, m in [sqrt(1/2), sqrt(2)): relative

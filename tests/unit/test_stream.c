@@ -97,7 +97,8 @@ static void test_batched_philox_matches_random123(void)
                     uint32_t out[4][OI_PHILOX_BATCH], other[4][OI_PHILOX_BATCH];
                     oi_philox_batch(rounds[ri], keys[k], space, firsts[f], out);
                     for (int isa = 0; isa < 3; isa++)
-                        if (oi_philox_batch_isa(isa, rounds[ri], keys[k], space, firsts[f], other)) {
+                        if (oi_philox_batch_isa(isa, rounds[ri], keys[k], space, firsts[f],
+                                                other)) {
                             mismatches += memcmp(out, other, sizeof out) != 0;
                             ran++;
                         }
@@ -199,7 +200,8 @@ static void test_stream2_batches_equal_scalar(void)
     int bad = 0;
     for (uint64_t e = start; e < start + COUNT; e++) {
         /* element e: lane k / 64 of block 64 (e / 256) + k % 64, k = e % 256 */
-        uint64_t k = e % OI_BATCH_ELEMS, block = e / OI_BATCH_ELEMS * OI_PHILOX_BATCH + k % OI_PHILOX_BATCH;
+        uint64_t k = e % OI_BATCH_ELEMS;
+        uint64_t block = e / OI_BATCH_ELEMS * OI_PHILOX_BATCH + k % OI_PHILOX_BATCH;
         philox4x32_ctr_t c = {{(uint32_t)block, (uint32_t)(block >> 32), OI_STREAM_MAIN, 0}};
         philox4x32_ctr_t r = philox4x32_R(7, c, key);
         c.v[2] = OI_STREAM_TRUNC;
@@ -212,6 +214,24 @@ static void test_stream2_batches_equal_scalar(void)
         bad += memcmp(&u[i], &su, 4) != 0 || memcmp(&z[i], &sz, 4) != 0 ||
                memcmp(&t[i], &st, 4) != 0;
     }
+    CU_ASSERT_EQUAL(bad, 0);
+}
+
+/* Each build of each stream-2 kernel this CPU runs gives the same bytes. */
+static void test_stream2_builds_agree(void)
+{
+    static float want[OI_BATCH_ELEMS], got[OI_BATCH_ELEMS];
+    int ran = 0, bad = 0;
+    for (int kind = 0; kind < 3; kind++)
+        for (uint64_t first = 0; first < 64 * 40; first += 64 * 7) {
+            CU_ASSERT_FATAL(oi_rng2_batch_isa(0, kind, 99, 0, first, want));
+            for (int isa = 1; isa < 3; isa++)
+                if (oi_rng2_batch_isa(isa, kind, 99, 0, first, got)) {
+                    ran++;
+                    bad += memcmp(want, got, sizeof want) != 0;
+                }
+        }
+    fprintf(stderr, "  %d vector batches compared with the baseline build\n", ran);
     CU_ASSERT_EQUAL(bad, 0);
 }
 
@@ -296,6 +316,7 @@ int main(void)
         {"stream 1 Box-Muller equals libm", test_stream1_box_muller_matches_libm},
         {"stream 2 transforms equal libm", test_stream2_transforms_match_libm},
         {"stream 2 batches equal the scalar transforms", test_stream2_batches_equal_scalar},
+        {"stream 2 builds (baseline, AVX2+FMA, AVX-512) agree", test_stream2_builds_agree},
         {"stream 2 statistics across seeds", test_stream2_statistics_across_seeds},
         {NULL, NULL},
     };

@@ -7,13 +7,29 @@
 /* Counter spaces of one key, so schemes never share draws. */
 enum { OI_STREAM_MAIN = 0, OI_STREAM_ORTHO = 1, OI_STREAM_TRUNC = 2, OI_STREAM_SPARSE = 3 };
 
-/* Kernels built for AVX-512, AVX2+FMA (Haswell) and any x86-64, chosen when the program
- * starts.  All do the same IEEE operations (ISO C: no FP contraction), so the
- * bytes do not depend on the CPU. */
+/* OI_KERNEL(name, (params), (args)) { body }: a static void function whose
+ * body is built three times, for AVX-512, AVX2+FMA and any x86-64, the best
+ * this CPU runs chosen at each call by feature (not by CPU model, as
+ * target_clones' arch= would).  All do the same IEEE operations (ISO C: no
+ * contraction; fused multiply-adds only where written, as fmaf, which is
+ * exact everywhere), so the bytes do not depend on the CPU. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define OI_KERNEL __attribute__((target_clones("avx512f", "arch=haswell", "default")))
+#define OI_KERNEL(name, params, args)                                                          \
+    static inline __attribute__((always_inline)) void name##_body params;                      \
+    __attribute__((target("avx512f"))) static void name##_avx512 params { name##_body args; }  \
+    __attribute__((target("avx2,fma"))) static void name##_avx2 params { name##_body args; }   \
+    static void name params                                                                    \
+    {                                                                                          \
+        if (__builtin_cpu_supports("avx512f"))                                                 \
+            name##_avx512 args;                                                                \
+        else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))              \
+            name##_avx2 args;                                                                  \
+        else                                                                                   \
+            name##_body args;                                                                  \
+    }                                                                                          \
+    static inline __attribute__((always_inline)) void name##_body params
 #else
-#define OI_KERNEL
+#define OI_KERNEL(name, params, args) static void name params
 #endif
 
 /* One tensor's draws: its key and the published stream version. */
@@ -38,6 +54,10 @@ int oi_philox_batch_isa(int isa, int rounds, uint64_t key, uint32_t space, uint6
 #define OI_BATCH_ELEMS (4 * OI_PHILOX_BATCH)
 typedef void oi_batch_fn(uint64_t key, uint32_t space, uint64_t first, float *out);
 oi_batch_fn oi_rng2_uniforms, oi_rng2_normals, oi_rng2_trunc_normals;
+/* For tests: one batch (kind 0 uniform, 1 normal, 2 truncated normal) by one
+ * build of the kernel (0 any x86-64, 1 AVX2+FMA, 2 AVX-512); 0 when this CPU lacks it. */
+int oi_rng2_batch_isa(int isa, int kind, uint64_t key, uint32_t space, uint64_t first,
+                      float *out);
 /* For tests: stream 2's transforms of one element (the kernels' exact operations). */
 float oi_rng2_ln(float u);
 void oi_rng2_box_muller(uint32_t u1, uint32_t u2, float *zc, float *zs);

@@ -143,16 +143,16 @@ void philox_portable(uint64_t key, uint32_t stream, int rounds, uint64_t first,
     }
 }
 
-OI_KERNEL
-static void philox10_portable(uint64_t key, uint32_t stream, uint64_t first,
-                              uint32_t out[4][OI_PHILOX_BATCH])
+OI_KERNEL(philox10_portable,
+          (uint64_t key, uint32_t stream, uint64_t first, uint32_t out[4][OI_PHILOX_BATCH]),
+          (key, stream, first, out))
 {
     philox_portable(key, stream, 10, first, out);
 }
 
-OI_KERNEL
-static void philox7_portable(uint64_t key, uint32_t stream, uint64_t first,
-                             uint32_t out[4][OI_PHILOX_BATCH])
+OI_KERNEL(philox7_portable,
+          (uint64_t key, uint32_t stream, uint64_t first, uint32_t out[4][OI_PHILOX_BATCH]),
+          (key, stream, first, out))
 {
     philox_portable(key, stream, 7, first, out);
 }

@@ -47,8 +47,8 @@ static inline __attribute__((always_inline)) void sincos_turn(float u, float *sn
 }
 
 /* Uniforms in (0, 1) of the ELEMS elements from block `first`. */
-OI_KERNEL
-static void batch_uniforms(uint64_t key, uint32_t stream, uint64_t first, float *out)
+OI_KERNEL(batch_uniforms, (uint64_t key, uint32_t stream, uint64_t first, float *out),
+          (key, stream, first, out))
 {
     uint32_t r[4][BATCH];
     oi_philox_batch(ROUNDS, key, stream, first, r);
@@ -58,8 +58,8 @@ static void batch_uniforms(uint64_t key, uint32_t stream, uint64_t first, float 
 }
 
 /* Box-Muller over one batch: lanes u1[j], u2[j] give zc[j] = r cos, zs[j] = r sin. */
-OI_KERNEL
-static void box_muller(const uint32_t *u1, const uint32_t *u2, float *zc, float *zs)
+OI_KERNEL(box_muller, (const uint32_t *u1, const uint32_t *u2, float *zc, float *zs),
+          (u1, u2, zc, zs))
 {
     for (int j = 0; j < BATCH; j++) {
         float rad = sqrtf(-2.0f * ln_unit(u01fixedpt_open_open_32_float(u1[j]))), s, c;
@@ -131,8 +131,7 @@ static inline __attribute__((always_inline)) float bm_cos(uint32_t u1, uint32_t 
     return rad * c;
 }
 
-OI_KERNEL
-static void box_muller_cos(const uint32_t *u1, const uint32_t *u2, float *zc)
+OI_KERNEL(box_muller_cos, (const uint32_t *u1, const uint32_t *u2, float *zc), (u1, u2, zc))
 {
     for (int j = 0; j < BATCH; j++)
         zc[j] = bm_cos(u1[j], u2[j]);
@@ -218,8 +217,7 @@ void oi_fill_normals(oi_rng rng, uint32_t space, uint64_t start, size_t n, float
 }
 
 /* out = a + b out, vectorized (the same bytes: no contraction). */
-OI_KERNEL
-static void affine(float *out, size_t n, float a, float b)
+OI_KERNEL(affine, (float *out, size_t n, float a, float b), (out, n, a, b))
 {
     for (size_t i = 0; i < n; i++)
         out[i] = a + b * out[i];

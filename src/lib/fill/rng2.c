@@ -22,14 +22,26 @@
 #define BATCH OI_PHILOX_BATCH
 #define ROUNDS 7
 
-static const float LN_Q[9] = {-0.49999997f, 0.333333224f, -0.250007719f, 0.200019687f, -0.166275993f, 0.141890004f, -0.131016344f, 0.128217489f, -0.0786666796f};
-/* SIN_S: max error 8.6e-08 in float32 */
-static const float SIN_S[4] = {1.57079637f, -0.64596349f, 0.0796802193f, -0.0046021631f};
-/* COS_C: max error 7.1e-08 in float32 */
-static const float COS_C[5] = {1.0f, -1.23370051f, 0.253669202f, -0.0208600704f, 0.000903629872f};
-/* TRUNC_R: max error 2.9e-07 in float32 */
-static const float TRUNC_R[7] = {1.25331414f, 0.328118384f, 0.0163225979f, -0.00327387452f, -0.000218196554f, 9.16664212e-05f, -6.50003085e-06f};
-#define TRUNC_ERF2 0.954499736f   /* erf(sqrt 2): y in (-erf(sqrt 2), erf(sqrt 2)) gives z in (-2, 2) */
+/* LN_Q: max error 7.4e-08 in float32 */
+static const float LN_Q[9] = {
+    -0.49999997f, 0.333333224f, -0.250007719f, 0.200019687f, -0.166275993f, 0.141890004f,
+    -0.131016344f, 0.128217489f, -0.0786666796f
+};
+/* SIN_S: max error 8.3e-08 in float32 */
+static const float SIN_S[4] = {
+    1.57079637f, -0.64596349f, 0.0796802193f, -0.0046021631f
+};
+/* COS_C: max error 5.7e-08 in float32 */
+static const float COS_C[5] = {
+    1.0f, -1.23370051f, 0.253669202f, -0.0208600704f, 0.000903629872f
+};
+/* TRUNC_R: max error 2.6e-07 in float32 */
+static const float TRUNC_R[7] = {
+    1.25331414f, 0.328118384f, 0.0163225979f, -0.00327387452f, -0.000218196554f,
+    9.16664212e-05f, -6.50003085e-06f
+};
+/* erf(sqrt 2): y in (-erf(sqrt 2), erf(sqrt 2)) gives z in (-2, 2) */
+#define TRUNC_ERF2 0.954499736f
 #define LN2 0.693147181f
 
 static inline __attribute__((always_inline)) float as_float(uint32_t i)
@@ -74,14 +86,16 @@ static inline __attribute__((always_inline)) float ln2(float u) { return scaled_
 /* r cos and r sin of 2 pi u2, r = sqrt(-2 ln u1): the angle's nearest quarter
  * turn q and the rest t (|t| <= 1/2 quarter turn) by polynomials, then sin
  * and cos swapped (q odd) and negated (by sign bits) into place. */
-static inline __attribute__((always_inline)) void box_muller2(uint32_t w1, uint32_t w2, float *zc, float *zs)
+static inline __attribute__((always_inline)) void box_muller2(uint32_t w1, uint32_t w2, float *zc,
+                                                              float *zs)
 {
     float r = sqrtf(scaled_ln(unit(w1), -2.0f));
     float x = 4.0f * unit(w2);
     int32_t q = (int32_t)(x + 0.5f);
     float t = x - (float)q, z = t * t, z2 = z * z;
     float s = t * fmaf(fmaf(SIN_S[3], z, SIN_S[2]), z2, fmaf(SIN_S[1], z, SIN_S[0]));
-    float c = fmaf(fmaf(COS_C[4], z, COS_C[3]), z * z2, fmaf(fmaf(COS_C[2], z, COS_C[1]), z, COS_C[0]));
+    float c = fmaf(fmaf(COS_C[4], z, COS_C[3]), z * z2,
+                   fmaf(fmaf(COS_C[2], z, COS_C[1]), z, COS_C[0]));
     uint32_t swap = 0u - ((uint32_t)q & 1u), sb = as_bits(s), cb = as_bits(c);
     uint32_t sin_bits = (sb & ~swap) | (cb & swap), cos_bits = (cb & ~swap) | (sb & swap);
     sin_bits ^= ((uint32_t)q & 2u) << 30;            /* q = 2, 3: -sin */
@@ -104,11 +118,14 @@ static inline __attribute__((always_inline)) float trunc2(uint32_t bits)
 }
 
 float oi_rng2_ln(float u) { return ln2(u); }
-void oi_rng2_box_muller(uint32_t u1, uint32_t u2, float *zc, float *zs) { box_muller2(u1, u2, zc, zs); }
+void oi_rng2_box_muller(uint32_t u1, uint32_t u2, float *zc, float *zs)
+{
+    box_muller2(u1, u2, zc, zs);
+}
 float oi_rng2_trunc(uint32_t r) { return trunc2(r); }
 
-OI_KERNEL
-static void batch_uniforms(uint64_t key, uint32_t space, uint64_t first, float *out)
+OI_KERNEL(batch_uniforms, (uint64_t key, uint32_t space, uint64_t first, float *out),
+          (key, space, first, out))
 {
     uint32_t w[4 * BATCH];   /* lane-major: element k is w[k] */
     oi_philox_batch(ROUNDS, key, space, first, (uint32_t (*)[BATCH])w);
@@ -116,8 +133,8 @@ static void batch_uniforms(uint64_t key, uint32_t space, uint64_t first, float *
         out[k] = unit(w[k]);
 }
 
-OI_KERNEL
-static void batch_normals(uint64_t key, uint32_t space, uint64_t first, float *out)
+OI_KERNEL(batch_normals, (uint64_t key, uint32_t space, uint64_t first, float *out),
+          (key, space, first, out))
 {
     uint32_t r[4][BATCH];
     oi_philox_batch(ROUNDS, key, space, first, r);
@@ -127,8 +144,8 @@ static void batch_normals(uint64_t key, uint32_t space, uint64_t first, float *o
     }
 }
 
-OI_KERNEL
-static void batch_trunc_normals(uint64_t key, uint32_t space, uint64_t first, float *out)
+OI_KERNEL(batch_trunc_normals, (uint64_t key, uint32_t space, uint64_t first, float *out),
+          (key, space, first, out))
 {
     uint32_t w[4 * BATCH];
     oi_philox_batch(ROUNDS, key, space, first, (uint32_t (*)[BATCH])w);
@@ -136,8 +153,7 @@ static void batch_trunc_normals(uint64_t key, uint32_t space, uint64_t first, fl
         out[k] = trunc2(w[k]);
 }
 
-/* Exported without their clones: a target_clones function keeps default
- * visibility whatever -fvisibility says. */
+/* The kernels are static; these are their names for rng.c and the tests. */
 void oi_rng2_uniforms(uint64_t key, uint32_t space, uint64_t first, float *out)
 {
     batch_uniforms(key, space, first, out);
@@ -151,4 +167,28 @@ void oi_rng2_normals(uint64_t key, uint32_t space, uint64_t first, float *out)
 void oi_rng2_trunc_normals(uint64_t key, uint32_t space, uint64_t first, float *out)
 {
     batch_trunc_normals(key, space, first, out);
+}
+
+int oi_rng2_batch_isa(int isa, int kind, uint64_t key, uint32_t space, uint64_t first,
+                      float *out)
+{
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+    static oi_batch_fn *const by_isa[3][3] = {
+        {batch_uniforms_body, batch_normals_body, batch_trunc_normals_body},
+        {batch_uniforms_avx2, batch_normals_avx2, batch_trunc_normals_avx2},
+        {batch_uniforms_avx512, batch_normals_avx512, batch_trunc_normals_avx512},
+    };
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    int ok = isa == 0 || (isa == 1 && avx2) || (isa == 2 && __builtin_cpu_supports("avx512f"));
+    if (!ok || kind < 0 || kind > 2)
+        return 0;
+    by_isa[isa][kind](key, space, first, out);
+    return 1;
+#else
+    static oi_batch_fn *const by_kind[3] = {batch_uniforms, batch_normals, batch_trunc_normals};
+    if (isa != 0 || kind < 0 || kind > 2)
+        return 0;
+    by_kind[kind](key, space, first, out);
+    return 1;
+#endif
 }
