@@ -207,9 +207,9 @@ static void test_stream2_batches_equal_scalar(void)
         c.v[2] = OI_STREAM_TRUNC;
         philox4x32_ctr_t rt = philox4x32_R(7, c, key);
         int lane = (int)(k / OI_PHILOX_BATCH), pair = lane / 2;
-        float zc, zs, su = 0.0f + 1.0f * u01fixedpt_open_open_32_float(r.v[lane]);
+        float zc, zs, su = u01fixedpt_open_open_32_float(r.v[lane]);   /* raw: (0, 1) adds nothing */
         oi_rng2_box_muller(r.v[2 * pair], r.v[2 * pair + 1], &zc, &zs);
-        float sz = lane % 2 ? zs : zc, st = 0.0f + 1.0f * oi_rng2_trunc(rt.v[lane]);
+        float sz = lane % 2 ? zs : zc, st = oi_rng2_trunc(rt.v[lane]);
         size_t i = (size_t)(e - start);
         bad += memcmp(&u[i], &su, 4) != 0 || memcmp(&z[i], &sz, 4) != 0 ||
                memcmp(&t[i], &st, 4) != 0;
@@ -217,20 +217,24 @@ static void test_stream2_batches_equal_scalar(void)
     CU_ASSERT_EQUAL(bad, 0);
 }
 
-/* Each build of each stream-2 kernel this CPU runs gives the same bytes. */
+/* Each build of each stream-2 kernel this CPU runs gives the same bytes, of
+ * the draws and of an affine step fused in. */
 static void test_stream2_builds_agree(void)
 {
+    static const float steps[][2] = {{0, 1}, {-0.1f, 0.2f}, {0.5f, -3.0f}};
     static float want[OI_BATCH_ELEMS], got[OI_BATCH_ELEMS];
     int ran = 0, bad = 0;
     for (int kind = 0; kind < 3; kind++)
-        for (uint64_t first = 0; first < 64 * 40; first += 64 * 7) {
-            CU_ASSERT_FATAL(oi_rng2_batch_isa(0, kind, 99, 0, first, want));
-            for (int isa = 1; isa < 3; isa++)
-                if (oi_rng2_batch_isa(isa, kind, 99, 0, first, got)) {
-                    ran++;
-                    bad += memcmp(want, got, sizeof want) != 0;
-                }
-        }
+        for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++)
+            for (uint64_t first = 0; first < 64 * 40; first += 64 * 7) {
+                float a = steps[s][0], b = steps[s][1];
+                CU_ASSERT_FATAL(oi_rng2_batch_isa(0, kind, 99, 0, first, a, b, want));
+                for (int isa = 1; isa < 3; isa++)
+                    if (oi_rng2_batch_isa(isa, kind, 99, 0, first, a, b, got)) {
+                        ran++;
+                        bad += memcmp(want, got, sizeof want) != 0;
+                    }
+            }
     fprintf(stderr, "  %d vector batches compared with the baseline build\n", ran);
     CU_ASSERT_EQUAL(bad, 0);
 }

@@ -46,10 +46,14 @@ static inline __attribute__((always_inline)) void sincos_turn(float u, float *sn
     *cs = q == 0 ? c : q == 1 ? -s : q == 2 ? -c : s;
 }
 
+/* Stream 1's batches have stream 2's signature but ignore a and b: its
+ * affine step is a pass of its own, after (as in 0.1), so raw draws stay raw. */
+
 /* Uniforms in (0, 1) of the ELEMS elements from block `first`. */
-OI_KERNEL(batch_uniforms, (uint64_t key, uint32_t stream, uint64_t first, float *out),
-          (key, stream, first, out))
+OI_KERNEL(batch_uniforms, (uint64_t key, uint32_t stream, uint64_t first, float a, float b, float *out),
+          (key, stream, first, a, b, out))
 {
+    (void)a, (void)b;
     uint32_t r[4][BATCH];
     oi_philox_batch(ROUNDS, key, stream, first, r);
     for (int j = 0; j < BATCH; j++)
@@ -71,8 +75,10 @@ OI_KERNEL(box_muller, (const uint32_t *u1, const uint32_t *u2, float *zc, float 
 
 /* Standard normals of the ELEMS elements from block `first`: lanes (0,1) and
  * (2,3) of each block are one Box-Muller pair. */
-static void batch_normals(uint64_t key, uint32_t stream, uint64_t first, float *out)
+static void batch_normals(uint64_t key, uint32_t stream, uint64_t first, float a, float b,
+                          float *out)
 {
+    (void)a, (void)b;
     uint32_t r[4][BATCH];
     float z[4][BATCH];
     oi_philox_batch(ROUNDS, key, stream, first, r);
@@ -83,18 +89,19 @@ static void batch_normals(uint64_t key, uint32_t stream, uint64_t first, float *
             out[4 * j + lane] = z[lane][j];
 }
 
-/* Elements [start, start+n) of a counter space, batch by batch (unaligned ends copied). */
+/* a + b x of elements [start, start+n) of a counter space, batch by batch
+ * (unaligned ends copied). */
 static void stream_range(oi_batch_fn *fn, uint64_t key, uint32_t stream, uint64_t start, size_t n,
-                         float *out)
+                         float a, float b, float *out)
 {
     float tmp[ELEMS];
     while (n > 0) {
         uint64_t base = start - start % ELEMS;
         size_t skip = (size_t)(start - base), take = ELEMS - skip < n ? ELEMS - skip : n;
         if (skip == 0 && take == ELEMS) {
-            fn(key, stream, base / 4, out);
+            fn(key, stream, base / 4, a, b, out);
         } else {
-            fn(key, stream, base / 4, tmp);
+            fn(key, stream, base / 4, a, b, tmp);
             memcpy(out, tmp + skip, take * sizeof *out);
         }
         out += take;
@@ -176,51 +183,73 @@ static void gate_bias(const oi_decision *d, uint64_t start, size_t n, float *out
     }
 }
 
-static void uniforms(uint64_t key, uint32_t space, uint64_t start, size_t n, float *out)
-{
-    stream_range(batch_uniforms, key, space, start, n, out);
-}
-
-static void normals(uint64_t key, uint32_t space, uint64_t start, size_t n, float *out)
-{
-    stream_range(batch_normals, key, space, start, n, out);
-}
-
-static void uniforms2(uint64_t key, uint32_t space, uint64_t start, size_t n, float *out)
-{
-    stream_range(oi_rng2_uniforms, key, space, start, n, out);
-}
-
-static void normals2(uint64_t key, uint32_t space, uint64_t start, size_t n, float *out)
-{
-    stream_range(oi_rng2_normals, key, space, start, n, out);
-}
-
-static void trunc_normals2(uint64_t key, uint32_t space, uint64_t start, size_t n, float *out)
-{
-    stream_range(oi_rng2_trunc_normals, key, space, start, n, out);
-}
-
-typedef void range_fn(uint64_t key, uint32_t space, uint64_t start, size_t n, float *out);
-
-/* Each published stream's draws: uniform (0,1), N(0,1), N(0,1) on [-2, 2]. */
-static const struct {
-    range_fn *uniform, *normal, *trunc_normal;
-} STREAMS[] = {
-    [OI_STREAM_V1] = {uniforms, normals, trunc_normals},
-    [OI_STREAM_V2] = {uniforms2, normals2, trunc_normals2},
-};
-
-void oi_fill_normals(oi_rng rng, uint32_t space, uint64_t start, size_t n, float *out)
-{
-    STREAMS[rng.version].normal(rng.key, space, start, n, out);
-}
-
 /* out = a + b out, vectorized (the same bytes: no contraction). */
 OI_KERNEL(affine, (float *out, size_t n, float a, float b), (out, n, a, b))
 {
     for (size_t i = 0; i < n; i++)
         out[i] = a + b * out[i];
+}
+
+/* a + b x of each draw x; ab NULL: the draws themselves. */
+typedef struct { float a, b; } affine_step;
+typedef void range_fn(uint64_t key, uint32_t space, uint64_t start, size_t n,
+                      const affine_step *ab, float *out);
+
+static void uniforms1(uint64_t key, uint32_t space, uint64_t start, size_t n,
+                      const affine_step *ab, float *out)
+{
+    stream_range(batch_uniforms, key, space, start, n, 0, 1, out);
+    if (ab)
+        affine(out, n, ab->a, ab->b);
+}
+
+static void normals1(uint64_t key, uint32_t space, uint64_t start, size_t n,
+                     const affine_step *ab, float *out)
+{
+    stream_range(batch_normals, key, space, start, n, 0, 1, out);
+    if (ab)
+        affine(out, n, ab->a, ab->b);
+}
+
+static void trunc_normals1(uint64_t key, uint32_t space, uint64_t start, size_t n,
+                           const affine_step *ab, float *out)
+{
+    trunc_normals(key, space, start, n, out);
+    if (ab)
+        affine(out, n, ab->a, ab->b);
+}
+
+/* Stream 2 fuses the step into its kernels; (0, 1) leaves its draws as they are. */
+static void uniforms2(uint64_t key, uint32_t space, uint64_t start, size_t n,
+                      const affine_step *ab, float *out)
+{
+    stream_range(oi_rng2_uniforms, key, space, start, n, ab ? ab->a : 0, ab ? ab->b : 1, out);
+}
+
+static void normals2(uint64_t key, uint32_t space, uint64_t start, size_t n,
+                     const affine_step *ab, float *out)
+{
+    stream_range(oi_rng2_normals, key, space, start, n, ab ? ab->a : 0, ab ? ab->b : 1, out);
+}
+
+static void trunc_normals2(uint64_t key, uint32_t space, uint64_t start, size_t n,
+                           const affine_step *ab, float *out)
+{
+    stream_range(oi_rng2_trunc_normals, key, space, start, n, ab ? ab->a : 0, ab ? ab->b : 1,
+                 out);
+}
+
+/* Each published stream's draws: uniform (0,1), N(0,1), N(0,1) on [-2, 2]. */
+static const struct {
+    range_fn *uniform, *normal, *trunc_normal;
+} STREAMS[] = {
+    [OI_STREAM_V1] = {uniforms1, normals1, trunc_normals1},
+    [OI_STREAM_V2] = {uniforms2, normals2, trunc_normals2},
+};
+
+void oi_fill_normals(oi_rng rng, uint32_t space, uint64_t start, size_t n, float *out)
+{
+    STREAMS[rng.version].normal(rng.key, space, start, n, NULL, out);
 }
 
 void oi_fill_elementwise(const oi_decision *d, oi_rng rng, uint64_t start, size_t n, float *out)
@@ -232,16 +261,15 @@ void oi_fill_elementwise(const oi_decision *d, oi_rng rng, uint64_t start, size_
             out[i] = a;
         break;
     case OI_FILL_UNIFORM:
-        STREAMS[rng.version].uniform(rng.key, OI_STREAM_MAIN, start, n, out);
-        affine(out, n, a, b - a);
+        STREAMS[rng.version].uniform(rng.key, OI_STREAM_MAIN, start, n, &(affine_step){a, b - a},
+                                     out);
         break;
     case OI_FILL_NORMAL:
-        STREAMS[rng.version].normal(rng.key, OI_STREAM_MAIN, start, n, out);
-        affine(out, n, a, b);
+        STREAMS[rng.version].normal(rng.key, OI_STREAM_MAIN, start, n, &(affine_step){a, b}, out);
         break;
     case OI_FILL_TRUNC_NORMAL:
-        STREAMS[rng.version].trunc_normal(rng.key, OI_STREAM_TRUNC, start, n, out);
-        affine(out, n, a, b);
+        STREAMS[rng.version].trunc_normal(rng.key, OI_STREAM_TRUNC, start, n,
+                                          &(affine_step){a, b}, out);
         break;
     case OI_FILL_GATE_BIAS:
         gate_bias(d, start, n, out);

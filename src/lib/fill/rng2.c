@@ -124,53 +124,62 @@ void oi_rng2_box_muller(uint32_t u1, uint32_t u2, float *zc, float *zs)
 }
 float oi_rng2_trunc(uint32_t r) { return trunc2(r); }
 
-OI_KERNEL(batch_uniforms, (uint64_t key, uint32_t space, uint64_t first, float *out),
-          (key, space, first, out))
+/* Each kernel writes a + b x of its values x, the affine step of the fill
+ * fused into the pass that makes them (one pass over the output, not two);
+ * a + b x is a product then a sum, as the separate step was.  (a, b) = (0, 1)
+ * gives the values themselves: stream 2 never draws -0, the one value 0 + x
+ * would change. */
+OI_KERNEL(batch_uniforms, (uint64_t key, uint32_t space, uint64_t first, float a, float b, float *out),
+          (key, space, first, a, b, out))
 {
     uint32_t w[4 * BATCH];   /* lane-major: element k is w[k] */
     oi_philox_batch(ROUNDS, key, space, first, (uint32_t (*)[BATCH])w);
     for (int k = 0; k < 4 * BATCH; k++)
-        out[k] = unit(w[k]);
+        out[k] = a + b * unit(w[k]);
 }
 
-OI_KERNEL(batch_normals, (uint64_t key, uint32_t space, uint64_t first, float *out),
-          (key, space, first, out))
+OI_KERNEL(batch_normals, (uint64_t key, uint32_t space, uint64_t first, float a, float b, float *out),
+          (key, space, first, a, b, out))
 {
     uint32_t r[4][BATCH];
     oi_philox_batch(ROUNDS, key, space, first, r);
     for (int j = 0; j < BATCH; j++) {   /* both pairs in one pass: independent chains */
-        box_muller2(r[0][j], r[1][j], &out[j], &out[BATCH + j]);
-        box_muller2(r[2][j], r[3][j], &out[2 * BATCH + j], &out[3 * BATCH + j]);
+        float z[4];
+        box_muller2(r[0][j], r[1][j], &z[0], &z[1]);
+        box_muller2(r[2][j], r[3][j], &z[2], &z[3]);
+        for (int lane = 0; lane < 4; lane++)
+            out[lane * BATCH + j] = a + b * z[lane];
     }
 }
 
-OI_KERNEL(batch_trunc_normals, (uint64_t key, uint32_t space, uint64_t first, float *out),
-          (key, space, first, out))
+OI_KERNEL(batch_trunc_normals, (uint64_t key, uint32_t space, uint64_t first, float a, float b, float *out),
+          (key, space, first, a, b, out))
 {
     uint32_t w[4 * BATCH];
     oi_philox_batch(ROUNDS, key, space, first, (uint32_t (*)[BATCH])w);
     for (int k = 0; k < 4 * BATCH; k++)
-        out[k] = trunc2(w[k]);
+        out[k] = a + b * trunc2(w[k]);
 }
 
 /* The kernels are static; these are their names for rng.c and the tests. */
-void oi_rng2_uniforms(uint64_t key, uint32_t space, uint64_t first, float *out)
+void oi_rng2_uniforms(uint64_t key, uint32_t space, uint64_t first, float a, float b, float *out)
 {
-    batch_uniforms(key, space, first, out);
+    batch_uniforms(key, space, first, a, b, out);
 }
 
-void oi_rng2_normals(uint64_t key, uint32_t space, uint64_t first, float *out)
+void oi_rng2_normals(uint64_t key, uint32_t space, uint64_t first, float a, float b, float *out)
 {
-    batch_normals(key, space, first, out);
+    batch_normals(key, space, first, a, b, out);
 }
 
-void oi_rng2_trunc_normals(uint64_t key, uint32_t space, uint64_t first, float *out)
+void oi_rng2_trunc_normals(uint64_t key, uint32_t space, uint64_t first, float a, float b,
+                           float *out)
 {
-    batch_trunc_normals(key, space, first, out);
+    batch_trunc_normals(key, space, first, a, b, out);
 }
 
 int oi_rng2_batch_isa(int isa, int kind, uint64_t key, uint32_t space, uint64_t first,
-                      float *out)
+                      float a, float b, float *out)
 {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
     static oi_batch_fn *const by_isa[3][3] = {
@@ -182,13 +191,13 @@ int oi_rng2_batch_isa(int isa, int kind, uint64_t key, uint32_t space, uint64_t 
     int ok = isa == 0 || (isa == 1 && avx2) || (isa == 2 && __builtin_cpu_supports("avx512f"));
     if (!ok || kind < 0 || kind > 2)
         return 0;
-    by_isa[isa][kind](key, space, first, out);
+    by_isa[isa][kind](key, space, first, a, b, out);
     return 1;
 #else
     static oi_batch_fn *const by_kind[3] = {batch_uniforms, batch_normals, batch_trunc_normals};
     if (isa != 0 || kind < 0 || kind > 2)
         return 0;
-    by_kind[kind](key, space, first, out);
+    by_kind[kind](key, space, first, a, b, out);
     return 1;
 #endif
 }
