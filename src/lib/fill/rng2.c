@@ -90,16 +90,16 @@ static inline __attribute__((always_inline)) void box_muller2(uint32_t w1, uint3
                                                               float *zs)
 {
     float r = sqrtf(scaled_ln(unit(w1), -2.0f));
-    float x = 4.0f * unit(w2);
+    float x = fmaf((float)(w2 >> 9), 0x1p-21f, 0x1p-22f);   /* 4 unit(w2), exactly */
     int32_t q = (int32_t)(x + 0.5f);
     float t = x - (float)q, z = t * t, z2 = z * z;
     float s = t * fmaf(fmaf(SIN_S[3], z, SIN_S[2]), z2, fmaf(SIN_S[1], z, SIN_S[0]));
     float c = fmaf(fmaf(COS_C[4], z, COS_C[3]), z * z2,
                    fmaf(fmaf(COS_C[2], z, COS_C[1]), z, COS_C[0]));
-    uint32_t swap = 0u - ((uint32_t)q & 1u), sb = as_bits(s), cb = as_bits(c);
-    uint32_t sin_bits = (sb & ~swap) | (cb & swap), cos_bits = (cb & ~swap) | (sb & swap);
-    sin_bits ^= ((uint32_t)q & 2u) << 30;            /* q = 2, 3: -sin */
-    cos_bits ^= ((uint32_t)(q + 1) & 2u) << 30;      /* q = 1, 2: -cos */
+    int odd = q & 1;
+    uint32_t sin_bits = as_bits(odd ? c : s), cos_bits = as_bits(odd ? s : c);
+    sin_bits ^= ((uint32_t)q << 30) & 0x80000000u;         /* q = 2, 3: -sin */
+    cos_bits ^= ((uint32_t)(q + 1) << 30) & 0x80000000u;   /* q = 1, 2: -cos */
     *zc = r * as_float(cos_bits);
     *zs = r * as_float(sin_bits);
 }
