@@ -94,12 +94,18 @@ static void test_batched_philox_matches_random123(void)
         for (size_t k = 0; k < 4; k++)
             for (size_t f = 0; f < 5; f++)
                 for (uint32_t space = 0; space < 3; space++) {
-                    uint32_t out[4][OI_PHILOX_BATCH], other[4][OI_PHILOX_BATCH];
+                    uint32_t out[4][OI_PHILOX_BATCH], other[3][4][OI_PHILOX_BATCH];
                     oi_philox_batch(rounds[ri], keys[k], space, firsts[f], out);
-                    for (int isa = 0; isa < 3; isa++)
-                        if (oi_philox_batch_isa(isa, rounds[ri], keys[k], space, firsts[f],
+                    for (int isa = 0; isa < 3; isa++)   /* three batches: out is the first */
+                        if (oi_philox_batch_isa(isa, rounds[ri], keys[k], space, firsts[f], 3,
                                                 other)) {
-                            mismatches += memcmp(out, other, sizeof out) != 0;
+                            mismatches += memcmp(out, other[0], sizeof out) != 0;
+                            for (int b = 1; b < 3; b++) {
+                                uint32_t one[4][OI_PHILOX_BATCH];
+                                oi_philox_batch(rounds[ri], keys[k], space,
+                                                firsts[f] + (uint64_t)b * OI_PHILOX_BATCH, one);
+                                mismatches += memcmp(one, other[b], sizeof one) != 0;
+                            }
                             ran++;
                         }
                     philox4x32_key_t key = {{(uint32_t)keys[k], (uint32_t)(keys[k] >> 32)}};
@@ -187,7 +193,7 @@ static void test_stream2_transforms_match_libm(void)
  * transform of Random123's Philox4x32-7 words: what any CPU computes. */
 static void test_stream2_batches_equal_scalar(void)
 {
-    enum { COUNT = 4 * OI_BATCH_ELEMS + 37 };
+    enum { COUNT = 12 * OI_BATCH_ELEMS + 37 };   /* past a group of 8 batches */
     static float u[COUNT], z[COUNT], t[COUNT];
     uint64_t start = 3 * OI_BATCH_ELEMS - 5;   /* unaligned both ends */
     oi_rng rng = {0x0123456789abcdefULL, OI_STREAM_V2};
@@ -222,15 +228,16 @@ static void test_stream2_batches_equal_scalar(void)
 static void test_stream2_builds_agree(void)
 {
     static const float steps[][2] = {{0, 1}, {-0.1f, 0.2f}, {0.5f, -3.0f}};
-    static float want[OI_BATCH_ELEMS], got[OI_BATCH_ELEMS];
+    enum { BATCHES = 11 };   /* more than one group of words */
+    static float want[BATCHES * OI_BATCH_ELEMS], got[BATCHES * OI_BATCH_ELEMS];
     int ran = 0, bad = 0;
     for (int kind = 0; kind < 3; kind++)
         for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++)
             for (uint64_t first = 0; first < 64 * 40; first += 64 * 7) {
                 float a = steps[s][0], b = steps[s][1];
-                CU_ASSERT_FATAL(oi_rng2_batch_isa(0, kind, 99, 0, first, a, b, want));
+                CU_ASSERT_FATAL(oi_rng2_batch_isa(0, kind, 99, 0, first, BATCHES, a, b, want));
                 for (int isa = 1; isa < 3; isa++)
-                    if (oi_rng2_batch_isa(isa, kind, 99, 0, first, a, b, got)) {
+                    if (oi_rng2_batch_isa(isa, kind, 99, 0, first, BATCHES, a, b, got)) {
                         ran++;
                         bad += memcmp(want, got, sizeof want) != 0;
                     }

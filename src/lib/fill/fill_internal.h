@@ -44,21 +44,24 @@ typedef struct oi_rng {
 #define OI_PHILOX_BATCH 64
 void oi_philox_batch(int rounds, uint64_t key, uint32_t space, uint64_t first,
                      uint32_t out[4][OI_PHILOX_BATCH]);
+/* `batches` such batches at once, out[b] from block first + b * OI_PHILOX_BATCH. */
+void oi_philox_batches(int rounds, uint64_t key, uint32_t space, uint64_t first, size_t batches,
+                       uint32_t (*out)[4][OI_PHILOX_BATCH]);
 /* One implementation by name, for tests: 0 portable, 1 AVX2, 2 AVX-512;
  * returns 0 when this CPU lacks it. */
 int oi_philox_batch_isa(int isa, int rounds, uint64_t key, uint32_t space, uint64_t first,
-                        uint32_t out[4][OI_PHILOX_BATCH]);
+                        size_t batches, uint32_t (*out)[4][OI_PHILOX_BATCH]);
 
-/* ---- rng2.c (stream 2): a + b x of the 4 * OI_PHILOX_BATCH values x of
- * counter blocks [first, first + OI_PHILOX_BATCH) of a key's counter space ---- */
+/* ---- rng2.c (stream 2): a + b x of the values x of `batches` batches of
+ * OI_BATCH_ELEMS, from counter block `first` of a key's counter space ---- */
 #define OI_BATCH_ELEMS (4 * OI_PHILOX_BATCH)
-typedef void oi_batch_fn(uint64_t key, uint32_t space, uint64_t first, float a, float b,
-                         float *out);
+typedef void oi_batch_fn(uint64_t key, uint32_t space, uint64_t first, size_t batches, float a,
+                         float b, float *out);
 oi_batch_fn oi_rng2_uniforms, oi_rng2_normals, oi_rng2_trunc_normals;
-/* For tests: one batch (kind 0 uniform, 1 normal, 2 truncated normal) by one
+/* For tests: batches (kind 0 uniform, 1 normal, 2 truncated normal) by one
  * build of the kernel (0 any x86-64, 1 AVX2+FMA, 2 AVX-512); 0 when this CPU lacks it. */
 int oi_rng2_batch_isa(int isa, int kind, uint64_t key, uint32_t space, uint64_t first,
-                      float a, float b, float *out);
+                      size_t batches, float a, float b, float *out);
 /* For tests: stream 2's transforms of one element (the kernels' exact operations). */
 float oi_rng2_ln(float u);
 void oi_rng2_box_muller(uint32_t u1, uint32_t u2, float *zc, float *zs);

@@ -21,11 +21,11 @@
  * loop below (tested against Random123). */
 __attribute__((target("avx2")))
 static void philox_batch_avx2(uint64_t key, uint32_t stream, int rounds, uint64_t first,
-                              uint32_t out[4][OI_PHILOX_BATCH])
+                              size_t batches, uint32_t (*out)[4][OI_PHILOX_BATCH])
 {
     const __m256i m0 = _mm256_set1_epi64x(PHILOX_M4x32_0), m1 = _mm256_set1_epi64x(PHILOX_M4x32_1);
     const __m256i w0 = _mm256_set1_epi32((int)PHILOX_W32_0), w1 = _mm256_set1_epi32((int)PHILOX_W32_1);
-    for (int j = 0; j < BATCH; j += 8) {
+    for (size_t j = 0; j < batches * BATCH; j += 8) {
         uint32_t lo[8], hi[8];
         for (int i = 0; i < 8; i++) {
             uint64_t b = first + (uint64_t)(j + i);
@@ -51,10 +51,11 @@ static void philox_batch_avx2(uint64_t key, uint32_t stream, int rounds, uint64_
             a0 = _mm256_add_epi32(a0, w0);
             a1 = _mm256_add_epi32(a1, w1);
         }
-        _mm256_storeu_si256((__m256i *)&out[0][j], c0);
-        _mm256_storeu_si256((__m256i *)&out[1][j], c1);
-        _mm256_storeu_si256((__m256i *)&out[2][j], c2);
-        _mm256_storeu_si256((__m256i *)&out[3][j], c3);
+        uint32_t(*o)[BATCH] = out[j / BATCH];
+        _mm256_storeu_si256((__m256i *)&o[0][j % BATCH], c0);
+        _mm256_storeu_si256((__m256i *)&o[1][j % BATCH], c1);
+        _mm256_storeu_si256((__m256i *)&o[2][j % BATCH], c2);
+        _mm256_storeu_si256((__m256i *)&o[3][j % BATCH], c3);
     }
 }
 
@@ -65,7 +66,7 @@ static void philox_batch_avx2(uint64_t key, uint32_t stream, int rounds, uint64_
 #define GROUPS 2
 __attribute__((target("avx512f")))
 static void philox_batch_avx512(uint64_t key, uint32_t stream, int rounds, uint64_t first,
-                                uint32_t out[4][OI_PHILOX_BATCH])
+                                size_t batches, uint32_t (*out)[4][OI_PHILOX_BATCH])
 {
     const __m512i m0 = _mm512_set1_epi64(PHILOX_M4x32_0), m1 = _mm512_set1_epi64(PHILOX_M4x32_1);
     const __m512i step = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
@@ -74,7 +75,7 @@ static void philox_batch_avx512(uint64_t key, uint32_t stream, int rounds, uint6
         k0[r] = _mm512_set1_epi32((int)((uint32_t)key + (uint32_t)r * PHILOX_W32_0));
         k1[r] = _mm512_set1_epi32((int)((uint32_t)(key >> 32) + (uint32_t)r * PHILOX_W32_1));
     }
-    for (int j = 0; j < BATCH; j += 16 * GROUPS) {
+    for (size_t j = 0; j < batches * BATCH; j += 16 * GROUPS) {
         __m512i c0[GROUPS], c1[GROUPS], c2[GROUPS], c3[GROUPS];
         for (int g = 0; g < GROUPS; g++) {
             uint64_t b = first + (uint64_t)(j + 16 * g);
@@ -111,11 +112,12 @@ static void philox_batch_avx512(uint64_t key, uint32_t stream, int rounds, uint6
                 c1[g] = lo1;
                 c3[g] = lo0;
             }
+        uint32_t(*o)[BATCH] = out[j / BATCH];   /* 16 * GROUPS divides BATCH */
         for (int g = 0; g < GROUPS; g++) {
-            _mm512_storeu_si512(&out[0][j + 16 * g], c0[g]);
-            _mm512_storeu_si512(&out[1][j + 16 * g], c1[g]);
-            _mm512_storeu_si512(&out[2][j + 16 * g], c2[g]);
-            _mm512_storeu_si512(&out[3][j + 16 * g], c3[g]);
+            _mm512_storeu_si512(&o[0][j % BATCH + 16 * g], c0[g]);
+            _mm512_storeu_si512(&o[1][j % BATCH + 16 * g], c1[g]);
+            _mm512_storeu_si512(&o[2][j % BATCH + 16 * g], c2[g]);
+            _mm512_storeu_si512(&o[3][j % BATCH + 16 * g], c3[g]);
         }
     }
 }
@@ -125,11 +127,11 @@ static void philox_batch_avx512(uint64_t key, uint32_t stream, int rounds, uint6
  * its rounds in registers; with `rounds` a constant the compiler unrolls them
  * and runs the iterations side by side in vectors. */
 static inline __attribute__((always_inline))
-void philox_portable(uint64_t key, uint32_t stream, int rounds, uint64_t first,
-                     uint32_t out[4][OI_PHILOX_BATCH])
+void philox_portable(uint64_t key, uint32_t stream, int rounds, uint64_t first, size_t batches,
+                     uint32_t (*out)[4][OI_PHILOX_BATCH])
 {
     uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
-    for (int j = 0; j < BATCH; j++) {
+    for (size_t j = 0; j < batches * BATCH; j++) {
         uint64_t b = first + (uint64_t)j;
         uint32_t c0 = (uint32_t)b, c1 = (uint32_t)(b >> 32), c2 = stream, c3 = 0;
         uint32_t a0 = k0, a1 = k1;
@@ -143,68 +145,74 @@ void philox_portable(uint64_t key, uint32_t stream, int rounds, uint64_t first,
             a0 += PHILOX_W32_0;
             a1 += PHILOX_W32_1;
         }
-        out[0][j] = c0;
-        out[1][j] = c1;
-        out[2][j] = c2;
-        out[3][j] = c3;
+        out[j / BATCH][0][j % BATCH] = c0;
+        out[j / BATCH][1][j % BATCH] = c1;
+        out[j / BATCH][2][j % BATCH] = c2;
+        out[j / BATCH][3][j % BATCH] = c3;
     }
 }
 
 /* Built for the baseline only: wherever AVX2 exists the hand-written kernels
  * above run instead (so tests of "the portable one" test the baseline build). */
-static void philox10_portable(uint64_t key, uint32_t stream, uint64_t first,
-                              uint32_t out[4][OI_PHILOX_BATCH])
+static void philox10_portable(uint64_t key, uint32_t stream, uint64_t first, size_t batches,
+                              uint32_t (*out)[4][OI_PHILOX_BATCH])
 {
-    philox_portable(key, stream, 10, first, out);
+    philox_portable(key, stream, 10, first, batches, out);
 }
 
-static void philox7_portable(uint64_t key, uint32_t stream, uint64_t first,
-                             uint32_t out[4][OI_PHILOX_BATCH])
+static void philox7_portable(uint64_t key, uint32_t stream, uint64_t first, size_t batches,
+                             uint32_t (*out)[4][OI_PHILOX_BATCH])
 {
-    philox_portable(key, stream, 7, first, out);
+    philox_portable(key, stream, 7, first, batches, out);
 }
 
-static void portable(uint64_t key, uint32_t stream, int rounds, uint64_t first,
-                     uint32_t out[4][OI_PHILOX_BATCH])
+static void portable(uint64_t key, uint32_t stream, int rounds, uint64_t first, size_t batches,
+                     uint32_t (*out)[4][OI_PHILOX_BATCH])
 {
     if (rounds == 7)
-        philox7_portable(key, stream, first, out);
+        philox7_portable(key, stream, first, batches, out);
     else
-        philox10_portable(key, stream, first, out);
+        philox10_portable(key, stream, first, batches, out);
 }
 
 /* The portable loop or, where the CPU has them, AVX-512 / AVX2: the same bits either way. */
-void oi_philox_batch(int rounds, uint64_t key, uint32_t stream, uint64_t first,
-                     uint32_t out[4][OI_PHILOX_BATCH])
+void oi_philox_batches(int rounds, uint64_t key, uint32_t stream, uint64_t first, size_t batches,
+                       uint32_t (*out)[4][OI_PHILOX_BATCH])
 {
 #ifdef OI_PHILOX_AVX2
     if (__builtin_cpu_supports("avx512f")) {
-        philox_batch_avx512(key, stream, rounds, first, out);
+        philox_batch_avx512(key, stream, rounds, first, batches, out);
         return;
     }
     if (__builtin_cpu_supports("avx2")) {
-        philox_batch_avx2(key, stream, rounds, first, out);
+        philox_batch_avx2(key, stream, rounds, first, batches, out);
         return;
     }
 #endif
-    portable(key, stream, rounds, first, out);
+    portable(key, stream, rounds, first, batches, out);
+}
+
+void oi_philox_batch(int rounds, uint64_t key, uint32_t stream, uint64_t first,
+                     uint32_t out[4][OI_PHILOX_BATCH])
+{
+    oi_philox_batches(rounds, key, stream, first, 1, (uint32_t (*)[4][OI_PHILOX_BATCH])out);
 }
 
 int oi_philox_batch_isa(int isa, int rounds, uint64_t key, uint32_t stream, uint64_t first,
-                        uint32_t out[4][OI_PHILOX_BATCH])
+                        size_t batches, uint32_t (*out)[4][OI_PHILOX_BATCH])
 {
     switch (isa) {
-    case 0: portable(key, stream, rounds, first, out); return 1;
+    case 0: portable(key, stream, rounds, first, batches, out); return 1;
 #ifdef OI_PHILOX_AVX2
     case 1:
         if (!__builtin_cpu_supports("avx2"))
             return 0;
-        philox_batch_avx2(key, stream, rounds, first, out);
+        philox_batch_avx2(key, stream, rounds, first, batches, out);
         return 1;
     case 2:
         if (!__builtin_cpu_supports("avx512f"))
             return 0;
-        philox_batch_avx512(key, stream, rounds, first, out);
+        philox_batch_avx512(key, stream, rounds, first, batches, out);
         return 1;
 #endif
     default: return 0;

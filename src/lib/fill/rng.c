@@ -46,19 +46,25 @@ static inline __attribute__((always_inline)) void sincos_turn(float u, float *sn
     *cs = q == 0 ? c : q == 1 ? -s : q == 2 ? -c : s;
 }
 
-/* Stream 1's batches have stream 2's signature but ignore a and b: its
- * affine step is a pass of its own, after (as in 0.1), so raw draws stay raw. */
-
 /* Uniforms in (0, 1) of the ELEMS elements from block `first`. */
-OI_KERNEL(batch_uniforms, (uint64_t key, uint32_t stream, uint64_t first, float a, float b, float *out),
-          (key, stream, first, a, b, out))
+OI_KERNEL(batch_uniform, (uint64_t key, uint32_t stream, uint64_t first, float *out),
+          (key, stream, first, out))
 {
-    (void)a, (void)b;
     uint32_t r[4][BATCH];
     oi_philox_batch(ROUNDS, key, stream, first, r);
     for (int j = 0; j < BATCH; j++)
         for (int lane = 0; lane < 4; lane++)
             out[4 * j + lane] = u01fixedpt_open_open_32_float(r[lane][j]);
+}
+
+/* Stream 1's runs of batches have stream 2's signature but ignore a and b:
+ * its affine step is a pass of its own, after (as in 0.1), so raw draws stay raw. */
+static void batch_uniforms(uint64_t key, uint32_t stream, uint64_t first, size_t batches, float a,
+                           float b, float *out)
+{
+    (void)a, (void)b;
+    for (size_t i = 0; i < batches; i++)
+        batch_uniform(key, stream, first + i * BATCH, out + i * ELEMS);
 }
 
 /* Box-Muller over one batch: lanes u1[j], u2[j] give zc[j] = r cos, zs[j] = r sin. */
@@ -75,10 +81,8 @@ OI_KERNEL(box_muller, (const uint32_t *u1, const uint32_t *u2, float *zc, float 
 
 /* Standard normals of the ELEMS elements from block `first`: lanes (0,1) and
  * (2,3) of each block are one Box-Muller pair. */
-static void batch_normals(uint64_t key, uint32_t stream, uint64_t first, float a, float b,
-                          float *out)
+static void batch_normal(uint64_t key, uint32_t stream, uint64_t first, float *out)
 {
-    (void)a, (void)b;
     uint32_t r[4][BATCH];
     float z[4][BATCH];
     oi_philox_batch(ROUNDS, key, stream, first, r);
@@ -89,8 +93,16 @@ static void batch_normals(uint64_t key, uint32_t stream, uint64_t first, float a
             out[4 * j + lane] = z[lane][j];
 }
 
-/* a + b x of elements [start, start+n) of a counter space, batch by batch
- * (unaligned ends copied). */
+static void batch_normals(uint64_t key, uint32_t stream, uint64_t first, size_t batches, float a,
+                          float b, float *out)
+{
+    (void)a, (void)b;
+    for (size_t i = 0; i < batches; i++)
+        batch_normal(key, stream, first + i * BATCH, out + i * ELEMS);
+}
+
+/* a + b x of elements [start, start+n) of a counter space: the whole
+ * batches in one call, a partial batch at either end through a copy. */
 static void stream_range(oi_batch_fn *fn, uint64_t key, uint32_t stream, uint64_t start, size_t n,
                          float a, float b, float *out)
 {
@@ -98,10 +110,11 @@ static void stream_range(oi_batch_fn *fn, uint64_t key, uint32_t stream, uint64_
     while (n > 0) {
         uint64_t base = start - start % ELEMS;
         size_t skip = (size_t)(start - base), take = ELEMS - skip < n ? ELEMS - skip : n;
-        if (skip == 0 && take == ELEMS) {
-            fn(key, stream, base / 4, a, b, out);
+        if (skip == 0 && n >= ELEMS) {
+            take = n - n % ELEMS;
+            fn(key, stream, base / 4, take / ELEMS, a, b, out);
         } else {
-            fn(key, stream, base / 4, a, b, tmp);
+            fn(key, stream, base / 4, 1, a, b, tmp);
             memcpy(out, tmp + skip, take * sizeof *out);
         }
         out += take;

@@ -124,62 +124,88 @@ void oi_rng2_box_muller(uint32_t u1, uint32_t u2, float *zc, float *zs)
 }
 float oi_rng2_trunc(uint32_t r) { return trunc2(r); }
 
-/* Each kernel writes a + b x of its values x, the affine step of the fill
- * fused into the pass that makes them (one pass over the output, not two);
- * a + b x is a product then a sum, as the separate step was.  (a, b) = (0, 1)
- * gives the values themselves: stream 2 never draws -0, the one value 0 + x
- * would change. */
-OI_KERNEL(batch_uniforms, (uint64_t key, uint32_t space, uint64_t first, float a, float b, float *out),
-          (key, space, first, a, b, out))
-{
-    uint32_t w[4 * BATCH];   /* lane-major: element k is w[k] */
-    oi_philox_batch(ROUNDS, key, space, first, (uint32_t (*)[BATCH])w);
-    for (int k = 0; k < 4 * BATCH; k++)
-        out[k] = a + b * unit(w[k]);
-}
+/* Each kernel writes a + b x of its values x for `batches` batches from
+ * block `first`: the affine step of the fill fused into the pass that makes
+ * them (one pass over the output, not two); a + b x is a product then a sum,
+ * as the separate step was.  (a, b) = (0, 1) gives the values themselves:
+ * stream 2 never draws -0, the one value 0 + x would change.  Words are made
+ * GROUP batches at a time (8 KiB, in L1): one call per job, not per batch. */
+#define GROUP 8
+#define ELEMS OI_BATCH_ELEMS
 
-OI_KERNEL(batch_normals, (uint64_t key, uint32_t space, uint64_t first, float a, float b, float *out),
-          (key, space, first, a, b, out))
+OI_KERNEL(batch_uniforms, (uint64_t key, uint32_t space, uint64_t first, size_t batches, float a,
+                           float b, float *out),
+          (key, space, first, batches, a, b, out))
 {
-    uint32_t r[4][BATCH];
-    oi_philox_batch(ROUNDS, key, space, first, r);
-    for (int j = 0; j < BATCH; j++) {   /* both pairs in one pass: independent chains */
-        float z[4];
-        box_muller2(r[0][j], r[1][j], &z[0], &z[1]);
-        box_muller2(r[2][j], r[3][j], &z[2], &z[3]);
-        for (int lane = 0; lane < 4; lane++)
-            out[lane * BATCH + j] = a + b * z[lane];
+    uint32_t w[GROUP][4][BATCH];   /* lane-major: element k of the group is (&w[0][0][0])[k] */
+    for (size_t done = 0; done < batches; done += GROUP) {
+        size_t n = batches - done < GROUP ? batches - done : GROUP;
+        oi_philox_batches(ROUNDS, key, space, first + done * BATCH, n, w);
+        const uint32_t *words = &w[0][0][0];
+        float *o = out + done * ELEMS;
+        for (size_t k = 0; k < n * ELEMS; k++)
+            o[k] = a + b * unit(words[k]);
     }
 }
 
-OI_KERNEL(batch_trunc_normals, (uint64_t key, uint32_t space, uint64_t first, float a, float b, float *out),
-          (key, space, first, a, b, out))
+OI_KERNEL(batch_normals, (uint64_t key, uint32_t space, uint64_t first, size_t batches, float a,
+                          float b, float *out),
+          (key, space, first, batches, a, b, out))
 {
-    uint32_t w[4 * BATCH];
-    oi_philox_batch(ROUNDS, key, space, first, (uint32_t (*)[BATCH])w);
-    for (int k = 0; k < 4 * BATCH; k++)
-        out[k] = a + b * trunc2(w[k]);
+    uint32_t w[GROUP][4][BATCH];
+    for (size_t done = 0; done < batches; done += GROUP) {
+        size_t n = batches - done < GROUP ? batches - done : GROUP;
+        oi_philox_batches(ROUNDS, key, space, first + done * BATCH, n, w);
+        for (size_t g = 0; g < n; g++) {
+            uint32_t(*r)[BATCH] = w[g];
+            float *o = out + (done + g) * ELEMS;
+            for (int j = 0; j < BATCH; j++) {   /* both pairs in one pass: independent chains */
+                float z[4];
+                box_muller2(r[0][j], r[1][j], &z[0], &z[1]);
+                box_muller2(r[2][j], r[3][j], &z[2], &z[3]);
+                for (int lane = 0; lane < 4; lane++)
+                    o[lane * BATCH + j] = a + b * z[lane];
+            }
+        }
+    }
+}
+
+OI_KERNEL(batch_trunc_normals, (uint64_t key, uint32_t space, uint64_t first, size_t batches,
+                                float a, float b, float *out),
+          (key, space, first, batches, a, b, out))
+{
+    uint32_t w[GROUP][4][BATCH];
+    for (size_t done = 0; done < batches; done += GROUP) {
+        size_t n = batches - done < GROUP ? batches - done : GROUP;
+        oi_philox_batches(ROUNDS, key, space, first + done * BATCH, n, w);
+        const uint32_t *words = &w[0][0][0];
+        float *o = out + done * ELEMS;
+        for (size_t k = 0; k < n * ELEMS; k++)
+            o[k] = a + b * trunc2(words[k]);
+    }
 }
 
 /* The kernels are static; these are their names for rng.c and the tests. */
-void oi_rng2_uniforms(uint64_t key, uint32_t space, uint64_t first, float a, float b, float *out)
+void oi_rng2_uniforms(uint64_t key, uint32_t space, uint64_t first, size_t batches, float a,
+                      float b, float *out)
 {
-    batch_uniforms(key, space, first, a, b, out);
+    batch_uniforms(key, space, first, batches, a, b, out);
 }
 
-void oi_rng2_normals(uint64_t key, uint32_t space, uint64_t first, float a, float b, float *out)
+void oi_rng2_normals(uint64_t key, uint32_t space, uint64_t first, size_t batches, float a,
+                     float b, float *out)
 {
-    batch_normals(key, space, first, a, b, out);
+    batch_normals(key, space, first, batches, a, b, out);
 }
 
-void oi_rng2_trunc_normals(uint64_t key, uint32_t space, uint64_t first, float a, float b,
-                           float *out)
+void oi_rng2_trunc_normals(uint64_t key, uint32_t space, uint64_t first, size_t batches, float a,
+                           float b, float *out)
 {
-    batch_trunc_normals(key, space, first, a, b, out);
+    batch_trunc_normals(key, space, first, batches, a, b, out);
 }
 
 int oi_rng2_batch_isa(int isa, int kind, uint64_t key, uint32_t space, uint64_t first,
-                      float a, float b, float *out)
+                      size_t batches, float a, float b, float *out)
 {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
     static oi_batch_fn *const by_isa[3][3] = {
@@ -191,13 +217,13 @@ int oi_rng2_batch_isa(int isa, int kind, uint64_t key, uint32_t space, uint64_t 
     int ok = isa == 0 || (isa == 1 && avx2) || (isa == 2 && __builtin_cpu_supports("avx512f"));
     if (!ok || kind < 0 || kind > 2)
         return 0;
-    by_isa[isa][kind](key, space, first, a, b, out);
+    by_isa[isa][kind](key, space, first, batches, a, b, out);
     return 1;
 #else
     static oi_batch_fn *const by_kind[3] = {batch_uniforms, batch_normals, batch_trunc_normals};
     if (isa != 0 || kind < 0 || kind > 2)
         return 0;
-    by_kind[kind](key, space, first, a, b, out);
+    by_kind[kind](key, space, first, batches, a, b, out);
     return 1;
 #endif
 }
