@@ -108,8 +108,17 @@ class Hardening(unittest.TestCase):
         budget = "%dK" % (estimate * 3 // 2 // 1024)
         limited, rc = self.peak_rss("-q", "-r", self.p("tree"), "--output-dir", self.p("o1"),
                                     "-j", "2", "--max-memory", budget)
-        together, rc2 = self.peak_rss("-q", "-r", self.p("tree"), "--output-dir", self.p("o2"),
+        # Unbudgeted, the two overlap as far as the scheduler lets them: on a
+        # loaded machine one may finish before the other starts its decode, so
+        # the peak is the highest of up to three runs.
+        together = 0
+        for attempt in range(3):
+            shutil.rmtree(self.p("o2"), ignore_errors=True)
+            peak, rc2 = self.peak_rss("-q", "-r", self.p("tree"), "--output-dir", self.p("o2"),
                                       "-j", "2")
+            together = max(together, peak)
+            if together > 1.6 * single:
+                break
         self.assertEqual(rc, rc2)   # the same outcome with and without the budget
         self.assertIn(rc, (0, 1))
         if not sanitized:   # ASan's allocator keeps freed memory in quarantine
