@@ -1,8 +1,8 @@
 /* The write floor: the time onnxinit would take if its values cost nothing.
  * Writes files of the given sizes under DIR (f0, f1, ...) as the fill does
- * (fill.c): one thread per core taking 256 KiB pwrites in turn, writeback
- * started on each finished 8 MiB window, then each file fsynced, and the
- * folder.  The bytes are a fixed pseudo-random pattern (not zeros, which a
+ * (fill.c): one thread per core taking 256 KiB chunks, one thread at a time
+ * in pwrite (as fill.c's workers take the file in turn), writeback started
+ * on each finished 8 MiB window, then each file fsynced, and the folder.  The bytes are a fixed pseudo-random pattern (not zeros, which a
  * disk or its host may store cheaply).  Prints "writefloor <seconds>".
  *   oi-writefloor DIR SIZE [SIZE...]
  * Buffered writes with early writeback beat O_DIRECT here (1 to 8 writers,
@@ -25,6 +25,7 @@ typedef struct {
     int n;
     const uint8_t *pattern;
     uint64_t next;   /* chunk counter over all files, taken atomically */
+    pthread_mutex_t file_lock;
     uint64_t chunks_before[MAX_FILES + 1];
 } floor_run;
 
@@ -42,7 +43,10 @@ static int write_chunk(floor_run *r, uint64_t c)
         f++;
     uint64_t at = (c - r->chunks_before[f]) * CHUNK, end = at + CHUNK;
     end = end > r->size[f] ? r->size[f] : end;
-    if (pwrite(r->fd[f], r->pattern, (size_t)(end - at), (off_t)at) != (ssize_t)(end - at))
+    pthread_mutex_lock(&r->file_lock);
+    ssize_t w = pwrite(r->fd[f], r->pattern, (size_t)(end - at), (off_t)at);
+    pthread_mutex_unlock(&r->file_lock);
+    if (w != (ssize_t)(end - at))
         return -1;
     if (end / WINDOW != at / WINDOW)
         sync_file_range(r->fd[f], (off_t)(end / WINDOW * WINDOW - WINDOW), (off_t)WINDOW,
@@ -73,6 +77,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; pattern && i < CHUNK; i++, x = x * 6364136223846793005u + 1442695040888963407u)
         pattern[i] = (uint8_t)(x >> 56);
     r.pattern = pattern;
+    pthread_mutex_init(&r.file_lock, NULL);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = cores < 1 ? 1 : cores > 16 ? 16 : (int)cores;
     double t0 = now();
