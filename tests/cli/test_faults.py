@@ -84,6 +84,32 @@ class Faults(unittest.TestCase):
         r = subprocess.run([BIN, BIG, "-o", out], capture_output=True, text=True)
         self.refused_cleanly(out, r, ["Read-only file system", "Permission denied"])
 
+    def test_lapack_loaded_only_for_orthogonal_fills(self):
+        """LAPACKE is opened when an orthogonal fill needs it (OpenBLAS's thread
+        pool would spin on the fill's cores otherwise).  With a broken
+        liblapacke.so.3 first on the search path, a model without recurrent
+        weights is re-initialized as usual, and an LSTM's is refused naming
+        the library, with nothing written."""
+        libdir = os.path.join(self.tmp, "lib")
+        os.makedirs(libdir)
+        open(os.path.join(libdir, "liblapacke.so.3"), "wb").write(b"not an ELF file")
+        env = dict(os.environ, LD_LIBRARY_PATH=libdir + ":" + os.environ.get("LD_LIBRARY_PATH", ""))
+        mlp = os.path.join(FIX, "good", "mlp.onnx")
+        ok = os.path.join(self.tmp, "mlp.onnx")
+        r = subprocess.run([BIN, mlp, "-o", ok], capture_output=True, text=True, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.exists(ok))
+        lstm = os.path.join(FIX, "good", "lstm_bidir.onnx")
+        before = sha(lstm)
+        out = os.path.join(self.tmp, "lstm.onnx")
+        r = subprocess.run([BIN, lstm, "-o", out], capture_output=True, text=True, env=env)
+        self.refused_cleanly(out, r, ["liblapacke.so.3"])
+        self.assertIn("orthogonal", r.stderr)
+        self.assertRegex(r.stderr, r"tensor '[^']+': orthogonal fills need LAPACKE")
+        self.assertEqual(sha(lstm), before)
+        r = subprocess.run([BIN, lstm, "-o", out], capture_output=True, text=True)   # as usual
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_kill_9_during_large_writes(self):
         """50 kills at random moments: the output is absent or complete; at most
         the one temp file in flight remains (never read; safe to delete)."""

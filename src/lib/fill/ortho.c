@@ -16,6 +16,39 @@ void oi_fill_serial_blas(void)
         set_threads(1);
 }
 
+/* LAPACK is loaded when an orthogonal fill needs it, not with the library:
+ * OpenBLAS starts a thread pool as it loads, and the pool's idle threads spin
+ * for ~0.1 s on the cores every other fill wants (5% of a 1 GB run's CPU).
+ * RTLD_NODELETE keeps it loaded once closed, so each later matrix only looks
+ * it up; the handle is per call, so there is no global state. */
+#define LAPACKE_SONAME "liblapacke.so.3"
+
+typedef struct {
+    void *handle;
+    __typeof__(&LAPACKE_sgeqrf) geqrf;
+    __typeof__(&LAPACKE_sorgqr) orgqr;
+} lapack_fns;
+
+static oi_status lapack_open(lapack_fns *l, oi_error *err)
+{
+    *l = (lapack_fns){dlopen(LAPACKE_SONAME, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE), NULL, NULL};
+    if (l->handle) {
+        l->geqrf = (__typeof__(&LAPACKE_sgeqrf))dlsym(l->handle, "LAPACKE_sgeqrf");
+        l->orgqr = (__typeof__(&LAPACKE_sorgqr))dlsym(l->handle, "LAPACKE_sorgqr");
+        /* one thread per call: the fill's workers are the parallelism */
+        void (*set_threads)(int) = (void (*)(int))dlsym(l->handle, "openblas_set_num_threads");
+        if (set_threads)
+            set_threads(1);
+    }
+    if (l->handle && l->geqrf && l->orgqr)
+        return OI_OK;
+    const char *why = dlerror();
+    if (l->handle)
+        dlclose(l->handle);
+    return oi_fail(err, OI_ERR_IO, "orthogonal fills need LAPACKE (" LAPACKE_SONAME "): %s",
+                   why ? why : "LAPACKE_sgeqrf or LAPACKE_sorgqr missing");
+}
+
 /* Q of the QR of a Gaussian matrix, columns times sign(diag R) so Q is Haar
  * distributed (as torch.nn.init.orthogonal_); wide shapes use the transpose. */
 oi_status oi_fill_orthogonal_matrix(const oi_decision *d, oi_rng rng, int64_t m, float *out,
@@ -23,6 +56,10 @@ oi_status oi_fill_orthogonal_matrix(const oi_decision *d, oi_rng rng, int64_t m,
 {
     int64_t rows = d->rows, cols = d->cols;
     int64_t big = rows >= cols ? rows : cols, small = rows >= cols ? cols : rows;
+    lapack_fns lapack;
+    oi_status opened = lapack_open(&lapack, err);
+    if (opened)
+        return opened;
     float *a = malloc((size_t)(big * small) * sizeof *a);
     float *tau = malloc((size_t)small * sizeof *tau);
     float *signs = malloc((size_t)small * sizeof *signs);
@@ -33,13 +70,13 @@ oi_status oi_fill_orthogonal_matrix(const oi_decision *d, oi_rng rng, int64_t m,
         goto done;
     }
     oi_fill_normals(rng, OI_STREAM_ORTHO, (uint64_t)(m * rows * cols), (size_t)(big * small), a);
-    lapack_int info = LAPACKE_sgeqrf(LAPACK_COL_MAJOR, (lapack_int)big, (lapack_int)small, a,
-                                     (lapack_int)big, tau);
+    lapack_int info = lapack.geqrf(LAPACK_COL_MAJOR, (lapack_int)big, (lapack_int)small, a,
+                                   (lapack_int)big, tau);
     for (int64_t j = 0; info == 0 && j < small; j++)
         signs[j] = a[j + j * big] < 0 ? -1.0f : 1.0f;   /* sign(diag R) */
     if (info == 0)
-        info = LAPACKE_sorgqr(LAPACK_COL_MAJOR, (lapack_int)big, (lapack_int)small,
-                              (lapack_int)small, a, (lapack_int)big, tau);
+        info = lapack.orgqr(LAPACK_COL_MAJOR, (lapack_int)big, (lapack_int)small,
+                            (lapack_int)small, a, (lapack_int)big, tau);
     if (info != 0) {
         s = oi_fail(err, OI_ERR_NOMEM, "LAPACK QR of a %lldx%lld matrix failed (info %d)",
                     (long long)big, (long long)small, (int)info);
@@ -54,6 +91,7 @@ done:
     free(signs);
     free(a);
     free(tau);
+    dlclose(lapack.handle);
     return s;
 }
 

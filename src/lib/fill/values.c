@@ -120,13 +120,23 @@ static oi_status fill_copy(const oi_decision *d, const oi_tensor *t, oi_seed see
     return st;
 }
 
+/* Matrix m of an orthogonal tensor, its errors naming the tensor. */
+static oi_status orthogonal_matrix(const oi_decision *d, const oi_tensor *t, oi_rng rng,
+                                   int64_t m, float *out, oi_error *err)
+{
+    oi_status s = oi_fill_orthogonal_matrix(d, rng, m, out, err);
+    if (s)
+        oi_fail_prefix(err, "tensor '%s': ", t->name);
+    return s;
+}
+
 /* Values of one job into scratch (count floats). */
 oi_status oi_fill_job_values(const oi_decision *d, const oi_tensor *t, oi_rng rng,
                              uint64_t start, uint64_t count, int64_t matrix, float *scratch,
                              oi_error *err)
 {
     switch (d->kind) {
-    case OI_FILL_ORTHOGONAL: return oi_fill_orthogonal_matrix(d, rng, matrix, scratch, err);
+    case OI_FILL_ORTHOGONAL: return orthogonal_matrix(d, t, rng, matrix, scratch, err);
     case OI_FILL_IDENTITY: oi_fill_identity(d, t, scratch); return OI_OK;
     case OI_FILL_SPARSE: return oi_fill_sparse(d, rng, scratch, err);
     default: oi_fill_elementwise(d, rng, start, (size_t)count, scratch); return OI_OK;
@@ -164,10 +174,10 @@ oi_status oi_fill_values(const oi_decision *d, const oi_tensor *t, oi_seed seed,
                        "its model (its scales depend on its layer's draw)", t->name);
     oi_rng rng = oi_fill_tensor_rng(t, seed);
     if (d->kind == OI_FILL_ORTHOGONAL) {
-        for (int64_t m = 0; m < d->matrices; m++)
-            if (oi_fill_orthogonal_matrix(d, rng, m, out + m * d->rows * d->cols, err))
-                return err->status;
-        return OI_OK;
+        oi_status s = OI_OK;
+        for (int64_t m = 0; s == OI_OK && m < d->matrices; m++)
+            s = orthogonal_matrix(d, t, rng, m, out + m * d->rows * d->cols, err);
+        return s;
     }
     return oi_fill_job_values(d, t, rng, 0, t->n_elems, -1, out, err);
 }
