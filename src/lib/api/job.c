@@ -88,7 +88,6 @@ oi_status oi_job_fill(oi_job *j, const oi_ctx *ctx, oi_fill_target target, uint6
 {
     oi_fill_stats fs = {0};
     int threads = ctx->threads > 0 ? ctx->threads : default_threads();
-    oi_fill_serial_blas();
     oi_status s = oi_fill_model(j->model, j->plan, ctx->seed, threads, target, &ctx->cancel, &fs,
                                 err);
     if (s == OI_OK && oi_cancelled(&ctx->cancel))

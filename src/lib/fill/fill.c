@@ -120,16 +120,19 @@ static oi_status write_job(fill_run *r, const fill_job *j, out_slot *slot, oi_er
                                            j->count, j->matrix, slot->scratch, e);
     if (s)
         return s;
-    *slot = (out_slot){slot->scratch, slot->bytes, slot->cap, ti, j->start * t->elem_size,
-                       slot->bytes, (size_t)j->count * t->elem_size};
-    if (!r->dst[ti] && t->dtype == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) {   /* already encoded */
-        slot->out = (const uint8_t *)slot->scratch;
+    if (r->dst[ti]) {   /* in memory: nothing to write */
+        oi_fill_encode(t->dtype, slot->scratch, (size_t)j->count,
+                       r->dst[ti] + j->start * t->elem_size);
         return OI_OK;
     }
-    oi_fill_encode(t->dtype, slot->scratch, (size_t)j->count,
-                   r->dst[ti] ? r->dst[ti] + j->start * t->elem_size : slot->bytes);
-    if (r->dst[ti])
-        slot->len = 0;   /* in memory: nothing to write */
+    slot->tensor = ti;
+    slot->at = j->start * t->elem_size;
+    slot->len = (size_t)j->count * t->elem_size;
+    slot->out = slot->bytes;
+    if (t->dtype == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)   /* already encoded */
+        slot->out = (const uint8_t *)slot->scratch;
+    else
+        oi_fill_encode(t->dtype, slot->scratch, (size_t)j->count, slot->bytes);
     return OI_OK;
 }
 
@@ -139,9 +142,12 @@ static oi_status write_quant(fill_run *r, size_t ti, out_slot *slot, oi_error *e
     uint8_t *to = r->dst[ti] ? r->dst[ti] : slot->bytes;
     if (oi_fill_quant_bytes(r->model, r->plan, ti, r->seed, to, e))
         return e->status;
-    if (!r->dst[ti])
-        *slot = (out_slot){slot->scratch, slot->bytes, slot->cap, ti, 0, slot->bytes,
-                           (size_t)oi_model_tensor(r->model, ti)->n_bytes};
+    if (!r->dst[ti]) {
+        slot->tensor = ti;
+        slot->at = 0;
+        slot->out = slot->bytes;
+        slot->len = (size_t)oi_model_tensor(r->model, ti)->n_bytes;
+    }
     return OI_OK;
 }
 

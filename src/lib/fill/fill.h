@@ -56,12 +56,6 @@ oi_status oi_fill_model(oi_model *model, const oi_plan *plan, oi_seed seed, int 
 oi_status oi_fill_values(const oi_decision *d, const oi_tensor *t, oi_seed seed, float *out,
                          oi_error *err);
 
-/* Keep OpenBLAS (if that is the LAPACK in use) to one thread per call: our
- * workers already spread orthogonal matrices over the cores, and OpenBLAS's
- * own spinning threads on top of them cost 3-4x.  Process-wide, so it is
- * for programs to call once at start (onnxinit does); a no-op elsewhere. */
-void oi_fill_serial_blas(void);
-
 /* A DISTINCT tensor's bytes from its original values (t->n_elems floats). */
 oi_status oi_fill_tensor_distinct(const oi_decision *d, const oi_tensor *t, oi_seed seed,
                                   const float *orig, void *dst, oi_error *err);

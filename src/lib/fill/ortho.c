@@ -8,14 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void oi_fill_serial_blas(void)
-{
-    /* looked up, not linked: LAPACK may be OpenBLAS, reference LAPACK or another */
-    void (*set_threads)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
-    if (set_threads)
-        set_threads(1);
-}
-
 /* LAPACK is loaded when an orthogonal fill needs it, not with the library:
  * OpenBLAS starts a thread pool as it loads, and the pool's idle threads spin
  * for ~0.1 s on the cores every other fill wants (5% of a 1 GB run's CPU).
@@ -35,7 +27,9 @@ static oi_status lapack_open(lapack_fns *l, oi_error *err)
     if (l->handle) {
         l->geqrf = (__typeof__(&LAPACKE_sgeqrf))dlsym(l->handle, "LAPACKE_sgeqrf");
         l->orgqr = (__typeof__(&LAPACKE_sorgqr))dlsym(l->handle, "LAPACKE_sorgqr");
-        /* one thread per call: the fill's workers are the parallelism */
+        /* OpenBLAS (if that is the LAPACK) one thread per call: the fill's
+         * workers already spread the matrices over the cores, and its own
+         * spinning threads on top of them cost 3-4x */
         void (*set_threads)(int) = (void (*)(int))dlsym(l->handle, "openblas_set_num_threads");
         if (set_threads)
             set_threads(1);

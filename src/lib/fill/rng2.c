@@ -133,9 +133,11 @@ float oi_rng2_trunc(uint32_t r) { return trunc2(r); }
 #define GROUP 8
 #define ELEMS OI_BATCH_ELEMS
 
-OI_KERNEL(batch_uniforms, (uint64_t key, uint32_t space, uint64_t first, size_t batches, float a,
-                           float b, float *out),
-          (key, space, first, batches, a, b, out))
+/* Kernels of one value per word (uniforms, truncated normals), the transform
+ * chosen by a constant so each build inlines only its own. */
+static inline __attribute__((always_inline)) void
+per_word(int truncated, uint64_t key, uint32_t space, uint64_t first, size_t batches, float a,
+         float b, float *out)
 {
     uint32_t w[GROUP][4][BATCH];   /* lane-major: element k of the group is (&w[0][0][0])[k] */
     for (size_t done = 0; done < batches; done += GROUP) {
@@ -144,8 +146,15 @@ OI_KERNEL(batch_uniforms, (uint64_t key, uint32_t space, uint64_t first, size_t 
         const uint32_t *words = &w[0][0][0];
         float *o = out + done * ELEMS;
         for (size_t k = 0; k < n * ELEMS; k++)
-            o[k] = a + b * unit(words[k]);
+            o[k] = a + b * (truncated ? trunc2(words[k]) : unit(words[k]));
     }
+}
+
+OI_KERNEL(batch_uniforms, (uint64_t key, uint32_t space, uint64_t first, size_t batches, float a,
+                           float b, float *out),
+          (key, space, first, batches, a, b, out))
+{
+    per_word(0, key, space, first, batches, a, b, out);
 }
 
 OI_KERNEL(batch_normals, (uint64_t key, uint32_t space, uint64_t first, size_t batches, float a,
@@ -174,15 +183,7 @@ OI_KERNEL(batch_trunc_normals, (uint64_t key, uint32_t space, uint64_t first, si
                                 float a, float b, float *out),
           (key, space, first, batches, a, b, out))
 {
-    uint32_t w[GROUP][4][BATCH];
-    for (size_t done = 0; done < batches; done += GROUP) {
-        size_t n = batches - done < GROUP ? batches - done : GROUP;
-        oi_philox_batches(ROUNDS, key, space, first + done * BATCH, n, w);
-        const uint32_t *words = &w[0][0][0];
-        float *o = out + done * ELEMS;
-        for (size_t k = 0; k < n * ELEMS; k++)
-            o[k] = a + b * trunc2(words[k]);
-    }
+    per_word(1, key, space, first, batches, a, b, out);
 }
 
 /* The kernels are static; these are their names for rng.c and the tests. */
