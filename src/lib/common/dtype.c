@@ -218,26 +218,73 @@ static size_t bf16_avx2(const float *v, size_t n, uint16_t *out)
     }
     return i;
 }
-#endif
 
-void oi_f32_to_f16_n(const float *v, size_t n, uint16_t *out)
+/* AVX-512F: 16 lanes, the same rounding as the AVX2 forms above. */
+__attribute__((target("avx512f")))
+static size_t f16_avx512(const float *v, size_t n, uint16_t *out)
 {
     size_t i = 0;
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (__builtin_cpu_supports("avx2"))   /* every AVX2 CPU has F16C (it came first) */
-        i = f16_avx2(v, n, out);
-#endif
-    for (; i < n; i++)
-        out[i] = oi_f32_to_f16(v[i]);
+    for (; i + 16 <= n; i += 16) {
+        __m256i h = _mm512_cvtps_ph(_mm512_loadu_ps(v + i), _MM_FROUND_TO_NEAREST_INT);
+        _mm256_storeu_si256((__m256i *)(out + i), h);
+    }
+    return i;
 }
 
-void oi_f32_to_bf16_n(const float *v, size_t n, uint16_t *out)
+__attribute__((target("avx512f")))
+static size_t bf16_avx512(const float *v, size_t n, uint16_t *out)
+{
+    const __m512i one = _mm512_set1_epi32(1), half = _mm512_set1_epi32(0x7fff);
+    const __m512i abs = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i x = _mm512_loadu_si512(v + i), hi = _mm512_srli_epi32(x, 16);
+        __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(x, half),
+                                                       _mm512_and_si512(hi, one)), 16);
+        __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(x, abs), inf);
+        r = _mm512_mask_or_epi32(r, nan, hi, _mm512_set1_epi32(0x40));
+        _mm256_storeu_si256((__m256i *)(out + i), _mm512_cvtepi32_epi16(r));
+    }
+    return i;
+}
+#endif
+
+/* Floats to float16 (bf = 0) or bfloat16 (bf = 1) by one implementation
+ * (0 portable, 1 AVX2+F16C, 2 AVX-512F), the rest of n portably. */
+static void to_16(int isa, int bf, const float *v, size_t n, uint16_t *out)
 {
     size_t i = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (__builtin_cpu_supports("avx2"))
-        i = bf16_avx2(v, n, out);
+    if (isa == 2)
+        i = bf ? bf16_avx512(v, n, out) : f16_avx512(v, n, out);
+    else if (isa == 1)
+        i = bf ? bf16_avx2(v, n, out) : f16_avx2(v, n, out);
+#else
+    (void)isa;
 #endif
     for (; i < n; i++)
-        out[i] = oi_f32_to_bf16(v[i]);
+        out[i] = bf ? oi_f32_to_bf16(v[i]) : oi_f32_to_f16(v[i]);
+}
+
+static int best_isa(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx512f"))
+        return 2;
+    if (__builtin_cpu_supports("avx2"))   /* every AVX2 CPU has F16C (it came first) */
+        return 1;
+#endif
+    return 0;
+}
+
+void oi_f32_to_f16_n(const float *v, size_t n, uint16_t *out) { to_16(best_isa(), 0, v, n, out); }
+
+void oi_f32_to_bf16_n(const float *v, size_t n, uint16_t *out) { to_16(best_isa(), 1, v, n, out); }
+
+int oi_f32_to_16_isa(int isa, int bf, const float *v, size_t n, uint16_t *out)
+{
+    if (isa < 0 || isa > best_isa())
+        return 0;
+    to_16(isa, bf, v, n, out);
+    return 1;
 }

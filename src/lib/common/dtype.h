@@ -50,6 +50,9 @@ float oi_f16_to_f32(uint16_t h);
 /* n at once (F16C / AVX2 where present): the same bits as one at a time. */
 void oi_f32_to_f16_n(const float *v, size_t n, uint16_t *out);
 void oi_f32_to_bf16_n(const float *v, size_t n, uint16_t *out);
+/* For tests: one implementation of either (0 portable, 1 AVX2+F16C,
+ * 2 AVX-512F; bf selects bfloat16); 0 when this CPU lacks it. */
+int oi_f32_to_16_isa(int isa, int bf, const float *v, size_t n, uint16_t *out);
 float oi_bf16_to_f32(uint16_t h);
 
 #endif

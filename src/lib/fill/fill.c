@@ -107,32 +107,63 @@ static oi_status flush_writes(fill_run *r, out_slot *slot, int wait, oi_error *e
     return s;
 }
 
-/* One job's values (scratch), encoded into the model's payload or, for the
- * output file, left in the slot to be written. */
+/* Elementwise values bound for another dtype, or for memory, are made and
+ * encoded a piece at a time: the floats stay in L1 on their way to the bytes
+ * (a job's worth of them took a trip through L2 each way). */
+#define PIECE 4096u
+
+static int elementwise(oi_fill_kind k)
+{
+    return k == OI_FILL_CONSTANT || k == OI_FILL_UNIFORM || k == OI_FILL_NORMAL ||
+           k == OI_FILL_TRUNC_NORMAL || k == OI_FILL_GATE_BIAS;
+}
+
+/* One job's values, encoded into `to` (the model's payload or the slot's bytes). */
+static oi_status encode_job(fill_run *r, const fill_job *j, float *scratch, uint8_t *to,
+                            oi_error *e)
+{
+    oi_tensor *t = oi_model_tensor(r->model, j->tensor);
+    const oi_decision *d = oi_plan_get(r->plan, j->tensor);
+    if (d->kind == OI_FILL_DISTINCT || d->kind == OI_FILL_COPY) {
+        if (oi_fill_whole_values(d, t, r->seed, scratch, r->model, r->plan, e))
+            return e->status;
+        oi_fill_encode(t->dtype, scratch, (size_t)j->count, to);
+        return OI_OK;
+    }
+    oi_rng rng = oi_fill_tensor_rng(t, r->seed);
+    size_t piece = elementwise(d->kind) ? PIECE : (size_t)j->count;
+    for (uint64_t k = 0; k < j->count; k += piece) {
+        size_t n = j->count - k < piece ? (size_t)(j->count - k) : piece;
+        if (oi_fill_job_values(d, t, rng, j->start + k, n, j->matrix, scratch, e))
+            return e->status;
+        oi_fill_encode(t->dtype, scratch, n, to + k * t->elem_size);
+    }
+    return OI_OK;
+}
+
+/* One job's bytes: into the model's payload, or left in the slot for the
+ * output file (float32 values are their own bytes: made in place). */
 static oi_status write_job(fill_run *r, const fill_job *j, out_slot *slot, oi_error *e)
 {
     size_t ti = j->tensor;
     oi_tensor *t = oi_model_tensor(r->model, ti);
     const oi_decision *d = oi_plan_get(r->plan, ti);
-    oi_status s = d->kind == OI_FILL_DISTINCT || d->kind == OI_FILL_COPY
-                      ? oi_fill_whole_values(d, t, r->seed, slot->scratch, r->model, r->plan, e)
-                      : oi_fill_job_values(d, t, oi_fill_tensor_rng(t, r->seed), j->start,
-                                           j->count, j->matrix, slot->scratch, e);
-    if (s)
-        return s;
-    if (r->dst[ti]) {   /* in memory: nothing to write */
-        oi_fill_encode(t->dtype, slot->scratch, (size_t)j->count,
-                       r->dst[ti] + j->start * t->elem_size);
-        return OI_OK;
-    }
+    if (r->dst[ti])   /* in memory: nothing to write */
+        return encode_job(r, j, slot->scratch, r->dst[ti] + j->start * t->elem_size, e);
     slot->tensor = ti;
     slot->at = j->start * t->elem_size;
-    slot->len = (size_t)j->count * t->elem_size;
-    slot->out = slot->bytes;
-    if (t->dtype == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)   /* already encoded */
+    if (t->dtype == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT && d->kind != OI_FILL_DISTINCT &&
+        d->kind != OI_FILL_COPY) {
+        if (oi_fill_job_values(d, t, oi_fill_tensor_rng(t, r->seed), j->start, j->count,
+                               j->matrix, slot->scratch, e))
+            return e->status;
         slot->out = (const uint8_t *)slot->scratch;
-    else
-        oi_fill_encode(t->dtype, slot->scratch, (size_t)j->count, slot->bytes);
+    } else {
+        if (encode_job(r, j, slot->scratch, slot->bytes, e))
+            return e->status;
+        slot->out = slot->bytes;
+    }
+    slot->len = (size_t)j->count * t->elem_size;
     return OI_OK;
 }
 
