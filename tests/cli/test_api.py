@@ -137,7 +137,7 @@ class Api(unittest.TestCase):
                 written = {}
                 for t in m.graph.initializer:
                     written[t.name] = t
-                values = onnxinit.fill(model, seed=21)
+                values = onnxinit.fill(model, seed=21, by_scope=True)
                 quant = [r for r in recs if r["scheme"] != "none" and
                          (r["dtype"] not in (1, 10, 11, 16) or r["role"].startswith("quant_"))]
                 done = [r for r in recs if r["scheme"] != "none" and r not in quant]
@@ -145,14 +145,28 @@ class Api(unittest.TestCase):
                     with self.assertRaises(onnxinit.Error):
                         onnxinit.fill(model, [r["name"]], seed=21)
                 self.assertEqual(len(values), len(done))
-                for name, raw in values.items():
-                    if name not in written:
+                for (scope, name), raw in values.items():
+                    if scope or name not in written:
                         continue   # Constant nodes and subgraph tensors: checked in C
                     t = written[name]
                     arr = numpy_helper.to_array(t)
                     if t.data_type == onnx.TensorProto.BFLOAT16:   # numpy has no bf16: widened
                         arr = (arr.astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)
                     self.assertEqual(raw, arr.tobytes(), name)
+
+    def test_fill_names_defined_in_two_scopes(self):
+        model = os.path.join(FIX, "good", "scopes.onnx")
+        with self.assertRaises(onnxinit.Error) as e:   # {name: bytes} would keep one of the two
+            onnxinit.fill(model, seed=3)
+        self.assertIn("'w'", str(e.exception))
+        values = onnxinit.fill(model, seed=3, by_scope=True)
+        self.assertEqual(sorted(values), [("", "w"), ("If 'outer'/then_branch", "w")])
+        self.assertNotEqual(values[("", "w")], values[("If 'outer'/then_branch", "w")])
+        m = onnx.load_from_string(onnxinit.reinit(model, seed=3))
+        self.assertEqual(values[("", "w")], numpy_helper.to_array(m.graph.initializer[0]).tobytes())
+        then_w = [a for a in m.graph.node[0].attribute if a.name == "then_branch"][0].g.initializer[0]
+        self.assertEqual(values[("If 'outer'/then_branch", "w")],
+                         numpy_helper.to_array(then_w).tobytes())
 
     def test_errors_raise(self):
         bad = os.path.join(self.tmp, "bad.onnx")

@@ -26,7 +26,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     oi_error err;
     if (oi_model_load_buffer(data, size, NULL, "fuzz.onnx", &m, &err))
         return 0;
-    if (oi_graph_build(m, &g, &err) == OI_OK && oi_analyze(m, g, &a, &err) == OI_OK) {
+    if (oi_graph_build(m, &g, &err) == OI_OK)   /* reads bound in one walk = the scope chain's */
+        for (size_t i = 0; i < oi_graph_node_count(g); i++) {
+            const oi_gnode *n = oi_graph_node(g, i);
+            for (size_t s = 0; s < n->proto->n_input; s++)
+                if (n->proto->input[s] && *n->proto->input[s] &&
+                    oi_graph_input_value(g, i, s) != oi_graph_resolve(g, n->scope, n->proto->input[s]))
+                    abort();
+        }
+    if (g && oi_analyze(m, g, &a, &err) == OI_OK) {
         for (int preset = 0; preset < 4; preset++) {
             oi_plan *p = NULL;
             oi_policy policy = {.preset = (oi_preset)preset, .layer_scale = 1e-6};

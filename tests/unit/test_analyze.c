@@ -153,6 +153,44 @@ static void test_graph_outer_scope(void)
     free_pipeline(&p);
 }
 
+/* Every read, bound in one walk of the scopes, is the value the scope chain
+ * gives; a name defined twice resolves to its innermost enclosing definition. */
+static void test_graph_shadowing(void)
+{
+    pipeline p;
+    CU_ASSERT_EQUAL_FATAL(run_pipeline(oi_test_fixture("good", "scopes.onnx"), &p), 0);
+    int differ = 0, reads = 0;
+    for (size_t i = 0; i < oi_graph_node_count(p.graph); i++) {
+        const oi_gnode *n = oi_graph_node(p.graph, i);
+        for (size_t s = 0; s < n->proto->n_input; s++, reads++)
+            differ += oi_graph_input_value(p.graph, i, s) !=
+                      oi_graph_resolve(p.graph, n->scope, n->proto->input[s]);
+    }
+    CU_ASSERT_EQUAL(reads, 12);
+    CU_ASSERT_EQUAL(differ, 0);
+    long outer = -1, inner = -1;   /* the two values named w */
+    for (size_t v = 0; v < oi_graph_value_count(p.graph); v++) {
+        const oi_value *val = oi_graph_value(p.graph, v);
+        if (strcmp(val->name, "w") == 0)
+            *(val->scope == 0 ? &outer : &inner) = (long)v;
+    }
+    CU_ASSERT_TRUE_FATAL(outer >= 0 && inner >= 0);
+    /* main's w: the else-branch and the node after the If; the then-branch's
+     * own w: its MatMul and both branches nested in it */
+    CU_ASSERT_EQUAL(oi_graph_value(p.graph, (size_t)outer)->n_uses, 2);
+    CU_ASSERT_EQUAL(oi_graph_value(p.graph, (size_t)inner)->n_uses, 3);
+    const char *outs[] = {"y", "t", "e", "aa", "ab"};   /* each graph's declared output */
+    for (int k = 0; k < 5; k++) {
+        int marked = 0;
+        for (size_t v = 0; v < oi_graph_value_count(p.graph); v++) {
+            const oi_value *val = oi_graph_value(p.graph, v);
+            marked += strcmp(val->name, outs[k]) == 0 && val->is_output;
+        }
+        CU_ASSERT_EQUAL(marked, 1);
+    }
+    free_pipeline(&p);
+}
+
 /* --only / --exclude decide before any scheme; excluded tensors say which glob. */
 static void test_only_exclude(void)
 {
@@ -201,6 +239,7 @@ int main(void)
     static const oi_test_case tests[] = {
         {"every hand-built pattern analyzed as expected", test_expectations},
         {"outer-scope weight read inside an If body", test_graph_outer_scope},
+        {"a name defined twice: reads bind to the innermost definition", test_graph_shadowing},
         {"--only and --exclude", test_only_exclude},
         {"torch preset numbers", test_torch_preset_numbers},
         {NULL, NULL},

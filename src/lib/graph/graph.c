@@ -15,6 +15,7 @@ struct oi_graph {
     oi_value *values;
     size_t n_values, cap_values;
     int *scope_parent;
+    Onnx__GraphProto **scope_graph;  /* per scope: its graph (NULL: a function body) */
     size_t n_scopes, cap_scopes;
     size_t *table;                   /* (scope, name) -> value index + 1; 0 = empty */
     uint64_t hash_key;               /* random per graph: names cannot be chosen to collide */
@@ -152,11 +153,16 @@ static int index_tensors(oi_graph *g)
     return 0;
 }
 
-static int new_scope(oi_graph *g, int parent)
+/* Scopes are numbered in the order of a depth-first walk: a scope's
+ * descendants are the scopes numbered after it, up to its subtree's end. */
+static int new_scope(oi_graph *g, int parent, Onnx__GraphProto *gp)
 {
-    if (grow((void **)&g->scope_parent, &g->cap_scopes, g->n_scopes + 1, sizeof(int)))
+    size_t cap = g->cap_scopes;
+    if (grow((void **)&g->scope_parent, &cap, g->n_scopes + 1, sizeof(int)) ||
+        grow((void **)&g->scope_graph, &g->cap_scopes, g->n_scopes + 1, sizeof *g->scope_graph))
         return -1;
     g->scope_parent[g->n_scopes] = parent;
+    g->scope_graph[g->n_scopes] = gp;
     return (int)g->n_scopes++;
 }
 
@@ -200,7 +206,7 @@ static int define_node(oi_graph *g, Onnx__NodeProto *n, int scope)
 
 static int define_graph(oi_graph *g, Onnx__GraphProto *gp, int parent)
 {
-    int scope = new_scope(g, parent);
+    int scope = new_scope(g, parent, gp);
     if (scope < 0)
         return -1;
     for (size_t i = 0; i < gp->n_input; i++) {
@@ -227,12 +233,140 @@ static int define_graph(oi_graph *g, Onnx__GraphProto *gp, int parent)
     for (size_t i = 0; i < gp->n_node; i++)
         if (define_node(g, gp->node[i], scope))
             return -1;
-    for (size_t i = 0; i < gp->n_output; i++) {
-        long v = gp->output[i]->name ? oi_graph_resolve(g, scope, gp->output[i]->name) : -1;
+    return scope;   /* its outputs are resolved with every other read: bind_reads */
+}
+
+/* ---- Reads resolved in one walk of the scopes ----
+ * Scopes are visited in their depth-first order keeping the open ones (the
+ * current scope's ancestors) on a stack; a name's binding is the value of the
+ * innermost open scope defining it, and closing a scope restores what its
+ * values shadowed.  Linear at any depth: walking each read's scope chain
+ * outward cost O(depth) a read (nested Ifs 1,000 deep: 17x the time of 100). */
+typedef struct {
+    const char **name;   /* per slot: a name, or NULL */
+    long *value;         /* its binding: a value index, or -1 */
+    size_t size;         /* a power of two, at least twice the names */
+} bindings;
+
+static long *binding(const oi_graph *g, bindings *b, const char *name, int add)
+{
+    size_t mask = b->size - 1;
+    for (size_t i = hash_name(g, name, -1) & mask;; i = (i + 1) & mask) {
+        if (!b->name[i]) {
+            if (!add)
+                return NULL;
+            b->name[i] = name;
+            b->value[i] = -1;
+            return &b->value[i];
+        }
+        if (strcmp(b->name[i], name) == 0)
+            return &b->value[i];
+    }
+}
+
+static long bound(const oi_graph *g, bindings *b, const char *name)
+{
+    long *v = name && *name ? binding(g, b, name, 0) : NULL;
+    return v ? *v : -1;
+}
+
+/* Items 0..n-1 listed by scope: items[first[s] .. first[s + 1]) are scope s's. */
+static void by_scope(const oi_graph *g, int of_nodes, size_t n, size_t *first, size_t *items)
+{
+    for (size_t i = 0; i < n; i++)
+        first[(of_nodes ? g->nodes[i].scope : g->values[i].scope) + 1]++;
+    for (size_t s = 0; s < g->n_scopes; s++)
+        first[s + 1] += first[s];
+    size_t *at = first + g->n_scopes + 1;   /* spare tail: a cursor per scope */
+    memcpy(at, first, g->n_scopes * sizeof *at);
+    for (size_t i = 0; i < n; i++)
+        items[at[of_nodes ? g->nodes[i].scope : g->values[i].scope]++] = i;
+}
+
+typedef struct {
+    size_t *vfirst, *vals, *nfirst, *nodes;
+    int *end, *open;
+    long *shadow;
+    bindings b;
+} bind_walk;
+
+static void open_scope(const oi_graph *g, bind_walk *w, int s)
+{
+    for (size_t k = w->vfirst[s]; k < w->vfirst[s + 1]; k++) {
+        size_t v = w->vals[k];
+        long *slot = binding(g, &w->b, g->values[v].name, 1);
+        w->shadow[v] = *slot;
+        *slot = (long)v;
+    }
+}
+
+static void close_scope(const oi_graph *g, bind_walk *w, int s)
+{
+    for (size_t k = w->vfirst[s + 1]; k-- > w->vfirst[s];) {
+        size_t v = w->vals[k];
+        *binding(g, &w->b, g->values[v].name, 0) = w->shadow[v];
+    }
+}
+
+/* Scope s's reads: its nodes' inputs, and its graph's outputs. */
+static void read_scope(oi_graph *g, bind_walk *w, int s)
+{
+    for (size_t k = w->nfirst[s]; k < w->nfirst[s + 1]; k++) {
+        size_t i = w->nodes[k];
+        Onnx__NodeProto *n = g->nodes[i].proto;
+        for (size_t slot = 0; slot < n->n_input; slot++)
+            g->node_in[i][slot] = bound(g, &w->b, n->input[slot]);
+    }
+    Onnx__GraphProto *gp = g->scope_graph[s];
+    for (size_t o = 0; gp && o < gp->n_output; o++) {
+        long v = bound(g, &w->b, gp->output[o]->name);
         if (v >= 0)
             g->values[v].is_output = 1;
     }
-    return scope;
+}
+
+static int bind_reads(oi_graph *g)
+{
+    size_t ns = g->n_scopes, nv = g->n_values, size = 16;
+    while (size < 2 * nv)
+        size *= 2;
+    bind_walk w = {
+        .vfirst = calloc(2 * ns + 2, sizeof(size_t)), .vals = malloc((nv + 1) * sizeof(size_t)),
+        .nfirst = calloc(2 * ns + 2, sizeof(size_t)),
+        .nodes = malloc((g->n_nodes + 1) * sizeof(size_t)), .end = malloc((ns + 1) * sizeof(int)),
+        .open = malloc((ns + 1) * sizeof(int)), .shadow = malloc((nv + 1) * sizeof(long)),
+        .b = {calloc(size, sizeof(const char *)), malloc(size * sizeof(long)), size}};
+    int ok = w.vfirst && w.vals && w.nfirst && w.nodes && w.end && w.open && w.shadow &&
+             w.b.name && w.b.value;
+    if (ok) {
+        by_scope(g, 0, nv, w.vfirst, w.vals);
+        by_scope(g, 1, g->n_nodes, w.nfirst, w.nodes);
+        for (size_t s = 0; s < ns; s++)
+            w.end[s] = (int)s;
+        for (size_t s = ns; s-- > 0;) {   /* a subtree ends where its last descendant does */
+            int p = g->scope_parent[s];
+            if (p >= 0 && w.end[s] > w.end[p])
+                w.end[p] = w.end[s];
+        }
+        int depth = 0;
+        for (int s = 0; s < (int)ns; s++) {
+            while (depth > 0 && w.end[w.open[depth - 1]] < s)
+                close_scope(g, &w, w.open[--depth]);
+            open_scope(g, &w, s);
+            w.open[depth++] = s;
+            read_scope(g, &w, s);
+        }
+    }
+    free(w.vfirst);
+    free(w.vals);
+    free(w.nfirst);
+    free(w.nodes);
+    free(w.end);
+    free(w.open);
+    free(w.shadow);
+    free(w.b.name);
+    free(w.b.value);
+    return ok ? 0 : -1;
 }
 
 static int link_uses(oi_graph *g)
@@ -250,10 +384,12 @@ static int link_uses(oi_graph *g)
         for (size_t o = 0; o < n->n_output; o++)
             g->node_out[i][o] = n->output[o] && *n->output[o]
                                     ? lookup_local(g, g->nodes[i].scope, n->output[o]) : -1;
-        for (size_t s = 0; s < n->n_input; s++) {
-            long v = n->input[s] && *n->input[s]
-                         ? oi_graph_resolve(g, g->nodes[i].scope, n->input[s]) : -1;
-            g->node_in[i][s] = v;
+    }
+    if (bind_reads(g))
+        return -1;
+    for (size_t i = 0; i < g->n_nodes; i++)   /* uses in node order, as the analysis reads them */
+        for (size_t s = 0; s < g->nodes[i].proto->n_input; s++) {
+            long v = g->node_in[i][s];
             if (v < 0)
                 continue;
             oi_value *val = &g->values[v];
@@ -261,7 +397,6 @@ static int link_uses(oi_graph *g)
                 return -1;
             val->uses[val->n_uses++] = (oi_use){.node = i, .slot = s};
         }
-    }
     return 0;
 }
 
@@ -278,7 +413,7 @@ oi_status oi_graph_build(oi_model *model, oi_graph **out, oi_error *err)
     int bad = index_tensors(g) || rehash(g, 256) || define_graph(g, mp->graph, -1) < 0;
     for (size_t f = 0; !bad && f < mp->n_functions; f++) {
         Onnx__FunctionProto *fn = mp->functions[f];
-        int scope = new_scope(g, -1);
+        int scope = new_scope(g, -1, NULL);
         bad = scope < 0;
         for (size_t i = 0; !bad && i < fn->n_input; i++) {
             long v = define(g, scope, fn->input[i]);
@@ -315,6 +450,7 @@ void oi_graph_free(oi_graph *g)
     free(g->nodes);
     free(g->values);
     free(g->scope_parent);
+    free(g->scope_graph);
     free(g->table);
     free(g->tensor_value);
     free(g->tensor_keys);

@@ -280,12 +280,15 @@ def plan_records(model, *, base_dir=None, **options):
 _FLOAT_SIZES = {1: 4, 10: 2, 16: 2, 11: 8}   # FLOAT, FLOAT16, BFLOAT16, DOUBLE: bytes each
 
 
-def fill(model, names=None, *, base_dir=None, **options):
+def fill(model, names=None, *, base_dir=None, by_scope=False, **options):
     """Fresh values for the tensors the plan re-initializes (or only `names`),
     without writing a model: {name: bytes} in each tensor's own dtype and
     layout, the same bytes reinit() writes for it.  Float tensors only: a
     quantized weight's codes, scales and zero points are made together with
-    its model (reinit); naming one in `names` raises Error."""
+    its model (reinit); naming one in `names` raises Error.  A name can be
+    defined again inside an If/Loop/Scan body: such a model raises Error
+    unless by_scope=True, which keys every tensor by (scope, name), scope ""
+    for the main graph, as plan_records() gives them."""
     data, base_dir, _, label = _as_bytes(model, base_dir)
     err = _ErrorStruct()
     lst = _P()
@@ -312,7 +315,11 @@ def fill(model, names=None, *, base_dir=None, **options):
                 size = _FLOAT_SIZES[r.dtype]
                 buf = ctypes.create_string_buffer(n * size)
                 _check(_fill_record(ctx.ptr, rec, buf, n * size, ctypes.byref(err)), err)
-                result[name] = buf.raw
+                key = (r.scope.decode(), name) if by_scope else name
+                if key in result:
+                    raise Error("unsupported", "tensor '%s' is defined in more than one graph "
+                                "scope: use fill(..., by_scope=True)" % name)
+                result[key] = buf.raw
         finally:
             _list_free(lst)
     return result
