@@ -4,6 +4,7 @@ stderr naming the file, no output, no temp file, input and data files
 byte-identical) or, where the model is malformed but decodable and can be
 handled, handled (exit 0, a loadable output) — never a crash, never a hang."""
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -123,7 +124,58 @@ def cases():
     return c
 
 
+def same_name_deep(depth, name_len):
+    """Two weights named w, each in the then-branch of one of two sibling Ifs
+    whose names differ in their last character, under `depth` nested Ifs named
+    with name_len characters: scopes and node names longer than any bound on
+    their strings."""
+    trivial = lambda k: h.make_graph([h.make_node("Identity", ["x"], [k])], k, [], [vi(k)])
+    def branch(k):
+        body = h.make_graph([h.make_node("MatMul", ["x", "w"], [k])], k, [], [vi(k)],
+                            [nh.from_array(np.ones((2, 2), np.float32), "w")])
+        return h.make_node("If", ["c"], ["y" + k], then_branch=body, else_branch=trivial("e" + k),
+                           name="n" * name_len + k)
+    g = h.make_graph([branch("a"), branch("b")], "g0", [], [vi("yb")])
+    for i in range(depth):
+        g = h.make_graph([h.make_node("If", ["c"], ["z%d" % i], then_branch=g,
+                                      else_branch=trivial("e%d" % i), name="n" * name_len + str(i))],
+                         "g", [], [vi("z%d" % i)])
+    g.input.extend([vi("c", [], T.BOOL), vi("x", [2, 2])])
+    return h.make_model(g, opset_imports=OPSET)
+
+
 class Hostile(unittest.TestCase):
+    def test_deep_scopes_stay_distinct(self):
+        """Scope strings are bounded, but two places never share one (nor the
+        stream key made from it) because their difference was cut off: the
+        two w get different values."""
+        root = tempfile.mkdtemp(prefix="oiscopes-")
+        try:
+            for depth, name_len in ((3, 5), (25, 50), (0, 400), (2, 5000)):
+                with self.subTest(depth=depth, name_len=name_len):
+                    src, dst = os.path.join(root, "m.onnx"), os.path.join(root, "o.onnx")
+                    onnx.save(same_name_deep(depth, name_len), src)
+                    r = subprocess.run([BIN, "-f", "--seed", "5", src, "-o", dst],
+                                       capture_output=True, text=True, timeout=60)
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    ws = []
+                    def walk(g):
+                        ws.extend(nh.to_array(t).tobytes() for t in g.initializer if t.name == "w")
+                        for n in g.node:
+                            for a in n.attribute:
+                                if a.type == onnx.AttributeProto.GRAPH:
+                                    walk(a.g)
+                    walk(onnx.load(dst).graph)
+                    self.assertEqual(len(ws), 2)
+                    self.assertNotEqual(ws[0], ws[1])   # each its own stream
+                    p = subprocess.run([BIN, "plan", "--json", src], capture_output=True,
+                                       text=True, timeout=60)
+                    scopes = [t["scope"] for t in json.loads(p.stdout)["tensors"]]
+                    self.assertTrue(all(len(s) <= 1023 for s in scopes))
+                    self.assertEqual(len(set(scopes)), len(scopes))
+        finally:
+            shutil.rmtree(root)
+
     def test_matrix(self):
         all_cases = cases()
         self.assertGreaterEqual(len(all_cases), 40)

@@ -78,67 +78,106 @@ static oi_status add_tensor(oi_model *m, Onnx__TensorProto *tp, const char *name
     return oi_tensor_check(m, t, err);
 }
 
-static const char *node_label(const Onnx__NodeProto *n, size_t index, char *buf, size_t size)
+/* Scope strings are bounded (a hostile model nests 1,000 deep with long
+ * names), but never by cutting alone: a string longer than `max` keeps its
+ * head and ends in "...#" and the hash of the whole, so two places never share
+ * a scope (and a stream key) because their differences were cut off.
+ * Strings within the bounds are as they always were. */
+#define LABEL_MAX 299
+#define SCOPE_MAX 1023
+#define FUNCTION_MAX 599
+
+static char *bounded(char *full, size_t max)
 {
-    if (n->name && n->name[0])
-        snprintf(buf, size, "%s '%s'", n->op_type ? n->op_type : "?", n->name);
-    else
-        snprintf(buf, size, "%s #%zu", n->op_type ? n->op_type : "?", index);
-    return buf;
+    size_t n = full ? strlen(full) : 0;
+    if (!full || n <= max)
+        return full;
+    size_t head = max - 20;   /* "...#" and 16 hex digits */
+    snprintf(full + head, 21, "...#%016llx", (unsigned long long)oi_fnv1a_str(OI_FNV_OFFSET, full));
+    return full;
+}
+
+/* "a" "b" ... joined, in a new string (NULL when out of memory). */
+static char *joined(const char *const *parts, int n)
+{
+    size_t len = 1;
+    for (int i = 0; i < n; i++)
+        len += strlen(parts[i]);
+    char *s = malloc(len), *at = s;
+    for (int i = 0; s && i < n; i++) {
+        size_t k = strlen(parts[i]);
+        memcpy(at, parts[i], k);
+        at += k;
+    }
+    if (s)
+        *at = 0;
+    return s;
+}
+
+static char *node_label(const Onnx__NodeProto *n, size_t index)
+{
+    char number[32];
+    snprintf(number, sizeof number, " #%zu", index);
+    const char *op = n->op_type ? n->op_type : "?";
+    const char *named[] = {op, " '", n->name, "'"}, *numbered[] = {op, number};
+    return bounded(n->name && n->name[0] ? joined(named, 4) : joined(numbered, 2), LABEL_MAX);
 }
 
 static char *sub_scope(oi_model *m, const char *scope, const char *node, const char *attr,
                        long index)
 {
-    char buf[1024];
+    char at[32] = "";
     if (index >= 0)
-        snprintf(buf, sizeof buf, "%s%s%s/%s[%ld]", scope, *scope ? "/" : "", node, attr, index);
-    else
-        snprintf(buf, sizeof buf, "%s%s%s/%s", scope, *scope ? "/" : "", node, attr);
-    return own_string(m, strdup(buf));
+        snprintf(at, sizeof at, "[%ld]", index);
+    const char *parts[] = {scope, *scope ? "/" : "", node, "/", attr, at};
+    return own_string(m, bounded(joined(parts, 6), SCOPE_MAX));
 }
 
 static oi_status walk_graph(oi_model *m, Onnx__GraphProto *g, const char *scope, int depth,
                             uint64_t path, oi_error *err);
+
+/* Subgraph k of an attribute (k < 0: its one graph), walked in its scope. */
+static oi_status walk_subgraph(oi_model *m, Onnx__GraphProto *g, const char *scope,
+                               const char *label, const char *aname, long k, int depth,
+                               uint64_t path, oi_error *err)
+{
+    const char *s = label ? sub_scope(m, scope, label, aname, k) : NULL;
+    if (!s)
+        return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", m->label);
+    return walk_graph(m, g, s, depth + 1, path, err);
+}
 
 /* Paths use the wire's field numbers (model_wire.h): the same place, found twice. */
 static oi_status walk_node(oi_model *m, Onnx__NodeProto *n, size_t index, const char *scope,
                            int depth, uint64_t path, oi_error *err)
 {
     int is_const = n->op_type && strcmp(n->op_type, "Constant") == 0;
-    char label[300];
-    node_label(n, index, label, sizeof label);
-    for (size_t a = 0; a < n->n_attribute; a++) {
+    char *label = NULL;   /* made when the node has a subgraph */
+    oi_status st = OI_OK;
+    for (size_t a = 0; st == OI_OK && a < n->n_attribute; a++) {
         Onnx__AttributeProto *at = n->attribute[a];
         const char *aname = at->name ? at->name : "";
         uint64_t ap = oi_wire_path_step(path, 5, a);
         if (at->t) {
             int value = is_const && strcmp(aname, "value") == 0;
             const char *name = value && n->n_output > 0 ? n->output[0] : at->t->name;
-            if (add_tensor(m, at->t, name, scope, value ? "Constant" : "attribute", n,
-                           oi_wire_path_step(ap, 5, 0), err))
-                return err->status;
+            st = add_tensor(m, at->t, name, scope, value ? "Constant" : "attribute", n,
+                            oi_wire_path_step(ap, 5, 0), err);
         }
-        for (size_t i = 0; i < at->n_tensors; i++)
-            if (add_tensor(m, at->tensors[i], at->tensors[i]->name, scope, "attribute", n,
-                           oi_wire_path_step(ap, 10, i), err))
-                return err->status;
-        if (at->g) {
-            const char *s = sub_scope(m, scope, label, aname, -1);
-            if (!s)
-                return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", m->label);
-            if (walk_graph(m, at->g, s, depth + 1, oi_wire_path_step(ap, 6, 0), err))
-                return err->status;
-        }
-        for (size_t i = 0; i < at->n_graphs; i++) {
-            const char *s = sub_scope(m, scope, label, aname, (long)i);
-            if (!s)
-                return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", m->label);
-            if (walk_graph(m, at->graphs[i], s, depth + 1, oi_wire_path_step(ap, 11, i), err))
-                return err->status;
-        }
+        for (size_t i = 0; st == OI_OK && i < at->n_tensors; i++)
+            st = add_tensor(m, at->tensors[i], at->tensors[i]->name, scope, "attribute", n,
+                            oi_wire_path_step(ap, 10, i), err);
+        if (st == OI_OK && (at->g || at->n_graphs) && !label)
+            label = node_label(n, index);
+        if (st == OI_OK && at->g)
+            st = walk_subgraph(m, at->g, scope, label, aname, -1, depth,
+                               oi_wire_path_step(ap, 6, 0), err);
+        for (size_t i = 0; st == OI_OK && i < at->n_graphs; i++)
+            st = walk_subgraph(m, at->graphs[i], scope, label, aname, (long)i, depth,
+                               oi_wire_path_step(ap, 11, i), err);
     }
-    return OI_OK;
+    free(label);
+    return st;
 }
 
 static oi_status walk_graph(oi_model *m, Onnx__GraphProto *g, const char *scope, int depth,
@@ -165,10 +204,9 @@ static oi_status walk_model(oi_model *m, oi_error *err)
         return err->status;
     for (size_t f = 0; f < mp->n_functions; f++) {
         Onnx__FunctionProto *fn = mp->functions[f];
-        char buf[600];
-        snprintf(buf, sizeof buf, "function '%s%s%s'", fn->domain ? fn->domain : "",
-                 fn->domain && *fn->domain ? ":" : "", fn->name ? fn->name : "?");
-        const char *s = own_string(m, strdup(buf));
+        const char *parts[] = {"function '", fn->domain ? fn->domain : "",
+                               fn->domain && *fn->domain ? ":" : "", fn->name ? fn->name : "?", "'"};
+        const char *s = own_string(m, bounded(joined(parts, 5), FUNCTION_MAX));
         if (!s)
             return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", m->label);
         uint64_t fp = oi_wire_path_step(root, 25, f);
