@@ -185,6 +185,18 @@ oi_status oi_save_copy_to(oi_save_file *f, const char *src_path, uint64_t in, ui
     return copy_part(f, src_path, in, out, len, err);
 }
 
+/* Holes smaller than this are left to the writes: reserving costs a call each. */
+#define RESERVE_MIN ((uint64_t)1 << 20)
+
+oi_status oi_save_reserve(oi_save_file *f, uint64_t offset, uint64_t len, oi_error *err)
+{
+    if (len < RESERVE_MIN || fallocate(f->fd, 0, (off_t)offset, (off_t)len) == 0 ||
+        errno == EOPNOTSUPP || errno == ENOSYS)
+        return OI_OK;
+    return oi_fail(err, OI_ERR_IO, "%s: cannot reserve %llu bytes: %s", f->final_path,
+                   (unsigned long long)len, strerror(errno));
+}
+
 oi_status oi_save_copy_at(oi_save_file *f, const char *src_path, uint64_t offset, uint64_t len,
                           oi_error *err)
 {

@@ -154,6 +154,10 @@ static oi_status copy_around(oi_save_file *f, const char *src, uint64_t size, ra
                        strerror(errno));
     if (n > 1)
         qsort(holes, n, sizeof *holes, by_lo);
+    for (size_t i = 0; i < n; i++)
+        if (holes[i].hi > holes[i].lo &&
+            oi_save_reserve(f, holes[i].lo, holes[i].hi - holes[i].lo, err))
+            return err->status;
     uint64_t at = 0;
     for (size_t i = 0; i <= n; i++) {
         uint64_t end = i < n ? holes[i].lo : size;
@@ -213,6 +217,8 @@ static oi_status gather(oi_patch *p, const unsigned char *rewrite, oi_error *err
         if (t->storage == OI_STORE_EXTERNAL && !rewrite[i] && t->n_bytes)
             s = oi_save_copy_to(&p->data_file, t->ext_path, t->ext_offset, p->placed[i],
                                 t->n_bytes, err);
+        else if (t->storage == OI_STORE_EXTERNAL)
+            s = oi_save_reserve(&p->data_file, p->placed[i], t->n_bytes, err);
     }
     return s;
 }
