@@ -2,8 +2,10 @@
  * Writes files of the given sizes under DIR (f0, f1, ...) as the fill does
  * (fill.c): one thread per core taking 256 KiB chunks, one thread at a time
  * in pwrite (as fill.c's workers take the file in turn), writeback started
- * on each finished 8 MiB window, then each file fsynced, and the folder.  The bytes are a fixed pseudo-random pattern (not zeros, which a
- * disk or its host may store cheaply).  Prints "writefloor <seconds>".
+ * on each finished 8 MiB window, then each file fsynced, and the folder;
+ * files of 1 MiB or more have their blocks reserved first, as the save does.
+ * The bytes are a fixed pseudo-random pattern (not zeros, which a disk or its
+ * host may store cheaply).  Prints "writefloor <seconds>".
  *   oi-writefloor DIR SIZE [SIZE...]
  * Buffered writes with early writeback beat O_DIRECT here (1 to 8 writers,
  * 1-4 MiB each): this is the fastest durable write of the bytes we know. */
@@ -90,6 +92,8 @@ int main(int argc, char **argv)
             perror(path);
             return 1;
         }
+        if (r.size[r.n] >= (1u << 20))   /* reserved as the tool's save does (oi_save_reserve) */
+            fallocate(r.fd[r.n], 0, 0, (off_t)r.size[r.n]);
         r.chunks_before[r.n + 1] = r.chunks_before[r.n] + (r.size[r.n] + CHUNK - 1) / CHUNK;
     }
     pthread_t tid[16];
