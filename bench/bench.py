@@ -86,6 +86,22 @@ def series(runs, cmd, outputs, shell_cmd=None):
     return min(walls), statistics.median(walls), max(rss), last
 
 
+def interleaved(runs, jobs):
+    """series() of each (cmd, outputs, shell_cmd) job, their runs taken in turn:
+    these VMs drift over seconds, and ratios of rows measured minutes apart
+    (onnxinit/cp, /floor) moved by 1.5x; taken in turn, each sees the same spells."""
+    walls = [[] for _ in jobs]
+    rss = [[] for _ in jobs]
+    last = [""] * len(jobs)
+    for _ in range(runs):
+        for k, (cmd, outputs, shell_cmd) in enumerate(jobs):
+            clean(outputs)
+            w, m, last[k] = timed(["/bin/sh", "-c", shell_cmd] if shell_cmd else cmd)
+            walls[k].append(w)
+            rss[k].append(m)
+    return [(min(w), statistics.median(w), max(r), t) for w, r, t in zip(walls, rss, last)]
+
+
 def phases(text):
     for line in text.splitlines():
         if line.startswith("time: "):
@@ -142,12 +158,12 @@ def main():
         mb = model_bytes(src, layout) / 2**20
         subprocess.run(["cat"] + model_files(src, layout), stdout=subprocess.DEVNULL)
         cp_cmd, cps_cmd = copy_cmd(src, o3, layout)
-        cp = series(a.runs, None, [o3], cp_cmd)
-        cps = series(a.runs, None, [o3], cps_cmd)
-        floor = series(a.runs, None, [o4], "mkdir -p %s && %s %s %s" % (
+        floor_cmd = "mkdir -p %s && %s %s %s" % (
             o4, os.path.join(a.build, "bench", "oi-writefloor"), o4,
-            " ".join(str(os.path.getsize(f)) for f in model_files(src, layout))))
-        mine = series(a.runs, [oi, "-v", src, "-o", o1], [o1])
+            " ".join(str(os.path.getsize(f)) for f in model_files(src, layout)))
+        cp, cps, floor, mine = interleaved(a.runs, [
+            (None, [o3], cp_cmd), (None, [o3], cps_cmd), (None, [o4], floor_cmd),
+            ([oi, "-v", src, "-o", o1], [o1], None)])
         runs = a.runs if peer_runs is None else peer_runs
         peer = (series(runs, [PEER, src, o2, "-q"] + (["--external"] if layout != "embedded" else []),
                        [o2]) if runs else None)

@@ -125,20 +125,21 @@ static oi_status encode_job(fill_run *r, const fill_job *j, float *scratch, uint
     oi_tensor *t = oi_model_tensor(r->model, j->tensor);
     const oi_decision *d = oi_plan_get(r->plan, j->tensor);
     if (d->kind == OI_FILL_DISTINCT || d->kind == OI_FILL_COPY) {
-        if (oi_fill_whole_values(d, t, r->seed, scratch, r->model, r->plan, e))
-            return e->status;
-        oi_fill_encode(t->dtype, scratch, (size_t)j->count, to);
-        return OI_OK;
+        oi_status s = oi_fill_whole_values(d, t, r->seed, scratch, r->model, r->plan, e);
+        if (s == OI_OK)
+            oi_fill_encode(t->dtype, scratch, (size_t)j->count, to);
+        return s;
     }
     oi_rng rng = oi_fill_tensor_rng(t, r->seed);
     size_t piece = elementwise(d->kind) ? PIECE : (size_t)j->count;
-    for (uint64_t k = 0; k < j->count; k += piece) {
+    oi_status s = OI_OK;
+    for (uint64_t k = 0; s == OI_OK && k < j->count; k += piece) {
         size_t n = j->count - k < piece ? (size_t)(j->count - k) : piece;
-        if (oi_fill_job_values(d, t, rng, j->start + k, n, j->matrix, scratch, e))
-            return e->status;
-        oi_fill_encode(t->dtype, scratch, n, to + k * t->elem_size);
+        s = oi_fill_job_values(d, t, rng, j->start + k, n, j->matrix, scratch, e);
+        if (s == OI_OK)
+            oi_fill_encode(t->dtype, scratch, n, to + k * t->elem_size);
     }
-    return OI_OK;
+    return s;
 }
 
 /* One job's bytes: into the model's payload, or left in the slot for the
@@ -152,19 +153,19 @@ static oi_status write_job(fill_run *r, const fill_job *j, out_slot *slot, oi_er
         return encode_job(r, j, slot->scratch, r->dst[ti] + j->start * t->elem_size, e);
     slot->tensor = ti;
     slot->at = j->start * t->elem_size;
+    oi_status s;
     if (t->dtype == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT && d->kind != OI_FILL_DISTINCT &&
         d->kind != OI_FILL_COPY) {
-        if (oi_fill_job_values(d, t, oi_fill_tensor_rng(t, r->seed), j->start, j->count,
-                               j->matrix, slot->scratch, e))
-            return e->status;
+        s = oi_fill_job_values(d, t, oi_fill_tensor_rng(t, r->seed), j->start, j->count,
+                               j->matrix, slot->scratch, e);
         slot->out = (const uint8_t *)slot->scratch;
     } else {
-        if (encode_job(r, j, slot->scratch, slot->bytes, e))
-            return e->status;
+        s = encode_job(r, j, slot->scratch, slot->bytes, e);
         slot->out = slot->bytes;
     }
-    slot->len = (size_t)j->count * t->elem_size;
-    return OI_OK;
+    if (s == OI_OK)   /* bytes wait in the slot only when they are whole */
+        slot->len = (size_t)j->count * t->elem_size;
+    return s;
 }
 
 /* A quantized tensor's bytes, made whole (in place when its payload is in memory). */
