@@ -109,6 +109,28 @@ def phases(text):
     return ""
 
 
+def dtype_rows(a, oi, out, runs=10):
+    """The 1 GB MLP as float32, float16 and bfloat16 (the same bytes, twice the
+    values in the 16-bit ones), runs taken in turn: time per byte against fp32."""
+    names = [n for n in ("mlp_1g.onnx", "mlp_1g_fp16.onnx", "mlp_1g_bf16.onnx")
+             if os.path.exists(os.path.join(a.work, n))]
+    if len(names) < 2:
+        return
+    dsts = [os.path.join(out, "dtype-" + n) for n in names]
+    r = interleaved(runs, [([oi, os.path.join(a.work, n), "-o", d], [d], None)
+                           for n, d in zip(names, dsts)])
+    clean(dsts)
+    base = os.path.getsize(os.path.join(a.work, names[0]))
+    print()
+    print("| 1 GB MLP by dtype (%d runs in turn) | min / median | per byte vs fp32 (min / median) |"
+          % runs)
+    print("| --- | --- | --- |")
+    for n, m in zip(names, r):
+        k = base / os.path.getsize(os.path.join(a.work, n))
+        print("| %s | %.2f / %.2f s | %.2fx / %.2fx |"
+              % (n, m[0], m[1], k * m[0] / r[0][0], k * m[1] / r[0][1]))
+
+
 def scale_rows(a, oi, out):
     """Cost linear in everything: each shape at two sizes, 10x apart, and the growth."""
     d = os.path.join(a.work, "scale")
@@ -201,6 +223,7 @@ def main():
     if not a.skip_peer_batch:
         print("| peer, once per file (1 run) | %.2f s (%.0fx onnxinit -j1, %.0fx -j2) |"
               % (pb[0], pb[0] / b[1][0], pb[0] / b[2][0]))
+    dtype_rows(a, oi, out)
     scale_rows(a, oi, out)
     rates = subprocess.run([os.path.join(a.build, "bench", "oi-fillrate")], capture_output=True,
                            text=True, check=True).stdout.split("\n")

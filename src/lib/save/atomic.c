@@ -190,8 +190,9 @@ oi_status oi_save_copy_to(oi_save_file *f, const char *src_path, uint64_t in, ui
 
 oi_status oi_save_reserve(oi_save_file *f, uint64_t offset, uint64_t len, oi_error *err)
 {
+    /* only "it will not fit" stops the run; anything else is left to the writes */
     if (len < RESERVE_MIN || fallocate(f->fd, 0, (off_t)offset, (off_t)len) == 0 ||
-        errno == EOPNOTSUPP || errno == ENOSYS)
+        (errno != ENOSPC && errno != EDQUOT && errno != EFBIG))
         return OI_OK;
     return oi_fail(err, OI_ERR_IO, "%s: cannot reserve %llu bytes: %s", f->final_path,
                    (unsigned long long)len, strerror(errno));

@@ -40,7 +40,8 @@ oi_status oi_save_copy_at(oi_save_file *f, const char *src_path, uint64_t offset
 /* Reserve the blocks of [offset, offset+len), bytes the fill will write: a
  * full disk stops the run before any work, and ext4 then skips its delayed
  * allocation for them (a fifth of the writes' system time).  Ranges under
- * 1 MiB, and file systems without fallocate, are left to the writes. */
+ * 1 MiB, file systems without fallocate and any failure but ENOSPC, EDQUOT
+ * and EFBIG are left to the writes. */
 oi_status oi_save_reserve(oi_save_file *f, uint64_t offset, uint64_t len, oi_error *err);
 /* fsync and close the temporary file (still under its temporary name). */
 oi_status oi_save_flush(oi_save_file *f, oi_error *err);
