@@ -118,13 +118,19 @@ static int elementwise(oi_fill_kind k)
            k == OI_FILL_TRUNC_NORMAL || k == OI_FILL_GATE_BIAS;
 }
 
+/* Folded tables and tied copies are made whole from other tensors' values. */
+static int from_other_tensors(oi_fill_kind k)
+{
+    return k == OI_FILL_DISTINCT || k == OI_FILL_COPY;
+}
+
 /* One job's values, encoded into `to` (the model's payload or the slot's bytes). */
 static oi_status encode_job(fill_run *r, const fill_job *j, float *scratch, uint8_t *to,
                             oi_error *e)
 {
     oi_tensor *t = oi_model_tensor(r->model, j->tensor);
     const oi_decision *d = oi_plan_get(r->plan, j->tensor);
-    if (d->kind == OI_FILL_DISTINCT || d->kind == OI_FILL_COPY) {
+    if (from_other_tensors(d->kind)) {
         oi_status s = oi_fill_whole_values(d, t, r->seed, scratch, r->model, r->plan, e);
         if (s == OI_OK)
             oi_fill_encode(t->dtype, scratch, (size_t)j->count, to);
@@ -154,8 +160,7 @@ static oi_status write_job(fill_run *r, const fill_job *j, out_slot *slot, oi_er
     slot->tensor = ti;
     slot->at = j->start * t->elem_size;
     oi_status s;
-    if (t->dtype == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT && d->kind != OI_FILL_DISTINCT &&
-        d->kind != OI_FILL_COPY) {
+    if (t->dtype == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT && !from_other_tensors(d->kind)) {
         s = oi_fill_job_values(d, t, oi_fill_tensor_rng(t, r->seed), j->start, j->count,
                                j->matrix, slot->scratch, e);
         slot->out = (const uint8_t *)slot->scratch;

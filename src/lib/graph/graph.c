@@ -7,6 +7,11 @@
 #include <string.h>
 #include <sys/random.h>
 
+typedef struct {
+    int parent;              /* -1: the main graph or a function body */
+    Onnx__GraphProto *graph; /* NULL: a function body */
+} graph_scope;
+
 struct oi_graph {
     oi_model *model;
     oi_gnode *nodes;
@@ -14,8 +19,7 @@ struct oi_graph {
     long **node_in, **node_out;      /* per node: value index per input/output slot */
     oi_value *values;
     size_t n_values, cap_values;
-    int *scope_parent;
-    Onnx__GraphProto **scope_graph;  /* per scope: its graph (NULL: a function body) */
+    graph_scope *scopes;
     size_t n_scopes, cap_scopes;
     size_t *table;                   /* (scope, name) -> value index + 1; 0 = empty */
     uint64_t hash_key;               /* random per graph: names cannot be chosen to collide */
@@ -113,7 +117,7 @@ static long define(oi_graph *g, int scope, const char *name)
 
 long oi_graph_resolve(const oi_graph *g, int scope, const char *name)
 {
-    for (int s = scope; s >= 0; s = g->scope_parent[s]) {
+    for (int s = scope; s >= 0; s = g->scopes[s].parent) {
         long v = lookup_local(g, s, name);
         if (v >= 0)
             return v;
@@ -157,12 +161,9 @@ static int index_tensors(oi_graph *g)
  * descendants are the scopes numbered after it, up to its subtree's end. */
 static int new_scope(oi_graph *g, int parent, Onnx__GraphProto *gp)
 {
-    size_t cap = g->cap_scopes;
-    if (grow((void **)&g->scope_parent, &cap, g->n_scopes + 1, sizeof(int)) ||
-        grow((void **)&g->scope_graph, &g->cap_scopes, g->n_scopes + 1, sizeof *g->scope_graph))
+    if (grow((void **)&g->scopes, &g->cap_scopes, g->n_scopes + 1, sizeof *g->scopes))
         return -1;
-    g->scope_parent[g->n_scopes] = parent;
-    g->scope_graph[g->n_scopes] = gp;
+    g->scopes[g->n_scopes] = (graph_scope){parent, gp};
     return (int)g->n_scopes++;
 }
 
@@ -317,7 +318,7 @@ static void read_scope(oi_graph *g, bind_walk *w, int s)
         for (size_t slot = 0; slot < n->n_input; slot++)
             g->node_in[i][slot] = bound(g, &w->b, n->input[slot]);
     }
-    Onnx__GraphProto *gp = g->scope_graph[s];
+    Onnx__GraphProto *gp = g->scopes[s].graph;
     for (size_t o = 0; gp && o < gp->n_output; o++) {
         long v = bound(g, &w->b, gp->output[o]->name);
         if (v >= 0)
@@ -344,7 +345,7 @@ static int bind_reads(oi_graph *g)
         for (size_t s = 0; s < ns; s++)
             w.end[s] = (int)s;
         for (size_t s = ns; s-- > 0;) {   /* a subtree ends where its last descendant does */
-            int p = g->scope_parent[s];
+            int p = g->scopes[s].parent;
             if (p >= 0 && w.end[s] > w.end[p])
                 w.end[p] = w.end[s];
         }
@@ -449,8 +450,7 @@ void oi_graph_free(oi_graph *g)
     free(g->node_out);
     free(g->nodes);
     free(g->values);
-    free(g->scope_parent);
-    free(g->scope_graph);
+    free(g->scopes);
     free(g->table);
     free(g->tensor_value);
     free(g->tensor_keys);

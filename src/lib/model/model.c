@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,40 +98,32 @@ static char *bounded(char *full, size_t max)
     return full;
 }
 
-/* "a" "b" ... joined, in a new string (NULL when out of memory). */
-static char *joined(const char *const *parts, int n)
+/* A new string, as printf would write it (NULL when out of memory). */
+__attribute__((format(printf, 1, 2))) static char *format(const char *fmt, ...)
 {
-    size_t len = 1;
-    for (int i = 0; i < n; i++)
-        len += strlen(parts[i]);
-    char *s = malloc(len), *at = s;
-    for (int i = 0; s && i < n; i++) {
-        size_t k = strlen(parts[i]);
-        memcpy(at, parts[i], k);
-        at += k;
-    }
-    if (s)
-        *at = 0;
+    char *s;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
     return s;
 }
 
 static char *node_label(const Onnx__NodeProto *n, size_t index)
 {
-    char number[32];
-    snprintf(number, sizeof number, " #%zu", index);
     const char *op = n->op_type ? n->op_type : "?";
-    const char *named[] = {op, " '", n->name, "'"}, *numbered[] = {op, number};
-    return bounded(n->name && n->name[0] ? joined(named, 4) : joined(numbered, 2), LABEL_MAX);
+    return bounded(n->name && n->name[0] ? format("%s '%s'", op, n->name)
+                                         : format("%s #%zu", op, index), LABEL_MAX);
 }
 
 static char *sub_scope(oi_model *m, const char *scope, const char *node, const char *attr,
                        long index)
 {
-    char at[32] = "";
-    if (index >= 0)
-        snprintf(at, sizeof at, "[%ld]", index);
-    const char *parts[] = {scope, *scope ? "/" : "", node, "/", attr, at};
-    return own_string(m, bounded(joined(parts, 6), SCOPE_MAX));
+    const char *sep = *scope ? "/" : "";
+    char *s = index >= 0 ? format("%s%s%s/%s[%ld]", scope, sep, node, attr, index)
+                         : format("%s%s%s/%s", scope, sep, node, attr);
+    return own_string(m, bounded(s, SCOPE_MAX));
 }
 
 static oi_status walk_graph(oi_model *m, Onnx__GraphProto *g, const char *scope, int depth,
@@ -204,9 +197,10 @@ static oi_status walk_model(oi_model *m, oi_error *err)
         return err->status;
     for (size_t f = 0; f < mp->n_functions; f++) {
         Onnx__FunctionProto *fn = mp->functions[f];
-        const char *parts[] = {"function '", fn->domain ? fn->domain : "",
-                               fn->domain && *fn->domain ? ":" : "", fn->name ? fn->name : "?", "'"};
-        const char *s = own_string(m, bounded(joined(parts, 5), FUNCTION_MAX));
+        const char *s = own_string(m, bounded(format("function '%s%s%s'",
+                                                     fn->domain ? fn->domain : "",
+                                                     fn->domain && *fn->domain ? ":" : "",
+                                                     fn->name ? fn->name : "?"), FUNCTION_MAX));
         if (!s)
             return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", m->label);
         uint64_t fp = oi_wire_path_step(root, 25, f);
