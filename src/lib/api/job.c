@@ -233,6 +233,8 @@ oi_status oi_audit_file(const oi_ctx *ctx, const char *input, oi_format format, 
         return err->status;
     json_object *doc = NULL;
     oi_status s = oi_audit_json(j.model, j.analysis, j.plan, &doc, err);
+    if (s == OI_OK)   /* the statistics read every value: from the file that was loaded? */
+        s = oi_model_check_unchanged(j.model, err);
     if (s == OI_OK) {
         if (format == OI_FORMAT_JSON)
             print_json(out, doc);

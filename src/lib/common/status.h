@@ -18,6 +18,12 @@
 oi_status oi_fail_prefix(oi_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* A source that ends early or differs from what was loaded was changed by
+ * another program mid-run; every reader says so in the same words. */
+#define OI_CHANGED_WHILE_READ                                                                  \
+    "the file changed while it was being read (another program wrote or truncated it); "       \
+    "nothing written"
+
 /* A caller's cancel check (oi_ctx_set_cancel), polled during long work. */
 typedef struct oi_cancel {
     oi_cancel_fn fn;

@@ -428,8 +428,7 @@ oi_status oi_model_check_unchanged(const oi_model *m, oi_error *err)
         return oi_fail(err, OI_ERR_IO, "%s: cannot stat: %s", m->label, strerror(errno));
     int64_t mt = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
     if ((int64_t)st.st_size != m->src_size || mt != m->src_mtime_ns)
-        return oi_fail(err, OI_ERR_IO, "%s: the file changed while it was being read (another "
-                       "program wrote or truncated it); nothing written", m->label);
+        return oi_fail(err, OI_ERR_IO, "%s: " OI_CHANGED_WHILE_READ, m->label);
     return OI_OK;
 }
 

@@ -304,8 +304,8 @@ oi_status oi_read_file_range(const char *path, uint64_t offset, uint64_t len, vo
         if (r <= 0) {
             int e = r < 0 ? errno : 0;
             close(fd);
-            return oi_fail(err, OI_ERR_IO, "%s: read failed: %s", path,
-                           e ? strerror(e) : "file shrank while reading");
+            return e ? oi_fail(err, OI_ERR_IO, "%s: read failed: %s", path, strerror(e))
+                     : oi_fail(err, OI_ERR_IO, "%s: " OI_CHANGED_WHILE_READ, path);
         }
         out += r;
         offset += (uint64_t)r;
@@ -424,9 +424,10 @@ oi_status oi_model_read_elems(oi_model *m, const oi_tensor *t, uint64_t first, u
         for (uint64_t done = 0; done < len;) {
             ssize_t r = pread(m->fd, out + done, (size_t)(len - done),
                               (off_t)(t->file_offset + off + done));
-            if (r <= 0)
-                return oi_fail(err, OI_ERR_IO, "%s: read failed: %s", m->label,
-                               r < 0 ? strerror(errno) : "file shrank while reading");
+            if (r < 0)
+                return oi_fail(err, OI_ERR_IO, "%s: read failed: %s", m->label, strerror(errno));
+            if (r == 0)
+                return oi_fail(err, OI_ERR_IO, "%s: " OI_CHANGED_WHILE_READ, m->label);
             done += (uint64_t)r;
         }
         return OI_OK;

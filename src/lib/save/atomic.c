@@ -148,8 +148,8 @@ static oi_status copy_part(oi_save_file *f, const char *src_path, uint64_t in_of
         size_t chunk = len < sizeof buf ? (size_t)len : sizeof buf;
         ssize_t r = pread(src, buf, chunk, in);
         if (r <= 0) {
-            s = oi_fail(err, OI_ERR_IO, "%s: read failed: %s", src_path,
-                        r < 0 ? strerror(errno) : "file shrank while reading");
+            s = r < 0 ? oi_fail(err, OI_ERR_IO, "%s: read failed: %s", src_path, strerror(errno))
+                      : oi_fail(err, OI_ERR_IO, "%s: " OI_CHANGED_WHILE_READ, src_path);
             break;
         }
         for (ssize_t done = 0; done < r && s == OI_OK;) {
