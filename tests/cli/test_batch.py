@@ -196,7 +196,11 @@ class Batch(unittest.TestCase):
         p = subprocess.Popen([BIN, "-q", "-r", "big", "--output-dir", "o", "-j", "1", "--seed", "5"]
                              + list(extra),
                              cwd=self.tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(1.0)
+        first = os.path.join(self.tmp, "o", "big", "r00.onnx")
+        for _ in range(600):   # interrupt once one model is done, however slow the machine
+            if os.path.exists(first) or p.poll() is not None:
+                break
+            time.sleep(0.05)
         p.send_signal(sig)
         out, err = p.communicate(timeout=120)
         return p, err
