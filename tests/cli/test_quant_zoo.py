@@ -33,7 +33,10 @@ SRC = os.environ["OI_SRC"]
 ZOO = os.environ["OI_ZOO"]
 ORT_DIR = os.environ.get("OI_ORT_DIR", "")
 RUNNER = os.path.join(SRC, "tests", "ort", "run_model.js")
-MODELS = sorted(glob.glob(os.path.join(ZOO, "*.onnx")))
+# weight norm's g and v are one weight in two parameters: quantizers fold it first,
+# so the reparametrized model is not quantized tensor by tensor here
+MODELS = sorted(m for m in glob.glob(os.path.join(ZOO, "*.onnx"))
+                if not os.path.basename(m).startswith("normed."))
 SAME = ("role", "op", "layer", "fan_in", "fan_out", "activation", "gain")
 NUMBERS = ("name", "mean", "std", "low", "high", "value")
 

@@ -19,6 +19,8 @@ import shutil
 import unittest
 
 import numpy as np
+import onnx
+from onnx import numpy_helper
 
 SRC = os.environ["OI_SRC"]
 sys.path.insert(0, os.path.join(SRC, "tests", "zoo"))
@@ -59,8 +61,8 @@ class Zoo(unittest.TestCase):
     def test_zoo_is_complete(self):
         names = {os.path.basename(m).split(".")[0] for m in MODELS}
         self.assertEqual(names, {"vit", "swin", "convnext", "gpt2", "bert", "llama", "sinusoidal",
-                                 "unet", "seq2seq", "resnet"})
-        self.assertEqual(len(MODELS), 30)
+                                 "unet", "seq2seq", "resnet", "attn_kv", "normed", "queries"})
+        self.assertEqual(len(MODELS), 39)
 
     def score_all(self, *extra):
         table, failures = [], []
@@ -96,6 +98,36 @@ class Zoo(unittest.TestCase):
                 self.assertEqual(r.returncode, 0, r.stderr)
                 for k, v in json.loads(r.stdout)["outputs"].items():
                     self.assertTrue(v["finite"], "%s not finite" % k)
+
+    def test_weight_norm_g_is_the_norm_of_its_new_v(self):
+        """torch's weight_norm keeps w = g * v / ||v||, g = ||v|| at wrap time: v gets its
+        layer's scheme, g the norms of the new v (so w = v), for any seed and preset;
+        spectral norm's u, v and a pruning mask are buffers, untouched."""
+        model = os.path.join(ZOO, "normed.opset14.onnx")
+        before = {t.name: numpy_helper.to_array(t) for t in onnx.load(model).graph.initializer}
+        for seed in ("1", "2", "3"):
+            for extra in ((), ("--preset", "torch"), ("--preset", "keras")):
+                out = os.path.join(self.tmp, "wn.onnx")
+                r = subprocess.run([BIN, "-q", "-f", "--seed", seed, *extra, model, "-o", out],
+                                   capture_output=True, text=True)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                after = {t.name: numpy_helper.to_array(t)
+                         for t in onnx.load(out).graph.initializer}
+                for layer, axes in (("pos_conv", (0, 1)), ("proj", (1,))):   # dim=2, dim=0
+                    v = after[layer + ".weight_v"].astype(np.float64)
+                    g = after[layer + ".weight_g"]
+                    self.assertFalse(np.array_equal(v, before[layer + ".weight_v"]))
+                    norms = np.sqrt((v ** 2).sum(axis=axes, keepdims=True))
+                    np.testing.assert_allclose(g, norms, rtol=1e-6, err_msg=layer)
+                for buffer in ("critic.weight_u", "critic.weight_v", "pruned.weight_mask"):
+                    np.testing.assert_array_equal(after[buffer], before[buffer], buffer)
+                self.assertFalse(np.array_equal(after["pruned.weight_orig"],
+                                                before["pruned.weight_orig"]))
+        doc = json.loads(subprocess.run([BIN, "plan", "--json", model], capture_output=True,
+                                        text=True).stdout)
+        roles = {t["name"]: t["role"] for t in doc["tensors"]}
+        self.assertEqual(roles["pos_conv.weight_g"], "weight_norm_g")
+        self.assertEqual(roles["pos_conv.weight_v"], "weight")
 
     def test_module_paths_select_renamed_weights(self):
         model = os.path.join(ZOO, "gpt2.opset14_folded.onnx")

@@ -376,6 +376,29 @@ static void test_float8_and_int4(void)
  * payloads (fp16; fills never make NaN): 2^20 random bit patterns plus the
  * edges (subnormals, ties, overflow, infinities). */
 #define HN (1u << 20)
+/* Weight norm's g: one L2 norm per element of g, over v's axes where g is 1. */
+static void test_norms_of(void)
+{
+    const float v[2 * 3 * 2] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};   /* v[i][j][k] */
+    const int64_t vd[3] = {2, 3, 2};
+    const int64_t shapes[4][3] = {{2, 1, 1}, {1, 1, 2}, {1, 3, 1}, {2, 3, 2}};
+    for (int s = 0; s < 4; s++) {
+        float g[12], want[12] = {0};
+        uint64_t n = (uint64_t)(shapes[s][0] * shapes[s][1] * shapes[s][2]);
+        for (int i = 0; i < 2; i++)   /* the sums written out, axis by axis */
+            for (int j = 0; j < 3; j++)
+                for (int k = 0; k < 2; k++) {
+                    int gi = (shapes[s][0] > 1 ? i : 0) * (int)(shapes[s][1] * shapes[s][2]) +
+                             (shapes[s][1] > 1 ? j : 0) * (int)shapes[s][2] + (shapes[s][2] > 1 ? k : 0);
+                    float x = v[i * 6 + j * 2 + k];
+                    want[gi] += x * x;
+                }
+        oi_fill_norms_of(v, vd, 3, shapes[s], n, g);
+        for (uint64_t j = 0; j < n; j++)
+            CU_ASSERT_DOUBLE_EQUAL(g[j], sqrt(want[j]), 1e-5);
+    }
+}
+
 static void test_half_vectors_match_scalar(void)
 {
     float *v = malloc(HN * sizeof *v);
@@ -457,6 +480,7 @@ int main(void)
         {"fp16/bf16 rounding", test_half_rounding},
         {"float8 rounding and saturation, int4 packing", test_float8_and_int4},
         {"fp16/bf16 vector conversions equal scalar", test_half_vectors_match_scalar},
+        {"weight norm: norms over the axes g reduces", test_norms_of},
         {"stream stability", test_stream_is_stable},
         {NULL, NULL},
     };

@@ -6,7 +6,9 @@ and record torch's truth beside each model.
 For every model and export (opset14: opset 14, no constant folding;
 opset14_folded; opset17_folded) writes NAME.EXPORT.onnx and NAME.truth.npz:
 every named_parameter as p/NAME and every float buffer as b/NAME (BatchNorm
-running stats as s/NAME), the values the export started from."""
+running stats as s/NAME), the values the export started from; a weight a
+reparametrization computes (weight norm, spectral norm, pruning) as c/NAME,
+since a folded export stores it (folded by other arithmetic: equal to rounding)."""
 import os
 import sys
 import warnings
@@ -38,8 +40,14 @@ def trained_looking(model, seed):
 
 def truth(model):
     out = {}
-    for n, p in model.named_parameters():
+    params = dict(model.named_parameters())
+    for n, p in params.items():
         out["p/" + n] = p.detach().numpy().copy()
+    buffers = [b for _, b in model.named_buffers()]
+    for n, m in model.named_modules():   # a weight computed by a reparametrization hook
+        w, key = getattr(m, "weight", None), (n + "." if n else "") + "weight"
+        if isinstance(w, torch.Tensor) and key not in params and not any(w is b for b in buffers):
+            out["c/" + key] = w.detach().numpy().copy()   # (weight / spectral norm, pruning)
     for n, b in model.named_buffers():
         if not b.is_floating_point():
             continue
@@ -57,8 +65,10 @@ def main():
         model, example = make()
         trained_looking(model, 100 + i)
         model.eval()
-        np.savez(os.path.join(out, name + ".truth.npz"), **truth(model))
         args = example if isinstance(example, tuple) else (example,)
+        with torch.no_grad():
+            model(*args)   # hooks compute the effective weights a folded export holds
+        np.savez(os.path.join(out, name + ".truth.npz"), **truth(model))
         for export, kw in EXPORTS.items():
             path = os.path.join(out, "%s.%s.onnx" % (name, export))
             if name in TRAINING:

@@ -2,7 +2,8 @@
 
 Every float constant of the ONNX model (initializers and Constant values, in
 subgraphs too) is classified from the truth file by name, then by value:
-equal to a parameter (or its transpose) -> a parameter; all of its values
+equal to a parameter (or its transpose), or to rounding to a weight a
+reparametrization computes from parameters (weight norm) -> a parameter; all of its values
 taken from one parameter (a folded slice or gather) -> derived from a
 parameter; the same against buffers; BatchNorm running stats; anything else is
 an exporter constant.  Then, after re-initialization:
@@ -53,6 +54,7 @@ def classify(tensors, truth):
     params = {k[2:]: v.astype(np.float64) for k, v in truth.items() if k.startswith("p/")}
     bufs = {k[2:]: v.astype(np.float64) for k, v in truth.items() if k.startswith("b/")}
     stats = {k[2:]: v.astype(np.float64) for k, v in truth.items() if k.startswith("s/")}
+    computed = {k[2:]: v.astype(np.float64) for k, v in truth.items() if k.startswith("c/")}
     sets = {n: np.unique(v) for n, v in params.items() if v.size >= 2}
     everything = np.unique(np.concatenate([v.ravel() for v in params.values()])) if params else None
     bsets = {n: np.unique(v) for n, v in bufs.items() if v.size >= 2}
@@ -80,6 +82,14 @@ def classify(tensors, truth):
                     break
             if found:
                 break
+        for n, p in computed.items():   # folded by the exporter's own arithmetic
+            if found or p.size != v.size:
+                continue
+            scale = np.abs(p).max() + 1e-30
+            for q in (p.ravel(), p.T.ravel() if p.ndim == 2 else None):
+                if q is not None and np.abs(q - flat).max() <= 1e-6 * scale:
+                    found = ("param", n)
+                    break
         if not found and v.size >= 2:
             for n, s in sets.items():
                 if np.isin(flat, s).all():

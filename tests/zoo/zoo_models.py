@@ -8,6 +8,7 @@ import math
 
 import torch
 import torch.nn as nn
+import torch.nn.utils.prune  # noqa: F401  (nn.utils.prune)
 import torch.nn.functional as F
 import torchvision
 
@@ -272,10 +273,83 @@ def resnet():
     return ResNetish(), torch.randn(2, 3, 16, 16)
 
 
+class AttnKV(nn.Module):
+    """Cross-attention with kdim/vdim: torch keeps separate q, k, v weights and one
+    packed in_proj_bias, which an unfolded export slices at Shape(b) / 3 * k."""
+
+    def __init__(self, d=16, kv=8):
+        super().__init__()
+        self.q = nn.Linear(12, d)
+        self.kv = nn.Linear(12, kv)
+        self.attn = nn.MultiheadAttention(d, 2, kdim=kv, vdim=kv, batch_first=True)
+        self.out = nn.Linear(d, 4)
+
+    def forward(self, x):
+        kv = self.kv(x)
+        return self.out(self.attn(self.q(x), kv, kv, need_weights=False)[0])
+
+
+def attn_kv():
+    return AttnKV(), torch.randn(2, 6, 12)
+
+
+class Normed(nn.Module):
+    """Reparametrized weights: weight norm (a wav2vec2-style positional conv, dim=2,
+    and a Linear: g and v are parameters), spectral norm (weight_orig a parameter,
+    u and v buffers) and a pruned Linear (weight_orig a parameter, the 0/1 mask a buffer)."""
+
+    def __init__(self):
+        super().__init__()
+        self.pos_conv = nn.utils.weight_norm(nn.Conv1d(8, 8, 5, padding=2, groups=2), dim=2)
+        self.proj = nn.utils.weight_norm(nn.Linear(8, 12))
+        self.critic = nn.utils.spectral_norm(nn.Linear(12, 6))
+        self.pruned = nn.Linear(6, 3)
+        nn.utils.prune.random_unstructured(self.pruned, "weight", amount=0.5)
+
+    def forward(self, x):
+        x = x + nn.functional.gelu(self.pos_conv(x))
+        y = torch.tanh(self.proj(x.transpose(1, 2)))
+        return self.pruned(torch.relu(self.critic(y)))
+
+
+def normed():
+    return Normed(), torch.randn(2, 8, 10)
+
+
+class Queries(nn.Module):
+    """Parameters that enter as data: a mask token put where a mask says (BEiT, MAE),
+    positions expanded to the batch before the Add, learned queries repeated per
+    sample (DETR), and a tanh gate on a residual branch (Flamingo)."""
+
+    def __init__(self, d=16):
+        super().__init__()
+        self.proj = nn.Linear(6, d)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, d))
+        self.pos = nn.Parameter(torch.zeros(1, 5, d))
+        self.query = nn.Embedding(4, d)
+        self.gate = nn.Parameter(torch.zeros(1))
+        self.mlp = nn.Linear(d, d)
+        self.head = nn.Linear(d, 3)
+
+    def forward(self, x, mask):
+        t = self.proj(x)
+        t = torch.where(mask.unsqueeze(-1), self.mask_token.expand_as(t), t)
+        t = t + self.pos.expand(t.shape[0], -1, -1)
+        q = self.query.weight.unsqueeze(0).repeat(t.shape[0], 1, 1)
+        a = torch.softmax(q @ t.transpose(1, 2), -1) @ t
+        a = a + torch.tanh(self.gate) * torch.relu(self.mlp(a))
+        return self.head(a)
+
+
+def queries():
+    return Queries(), (torch.randn(2, 5, 6), torch.rand(2, 5) > 0.5)
+
+
 ZOO = {
     "vit": vit, "swin": swin, "convnext": convnext, "gpt2": gpt, "bert": bert,
     "llama": llama, "sinusoidal": sinusoidal, "unet": unet, "seq2seq": seq2seq,
-    "resnet": resnet,
+    "resnet": resnet, "attn_kv": attn_kv, "normed": normed,
+    "queries": queries,
 }
 # exported in training mode (BatchNorm kept, not folded into the convs)
 TRAINING = {"resnet"}

@@ -74,6 +74,7 @@ static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
     const oi_tensor *t = oi_model_tensor(x->model, ti);
     memset(w, 0, sizeof *w);
     w->tied_to = -1;
+    w->norm_of = -1;
     w->quant = (oi_quant){.weight = -1, .scale = -1, .zero = -1, .in_scale = -1, .axis = -1};
     w->op = w->layer = "";
     w->gates = 1;
@@ -134,6 +135,8 @@ static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
     else if (!is_float)
         snprintf(w->reason, sizeof w->reason, "%s tensor, not a float weight",
                  oi_dtype_name(t->dtype));
+    else if (oi_is_temperature(x, value, 0))
+        w->role = OI_ROLE_TEMPERATURE;
     else if (start.rank == 0)
         snprintf(w->reason, sizeof w->reason, "scalar used by %s", first->op_type);
     else if (!w->reason[0])

@@ -37,6 +37,8 @@ typedef enum {
     OI_ROLE_REL_POS_BIAS,   /* relative position bias, gathered or folded, added to logits */
     OI_ROLE_QSCALE,         /* scale of a quantized weight: refit to its new values */
     OI_ROLE_QZERO,          /* zero point of a quantized weight */
+    OI_ROLE_WN_GAIN,        /* weight norm's g: the norms of its direction v (norm_of) */
+    OI_ROLE_TEMPERATURE,    /* its exp scales computed values (CLIP's logit_scale): kept unless a rule says */
     OI_ROLE_COUNT
 } oi_role;
 
@@ -106,6 +108,7 @@ typedef struct oi_weight {
     char note[192];           /* tied use, branch disagreement, ... */
     char reason[160];         /* OI_ROLE_NONE: why it is left alone */
     long tied_to;             /* catalogue index this is a copy of (-1: none) */
+    long norm_of;             /* WN_GAIN: catalogue index of the direction v (-1: none) */
     int tied_transposed;      /* ... as its 2-D transpose */
     int input_normalized;     /* WEIGHT: its layer reads a normalized signal (scale reset) */
     int folded;               /* REL_POS_BIAS: the gathered table folded into a constant */

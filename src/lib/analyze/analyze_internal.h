@@ -28,7 +28,9 @@ int oi_op_is(const Onnx__NodeProto *n, const char *op);
 const Onnx__AttributeProto *oi_attr(const Onnx__NodeProto *n, const char *name);
 int64_t oi_attr_int(const Onnx__NodeProto *n, const char *name, int64_t dflt);
 double oi_attr_float(const Onnx__NodeProto *n, const char *name, double dflt);
-/* Values of a small constant (<= max elements) as doubles; -1 if not a readable constant. */
+/* fold.c: values of a small constant (<= max elements) as doubles, or of
+ * shape arithmetic on constants (Shape, Gather, + - * /, Concat); -1 if
+ * not known. */
 int oi_const_values(const oi_actx *x, long value, double *out, size_t max, size_t *n);
 /* Is this value a constant (initializer or Constant output)? */
 int oi_is_const(const oi_actx *x, long value);
@@ -43,12 +45,14 @@ int oi_is_norm_denominator(const oi_actx *x, long v);
 int oi_is_scaled_normalized(const oi_actx *x, long v);
 int oi_is_groupnorm_core(const oi_actx *x, size_t node);
 int oi_feeds_residual_add(const oi_actx *x, size_t node, size_t const_slot);
+int oi_is_temperature(const oi_actx *x, long v, int depth);
 int oi_adds_to_logits(const oi_actx *x, size_t node, size_t const_slot);
 int oi_flows_to_logits(const oi_actx *x, long v, int depth);
 int oi_is_positional(const oi_actx *x, long v);
 int oi_input_normalized(const oi_actx *x, size_t layer, size_t weight_slot);
 int oi_values_sinusoidal(const oi_tensor *t, const float *v);
 int oi_values_mask(const float *v, uint64_t n);
+int oi_values_binary(const float *v, uint64_t n);
 int oi_values_all(const float *v, uint64_t n, float want);
 /* ORT's dynamic quantization: v = Cast(ConvInteger|MatMulInteger(...)) * Mul(x_scale,
  * w_scale).  The integer layer's node (or -1) and, when the weight's own scale

@@ -3,6 +3,7 @@
 #include "analyze/analyze_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void append_via(char *via, size_t size, const char *op)
@@ -189,6 +190,72 @@ static int concat_shape(const oi_actx *x, size_t node, shape *s, int depth)
 
 static int value_shape_uncached(const oi_actx *x, long v, shape *s, int depth);
 
+static int elementwise_op(const Onnx__NodeProto *n)
+{
+    return n->n_input == 2 && (oi_op_is(n, "Mul") || oi_op_is(n, "Div") || oi_op_is(n, "Add") ||
+                               oi_op_is(n, "Sub"));
+}
+
+/* Does b broadcast into a without growing it (numpy rules, aligned right)? */
+static int fits_into(const shape *a, const shape *b)
+{
+    if (b->rank > a->rank)
+        return 0;
+    for (int i = 1; i <= b->rank; i++)
+        if (b->d[b->rank - i] != 1 && b->d[b->rank - i] != a->d[a->rank - i])
+            return 0;
+    return 1;
+}
+
+/* A Reduce*: the axes listed (attribute, or input 1 from opset 18) go to 1,
+ * or away without keepdims; none listed is all of them. */
+static int reduce_shape(const oi_actx *x, size_t node, shape *s, int depth)
+{
+    const Onnx__NodeProto *n = oi_graph_node(x->graph, node)->proto;
+    if (value_shape(x, oi_graph_input_value(x->graph, node, 0), s, depth + 1))
+        return -1;
+    double axes[OI_MAX_RANK];
+    size_t na = 0;
+    const Onnx__AttributeProto *a = oi_attr(n, "axes");
+    if (a && a->n_ints <= OI_MAX_RANK)
+        for (na = 0; na < a->n_ints; na++)
+            axes[na] = (double)a->ints[na];
+    else if (a || (n->n_input > 1 &&
+                   oi_const_values(x, oi_graph_input_value(x->graph, node, 1), axes, OI_MAX_RANK, &na)))
+        return -1;
+    if (na == 0 && oi_attr_int(n, "noop_with_empty_axes", 0))
+        return 0;
+    int reduced[OI_MAX_RANK] = {0};
+    for (size_t i = 0; i < na; i++) {
+        if (!whole_in(axes[i], -s->rank, s->rank - 1))
+            return -1;
+        reduced[axes[i] < 0 ? (int)axes[i] + s->rank : (int)axes[i]] = 1;
+    }
+    int keep = oi_attr_int(n, "keepdims", 1) != 0, k = 0;
+    for (int i = 0; i < s->rank; i++) {
+        int gone = na == 0 || reduced[i];
+        if (!gone || keep)
+            s->d[k++] = gone ? 1 : s->d[i];
+    }
+    s->rank = k;
+    return 0;
+}
+
+/* An elementwise op's output: the larger input, when the other fits into it. */
+static int broadcast_shape(const oi_actx *x, size_t node, shape *s, int depth)
+{
+    shape b;
+    if (value_shape(x, oi_graph_input_value(x->graph, node, 0), s, depth + 1) ||
+        value_shape(x, oi_graph_input_value(x->graph, node, 1), &b, depth + 1))
+        return -1;
+    if (fits_into(s, &b))
+        return 0;
+    if (!fits_into(&b, s))
+        return -1;
+    *s = b;
+    return 0;
+}
+
 /* The static shape of a value: constants, declared inputs, and layout ops on
  * them.  Memoized per value: a chain of wide Concats must not walk
  * exponentially many paths. */
@@ -230,6 +297,10 @@ static int value_shape_uncached(const oi_actx *x, long v, shape *s, int depth)
     const Onnx__NodeProto *n = oi_graph_node(x->graph, node)->proto;
     if (oi_op_is(n, "Concat"))
         return concat_shape(x, node, s, depth);
+    if (elementwise_op(n))
+        return broadcast_shape(x, node, s, depth);
+    if (strncmp(n->op_type ? n->op_type : "", "Reduce", 6) == 0)
+        return reduce_shape(x, node, s, depth);
     if (value_shape(x, oi_graph_input_value(x->graph, node, 0), s, depth + 1))
         return -1;
     int rc = -1;
@@ -331,6 +402,48 @@ static int is_layout_op(const oi_actx *x, size_t node, const Onnx__NodeProto *n,
                          oi_op_is(n, "Flatten") || oi_op_is(n, "Slice"));
 }
 
+/* The stored tensor a value is, through ops that keep its values (-1: none). */
+static long stored_source(const oi_actx *x, long value)
+{
+    static const char *const same_values[] = {"Cast", "Identity", "Reshape", "Transpose",
+                                              "Squeeze", "Unsqueeze", "Flatten"};
+    for (int depth = 0; value >= 0 && depth < 8; depth++) {
+        const oi_value *v = oi_graph_value(x->graph, (size_t)value);
+        if (v->tensor >= 0)
+            return v->tensor;
+        const Onnx__NodeProto *p = v->producer >= 0
+                                       ? oi_graph_node(x->graph, (size_t)v->producer)->proto : NULL;
+        int keeps = 0;
+        for (size_t i = 0; p && i < sizeof same_values / sizeof *same_values; i++)
+            keeps |= oi_op_is(p, same_values[i]);
+        if (!keeps)
+            return -1;
+        value = oi_graph_input_value(x->graph, (size_t)v->producer, 0);
+    }
+    return -1;
+}
+
+/* Weight arithmetic a constant passes through to its layer: scaled by values
+ * made of constants that fit into its shape (weight norm's v / ||v|| * g,
+ * spectral norm's W / sigma).  A 0/1 mask (pruning) is a buffer, not a weight. */
+static int scaled_weight(const oi_actx *x, size_t node, const Onnx__NodeProto *n, size_t slot,
+                         long value)
+{
+    if (!(oi_op_is(n, "Mul") && n->n_input == 2 && slot <= 1) &&
+        !(oi_op_is(n, "Div") && n->n_input == 2 && slot == 0))
+        return 0;
+    long other = oi_graph_input_value(x->graph, node, 1 - slot);
+    shape me, by;
+    if (other < 0 || !oi_is_const_derived(x, other) || value_shape(x, value, &me, 0) ||
+        value_shape(x, other, &by, 0) || !fits_into(&me, &by))
+        return 0;
+    long t = oi_op_is(n, "Mul") ? stored_source(x, value) : -1;
+    float *v = t >= 0 ? oi_const_floats(x, (size_t)t) : NULL;
+    int mask = v && oi_values_binary(v, oi_model_tensor(x->model, (size_t)t)->n_elems);
+    free(v);
+    return !mask;
+}
+
 static void follow(const oi_actx *x, long value, oi_reach cur, oi_reach *out, size_t *n_out,
                    int depth)
 {
@@ -341,7 +454,10 @@ static void follow(const oi_actx *x, long value, oi_reach cur, oi_reach *out, si
         oi_reach r = cur;
         r.node = node;
         r.slot = slot;
-        long next = depth < 8 && is_layout_op(x, node, n, slot) ? oi_graph_output_value(x->graph, node, 0) : -1;
+        long next = depth < 8 && (is_layout_op(x, node, n, slot) ||
+                                  scaled_weight(x, node, n, slot, value) ||
+                                  oi_op_is(n, "Tanh"))   /* tanh(0) = 0: a gate stays a gate */
+                        ? oi_graph_output_value(x->graph, node, 0) : -1;
         if (next < 0) {
             shape s;
             value_shape(x, value, &s, 0);

@@ -51,36 +51,6 @@ float *oi_const_floats(const oi_actx *x, size_t tensor)
 }
 
 
-int oi_const_values(const oi_actx *x, long value, double *out, size_t max, size_t *n)
-{
-    if (!oi_is_const(x, value))
-        return -1;
-    oi_tensor *t = oi_model_tensor(x->model, (size_t)oi_graph_value(x->graph, (size_t)value)->tensor);
-    if (t->n_elems > max || t->storage == OI_STORE_NONE || !t->elem_size)
-        return -1;
-    uint8_t buf[8 * 64];
-    if (t->n_bytes > sizeof buf || oi_model_read(x->model, t, buf, NULL))
-        return -1;
-    for (size_t i = 0; i < t->n_elems; i++) {
-        const uint8_t *p = buf + i * t->elem_size;
-        float f; double d; int32_t i32; int64_t i64; uint16_t h;
-        switch (t->dtype) {
-        case DT(FLOAT): memcpy(&f, p, 4); out[i] = f; break;
-        case DT(DOUBLE): memcpy(&d, p, 8); out[i] = d; break;
-        case DT(INT32): memcpy(&i32, p, 4); out[i] = i32; break;
-        case DT(INT64): memcpy(&i64, p, 8); out[i] = (double)i64; break;
-        case DT(FLOAT16): case DT(BFLOAT16):
-            memcpy(&h, p, 2);
-            out[i] = t->dtype == DT(BFLOAT16) ? oi_bf16_to_f32(h) : oi_f16_to_f32(h);
-            break;
-        default: return -1;
-        }
-    }
-    *n = (size_t)t->n_elems;
-    return 0;
-}
-
-
 /* ---- per tensor ---- */
 
 const char *oi_role_name(oi_role r)
@@ -89,6 +59,7 @@ const char *oi_role_name(oi_role r)
         "none", "weight", "bias", "rnn_W", "rnn_R", "rnn_B", "rnn_P", "norm_scale",
         "norm_bias", "norm_mean", "norm_var", "embedding", "prelu_slope", "position",
         "token", "layer_scale", "rel_pos_bias", "quant_scale", "quant_zero_point",
+        "weight_norm_g", "temperature",
     };
     return (size_t)r < sizeof names / sizeof names[0] ? names[r] : "?";
 }

@@ -38,12 +38,6 @@ static int op_in(const Onnx__NodeProto *n, const char *const *ops)
     return 0;
 }
 
-/* Ops that move or reshape data without computing from it. */
-static const char *const layout_ops[] = {
-    "Identity", "Cast", "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten", "Slice",
-    "Concat", "Expand", "Tile", "Gather", NULL,
-};
-
 /* ---- made only from constants ---- */
 
 static int const_derived(const oi_actx *x, long v, int depth)
@@ -57,9 +51,13 @@ static int const_derived(const oi_actx *x, long v, int depth)
         return *memo > 0;
     size_t node;
     const Onnx__NodeProto *n = producer(x, v, &node);
-    int yes = n && depth < WALK_DEPTH &&
-              (oi_op_is(n, "Constant") || oi_op_is(n, "ConstantOfShape") ||
-               oi_op_is(n, "Range") || oi_op_is(n, "DequantizeLinear") || op_in(n, layout_ops));
+    /* any deterministic op on constants gives a constant: arithmetic on weights
+     * (weight norm's v / ||v||, spectral norm's u W v) computes no activation */
+    static const char *const random_ops[] = {"RandomNormal", "RandomUniform", "RandomNormalLike",
+                                             "RandomUniformLike", "Bernoulli", "Multinomial",
+                                             "Dropout", NULL};
+    int yes = n && depth < WALK_DEPTH && !op_in(n, random_ops) &&
+              (n->n_input > 0 || oi_op_is(n, "Constant"));
     for (size_t i = 0; yes && !oi_op_is(n, "Constant") && i < n->n_input; i++)
         yes = const_derived(x, in(x, node, i), depth + 1);
     if (memo)
@@ -219,6 +217,32 @@ int oi_feeds_residual_add(const oi_actx *x, size_t node, size_t const_slot)
         long skip = in(x, add, 1 - (ov->uses[u].slot & 1));
         if (skip >= 0 && !oi_is_const_derived(x, skip) && is_ancestor(x, skip, branch))
             return 1;
+    }
+    return 0;
+}
+
+/* A learned temperature: exp of the value (clamped, cast or reshaped first)
+ * multiplies computed values (CLIP's logit_scale, Swin v2's per-head scale). */
+int oi_is_temperature(const oi_actx *x, long v, int depth)
+{
+    static const char *const through[] = {"Clip", "Min", "Max", "Cast", "Identity", "Reshape",
+                                          "Unsqueeze", "Squeeze", NULL};
+    const oi_value *val = v >= 0 && depth < 6 ? oi_graph_value(x->graph, (size_t)v) : NULL;
+    for (size_t u = 0; val && u < val->n_uses; u++) {
+        size_t node = val->uses[u].node;
+        const Onnx__NodeProto *n = oi_graph_node(x->graph, node)->proto;
+        long out = oi_graph_output_value(x->graph, node, 0);
+        if (op_in(n, through) && val->uses[u].slot == 0 && oi_is_temperature(x, out, depth + 1))
+            return 1;
+        const oi_value *e = oi_op_is(n, "Exp") && out >= 0 ? oi_graph_value(x->graph, (size_t)out)
+                                                           : NULL;
+        for (size_t k = 0; e && k < e->n_uses; k++) {
+            size_t mul = e->uses[k].node;
+            long other = in(x, mul, 1 - (e->uses[k].slot & 1));
+            if (oi_op_is(oi_graph_node(x->graph, mul)->proto, "Mul") && other >= 0 &&
+                !oi_is_const_derived(x, other))
+                return 1;
+        }
     }
     return 0;
 }
@@ -399,6 +423,19 @@ int oi_values_mask(const float *v, uint64_t n)
         negative = 1;
     }
     return negative;
+}
+
+/* Only 0 and 1, both present: a multiplicative mask (pruning). */
+int oi_values_binary(const float *v, uint64_t n)
+{
+    int zero = 0, one = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        if (v[i] != 0.0f && v[i] != 1.0f)
+            return 0;
+        zero |= v[i] == 0.0f;
+        one |= v[i] == 1.0f;
+    }
+    return zero && one;
 }
 
 /* All elements equal to `want`. */

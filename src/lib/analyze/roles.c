@@ -176,10 +176,24 @@ static int use_gemm(const oi_actx *x, const Onnx__NodeProto *n, size_t node, siz
     return slot <= 1 ? gemm_weight(n, slot, w) : slot == 2 && set_role(w, OI_ROLE_BIAS);
 }
 
+/* A vector times a matrix that is itself made of constants is weight
+ * arithmetic, no layer: spectral norm's power-iteration u and v (buffers). */
+static int power_iteration_vector(const oi_actx *x, size_t node, size_t slot, oi_weight *w)
+{
+    if (slot > 1 || w->rank != 1 ||
+        !oi_is_const_derived(x, oi_graph_input_value(x->graph, node, 1 - slot)))
+        return 0;
+    w->fixed_kind = 2;
+    snprintf(w->reason, sizeof w->reason, "vector multiplied into a constant matrix "
+             "(spectral norm's power iteration): a buffer");
+    return 1;
+}
+
 static int use_matmul(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
                       oi_weight *w)
 {
-    (void)x, (void)node;
+    if (power_iteration_vector(x, node, slot, w))
+        return 0;
     return slot <= 1 && matmul_weight(n, slot, w);
 }
 
@@ -214,12 +228,38 @@ static int use_add(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size
     return 0;
 }
 
+/* Weight norm (torch.nn.utils.weight_norm): w = v / ||v|| * g, g one norm per
+ * slice of v along the kept axes (its shape fits into v's, rank for rank). */
+static int weight_norm_gain(const oi_actx *x, size_t node, size_t slot, oi_weight *w)
+{
+    size_t div;
+    long other = oi_graph_input_value(x->graph, node, 1 - slot);
+    long p = other >= 0 ? oi_graph_value(x->graph, (size_t)other)->producer : -1;
+    if (p < 0 || !oi_op_is(oi_graph_node(x->graph, (size_t)p)->proto, "Div"))
+        return 0;
+    div = (size_t)p;
+    long v = oi_graph_input_value(x->graph, div, 0);
+    if (!oi_is_const(x, v) || !oi_is_const_derived(x, oi_graph_input_value(x->graph, div, 1)))
+        return 0;
+    long tv = oi_graph_value(x->graph, (size_t)v)->tensor;
+    const Onnx__TensorProto *vp = oi_model_tensor(x->model, (size_t)tv)->proto;
+    if ((int)vp->n_dims != w->rank)
+        return 0;
+    for (int i = 0; i < w->rank; i++)
+        if (w->dims[i] != 1 && w->dims[i] != vp->dims[i])
+            return 0;
+    w->norm_of = tv;
+    return set_role(w, OI_ROLE_WN_GAIN);
+}
+
 /* Mul: a norm's scale γ·x̂, or LayerScale/ReZero before a residual Add. */
 static int use_mul(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
                    oi_weight *w)
 {
     if (n->n_input != 2 || slot > 1)
         return 0;
+    if (weight_norm_gain(x, node, slot, w))
+        return 1;
     long other = oi_graph_input_value(x->graph, node, 1 - slot);
     if (other < 0 || oi_is_const_derived(x, other))
         return 0;
@@ -244,21 +284,78 @@ static int use_concat(const oi_actx *x, const Onnx__NodeProto *n, size_t node, s
     return 0;
 }
 
-static int use_expand(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
-                      oi_weight *w)
+/* A constant chosen in place of computed values where a mask says so: a mask
+ * token (BEiT, MAE, SimMIM: Where(mask, token, x)). */
+static int use_where(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
+                     oi_weight *w)
 {
-    (void)n;
+    if (n->n_input != 3 || (slot != 1 && slot != 2) || non1_axes(w) != 1)
+        return 0;
+    long other = oi_graph_input_value(x->graph, node, 3 - slot);
+    return other >= 0 && !oi_is_const_derived(x, other) && set_role(w, OI_ROLE_TOKEN);
+}
+
+/* Does node c read a per-sample value besides its input `slot`? */
+static int meets_data(const oi_actx *x, size_t c, size_t slot)
+{
+    const Onnx__NodeProto *cn = oi_graph_node(x->graph, c)->proto;
+    for (size_t i = 0; i < cn->n_input; i++) {
+        long in = oi_graph_input_value(x->graph, c, i);
+        if (i != slot && in >= 0 && !oi_is_const_derived(x, in))
+            return 1;
+    }
+    return 0;
+}
+
+static int op_listed(const Onnx__NodeProto *n, const char *const *ops)
+{
+    for (; *ops; ops++)
+        if (oi_op_is(n, *ops))
+            return 1;
+    return 0;
+}
+
+/* Where an expanded constant is data: added to the stream, attended with,
+ * normalized.  (Not a recurrent layer's initial state: exporters expand zeros there.) */
+static const char *const data_ops[] = {"Add", "Sub", "MatMul", "Einsum", "LayerNormalization",
+                                       NULL};
+
+/* A constant expanded (or tiled) to the batch, then used beside per-sample
+ * values: tokens concatenated or masked in, positions added to the tokens,
+ * learned queries or latents (DETR, Perceiver) computed with.  Scales (Mul,
+ * Div) are left to the Mul rules; torch's repeat is an Expand then a Tile. */
+static int expanded_use(const oi_actx *x, size_t node, oi_weight *w, int depth)
+{
     long out = oi_graph_output_value(x->graph, node, 0);
-    if (slot != 0 || out < 0 || w->rank < 2)
+    if (out < 0 || depth > 4)
         return 0;
     const oi_value *v = oi_graph_value(x->graph, (size_t)out);
     for (size_t u = 0; u < v->n_uses; u++) {
         size_t c = v->uses[u].node;
         const Onnx__NodeProto *cn = oi_graph_node(x->graph, c)->proto;
-        if (oi_op_is(cn, "Concat") && use_concat(x, cn, c, v->uses[u].slot, w))
+        if ((oi_op_is(cn, "Concat") && use_concat(x, cn, c, v->uses[u].slot, w)) ||
+            (oi_op_is(cn, "Where") && use_where(x, cn, c, v->uses[u].slot, w)))
             return 1;
     }
+    for (size_t u = 0; u < v->n_uses && non1_axes(w) >= 1; u++) {
+        size_t c = v->uses[u].node;
+        const Onnx__NodeProto *cn = oi_graph_node(x->graph, c)->proto;
+        if ((oi_op_is(cn, "Expand") || oi_op_is(cn, "Tile")) && v->uses[u].slot == 0 &&
+            expanded_use(x, c, w, depth + 1))
+            return 1;
+        if (!op_listed(cn, data_ops) || !meets_data(x, c, v->uses[u].slot))
+            continue;
+        return set_role(w, oi_op_is(cn, "Add") && non1_axes(w) >= 2 ? OI_ROLE_POSITION
+                                                                     : OI_ROLE_TOKEN);
+    }
     return 0;
+}
+
+static int use_expand(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
+                      oi_weight *w)
+{
+    (void)n;
+    return slot == 0 && w->rank >= 2 && expanded_use(x, node, w, 0);
 }
 
 static int use_rnn(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
@@ -362,6 +459,7 @@ static const struct {
     {"MatMul", use_matmul}, {"FusedMatMul", use_matmul},
     {"Add", use_add}, {"Mul", use_mul},
     {"Concat", use_concat}, {"Expand", use_expand}, {"Tile", use_expand},
+    {"Where", use_where},
     {"LSTM", use_rnn}, {"GRU", use_rnn}, {"RNN", use_rnn},
     {"Gather", use_gather}, {"GatherBlockQuantized", use_gather},
     {"PRelu", use_prelu},

@@ -272,6 +272,37 @@ static oi_status fill_copy_record(const oi_ctx *ctx, const plan_entry *e, void *
     return s;
 }
 
+/* Weight norm's g: the norms of its v's bytes, as the record path makes them. */
+static oi_status fill_norms_record(const oi_ctx *ctx, const plan_entry *e, void *dst,
+                                   size_t size, oi_error *err)
+{
+    const plan_entry *src = e->list && (size_t)e->decision.source < e->list->n
+                                ? &e->list->entries[e->decision.source] : NULL;
+    int fits = src && src->pub.rank == e->pub.rank && src->decision.kind != OI_FILL_NORMS;
+    for (int k = 0; fits && k < e->pub.rank; k++)
+        fits = e->pub.shape[k] == 1 || e->pub.shape[k] == src->pub.shape[k];
+    if (!fits)
+        return oi_fail(err, OI_ERR_FORMAT, "tensor '%s': its weight norm does not fit",
+                       e->pub.name);
+    size_t src_size = oi_dtype_size(src->pub.dtype);
+    uint8_t *bytes = malloc(src->n_elems * src_size + 1);
+    float *v = malloc((src->n_elems + 1) * sizeof *v), *g = malloc((e->n_elems + 1) * sizeof *g);
+    oi_status s = bytes && v && g ? oi_fill_record(ctx, &src->pub, bytes, src->n_elems * src_size, err)
+                                  : oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'",
+                                            e->pub.name);
+    if (s == OI_OK) {
+        for (size_t i = 0; i < src->n_elems; i++)
+            v[i] = (float)oi_float_get(src->pub.dtype, bytes, i);
+        oi_fill_norms_of(v, src->pub.shape, src->pub.rank, e->pub.shape, e->n_elems, g);
+        oi_fill_encode(e->pub.dtype, g, e->n_elems, dst);
+    }
+    (void)size;
+    free(bytes);
+    free(v);
+    free(g);
+    return s;
+}
+
 oi_status oi_fill_record(const oi_ctx *ctx, const oi_plan_record *record, void *dst,
                          size_t dst_len, oi_error *err)
 {
@@ -296,6 +327,8 @@ oi_status oi_fill_record(const oi_ctx *ctx, const oi_plan_record *record, void *
                        oi_dtype_name(record->dtype), dst_len);
     if (e->decision.kind == OI_FILL_COPY)
         return fill_copy_record(ctx, e, dst, size, err);
+    if (e->decision.kind == OI_FILL_NORMS)
+        return fill_norms_record(ctx, e, dst, size, err);
     /* A tensor as the file path sees it: the stream key is (seed, scope, name). */
     Onnx__TensorProto proto = ONNX__TENSOR_PROTO__INIT;
     int64_t dims[OI_MAX_RANK];

@@ -118,10 +118,10 @@ static int elementwise(oi_fill_kind k)
            k == OI_FILL_TRUNC_NORMAL || k == OI_FILL_GATE_BIAS;
 }
 
-/* Folded tables and tied copies are made whole from other tensors' values. */
+/* Folded tables, tied copies and weight norm's g are made whole from other tensors' values. */
 static int from_other_tensors(oi_fill_kind k)
 {
-    return k == OI_FILL_DISTINCT || k == OI_FILL_COPY;
+    return k == OI_FILL_DISTINCT || k == OI_FILL_COPY || k == OI_FILL_NORMS;
 }
 
 /* One job's values, encoded into `to` (the model's payload or the slot's bytes). */
@@ -275,8 +275,7 @@ static int plan_jobs(fill_run *r, size_t ti, size_t *cap)
             if (push_job(r, cap, (fill_job){ti, (uint64_t)m * per, per, m}))
                 return -1;
     } else if (d->kind == OI_FILL_IDENTITY || d->kind == OI_FILL_SPARSE ||
-               d->kind == OI_FILL_DISTINCT || d->kind == OI_FILL_COPY ||
-               oi_fill_is_quant(d->kind)) {
+               from_other_tensors(d->kind) || oi_fill_is_quant(d->kind)) {
         return push_job(r, cap, (fill_job){ti, 0, n, -1});
     } else {
         uint64_t chunk = CHUNK_BYTES / t->elem_size;
@@ -311,7 +310,8 @@ static unsigned char *read_by_fills(const oi_plan *plan, size_t n)
         const oi_decision *d = oi_plan_get(plan, i);
         const oi_decision *src = d->source >= 0 && (size_t)d->source < n
                                      ? oi_plan_get(plan, (size_t)d->source) : NULL;
-        int copy = d->kind == OI_FILL_COPY || (d->kind == OI_FILL_QUANT && d->draw == OI_FILL_COPY);
+        int copy = d->kind == OI_FILL_COPY || d->kind == OI_FILL_NORMS ||
+                   (d->kind == OI_FILL_QUANT && d->draw == OI_FILL_COPY);
         if (copy && src && draws_distinct(src))
             mark[d->source] = 1;
         if (d->kind == OI_FILL_QUANT && d->draw == OI_FILL_DISTINCT) {

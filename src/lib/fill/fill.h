@@ -64,6 +64,14 @@ oi_status oi_fill_tensor_distinct(const oi_decision *d, const oi_tensor *t, oi_s
 oi_status oi_fill_tensor(const oi_decision *d, const oi_tensor *t, oi_seed seed, void *dst,
                          oi_error *err);
 
+/* Floats to a float tensor's bytes (float32/64 as is, float16/bfloat16 RNE). */
+void oi_fill_encode(int32_t dtype, const float *v, size_t n, uint8_t *dst);
+
+/* Weight norm's g from its v: out[j] = L2 norm of v's elements that map to
+ * g's element j (g_dims equal v_dims or 1, axis by axis; n_g elements). */
+void oi_fill_norms_of(const float *v, const int64_t *v_dims, int rank, const int64_t *g_dims,
+                      uint64_t n_g, float *out);
+
 /* QUANT, QUANT_SCALE or QUANT_ZERO: codes, scales and zero points made
  * together from the model (not by oi_fill_values / oi_fill_tensor). */
 int oi_fill_is_quant(oi_fill_kind kind);

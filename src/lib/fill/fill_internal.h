@@ -84,11 +84,9 @@ oi_rng oi_fill_tensor_rng(const oi_tensor *t, oi_seed seed);
 oi_status oi_fill_job_values(const oi_decision *d, const oi_tensor *t, oi_rng rng,
                              uint64_t start, uint64_t count, int64_t matrix, float *scratch,
                              oi_error *err);
-/* A whole tensor's values; model and plan are needed for DISTINCT and COPY. */
+/* A whole tensor's values; model and plan are needed for DISTINCT, COPY and NORMS. */
 oi_status oi_fill_whole_values(const oi_decision *d, const oi_tensor *t, oi_seed seed,
                                float *out, oi_model *model, const oi_plan *plan, oi_error *err);
-/* Floats to a float tensor's bytes (float32/64 as is, float16/bfloat16 RNE). */
-void oi_fill_encode(int32_t dtype, const float *v, size_t n, uint8_t *dst);
 /* A folded table's new values (one per distinct value of orig, same pattern). */
 oi_status oi_fill_distinct_values(const oi_decision *d, const oi_tensor *t, oi_seed seed,
                                   const float *orig, float *out, oi_error *err);

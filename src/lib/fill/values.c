@@ -6,6 +6,7 @@
 #include "common/hash.h"
 #include "common/matrix.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,6 +121,57 @@ static oi_status fill_copy(const oi_decision *d, const oi_tensor *t, oi_seed see
     return st;
 }
 
+void oi_fill_norms_of(const float *v, const int64_t *v_dims, int rank, const int64_t *g_dims,
+                      uint64_t n_g, float *out)
+{
+    double *sum = calloc(n_g ? n_g : 1, sizeof *sum);
+    int64_t at[OI_MAX_RANK] = {0}, step[OI_MAX_RANK];
+    uint64_t n = 1, g = 0;
+    for (int k = rank - 1, s = 1; k >= 0; s *= (int)g_dims[k], k--) {
+        step[k] = g_dims[k] == 1 ? 0 : s;   /* g's stride; 0 on the axes it reduces */
+        n *= (uint64_t)v_dims[k];
+    }
+    for (uint64_t i = 0; sum && i < n; i++) {
+        sum[g] += (double)v[i] * v[i];
+        for (int k = rank - 1; k >= 0; k--) {   /* next index of v, odometer-wise */
+            g += (uint64_t)step[k];
+            if (++at[k] < v_dims[k])
+                break;
+            g -= (uint64_t)(step[k] * at[k]);
+            at[k] = 0;
+        }
+    }
+    for (uint64_t j = 0; j < n_g; j++)
+        out[j] = sum ? (float)sqrt(sum[j]) : NAN;
+    free(sum);
+}
+
+/* Weight norm's g: the norms of its direction's new values (g * v / ||v|| = v). */
+static oi_status fill_norms(const oi_decision *d, const oi_tensor *t, oi_seed seed,
+                            oi_model *model, const oi_plan *plan, float *out, oi_error *err)
+{
+    if (!model || !plan || d->source < 0 || (size_t)d->source >= oi_model_tensor_count(model))
+        return oi_fail(err, OI_ERR_UNSUPPORTED, "tensor '%s' is weight norm's g: fill its v",
+                       t->name);
+    const oi_tensor *s = oi_model_tensor(model, (size_t)d->source);
+    const oi_decision *sd = oi_plan_get(plan, (size_t)d->source);
+    int rank = (int)t->proto->n_dims;
+    int fits = rank == (int)s->proto->n_dims && rank <= OI_MAX_RANK && sd->kind != OI_FILL_NORMS;
+    for (int k = 0; fits && k < rank; k++)
+        fits = t->proto->dims[k] == 1 || t->proto->dims[k] == s->proto->dims[k];
+    if (!fits)
+        return oi_fail(err, OI_ERR_FORMAT, "tensor '%s': weight norm of '%s' does not fit",
+                       t->name, s->name);
+    float *v = malloc((size_t)(s->n_elems ? s->n_elems : 1) * sizeof *v);
+    if (!v)
+        return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
+    oi_status st = oi_fill_whole_values(sd, s, seed, v, model, plan, err);
+    if (st == OI_OK)
+        oi_fill_norms_of(v, s->proto->dims, rank, t->proto->dims, t->n_elems, out);
+    free(v);
+    return st;
+}
+
 /* Matrix m of an orthogonal tensor, its errors naming the tensor. */
 static oi_status orthogonal_matrix(const oi_decision *d, const oi_tensor *t, oi_rng rng,
                                    int64_t m, float *out, oi_error *err)
@@ -149,6 +201,8 @@ oi_status oi_fill_whole_values(const oi_decision *d, const oi_tensor *t, oi_seed
 {
     if (d->kind == OI_FILL_COPY)
         return fill_copy(d, t, seed, model, plan, out, err);
+    if (d->kind == OI_FILL_NORMS)
+        return fill_norms(d, t, seed, model, plan, out, err);
     if (d->kind == OI_FILL_DISTINCT) {
         if (!model)
             return oi_fail(err, OI_ERR_UNSUPPORTED,
@@ -167,7 +221,7 @@ oi_status oi_fill_whole_values(const oi_decision *d, const oi_tensor *t, oi_seed
 oi_status oi_fill_values(const oi_decision *d, const oi_tensor *t, oi_seed seed, float *out,
                          oi_error *err)
 {
-    if (d->kind == OI_FILL_COPY || d->kind == OI_FILL_DISTINCT)
+    if (d->kind == OI_FILL_COPY || d->kind == OI_FILL_DISTINCT || d->kind == OI_FILL_NORMS)
         return oi_fill_whole_values(d, t, seed, out, NULL, NULL, err);
     if (oi_fill_is_quant(d->kind))
         return oi_fail(err, OI_ERR_UNSUPPORTED, "tensor '%s' is quantized: it is filled with "

@@ -8,6 +8,7 @@ const char *oi_fill_name(oi_fill_kind k)
     static const char *const names[] = {
         "none", "constant", "uniform", "normal", "trunc_normal", "orthogonal", "identity",
         "sparse", "gate_bias", "distinct", "copy", "quantized", "quant_scale", "quant_zero_point",
+        "norms",
     };
     return (size_t)k < sizeof names / sizeof names[0] ? names[k] : "?";
 }

@@ -249,6 +249,18 @@ static void decide_transformer(oi_decision *d, const oi_weight *w, const oi_tens
 static void decide_preset(oi_decision *d, const oi_weight *w, const oi_tensor *t,
                           const oi_policy *p)
 {
+    if (w->role == OI_ROLE_TEMPERATURE) {
+        untouched(d, "learned temperature (its exp scales computed values): no init "
+                     "convention, kept; a rule with \"role\": \"temperature\" sets one");
+        return;
+    }
+    if (w->role == OI_ROLE_WN_GAIN) {   /* every preset: g = ||v||, so v / ||v|| * g = v */
+        d->kind = OI_FILL_NORMS;
+        d->scheme = "norms of v";
+        d->source = w->norm_of;
+        d->gain = 1;
+        return;
+    }
     switch (p->preset) {
     case OI_PRESET_TORCH: decide_torch(d, w, t, p); break;
     case OI_PRESET_KERAS: decide_keras(d, w, t, p); break;
@@ -491,6 +503,25 @@ static void keep_tie(oi_model *model, const oi_analysis *a, oi_plan *plan, size_
     oi_plan_quantize(d, w);   /* a quantized copy: the source's values in its own codes */
 }
 
+/* Weight norm's g follows its v: the norms of v's new values, or left alone with it. */
+static void follow_direction(oi_model *model, oi_plan *plan, size_t i)
+{
+    oi_decision *d = &plan->items[i];
+    if (d->kind != OI_FILL_NORMS || d->source < 0 || (size_t)d->source >= plan->n)
+        return;
+    const oi_decision *v = &plan->items[d->source];
+    const char *name = oi_model_tensor(model, (size_t)d->source)->name;
+    const char *why = v->kind == OI_FILL_NONE ? "which is left alone"
+                      : v->kind == OI_FILL_QUANT || v->kind == OI_FILL_QUANT_SCALE ||
+                                v->kind == OI_FILL_QUANT_ZERO || v->kind == OI_FILL_NORMS
+                          ? "which is quantized (or itself derived)" : NULL;
+    snprintf(d->reason, sizeof d->reason, "weight norm's g: the norms of '%s'", name);
+    if (why) {
+        untouched(d, "");
+        snprintf(d->reason, sizeof d->reason, "weight norm's g of '%s', %s", name, why);
+    }
+}
+
 oi_status oi_plan_build(oi_model *model, const oi_analysis *analysis, const oi_policy *policy,
                         oi_plan **out, oi_error *err)
 {
@@ -516,6 +547,8 @@ oi_status oi_plan_build(oi_model *model, const oi_analysis *analysis, const oi_p
         decide(oi_analysis_get(analysis, i), oi_model_tensor(model, i), &q, &plan->items[i]);
     for (size_t i = 0; i < n; i++)
         keep_tie(model, analysis, plan, i);
+    for (size_t i = 0; i < n; i++)
+        follow_direction(model, plan, i);
     for (size_t i = 0; i < n; i++) {   /* after every weight's decision is final */
         const oi_weight *w = oi_analysis_get(analysis, i);
         if (w->role == OI_ROLE_QSCALE || w->role == OI_ROLE_QZERO)

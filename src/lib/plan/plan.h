@@ -47,6 +47,7 @@ typedef enum {
     OI_FILL_QUANT,          /* floats drawn by `draw` (p1, p2, ...), quantized to the tensor's codes */
     OI_FILL_QUANT_SCALE,    /* the scales refit to quantized weight `source`'s new values */
     OI_FILL_QUANT_ZERO,     /* ... and its zero points */
+    OI_FILL_NORMS,          /* L2 norms of tensor `source`'s new values, one per element (weight norm's g) */
 } oi_fill_kind;
 
 typedef struct oi_decision {
@@ -57,7 +58,7 @@ typedef struct oi_decision {
     int64_t matrices, rows, cols;     /* ORTHOGONAL / IDENTITY / SPARSE */
     int n_ranges;                     /* GATE_BIAS */
     int64_t range_start[4], range_len[4];
-    long source;                      /* COPY: catalogue index of the tensor copied */
+    long source;                      /* COPY, NORMS: catalogue index of the tensor read */
     int transposed;
     oi_fill_kind draw;      /* QUANT: the float scheme drawn before quantizing */
     oi_quant q;             /* QUANT*: how the codes are stored (from the analysis) */

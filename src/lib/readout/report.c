@@ -163,6 +163,8 @@ static json_object *tensor_json(const oi_tensor *t, const oi_weight *w, const oi
         json_object_object_add(o, "module", oi_json_string(w->module));
     if (d->kind == OI_FILL_COPY || (d->kind == OI_FILL_QUANT && d->draw == OI_FILL_COPY))
         json_object_object_add(o, "tied_with", oi_json_string(d->reason));
+    if (d->kind == OI_FILL_NORMS)
+        json_object_object_add(o, "norms_of", oi_json_string(d->reason));
     json_object_object_add(o, "scheme", decision_json(d));
     return o;
 }
