@@ -54,6 +54,7 @@ static const char *const ops[] = {
     "Gather", "Reshape", "Transpose", "Unsqueeze", "Slice", "Softmax", "ReduceMean", "Sqrt",
     "Reciprocal", "Pow", "Sigmoid", "Relu", "Tanh", "LSTM", "GRU", "InstanceNormalization",
     "LayerNormalization", "BatchNormalization", "Range", "Shape", "Identity", "Cast", "Erf",
+    "Where", "Tile", "ReduceL2", "Exp", "Clip", "Squeeze", "Flatten",
 };
 
 static uint32_t next(uint32_t *s)

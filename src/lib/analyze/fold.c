@@ -98,9 +98,11 @@ static int fold_shape(folder *f, size_t node, const Onnx__NodeProto *n, vec *out
     hi = hi < 0 ? hi + rank : hi;
     lo = lo < 0 ? 0 : lo > rank ? rank : lo;
     hi = hi < lo ? lo : hi > rank ? rank : hi;
+    if (hi - lo > FOLD_MAX)
+        return -1;
     out->n = 0;
     out->is_int = 1;
-    for (int64_t i = lo; i < hi && out->n < FOLD_MAX; i++)
+    for (int64_t i = lo; i < hi; i++)
         out->v[out->n++] = (double)t->proto->dims[i];
     return 0;
 }
