@@ -61,8 +61,9 @@ class Zoo(unittest.TestCase):
     def test_zoo_is_complete(self):
         names = {os.path.basename(m).split(".")[0] for m in MODELS}
         self.assertEqual(names, {"vit", "swin", "convnext", "gpt2", "bert", "llama", "sinusoidal",
-                                 "unet", "seq2seq", "resnet", "attn_kv", "normed", "queries"})
-        self.assertEqual(len(MODELS), 39)
+                                 "unet", "seq2seq", "resnet", "attn_kv", "normed", "queries",
+                                 "latents"})
+        self.assertEqual(len(MODELS), 42)
 
     def score_all(self, *extra):
         table, failures = [], []

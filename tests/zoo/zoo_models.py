@@ -345,11 +345,65 @@ def queries():
     return Queries(), (torch.randn(2, 5, 6), torch.rand(2, 5) > 0.5)
 
 
+class GRN(nn.Module):
+    """ConvNeXt V2's global response normalization: gamma * (x * Nx) + beta + x."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.zeros(1, 1, 1, c))
+        self.beta = nn.Parameter(torch.zeros(1, 1, 1, c))
+
+    def forward(self, x):
+        gx = torch.norm(x, p=2, dim=(1, 2), keepdim=True)
+        nx = gx / (gx.mean(dim=-1, keepdim=True) + 1e-6)
+        return self.gamma * (x * nx) + self.beta + x
+
+
+class Latents(nn.Module):
+    """A ConvNeXt V2 block (GRN), attention with a T5 relative bias (an embedding
+    gathered by computed buckets) and an ALiBi buffer, and Perceiver latents
+    normalized before they attend to the tokens."""
+
+    def __init__(self, d=8):
+        super().__init__()
+        self.dw = nn.Conv2d(d, d, 7, padding=3, groups=d)
+        self.ln = nn.LayerNorm(d)
+        self.pw = nn.Linear(d, 4 * d)
+        self.grn = GRN(4 * d)
+        self.pw2 = nn.Linear(4 * d, d)
+        self.rel = nn.Embedding(32, 2)
+        self.q = nn.Linear(d, d)
+        self.k = nn.Linear(d, d)
+        self.register_buffer("alibi", torch.tensor([0.5, 0.25]).view(1, 2, 1, 1))
+        self.latents = nn.Parameter(torch.randn(3, d))
+        self.lat_ln = nn.LayerNorm(d)
+
+    def forward(self, x):
+        y = x.permute(0, 2, 3, 1) + self.pw2(self.grn(F.gelu(self.pw(self.ln(
+            self.dw(x).permute(0, 2, 3, 1))))))
+        t = y.flatten(1, 2)
+        b, n, d = t.shape
+        pos = torch.arange(n)
+        rel = (pos[None, :] - pos[:, None]).clamp(-15, 15) + 16
+        bias = self.rel(rel).permute(2, 0, 1)[None]
+        q = self.q(t).view(b, n, 2, d // 2).transpose(1, 2)
+        k = self.k(t).view(b, n, 2, d // 2).transpose(1, 2)
+        dist = (pos[None, :] - pos[:, None]).abs().float()
+        att = torch.softmax(q @ k.transpose(-1, -2) + bias - self.alibi * dist, -1)
+        o = (att @ k).transpose(1, 2).reshape(b, n, d)
+        lat = self.lat_ln(self.latents.expand(b, -1, -1))
+        return torch.softmax(lat @ o.transpose(1, 2), -1) @ o
+
+
+def latents():
+    return Latents(), torch.randn(2, 8, 4, 4)
+
+
 ZOO = {
     "vit": vit, "swin": swin, "convnext": convnext, "gpt2": gpt, "bert": bert,
     "llama": llama, "sinusoidal": sinusoidal, "unet": unet, "seq2seq": seq2seq,
     "resnet": resnet, "attn_kv": attn_kv, "normed": normed,
-    "queries": queries,
+    "queries": queries, "latents": latents,
 }
 # exported in training mode (BatchNorm kept, not folded into the convs)
 TRAINING = {"resnet"}

@@ -204,21 +204,31 @@ static int is_ancestor(const oi_actx *x, long anc, long v)
 
 /* The Mul at `node` scales a branch just before a residual Add: its output is
  * added to a value its own input was computed from. */
-int oi_feeds_residual_add(const oi_actx *x, size_t node, size_t const_slot)
+/* Does `out` (computed from `branch`) join a residual Add, maybe after a
+ * shift by a constant (GRN's gamma·x + beta + x)? */
+static int joins_residual(const oi_actx *x, long out, long branch, int hops)
 {
-    long out = oi_graph_output_value(x->graph, node, 0), branch = in(x, node, 1 - const_slot);
-    if (out < 0 || branch < 0)
-        return 0;
     const oi_value *ov = oi_graph_value(x->graph, (size_t)out);
     for (size_t u = 0; u < ov->n_uses; u++) {
         size_t add = ov->uses[u].node;
         if (!oi_op_is(oi_graph_node(x->graph, add)->proto, "Add"))
             continue;
-        long skip = in(x, add, 1 - (ov->uses[u].slot & 1));
+        long skip = in(x, add, 1 - (ov->uses[u].slot & 1)), next = oi_graph_output_value(x->graph, add, 0);
         if (skip >= 0 && !oi_is_const_derived(x, skip) && is_ancestor(x, skip, branch))
+            return 1;
+        if (skip >= 0 && oi_is_const_derived(x, skip) && next >= 0 && hops < 1 &&
+            joins_residual(x, next, branch, hops + 1))
             return 1;
     }
     return 0;
+}
+
+int oi_feeds_residual_add(const oi_actx *x, size_t node, size_t const_slot)
+{
+    long out = oi_graph_output_value(x->graph, node, 0), branch = in(x, node, 1 - const_slot);
+    if (out < 0 || branch < 0)
+        return 0;
+    return joins_residual(x, out, branch, 0);
 }
 
 /* A learned temperature: exp of the value (clamped, cast or reshaped first)

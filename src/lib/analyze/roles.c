@@ -215,16 +215,20 @@ static int use_add(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size
     if (bias_add(x, node, slot, w))
         return 1;
     long other = oi_graph_input_value(x->graph, node, 1 - slot);
-    if (other < 0 || oi_is_const_derived(x, other))
+    if (other < 0)
         return 0;
     if (oi_is_scaled_normalized(x, other) || oi_is_normalized(x, other))
-        return set_role(w, OI_ROLE_NORM_BIAS);
+        return set_role(w, OI_ROLE_NORM_BIAS);   /* (of learned latents too) */
+    if (oi_is_const_derived(x, other))
+        return 0;
     if (oi_adds_to_logits(x, node, slot)) {
         w->folded = 1;   /* the table, gathered and folded; masks are told apart by value */
         return set_role(w, OI_ROLE_REL_POS_BIAS);
     }
     if (non1_axes(w) >= 2)
         return set_role(w, OI_ROLE_POSITION);
+    if (oi_feeds_residual_add(x, node, slot))   /* a shift on a branch (GRN's beta) */
+        return set_role(w, OI_ROLE_BIAS);
     return 0;
 }
 
@@ -261,10 +265,12 @@ static int use_mul(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size
     if (weight_norm_gain(x, node, slot, w))
         return 1;
     long other = oi_graph_input_value(x->graph, node, 1 - slot);
-    if (other < 0 || oi_is_const_derived(x, other))
+    if (other < 0)
         return 0;
     if (oi_is_normalized(x, other))
-        return set_role(w, OI_ROLE_NORM_SCALE);
+        return set_role(w, OI_ROLE_NORM_SCALE);   /* (of learned latents too) */
+    if (oi_is_const_derived(x, other))
+        return 0;
     if (non1_axes(w) <= 1 && oi_feeds_residual_add(x, node, slot)) {
         w->scalar_scale = non1_axes(w) == 0;
         return set_role(w, OI_ROLE_LAYER_SCALE);
@@ -317,8 +323,10 @@ static int op_listed(const Onnx__NodeProto *n, const char *const *ops)
 
 /* Where an expanded constant is data: added to the stream, attended with,
  * normalized.  (Not a recurrent layer's initial state: exporters expand zeros there.) */
-static const char *const data_ops[] = {"Add", "Sub", "MatMul", "Einsum", "LayerNormalization",
-                                       NULL};
+static const char *const data_ops[] = {"Add", "Sub", "MatMul", "Einsum", NULL};
+/* ... or normalized as data (a norm's first step, decomposed or not): Perceiver's latents. */
+static const char *const normalizes[] = {"LayerNormalization", "SimplifiedLayerNormalization",
+                                         "ReduceMean", "Pow", NULL};
 
 /* A constant expanded (or tiled) to the batch, then used beside per-sample
  * values: tokens concatenated or masked in, positions added to the tokens,
@@ -343,7 +351,8 @@ static int expanded_use(const oi_actx *x, size_t node, oi_weight *w, int depth)
         if ((oi_op_is(cn, "Expand") || oi_op_is(cn, "Tile")) && v->uses[u].slot == 0 &&
             expanded_use(x, c, w, depth + 1))
             return 1;
-        if (!op_listed(cn, data_ops) || !meets_data(x, c, v->uses[u].slot))
+        if (!op_listed(cn, normalizes) &&
+            (!op_listed(cn, data_ops) || !meets_data(x, c, v->uses[u].slot)))
             continue;
         return set_role(w, oi_op_is(cn, "Add") && non1_axes(w) >= 2 ? OI_ROLE_POSITION
                                                                      : OI_ROLE_TOKEN);
