@@ -278,7 +278,8 @@ static oi_status fill_norms_record(const oi_ctx *ctx, const plan_entry *e, void 
 {
     const plan_entry *src = e->list && (size_t)e->decision.source < e->list->n
                                 ? &e->list->entries[e->decision.source] : NULL;
-    int fits = src && src->pub.rank == e->pub.rank && src->decision.kind != OI_FILL_NORMS;
+    int fits = src && src->pub.rank == e->pub.rank && e->pub.rank >= 0 &&
+               src->decision.kind != OI_FILL_NORMS;
     for (int k = 0; fits && k < e->pub.rank; k++)
         fits = e->pub.shape[k] == 1 || e->pub.shape[k] == src->pub.shape[k];
     if (!fits)

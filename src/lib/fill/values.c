@@ -127,7 +127,8 @@ void oi_fill_norms_of(const float *v, const int64_t *v_dims, int rank, const int
     double *sum = calloc(n_g ? n_g : 1, sizeof *sum);
     int64_t at[OI_MAX_RANK] = {0}, step[OI_MAX_RANK];
     uint64_t n = 1, g = 0;
-    for (int k = rank - 1, s = 1; k >= 0; s *= (int)g_dims[k], k--) {
+    int64_t s = 1;
+    for (int k = rank - 1; k >= 0; s *= g_dims[k], k--) {
         step[k] = g_dims[k] == 1 ? 0 : s;   /* g's stride; 0 on the axes it reduces */
         n *= (uint64_t)v_dims[k];
     }
