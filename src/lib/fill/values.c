@@ -92,15 +92,27 @@ static oi_status fill_distinct(const oi_decision *d, const oi_tensor *t, oi_rng 
 }
 
 
+/* The tensor a COPY or NORMS decision reads (what: the error's words), and its decision. */
+static oi_status source_of(const oi_decision *d, const oi_tensor *t, oi_model *model,
+                           const oi_plan *plan, const char *what, const oi_tensor **s,
+                           const oi_decision **sd, oi_error *err)
+{
+    if (!model || !plan || d->source < 0 || (size_t)d->source >= oi_model_tensor_count(model))
+        return oi_fail(err, OI_ERR_UNSUPPORTED, "tensor '%s' is %s", t->name, what);
+    *s = oi_model_tensor(model, (size_t)d->source);
+    *sd = oi_plan_get(plan, (size_t)d->source);
+    return OI_OK;
+}
+
 /* A tied copy: its source's values, transposed where it is the transpose. */
 static oi_status fill_copy(const oi_decision *d, const oi_tensor *t, oi_seed seed,
                            oi_model *model, const oi_plan *plan, float *out, oi_error *err)
 {
-    if (!model || !plan || d->source < 0 || (size_t)d->source >= oi_model_tensor_count(model))
-        return oi_fail(err, OI_ERR_UNSUPPORTED, "tensor '%s' is a tied copy: fill its source",
-                       t->name);
-    const oi_tensor *s = oi_model_tensor(model, (size_t)d->source);
-    const oi_decision *sd = oi_plan_get(plan, (size_t)d->source);
+    const oi_tensor *s;
+    const oi_decision *sd;
+    oi_status found = source_of(d, t, model, plan, "a tied copy: fill its source", &s, &sd, err);
+    if (found != OI_OK)
+        return found;
     if (s->n_elems != t->n_elems || sd->kind == OI_FILL_COPY)
         return oi_fail(err, OI_ERR_FORMAT, "tensor '%s': tie with '%s' does not fit", t->name,
                        s->name);
@@ -151,11 +163,11 @@ void oi_fill_norms_of(const float *v, const int64_t *v_dims, int rank, const int
 static oi_status fill_norms(const oi_decision *d, const oi_tensor *t, oi_seed seed,
                             oi_model *model, const oi_plan *plan, float *out, oi_error *err)
 {
-    if (!model || !plan || d->source < 0 || (size_t)d->source >= oi_model_tensor_count(model))
-        return oi_fail(err, OI_ERR_UNSUPPORTED, "tensor '%s' is weight norm's g: fill its v",
-                       t->name);
-    const oi_tensor *s = oi_model_tensor(model, (size_t)d->source);
-    const oi_decision *sd = oi_plan_get(plan, (size_t)d->source);
+    const oi_tensor *s;
+    const oi_decision *sd;
+    oi_status found = source_of(d, t, model, plan, "weight norm's g: fill its v", &s, &sd, err);
+    if (found != OI_OK)
+        return found;
     int rank = (int)t->proto->n_dims;
     int fits = rank == (int)s->proto->n_dims && rank <= OI_MAX_RANK && sd->kind != OI_FILL_NORMS;
     for (int k = 0; fits && k < rank; k++)
