@@ -97,6 +97,11 @@ def classify(tensors, truth):
                     break
         if not found and v.size >= 2 and everything is not None and np.isin(flat, everything).all():
             found = ("param_derived", "several")   # e.g. LSTM B: slices of bias_ih and bias_hh
+        if (not found and v.size >= 2 and everything is not None and flat.any() and
+                np.isin(flat[flat != 0], everything).all()):
+            # parameters around the exporter's zeros, folded together (BEiT's q/0/v bias);
+            # trained-looking values are never exactly 0
+            found = ("param_derived", "with zeros")
         if not found and v.size >= 2:
             for n, s in bsets.items():
                 if np.isin(flat, s).all():

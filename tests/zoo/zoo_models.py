@@ -319,7 +319,8 @@ def normed():
 class Queries(nn.Module):
     """Parameters that enter as data: a mask token put where a mask says (BEiT, MAE),
     positions expanded to the batch before the Add, learned queries repeated per
-    sample (DETR), and a tanh gate on a residual branch (Flamingo)."""
+    sample (DETR), a tanh gate on a residual branch (Flamingo), and a cosine
+    classifier (F.normalize(W))."""
 
     def __init__(self, d=16):
         super().__init__()
@@ -329,7 +330,7 @@ class Queries(nn.Module):
         self.query = nn.Embedding(4, d)
         self.gate = nn.Parameter(torch.zeros(1))
         self.mlp = nn.Linear(d, d)
-        self.head = nn.Linear(d, 3)
+        self.head = nn.Linear(d, 3, bias=False)
 
     def forward(self, x, mask):
         t = self.proj(x)
@@ -338,7 +339,7 @@ class Queries(nn.Module):
         q = self.query.weight.unsqueeze(0).repeat(t.shape[0], 1, 1)
         a = torch.softmax(q @ t.transpose(1, 2), -1) @ t
         a = a + torch.tanh(self.gate) * torch.relu(self.mlp(a))
-        return self.head(a)
+        return F.normalize(a, dim=-1) @ F.normalize(self.head.weight, dim=1).t()
 
 
 def queries():

@@ -85,10 +85,19 @@ static int fold_cast(folder *f, size_t node, const Onnx__NodeProto *n, vec *out)
     return 0;
 }
 
-/* Shape of a constant: its declared dims (opset 15's start/end respected). */
+/* Shape of a constant (or of its dequantized or cast values): its declared
+ * dims (opset 15's start/end respected). */
 static int fold_shape(folder *f, size_t node, const Onnx__NodeProto *n, vec *out)
 {
     long v = input(f, node, 0);
+    for (int hop = 0; hop < 4 && v >= 0 && !oi_is_const(f->x, v); hop++) {
+        long p = oi_graph_value(f->x->graph, (size_t)v)->producer;
+        const Onnx__NodeProto *pn = p >= 0 ? oi_graph_node(f->x->graph, (size_t)p)->proto : NULL;
+        if (!pn || !(oi_op_is(pn, "DequantizeLinear") || oi_op_is(pn, "Cast") ||
+                     oi_op_is(pn, "Identity")))
+            return -1;
+        v = input(f, (size_t)p, 0);
+    }
     if (!oi_is_const(f->x, v))
         return -1;
     const oi_tensor *t = oi_model_tensor(f->x->model, (size_t)oi_graph_value(f->x->graph, (size_t)v)->tensor);

@@ -241,6 +241,42 @@ static int reduce_shape(const oi_actx *x, size_t node, shape *s, int depth)
     return 0;
 }
 
+/* Elementwise functions of one value (Clip's bounds are scalars). */
+static int same_shape_op(const Onnx__NodeProto *n)
+{
+    static const char *const ops[] = {"Clip", "Sqrt", "Exp", "Abs", "Neg", "Reciprocal", "Tanh",
+                                      "Sigmoid", "Relu", "Log", NULL};
+    for (const char *const *op = ops; *op; op++)
+        if (oi_op_is(n, *op))
+            return 1;
+    return 0;
+}
+
+/* Expand: the input broadcast with the target shape (a constant, or the
+ * Shape of one: F.normalize expands the norms to the weight's own shape). */
+static int expand_shape(const oi_actx *x, size_t node, shape *s)
+{
+    double want[OI_MAX_RANK];
+    size_t n;
+    if (oi_const_values(x, oi_graph_input_value(x->graph, node, 1), want, OI_MAX_RANK, &n))
+        return -1;
+    shape t = {.rank = (int)n};
+    for (size_t i = 0; i < n; i++) {
+        if (!whole_in(want[i], 0, (double)INT64_MAX / 2))
+            return -1;
+        t.d[i] = (int64_t)want[i];
+    }
+    shape out = t.rank >= s->rank ? t : *s;
+    for (int i = 1; i <= s->rank && i <= t.rank; i++) {
+        int64_t a = s->d[s->rank - i], b = t.d[t.rank - i];
+        if (a != b && a != 1 && b != 1)
+            return -1;
+        out.d[out.rank - i] = a == 1 ? b : a;
+    }
+    *s = out;
+    return 0;
+}
+
 /* An elementwise op's output: the larger input, when the other fits into it. */
 static int broadcast_shape(const oi_actx *x, size_t node, shape *s, int depth)
 {
@@ -304,8 +340,11 @@ static int value_shape_uncached(const oi_actx *x, long v, shape *s, int depth)
     if (value_shape(x, oi_graph_input_value(x->graph, node, 0), s, depth + 1))
         return -1;
     int rc = -1;
-    if (oi_op_is(n, "Identity") || oi_op_is(n, "Cast") || oi_op_is(n, "DequantizeLinear"))
+    if (oi_op_is(n, "Identity") || oi_op_is(n, "Cast") || oi_op_is(n, "DequantizeLinear") ||
+        same_shape_op(n))
         rc = 0;
+    else if (oi_op_is(n, "Expand"))
+        rc = expand_shape(x, node, s);
     else if (oi_op_is(n, "Transpose"))
         rc = transpose_shape(n, s);
     else if (oi_op_is(n, "Reshape"))
@@ -423,6 +462,27 @@ static long stored_source(const oi_actx *x, long value)
     return -1;
 }
 
+static int all_zero(const oi_actx *x, long value)
+{
+    long t = stored_source(x, value);
+    float *v = t >= 0 ? oi_const_floats(x, (size_t)t) : NULL;
+    int zero = v && oi_values_all(v, oi_model_tensor(x->model, (size_t)t)->n_elems, 0.0f);
+    free(v);
+    return zero;
+}
+
+/* Zeros the exporter joins to learned values (BEiT's q bias, zeros, v bias):
+ * a fixed block, not part of the parameter. */
+static int fixed_zero_block(const oi_actx *x, size_t node, const Onnx__NodeProto *n, long value)
+{
+    if (!oi_op_is(n, "Concat") || !all_zero(x, value))
+        return 0;
+    for (size_t i = 0; i < n->n_input; i++)
+        if (!all_zero(x, oi_graph_input_value(x->graph, node, i)))
+            return 1;
+    return 0;
+}
+
 /* Weight arithmetic a constant passes through to its layer: scaled by values
  * made of constants that fit into its shape (weight norm's v / ||v|| * g,
  * spectral norm's W / sigma).  A 0/1 mask (pruning) is a buffer, not a weight. */
@@ -454,7 +514,8 @@ static void follow(const oi_actx *x, long value, oi_reach cur, oi_reach *out, si
         oi_reach r = cur;
         r.node = node;
         r.slot = slot;
-        long next = depth < 8 && (is_layout_op(x, node, n, slot) ||
+        long next = depth < 8 && ((is_layout_op(x, node, n, slot) &&
+                                   !fixed_zero_block(x, node, n, value)) ||
                                   scaled_weight(x, node, n, slot, value) ||
                                   oi_op_is(n, "Tanh"))   /* tanh(0) = 0: a gate stays a gate */
                         ? oi_graph_output_value(x->graph, node, 0) : -1;
