@@ -132,10 +132,15 @@ static int squeeze_shape(const oi_actx *x, size_t node, shape *s, int unsqueeze)
 static int flatten_shape(const Onnx__NodeProto *n, shape *s)
 {
     int64_t axis = oi_attr_int(n, "axis", 1), a = 1, b = 1;
+    if (axis < -s->rank || axis > s->rank)
+        return -1;
     if (axis < 0)
         axis += s->rank;
-    for (int i = 0; i < s->rank; i++)
-        *(i < axis ? &a : &b) *= s->d[i];
+    for (int i = 0; i < s->rank; i++) {   /* declared dims may claim anything */
+        int64_t *side = i < axis ? &a : &b;
+        if (s->d[i] < 0 || __builtin_mul_overflow(*side, s->d[i], side))
+            return -1;
+    }
     s->rank = 2;
     s->d[0] = a;
     s->d[1] = b;
