@@ -25,6 +25,8 @@ typedef struct {
 } oi_actx;
 
 int oi_op_is(const Onnx__NodeProto *n, const char *op);
+/* Is n's op one of the NULL-terminated list? (n may be NULL: no.) */
+int oi_op_in(const Onnx__NodeProto *n, const char *const *ops);
 const Onnx__AttributeProto *oi_attr(const Onnx__NodeProto *n, const char *name);
 int64_t oi_attr_int(const Onnx__NodeProto *n, const char *name, int64_t dflt);
 double oi_attr_float(const Onnx__NodeProto *n, const char *name, double dflt);

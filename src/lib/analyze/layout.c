@@ -47,11 +47,17 @@ static int transpose_shape(const Onnx__NodeProto *n, shape *s)
     return 0;
 }
 
+/* A Reshape's or Expand's target shape (input 1), as numbers. */
+static int target_shape(const oi_actx *x, size_t node, double *want, size_t *n)
+{
+    return oi_const_values(x, oi_graph_input_value(x->graph, node, 1), want, OI_MAX_RANK, n);
+}
+
 static int reshape_shape(const oi_actx *x, size_t node, shape *s)
 {
     double want[OI_MAX_RANK];
     size_t n;
-    if (oi_const_values(x, oi_graph_input_value(x->graph, node, 1), want, OI_MAX_RANK, &n))
+    if (target_shape(x, node, want, &n))
         return -1;
     int64_t total = numel(s), known = 1, d[OI_MAX_RANK];
     int minus = -1;
@@ -251,10 +257,7 @@ static int same_shape_op(const Onnx__NodeProto *n)
 {
     static const char *const ops[] = {"Clip", "Sqrt", "Exp", "Abs", "Neg", "Reciprocal", "Tanh",
                                       "Sigmoid", "Relu", "Log", NULL};
-    for (const char *const *op = ops; *op; op++)
-        if (oi_op_is(n, *op))
-            return 1;
-    return 0;
+    return oi_op_in(n, ops);
 }
 
 /* Expand: the input broadcast with the target shape (a constant, or the
@@ -263,7 +266,7 @@ static int expand_shape(const oi_actx *x, size_t node, shape *s)
 {
     double want[OI_MAX_RANK];
     size_t n;
-    if (oi_const_values(x, oi_graph_input_value(x->graph, node, 1), want, OI_MAX_RANK, &n))
+    if (target_shape(x, node, want, &n))
         return -1;
     shape t = {.rank = (int)n};
     for (size_t i = 0; i < n; i++) {
@@ -450,40 +453,40 @@ static int is_layout_op(const oi_actx *x, size_t node, const Onnx__NodeProto *n,
 static long stored_source(const oi_actx *x, long value)
 {
     static const char *const same_values[] = {"Cast", "Identity", "Reshape", "Transpose",
-                                              "Squeeze", "Unsqueeze", "Flatten"};
+                                              "Squeeze", "Unsqueeze", "Flatten", NULL};
     for (int depth = 0; value >= 0 && depth < 8; depth++) {
         const oi_value *v = oi_graph_value(x->graph, (size_t)value);
         if (v->tensor >= 0)
             return v->tensor;
         const Onnx__NodeProto *p = v->producer >= 0
                                        ? oi_graph_node(x->graph, (size_t)v->producer)->proto : NULL;
-        int keeps = 0;
-        for (size_t i = 0; p && i < sizeof same_values / sizeof *same_values; i++)
-            keeps |= oi_op_is(p, same_values[i]);
-        if (!keeps)
+        if (!oi_op_in(p, same_values))
             return -1;
         value = oi_graph_input_value(x->graph, (size_t)v->producer, 0);
     }
     return -1;
 }
 
-static int all_zero(const oi_actx *x, long value)
+static int values_zero(const float *v, uint64_t n) { return oi_values_all(v, n, 0.0f); }
+
+/* Do the stored values behind `value` pass `test`? (No: not a stored tensor.) */
+static int stored_values_are(const oi_actx *x, long value, int (*test)(const float *, uint64_t))
 {
     long t = stored_source(x, value);
     float *v = t >= 0 ? oi_const_floats(x, (size_t)t) : NULL;
-    int zero = v && oi_values_all(v, oi_model_tensor(x->model, (size_t)t)->n_elems, 0.0f);
+    int yes = v && test(v, oi_model_tensor(x->model, (size_t)t)->n_elems);
     free(v);
-    return zero;
+    return yes;
 }
 
 /* Zeros the exporter joins to learned values (BEiT's q bias, zeros, v bias):
  * a fixed block, not part of the parameter. */
 static int fixed_zero_block(const oi_actx *x, size_t node, const Onnx__NodeProto *n, long value)
 {
-    if (!oi_op_is(n, "Concat") || !all_zero(x, value))
+    if (!oi_op_is(n, "Concat") || !stored_values_are(x, value, values_zero))
         return 0;
     for (size_t i = 0; i < n->n_input; i++)
-        if (!all_zero(x, oi_graph_input_value(x->graph, node, i)))
+        if (!stored_values_are(x, oi_graph_input_value(x->graph, node, i), values_zero))
             return 1;
     return 0;
 }
@@ -502,11 +505,7 @@ static int scaled_weight(const oi_actx *x, size_t node, const Onnx__NodeProto *n
     if (other < 0 || !oi_is_const_derived(x, other) || value_shape(x, value, &me, 0) ||
         value_shape(x, other, &by, 0) || !fits_into(&me, &by))
         return 0;
-    long t = oi_op_is(n, "Mul") ? stored_source(x, value) : -1;
-    float *v = t >= 0 ? oi_const_floats(x, (size_t)t) : NULL;
-    int mask = v && oi_values_binary(v, oi_model_tensor(x->model, (size_t)t)->n_elems);
-    free(v);
-    return !mask;
+    return !(oi_op_is(n, "Mul") && stored_values_are(x, value, oi_values_binary));
 }
 
 static void follow(const oi_actx *x, long value, oi_reach cur, oi_reach *out, size_t *n_out,

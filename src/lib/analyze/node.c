@@ -16,6 +16,14 @@ int oi_op_is(const Onnx__NodeProto *n, const char *op)
     return n->op_type && strcmp(n->op_type, op) == 0;
 }
 
+int oi_op_in(const Onnx__NodeProto *n, const char *const *ops)
+{
+    for (; n && *ops; ops++)
+        if (oi_op_is(n, *ops))
+            return 1;
+    return 0;
+}
+
 const Onnx__AttributeProto *oi_attr(const Onnx__NodeProto *n, const char *name)
 {
     for (size_t i = 0; i < n->n_attribute; i++)

@@ -30,13 +30,6 @@ static long in(const oi_actx *x, size_t node, size_t slot)
     return oi_graph_input_value(x->graph, node, slot);
 }
 
-static int op_in(const Onnx__NodeProto *n, const char *const *ops)
-{
-    for (; n && *ops; ops++)
-        if (oi_op_is(n, *ops))
-            return 1;
-    return 0;
-}
 
 /* ---- made only from constants ---- */
 
@@ -56,7 +49,7 @@ static int const_derived(const oi_actx *x, long v, int depth)
     static const char *const random_ops[] = {"RandomNormal", "RandomUniform", "RandomNormalLike",
                                              "RandomUniformLike", "Bernoulli", "Multinomial",
                                              "Dropout", NULL};
-    int yes = n && depth < WALK_DEPTH && !op_in(n, random_ops) &&
+    int yes = n && depth < WALK_DEPTH && !oi_op_in(n, random_ops) &&
               (n->n_input > 0 || oi_op_is(n, "Constant"));
     for (size_t i = 0; yes && !oi_op_is(n, "Constant") && i < n->n_input; i++)
         yes = const_derived(x, in(x, node, i), depth + 1);
@@ -105,7 +98,7 @@ static int norm_denominator(const oi_actx *x, long v, int depth)
     if (oi_op_is(n, "ReduceMean") || oi_op_is(n, "ReduceSumSquare") || oi_op_is(n, "ReduceL2"))
         return 1;
     static const char *const steps[] = {"Sqrt", "Reciprocal", "Cast", "Identity", NULL};
-    if (op_in(n, steps))
+    if (oi_op_in(n, steps))
         return norm_denominator(x, in(x, node, 0), depth + 1);
     if (oi_op_is(n, "Pow"))   /* (.)^0.5 or (.)^-0.5 */
         return oi_is_const_derived(x, in(x, node, 1)) && norm_denominator(x, in(x, node, 0), depth + 1);
@@ -132,7 +125,7 @@ int oi_is_normalized(const oi_actx *x, long v)
         const Onnx__NodeProto *n = producer(x, v, &node);
         if (!n)
             return 0;
-        if (op_in(n, full_norms))
+        if (oi_op_in(n, full_norms))
             return 1;
         if (oi_op_is(n, "Div") && n->n_input == 2 && norm_denominator(x, in(x, node, 1), 0))
             return 1;
@@ -140,7 +133,7 @@ int oi_is_normalized(const oi_actx *x, long v)
             for (size_t s = 0; s < 2; s++)
                 if (norm_denominator(x, in(x, node, s), 0) && !oi_is_const_derived(x, in(x, node, 1 - s)))
                     return 1;
-        if (!op_in(n, through))
+        if (!oi_op_in(n, through))
             return 0;
         v = in(x, node, 0);
     }
@@ -242,7 +235,7 @@ int oi_is_temperature(const oi_actx *x, long v, int depth)
         size_t node = val->uses[u].node;
         const Onnx__NodeProto *n = oi_graph_node(x->graph, node)->proto;
         long out = oi_graph_output_value(x->graph, node, 0);
-        if (op_in(n, through) && val->uses[u].slot == 0 && oi_is_temperature(x, out, depth + 1))
+        if (oi_op_in(n, through) && val->uses[u].slot == 0 && oi_is_temperature(x, out, depth + 1))
             return 1;
         const oi_value *e = oi_op_is(n, "Exp") && out >= 0 ? oi_graph_value(x->graph, (size_t)out)
                                                            : NULL;
@@ -268,9 +261,9 @@ static int is_qk_product(const oi_actx *x, long v, int depth)
         return !oi_is_const_derived(x, in(x, node, 0)) && !oi_is_const_derived(x, in(x, node, 1));
     static const char *const scale[] = {"Mul", "Div", NULL};
     static const char *const through[] = {"Reshape", "Cast", "Identity", "Add", NULL};
-    if (op_in(n, scale) && oi_is_const_derived(x, in(x, node, 1)))
+    if (oi_op_in(n, scale) && oi_is_const_derived(x, in(x, node, 1)))
         return is_qk_product(x, in(x, node, 0), depth + 1);
-    if (op_in(n, through))
+    if (oi_op_in(n, through))
         for (size_t s = 0; s < (oi_op_is(n, "Add") ? 2u : 1u); s++)
             if (is_qk_product(x, in(x, node, s), depth + 1))
                 return 1;
@@ -289,7 +282,7 @@ static int reaches_softmax(const oi_actx *x, long v, int depth)
         const Onnx__NodeProto *n = oi_graph_node(x->graph, node)->proto;
         if (oi_op_is(n, "Softmax") || oi_op_is(n, "LogSoftmax"))
             return 1;
-        if (op_in(n, through) && reaches_softmax(x, oi_graph_output_value(x->graph, node, 0),
+        if (oi_op_in(n, through) && reaches_softmax(x, oi_graph_output_value(x->graph, node, 0),
                                                  depth + 1))
             return 1;
     }
@@ -316,7 +309,7 @@ int oi_flows_to_logits(const oi_actx *x, long v, int depth)
         const Onnx__NodeProto *n = oi_graph_node(x->graph, node)->proto;
         if (oi_op_is(n, "Add") && oi_adds_to_logits(x, node, val->uses[u].slot & 1))
             return 1;
-        if (op_in(n, through) && val->uses[u].slot == 0 &&
+        if (oi_op_in(n, through) && val->uses[u].slot == 0 &&
             oi_flows_to_logits(x, oi_graph_output_value(x->graph, node, 0), depth + 1))
             return 1;
     }
@@ -335,7 +328,7 @@ static int normalized_input(const oi_actx *x, long v, int depth)
     const Onnx__NodeProto *n = producer(x, v, &node);
     static const char *const layers[] = {"Conv", "ConvTranspose", "MatMul", "Gemm", "LSTM", "GRU",
                                          "RNN", "Attention", "Gather", "Softmax", NULL};
-    if (!n || op_in(n, layers))
+    if (!n || oi_op_in(n, layers))
         return 0;
     for (size_t i = 0; i < n->n_input && i < 2; i++)
         if (normalized_input(x, in(x, node, i), depth + 1))

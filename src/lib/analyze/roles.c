@@ -313,14 +313,6 @@ static int meets_data(const oi_actx *x, size_t c, size_t slot)
     return 0;
 }
 
-static int op_listed(const Onnx__NodeProto *n, const char *const *ops)
-{
-    for (; *ops; ops++)
-        if (oi_op_is(n, *ops))
-            return 1;
-    return 0;
-}
-
 /* Where an expanded constant is data: added to the stream, attended with,
  * normalized.  (Not a recurrent layer's initial state: exporters expand zeros there.) */
 static const char *const data_ops[] = {"Add", "Sub", "MatMul", "Einsum", NULL};
@@ -351,8 +343,8 @@ static int expanded_use(const oi_actx *x, size_t node, oi_weight *w, int depth)
         if ((oi_op_is(cn, "Expand") || oi_op_is(cn, "Tile")) && v->uses[u].slot == 0 &&
             expanded_use(x, c, w, depth + 1))
             return 1;
-        if (!op_listed(cn, normalizes) &&
-            (!op_listed(cn, data_ops) || !meets_data(x, c, v->uses[u].slot)))
+        if (!oi_op_in(cn, normalizes) &&
+            (!oi_op_in(cn, data_ops) || !meets_data(x, c, v->uses[u].slot)))
             continue;
         return set_role(w, oi_op_is(cn, "Add") && non1_axes(w) >= 2 ? OI_ROLE_POSITION
                                                                      : OI_ROLE_TOKEN);
