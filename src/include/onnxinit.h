@@ -90,6 +90,8 @@ typedef enum oi_param {
     OI_P_EXTERNALIZE,          /* move tensors >= OI_P_EXTERNAL_THRESHOLD bytes to a side file */
     OI_P_EXTERNAL_THRESHOLD,   /* bytes (default 1024) */
     OI_P_STREAM,               /* random stream version: 2 (default), or 1 for 0.1's bytes */
+    OI_P_SIGNAL,               /* signal-preserving gains: 0 auto (default: where the graph
+                                  has no normalization), 1 on, 2 off */
 } oi_param;
 
 OI_API oi_ctx *oi_ctx_new(void);                 /* NULL when out of memory */
@@ -97,7 +99,7 @@ OI_API oi_ctx *oi_ctx_clone(const oi_ctx *ctx);  /* an independent copy */
 OI_API void oi_ctx_free(oi_ctx *ctx);
 
 OI_API oi_status oi_ctx_set_seed(oi_ctx *ctx, uint64_t seed);
-/* "default", "torch", "keras" or "transformer". */
+/* "default", "torch", "keras", "transformer" or "normfree". */
 OI_API oi_status oi_ctx_set_preset(oi_ctx *ctx, const char *name, oi_error *err);
 OI_API const char *oi_ctx_preset(const oi_ctx *ctx);
 OI_API oi_status oi_ctx_set_param(oi_ctx *ctx, oi_param param, int64_t value, oi_error *err);

@@ -33,7 +33,12 @@ static const char usage_text[] =
 "      --stream V             random stream version: 2 (default, fast) or 1\n"
 "                             (0.1's bytes); a seed's bytes are kept per version\n"
 "      --preset NAME          default (activation-aware), torch (PyTorch's own\n"
-"                             reset_parameters), keras, transformer (N(0,0.02))\n"
+"                             reset_parameters), keras, transformer (N(0,0.02)),\n"
+"                             normfree (default + signal-preserving gains)\n"
+"      --signal MODE          auto (default): where a deep graph has no\n"
+"                             normalization (BatchNorm folded by an eval-mode\n"
+"                             export), rescale each layer so the signal neither\n"
+"                             explodes nor vanishes; on: always; off: never\n"
 "      --no-forget-bias       LSTM forget-gate bias 0 instead of 1\n"
 "      --layer-scale V        LayerScale's initial value (default 1e-6, ConvNeXt's);\n"
 "                             scalar ReZero/SkipInit gates start at 0\n"
@@ -95,7 +100,7 @@ static const char usage_text[] =
 
 enum {
     OPT_SEED = 256, OPT_STREAM, OPT_ONLY, OPT_EXCLUDE, OPT_EXTERNAL, OPT_EXT_THRESHOLD, OPT_PRESET,
-    OPT_NO_FORGET, OPT_LAYER_SCALE, OPT_ALL, OPT_JSON, OPT_RULES, OPT_MATERIALIZE, OPT_RESIDUAL, OPT_FULL_ENCODE,
+    OPT_NO_FORGET, OPT_LAYER_SCALE, OPT_ALL, OPT_JSON, OPT_RULES, OPT_MATERIALIZE, OPT_RESIDUAL, OPT_FULL_ENCODE, OPT_SIGNAL,
     OPT_OUTPUT_DIR, OPT_IN_PLACE, OPT_BACKUP, OPT_FILES_FROM, OPT_SKIP_EXISTING,
     OPT_FAIL_FAST, OPT_SHARD, OPT_MAX_MEMORY, OPT_REPORT, OPT_STRICT,
 };
@@ -116,6 +121,7 @@ static const struct option long_options[] = {
     {"materialize", no_argument, NULL, OPT_MATERIALIZE},
     {"residual-scale", no_argument, NULL, OPT_RESIDUAL},
     {"layer-scale", required_argument, NULL, OPT_LAYER_SCALE},
+    {"signal", required_argument, NULL, OPT_SIGNAL},
     {"all", no_argument, NULL, OPT_ALL},
     {"full-encode", no_argument, NULL, OPT_FULL_ENCODE},
     {"threads", required_argument, NULL, 'j'},
@@ -261,6 +267,12 @@ static int parse_args(int argc, char **argv, cli_args *a)
         case OPT_RULES: a->rules = optarg; break;
         case OPT_MATERIALIZE: a->materialize = 1; break;
         case OPT_RESIDUAL: a->residual_scale = 1; break;
+        case OPT_SIGNAL:
+            a->signal = !strcmp(optarg, "auto") ? 0 : !strcmp(optarg, "on") ? 1
+                        : !strcmp(optarg, "off") ? 2 : -1;
+            if (a->signal < 0)
+                return oi_cli_usage_error("--signal wants auto, on or off, not '%s'", optarg);
+            break;
         case OPT_LAYER_SCALE: {
             char *end;
             errno = 0;
@@ -295,7 +307,8 @@ static int parse_args(int argc, char **argv, cli_args *a)
     if (a->backup && !a->in_place)
         return oi_cli_usage_error("%s", "--backup goes with --in-place");
     if (a->plan_mode == 2 && (a->preset || a->rules || a->only.n || a->exclude.n || a->materialize ||
-                              a->residual_scale || a->no_forget_bias || a->layer_scale_given))
+                              a->residual_scale || a->no_forget_bias || a->layer_scale_given ||
+                              a->signal))
         return oi_cli_usage_error("%s", "audit measures against the default policy; --preset, "
                                   "--rules, --only, --exclude and the init options do not apply");
     if (a->all && a->plan_mode != 1)
@@ -346,7 +359,7 @@ int oi_cli_make_ctx(cli_args *a)
         {OI_P_FULL_ENCODE, a->full_encode}, {OI_P_OVERWRITE, a->overwrite},
         {OI_P_IN_PLACE, a->in_place}, {OI_P_EXTERNALIZE, a->externalize},
         {OI_P_EXTERNAL_THRESHOLD, a->threshold_given ? (int64_t)a->external_threshold : 1024},
-        {OI_P_STREAM, a->stream ? a->stream : 2},
+        {OI_P_STREAM, a->stream ? a->stream : 2}, {OI_P_SIGNAL, a->signal},
     };
     for (size_t i = 0; s == OI_OK && i < sizeof ints / sizeof *ints; i++)
         s = oi_ctx_set_param(c, ints[i].p, ints[i].v, &err);

@@ -19,6 +19,7 @@ typedef struct {
     const char *preset, *rules, *external_name;
     int overwrite, materialize, residual_scale, full_encode, no_forget_bias;
     int externalize, threshold_given, layer_scale_given;
+    int signal;                 /* --signal: 0 auto, 1 on, 2 off */
     double layer_scale;
     uint64_t external_threshold;
     cli_list only, exclude, inputs;

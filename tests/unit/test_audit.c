@@ -63,7 +63,7 @@ static json_object *audit(loaded *l)
 {
     json_object *doc = NULL;
     oi_error err;
-    CU_ASSERT_EQUAL_FATAL(oi_audit_json(l->m, l->a, l->p, &doc, &err), OI_OK);
+    CU_ASSERT_EQUAL_FATAL(oi_audit_json(l->m, l->g, l->a, l->p, &doc, &err), OI_OK);
     return doc;
 }
 
@@ -84,9 +84,7 @@ static int has_flag(json_object *doc, const char *tensor, const char *flag)
 
 static int path_flag(json_object *doc, const char *flag)
 {
-    json_object *p = json_object_object_get(doc, "depth_profile");
-    size_t n = json_object_array_length(p);
-    json_object *f = n ? json_object_object_get(json_object_array_get_idx(p, n - 1), "flags") : NULL;
+    json_object *f = json_object_object_get(json_object_object_get(doc, "summary"), "signal");
     return f && json_object_array_length(f) &&
            strcmp(json_object_get_string(json_object_array_get_idx(f, 0)), flag) == 0;
 }
@@ -104,7 +102,7 @@ static void test_healthy_after_fill(void)
     json_object *doc = audit(&l);
     CU_ASSERT_EQUAL(oi_audit_flagged(doc), 0);
     double running = json_object_get_double(
-        json_object_object_get(json_object_object_get(doc, "summary"), "running_factor"));
+        json_object_object_get(json_object_object_get(doc, "summary"), "output_rms"));
     CU_ASSERT_TRUE(running > 0.3 && running < 3);
     json_object_put(doc);
     release(&l);

@@ -210,8 +210,9 @@ static void warn_folded_norms(oi_analysis *a)
         snprintf(a->warning, sizeof a->warning,
                  "%zu convolutions, every one with a bias, and no normalization: BatchNorm was "
                  "likely folded by an eval-mode export, and a re-initialized deep net without it "
-                 "loses its signal; export in training mode or without constant folding "
-                 "(README: How to export a model for onnxinit)", convs);
+                 "loses its signal unless signal-preserving gains are on (the default); or "
+                 "export in training mode (torch.onnx.export(..., "
+                 "training=torch.onnx.TrainingMode.TRAINING)) to keep BatchNorm", convs);
 }
 
 const char *oi_analysis_warning(const oi_analysis *a) { return a->warning; }

@@ -8,7 +8,7 @@
 struct oi_analysis {
     oi_weight *items;
     size_t n;
-    char warning[320];   /* about the model as a whole ("" if none) */
+    char warning[400];   /* about the model as a whole ("" if none) */
 };
 
 typedef struct {

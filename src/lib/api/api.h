@@ -20,7 +20,7 @@ typedef struct {
 struct oi_ctx {
     oi_seed seed;   /* value and stream version */
     oi_preset preset;
-    int threads, forget_bias, materialize, residual_scale, full_encode;
+    int threads, forget_bias, materialize, residual_scale, full_encode, signal;
     int overwrite, in_place, externalize;
     uint64_t external_threshold;
     double layer_scale;

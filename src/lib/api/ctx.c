@@ -127,6 +127,7 @@ static const param_info params[] = {
     INT_PARAM(OI_P_MATERIALIZE, materialize, 0, 1),
     INT_PARAM(OI_P_RESIDUAL_SCALE, residual_scale, 0, 1),
     INT_PARAM(OI_P_FULL_ENCODE, full_encode, 0, 1),
+    INT_PARAM(OI_P_SIGNAL, signal, 0, 2),
     INT_PARAM(OI_P_OVERWRITE, overwrite, 0, 1),
     INT_PARAM(OI_P_IN_PLACE, in_place, 0, 1),
     INT_PARAM(OI_P_EXTERNALIZE, externalize, 0, 1),
@@ -268,6 +269,7 @@ oi_policy oi_ctx_policy(const oi_ctx *ctx, oi_preset preset)
         .residual_scale = ctx->residual_scale,
         .layer_scale = ctx->layer_scale,
         .rules = ctx->rules,
+        .signal = (oi_signal_mode)ctx->signal,
     };
     return p;
 }

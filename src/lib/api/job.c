@@ -39,7 +39,8 @@ static oi_status analyze_and_plan(oi_job *j, const oi_policy *policy, oi_error *
     j->graph = NULL;
     if (oi_graph_build(j->model, &j->graph, err) ||
         oi_analyze(j->model, j->graph, &j->analysis, err) ||
-        oi_plan_build(j->model, j->analysis, policy, &j->plan, err))
+        oi_plan_build(j->model, j->analysis, policy, &j->plan, err) ||
+        oi_plan_preserve_signal(j->plan, j->model, j->graph, j->analysis, policy, err))
         return err->status;
     return OI_OK;
 }
@@ -119,7 +120,7 @@ oi_status oi_job_summarize(const oi_job *j, oi_summary *sum, oi_error *err)
     if (s == OI_OK && (!(sum->by_scheme = oi_report_tally(done, n)) ||
                        !(sum->left_why = oi_report_tally(left, n))))
         s = oi_fail(err, OI_ERR_NOMEM, "out of memory");
-    const char *warning = oi_analysis_warning(j->analysis);
+    const char *warning = oi_plan_warning(j->plan, j->analysis);
     if (s == OI_OK && *warning && !(sum->warning = strdup(warning)))
         s = oi_fail(err, OI_ERR_NOMEM, "out of memory");
     free(done);
@@ -232,7 +233,7 @@ oi_status oi_audit_file(const oi_ctx *ctx, const char *input, oi_format format, 
     if (plan_file(&j, &plain, input, OI_PRESET_DEFAULT, err))
         return err->status;
     json_object *doc = NULL;
-    oi_status s = oi_audit_json(j.model, j.analysis, j.plan, &doc, err);
+    oi_status s = oi_audit_json(j.model, j.graph, j.analysis, j.plan, &doc, err);
     if (s == OI_OK)   /* the statistics read every value: from the file that was loaded? */
         s = oi_model_check_unchanged(j.model, err);
     if (s == OI_OK) {

@@ -1,4 +1,5 @@
 #include "plan/plan.h"
+#include "plan/plan_internal.h"
 #include "plan/rules.h"
 #include "plan/plan_quant.h"
 
@@ -7,12 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-
-struct oi_plan {
-    oi_decision *items;
-    size_t n;
-};
 
 static void constant(oi_decision *d, double v, const char *scheme)
 {

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "analyze/analyze.h"
+#include "graph/graph.h"
 #include "common/status.h"
 #include "model/model.h"
 
@@ -16,7 +17,14 @@ typedef enum {
     OI_PRESET_TORCH,        /* PyTorch's reset_parameters() per layer type */
     OI_PRESET_KERAS,        /* Keras defaults */
     OI_PRESET_TRANSFORMER,  /* truncated normal 0.02, zero biases, norms 1/0 */
+    OI_PRESET_NORMFREE,     /* the default's schemes with signal-preserving gains, always */
 } oi_preset;
+
+typedef enum {
+    OI_SIGNAL_AUTO = 0,     /* signal-preserving gains where the graph has no normalization */
+    OI_SIGNAL_ON,           /* always (as the normfree preset) */
+    OI_SIGNAL_OFF,          /* the per-tensor schemes alone */
+} oi_signal_mode;
 
 struct oi_rules;
 
@@ -30,6 +38,7 @@ typedef struct oi_policy {
     const char *const *only;        /* NULL-terminated globs, or NULL */
     const char *const *exclude;
     const struct oi_rules *rules;   /* --rules, tried before the preset; or NULL */
+    oi_signal_mode signal;
 } oi_policy;
 
 typedef enum {
@@ -62,7 +71,8 @@ typedef struct oi_decision {
     int transposed;
     oi_fill_kind draw;      /* QUANT: the float scheme drawn before quantizing */
     oi_quant q;             /* QUANT*: how the codes are stored (from the analysis) */
-    char reason[192];       /* NONE: why it is left alone */
+    char reason[192];       /* NONE: why it is left alone; signal: the gain's derivation */
+    double signal;          /* signal-preserving factor applied to the scheme (0: none) */
 } oi_decision;
 
 typedef struct oi_plan oi_plan;
@@ -70,6 +80,29 @@ typedef struct oi_plan oi_plan;
 oi_status oi_plan_build(oi_model *model, const oi_analysis *analysis, const oi_policy *policy,
                         oi_plan **out, oi_error *err);
 void oi_plan_free(oi_plan *plan);
+/* Signal-preserving gains (policy->signal; AUTO: in a deep graph without
+ * normalization).  Moments are propagated through the graph from N(0, 1)
+ * inputs, and each weight layer's zero-mean draw is rescaled so that its
+ * output's second moment is 1, or OI_SIGNAL_BRANCH^2 where the output ends a
+ * residual branch (NF-ResNets' alpha: each block adds alpha^2, so depth
+ * grows the signal linearly, not exponentially).  Rules, ties and kept
+ * tensors are not rescaled; they enter the propagation as they are. */
+#define OI_SIGNAL_BRANCH 0.2
+/* A layer feeding a sigmoid gate: output std 0.1, so gates start near 0.5
+ * (a squeeze-excite block then halves the signal, a known factor, instead
+ * of a factor that drifts with the gate's spread). */
+#define OI_SIGNAL_GATE 0.1
+oi_status oi_plan_preserve_signal(oi_plan *plan, oi_model *model, const oi_graph *graph,
+                                  const oi_analysis *analysis, const oi_policy *policy,
+                                  oi_error *err);
+/* Layers given signal-preserving gains (0: none). */
+size_t oi_plan_signal_layers(const oi_plan *plan);
+/* What a user should know about the model as a whole: that signal-preserving
+ * gains were chosen, or the analysis's warning, or "". */
+const char *oi_plan_warning(const oi_plan *plan, const oi_analysis *analysis);
+/* E[x] and E[x^2] of the values a decision draws; 0 if not known from the
+ * decision alone (kept, copied, derived). */
+int oi_decision_moments(const oi_decision *d, double *mean, double *msq);
 /* One decision per catalogue tensor, same index as oi_model_tensor(). */
 const oi_decision *oi_plan_get(const oi_plan *plan, size_t tensor);
 const char *oi_fill_name(oi_fill_kind kind);

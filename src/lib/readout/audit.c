@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fill/fill.h"
+#include "plan/signal.h"
 
 #define DT(x) ONNX__TENSOR_PROTO__DATA_TYPE__##x
 
@@ -131,33 +132,60 @@ static json_object *tensor_json(const oi_tensor *t, const oi_weight *w, const oi
     return o;
 }
 
+/* The signal through the graph as the current weights carry it (signal.h):
+ * per weight layer, its output's rms on N(0, 1) inputs. */
 typedef struct {
-    size_t tensor, node;
-    double factor;
-} layer_entry;
+    oi_model *model;
+    json_object *profile;
+} profile_walk;
 
-static int by_layer_node(const void *a, const void *b)
+static oi_moment stored_constant(void *opaque, size_t tensor)
 {
-    const layer_entry *x = a, *y = b;
-    return (x->node > y->node) - (x->node < y->node);
+    return oi_signal_stored(((profile_walk *)opaque)->model, tensor);
 }
 
-/* fan_in * E[W^2] / gain^2: 1 when the layer keeps the signal's scale. */
-static void depth_entry(json_object *profile, const oi_tensor *t, double factor, double *running,
-                        int reset)
+static double stored_layer(void *opaque, const oi_signal_layer *l)
 {
-    *running *= factor;
+    profile_walk *pw = opaque;
+    double wsq = oi_signal_stored(pw->model, l->tensor).msq;
+    double in = sqrt(fmax(0, l->in.msq)), out = sqrt(fmax(0, l->terms * wsq * l->in.msq));
     json_object *o = json_object_new_object(), *f = json_object_new_array();
-    json_object_object_add(o, "name", oi_json_string(t->name));
-    json_object_object_add(o, "after_norm", json_object_new_boolean(reset));
-    json_object_object_add(o, "factor", json_object_new_double(factor));
-    json_object_object_add(o, "running", json_object_new_double(*running));
-    if (*running < 1e-2)
+    json_object_object_add(o, "name", oi_json_string(oi_model_tensor(pw->model, l->tensor)->name));
+    json_object_object_add(o, "input_rms", json_object_new_double(in));
+    json_object_object_add(o, "factor", json_object_new_double(in > 0 ? out / in : 0));
+    json_object_object_add(o, "running", json_object_new_double(out));
+    if (out < 1e-2)
         json_object_array_add(f, oi_json_string("vanishing"));
-    else if (*running > 1e2)
+    else if (out > 1e2)
         json_object_array_add(f, oi_json_string("exploding"));
     json_object_object_add(o, "flags", f);
-    json_object_array_add(profile, o);
+    json_object_array_add(pw->profile, o);
+    return wsq;
+}
+
+/* The model's outputs on N(0, 1) inputs: flags when their rms leaves [1e-2, 1e2]. */
+static oi_status signal_profile(oi_model *m, const oi_graph *g, const oi_analysis *a,
+                                json_object *profile, double *rms, json_object *flags,
+                                oi_error *err)
+{
+    size_t nv = oi_graph_value_count(g);
+    oi_moment *mo = malloc((nv ? nv : 1) * sizeof *mo);
+    if (!mo)
+        return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(m));
+    profile_walk pw = {m, profile};
+    oi_signal_hooks hooks = {stored_constant, stored_layer, &pw};
+    oi_status s = oi_signal_propagate(m, g, a, &hooks, mo, err);
+    double lo = 0;
+    *rms = 1;
+    if (s == OI_OK && oi_signal_outputs(g, mo, rms, &lo)) {
+        if (*rms > 1e2)
+            json_object_array_add(flags, oi_json_string("exploding"));
+        else if (lo < 1e-2)
+            json_object_array_add(flags, oi_json_string("vanishing"));
+        *rms = *rms > 1e2 ? *rms : lo < 1e-2 ? lo : *rms;
+    }
+    free(mo);
+    return s;
 }
 
 static void count_flags(json_object *counts, json_object *flags)
@@ -170,17 +198,13 @@ static void count_flags(json_object *counts, json_object *flags)
     }
 }
 
-oi_status oi_audit_json(oi_model *m, const oi_analysis *a, const oi_plan *p, json_object **out,
-                        oi_error *err)
+oi_status oi_audit_json(oi_model *m, const oi_graph *g, const oi_analysis *a, const oi_plan *p,
+                        json_object **out, oi_error *err)
 {
     json_object *root = json_object_new_object(), *tensors = json_object_new_array(),
                 *profile = json_object_new_array(), *counts = json_object_new_object();
     double running = 1;
     int flagged = 0;
-    size_t cap_layers = oi_model_tensor_count(m), n_layers = 0;
-    layer_entry *layers = malloc((cap_layers ? cap_layers : 1) * sizeof *layers);
-    if (!layers)
-        cap_layers = 0;
     for (size_t i = 0; i < oi_model_tensor_count(m); i++) {
         const oi_tensor *t = oi_model_tensor(m, i);
         const oi_weight *w = oi_analysis_get(a, i);
@@ -192,7 +216,6 @@ oi_status oi_audit_json(oi_model *m, const oi_analysis *a, const oi_plan *p, jso
             json_object_put(tensors);
             json_object_put(profile);
             json_object_put(counts);
-            free(layers);
             return err->status;
         }
         json_object *flags;
@@ -200,30 +223,24 @@ oi_status oi_audit_json(oi_model *m, const oi_analysis *a, const oi_plan *p, jso
         flagged += json_object_array_length(flags) > 0;
         count_flags(counts, flags);
         json_object_put(flags);
-        if (w->role == OI_ROLE_WEIGHT && w->fan_in > 0 && s.n && n_layers < cap_layers)
-            layers[n_layers++] = (layer_entry){i, w->layer_node,
-                                               (double)w->fan_in * s.mean_sq / (w->gain * w->gain)};
     }
-    /* The profile follows the data flow (node order); a normalization resets the scale. */
-    qsort(layers, n_layers, sizeof *layers, by_layer_node);
-    for (size_t k = 0; k < n_layers; k++) {
-        const oi_weight *w = oi_analysis_get(a, layers[k].tensor);
-        if (w->input_normalized)
-            running = 1;
-        depth_entry(profile, oi_model_tensor(m, layers[k].tensor), layers[k].factor, &running,
-                    w->input_normalized);
+    json_object *model_flags = json_object_new_array();
+    if (signal_profile(m, g, a, profile, &running, model_flags, err)) {
+        json_object_put(root);
+        json_object_put(tensors);
+        json_object_put(profile);
+        json_object_put(counts);
+        json_object_put(model_flags);
+        return err->status;
     }
-    free(layers);
-    size_t np = json_object_array_length(profile);
-    json_object *last = np ? json_object_object_get(json_object_array_get_idx(profile, np - 1), "flags")
-                           : NULL;
-    if (last && json_object_array_length(last))
-        count_flags(counts, last);
+    int model_flagged = json_object_array_length(model_flags) > 0;
+    count_flags(counts, model_flags);
     json_object *summary = json_object_new_object();
     json_object_object_add(summary, "weights", json_object_new_int64((int64_t)json_object_array_length(tensors)));
-    json_object_object_add(summary, "flagged", json_object_new_int64(flagged + (last && json_object_array_length(last) ? 1 : 0)));
+    json_object_object_add(summary, "flagged", json_object_new_int64(flagged + model_flagged));
     json_object_object_add(summary, "flags", counts);
-    json_object_object_add(summary, "running_factor", json_object_new_double(running));
+    json_object_object_add(summary, "signal", model_flags);
+    json_object_object_add(summary, "output_rms", json_object_new_double(running));
     json_object_object_add(root, "model", oi_json_string(oi_model_label(m)));
     json_object_object_add(root, "tensors", tensors);
     json_object_object_add(root, "depth_profile", profile);
@@ -275,18 +292,20 @@ void oi_audit_print(FILE *out, json_object *audit)
                 num(st, "mean"), num(st, "std"), num(st, "min"), num(st, "max"), want, flags);
     }
     json_object *profile = json_object_object_get(audit, "depth_profile");
-    fprintf(out, "\ndepth profile (fan_in * E[W^2] / gain^2 per layer; 1 keeps the scale):\n");
+    fprintf(out, "\nsignal (each layer's output rms on N(0,1) inputs, propagated through the graph;"
+                 " branches add):\n");
     for (size_t i = 0; i < json_object_array_length(profile); i++) {
         json_object *p = json_object_array_get_idx(profile, i);
         char flags[64];
         flags_str(json_object_object_get(p, "flags"), flags, sizeof flags);
-        fprintf(out, "  %3zu %-32s factor %9.4g  running %9.4g  %s\n", i + 1,
+        fprintf(out, "  %3zu %-32s gain %9.4g  output rms %9.4g  %s\n", i + 1,
                 json_object_get_string(json_object_object_get(p, "name")), num(p, "factor"),
                 num(p, "running"), flags);
     }
     json_object *s = json_object_object_get(audit, "summary");
-    fprintf(out, "\nsummary: %d weights, %d flagged %s\n",
+    fprintf(out, "\nsummary: %d weights, %d flagged %s; model output rms %.4g on N(0,1) inputs\n",
             json_object_get_int(json_object_object_get(s, "weights")),
             json_object_get_int(json_object_object_get(s, "flagged")),
-            json_object_to_json_string(json_object_object_get(s, "flags")));
+            json_object_to_json_string(json_object_object_get(s, "flags")),
+            num(s, "output_rms"));
 }

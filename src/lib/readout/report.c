@@ -165,6 +165,8 @@ static json_object *tensor_json(const oi_tensor *t, const oi_weight *w, const oi
         json_object_object_add(o, "tied_with", oi_json_string(d->reason));
     if (d->kind == OI_FILL_NORMS)
         json_object_object_add(o, "norms_of", oi_json_string(d->reason));
+    if (d->signal > 0)
+        json_object_object_add(o, "signal", oi_json_string(d->reason));
     json_object_object_add(o, "scheme", decision_json(d));
     return o;
 }
@@ -207,8 +209,10 @@ json_object *oi_report_plan_json(oi_model *m, const oi_analysis *a, const oi_pla
     for (size_t i = 0; i < oi_model_tensor_count(m); i++)
         learned += oi_analysis_get(a, i)->role != OI_ROLE_NONE;
     json_object_object_add(summary, "learned", json_object_new_int64(learned));
-    if (*oi_analysis_warning(a))
-        json_object_object_add(summary, "warning", oi_json_string(oi_analysis_warning(a)));
+    if (*oi_plan_warning(p, a))
+        json_object_object_add(summary, "warning", oi_json_string(oi_plan_warning(p, a)));
+    json_object_object_add(summary, "signal_preserving_layers",
+                           json_object_new_int64((int64_t)oi_plan_signal_layers(p)));
     json_object_object_add(summary, "by_role", by_role);
     json_object_object_add(summary, "by_scheme", by_scheme);
     json_object_object_add(root, "model", oi_json_string(oi_model_label(m)));

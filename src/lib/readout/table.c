@@ -26,6 +26,8 @@ static void weight_row(FILE *out, const oi_tensor *t, const oi_weight *w, const 
             d->scheme, nums);
     if (*w->note)
         fprintf(out, "%40s   note: %s\n", "", w->note);
+    if (d->signal > 0)
+        fprintf(out, "%40s   %s\n", "", d->reason);
     if (t->scope && *t->scope)
         fprintf(out, "%40s   in: %s\n", "", t->scope);
 }
@@ -96,8 +98,8 @@ void oi_report_plan_table(FILE *out, oi_model *m, const oi_analysis *a, const oi
             sep = ", ";
         }
     fprintf(out, "%s; kept %zu constant%s\n", *sep == ',' ? ")" : "", kept, kept == 1 ? "" : "s");
-    if (*oi_analysis_warning(a))
-        fprintf(out, "warning: %s\n", oi_analysis_warning(a));
+    if (*oi_plan_warning(p, a))
+        fprintf(out, "%s: %s\n", oi_plan_signal_layers(p) ? "note" : "warning", oi_plan_warning(p, a));
     for (size_t i = 0; kinds && i < n; i++)
         free(kinds[i]);
     free(kinds);
