@@ -92,6 +92,9 @@ void oi_plan_free(oi_plan *plan);
  * (a squeeze-excite block then halves the signal, a known factor, instead
  * of a factor that drifts with the gate's spread). */
 #define OI_SIGNAL_GATE 0.1
+/* The layer whose output is the model's: std 0.5, so logits start small (a
+ * softmax near uniform), as the small heads of torchvision's and timm's nets. */
+#define OI_SIGNAL_HEAD 0.5
 oi_status oi_plan_preserve_signal(oi_plan *plan, oi_model *model, const oi_graph *graph,
                                   const oi_analysis *analysis, const oi_policy *policy,
                                   oi_error *err);

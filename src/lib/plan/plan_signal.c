@@ -86,7 +86,8 @@ static double layer_gain(void *opaque, const oi_signal_layer *l)
     if (!oi_decision_moments(d, &mean, &msq))
         return oi_signal_stored(g->model, l->tensor).msq;
     double target = l->branch_end ? OI_SIGNAL_BRANCH * OI_SIGNAL_BRANCH
-                    : l->gate ? OI_SIGNAL_GATE * OI_SIGNAL_GATE : 1.0;
+                    : l->gate ? OI_SIGNAL_GATE * OI_SIGNAL_GATE
+                    : l->head ? OI_SIGNAL_HEAD * OI_SIGNAL_HEAD : 1.0;
     double denom = l->terms * l->in.msq * msq;
     if (held(g, l) || !(denom > 0) || !isfinite(denom))
         return msq;
@@ -96,7 +97,8 @@ static double layer_gain(void *opaque, const oi_signal_layer *l)
     snprintf(d->reason, sizeof d->reason,
              "signal-preserving: %s x%.3g (input E[x^2] %.3g, output E[y^2] %s)", d->scheme, s,
              l->in.msq, l->branch_end ? "0.04, a residual branch's end"
-                        : l->gate ? "0.01, into a sigmoid gate" : "1");
+                        : l->gate ? "0.01, into a sigmoid gate"
+                        : l->head ? "0.25, the model's output" : "1");
     g->rescaled++;
     return msq * s * s;
 }

@@ -277,10 +277,12 @@ static oi_moment max_of(oi_moment m, double k)
     return w_sum > 0 ? (oi_moment){m1 / w_sum, m2 / w_sum, m.cmsq * (m2 / w_sum) / fmax(m.msq, 1e-30)} : m;
 }
 
-/* MaxPool after a ReLU is ReLU after MaxPool: take the max before the ReLU. */
+/* MaxPool after a ReLU is ReLU after MaxPool: take the max before the ReLU.
+ * Neighbours under one window are correlated (their receptive fields
+ * overlap), so the max is of about sqrt(k) independent values, not k. */
 static oi_moment rule_maxpool(walk *w, size_t node)
 {
-    double k = kernel_size(oi_graph_node(w->graph, node)->proto);
+    double k = sqrt(kernel_size(oi_graph_node(w->graph, node)->proto));
     long v = oi_graph_input_value(w->graph, node, 0);
     const Onnx__NodeProto *p = producer(w, v);
     if (p && strcmp(p->op_type, "Relu") == 0) {
@@ -396,6 +398,23 @@ static int branch_end(walk *w, const oi_weight *wt, long data, size_t node)
            oi_graph_value(w->graph, (size_t)out)->n_uses < 2;
 }
 
+/* Its output is the model's (logits): directly, or through a bias Add or
+ * shape-only ops, each the value's only use. */
+static int model_head(walk *w, size_t node)
+{
+    static const char *const through[] = {"Add", "Identity", "Reshape", "Flatten", "Squeeze", NULL};
+    long v = oi_graph_output_value(w->graph, node, 0);
+    for (int step = 0; v >= 0 && step < 4; step++) {
+        const oi_value *val = oi_graph_value(w->graph, (size_t)v);
+        if (val->is_output && val->scope == 0)
+            return 1;
+        if (val->n_uses != 1 || !oi_op_in(oi_graph_node(w->graph, val->uses[0].node)->proto, through))
+            return 0;
+        v = oi_graph_output_value(w->graph, val->uses[0].node, 0);
+    }
+    return 0;
+}
+
 static oi_moment fused_activation(walk *w, const Onnx__NodeProto *n, oi_moment y)
 {
     const Onnx__AttributeProto *a = oi_attr(n, "activation");
@@ -420,7 +439,8 @@ static oi_moment rule_layer(walk *w, size_t node, size_t tensor)
     long data = oi_graph_input_value(w->graph, node, data_slot);
     oi_signal_layer l = {.node = node, .tensor = tensor, .in = value_moment(w, data),
                          .terms = layer_terms(n, wt), .branch_end = branch_end(w, wt, data, node),
-                         .gate = wt->act == OI_ACT_SIGMOID || wt->act == OI_ACT_HARDSIGMOID};
+                         .gate = wt->act == OI_ACT_SIGMOID || wt->act == OI_ACT_HARDSIGMOID,
+                         .head = model_head(w, node)};
     double wsq = w->hooks->layer(w->hooks->opaque, &l);
     double alpha = oi_attr_float(n, "alpha", 1.0);
     double k = l.terms * wsq * (conv ? 1 : alpha * alpha);

@@ -32,6 +32,7 @@ typedef struct oi_signal_layer {
     double terms;              /* products summed per output (fan_in; ConvTranspose / stride) */
     int branch_end;            /* its output ends a residual branch (not the shortcut) */
     int gate;                  /* a sigmoid follows (squeeze-excite, gated units) */
+    int head;                  /* its output is the model's (logits) */
 } oi_signal_layer;
 
 typedef struct oi_signal_hooks {

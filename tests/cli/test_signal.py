@@ -1,0 +1,114 @@
+#!/usr/bin/python3
+"""A re-initialized model keeps its signal, measured by running it.
+
+torchvision nets are exported the default way (eval mode: BatchNorm folded
+into the convolutions), re-initialized with the defaults, run in ONNX Runtime
+on N(0, 1) inputs over several seeds, and their output std compared with a
+freshly built torch model in training mode (what training sees at step 0):
+within 10x and finite.  The same nets with --signal off explode or vanish on
+some of them (the reason the gains exist), and audit says which.  Exits 77
+(SKIP) without ONNX Runtime."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+import torch
+import torchvision
+
+BIN = os.environ["OI_BIN"]
+SRC = os.environ["OI_SRC"]
+ORT_DIR = os.environ.get("OI_ORT_DIR", "")
+RUNNER = os.path.join(SRC, "tests", "ort", "run_model.js")
+NETS = ["resnet18", "resnet50", "mobilenet_v2", "efficientnet_b0", "vgg11_bn", "densenet121",
+        "regnet_y_400mf"]
+SEEDS = (1, 2)
+
+
+def ort_std(model, seed):
+    r = subprocess.run(["node", RUNNER, model, str(seed)], capture_output=True, text=True,
+                       env=dict(os.environ, OI_ORT_DIR=ORT_DIR), timeout=600)
+    if r.returncode != 0:
+        raise AssertionError(r.stderr)
+    out = next(iter(json.loads(r.stdout)["outputs"].values()))
+    return out["std"], out["finite"]
+
+
+def fresh_std(name):
+    torch.manual_seed(0)
+    m = getattr(torchvision.models, name)().train()
+    stds = []
+    with torch.no_grad():
+        for s in SEEDS:
+            torch.manual_seed(100 + s)
+            stds.append(m(torch.randn(2, 3, 224, 224)).std().item())
+    return float(np.mean(stds)), m
+
+
+class TrainableAsItStands(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="oi-signal-")
+        cls.nets = {}
+        for name in NETS:
+            fresh, m = fresh_std(name)
+            path = os.path.join(cls.tmp, name + ".onnx")
+            torch.onnx.export(m.eval(), torch.randn(1, 3, 224, 224), path, opset_version=13)
+            cls.nets[name] = (path, fresh)
+
+    def reinit(self, name, seed, *extra):
+        src = self.nets[name][0]
+        dst = os.path.join(self.tmp, "%s-%d-%s.onnx" % (name, seed, "-".join(extra)))
+        r = subprocess.run([BIN, "-f", "--seed", str(seed), *extra, src, "-o", dst],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return dst, r.stderr
+
+    def test_output_spread_within_10x_of_fresh_torch(self):
+        table = []
+        for name in NETS:
+            fresh = self.nets[name][1]
+            with self.subTest(net=name):
+                ratios = []
+                for seed in SEEDS:
+                    out, _ = self.reinit(name, seed)
+                    std, finite = ort_std(out, seed)
+                    self.assertTrue(finite, name)
+                    ratios.append(std / fresh)
+                    self.assertTrue(0.1 < std / fresh < 10, "%s seed %d: std %.4g, fresh torch "
+                                    "%.4g" % (name, seed, std, fresh))
+                table.append("%-16s fresh %.3g  ratio %s" % (name, fresh,
+                             " ".join("%.3g" % r for r in ratios)))
+        print("\n" + "\n".join(table), file=sys.stderr)
+
+    def test_folded_nets_announce_the_gains(self):
+        for name in ("resnet18", "efficientnet_b0"):
+            _, err = self.reinit(name, 1)
+            self.assertIn("signal-preserving gains chosen", err)
+
+    def test_without_the_gains_they_explode_or_vanish_and_audit_says_so(self):
+        for name, flag, bad in (("resnet50", "exploding", lambda r: r > 30),
+                                ("efficientnet_b0", "vanishing", lambda r: r < 1 / 30)):
+            with self.subTest(net=name):
+                fresh = self.nets[name][1]
+                off, _ = self.reinit(name, 1, "--signal", "off")
+                std, _ = ort_std(off, 1)
+                self.assertTrue(bad(std / fresh), "%s: ratio %.3g" % (name, std / fresh))
+                doc = json.loads(subprocess.run([BIN, "audit", "--json", off], capture_output=True,
+                                                text=True).stdout)
+                self.assertIn(flag, doc["summary"]["signal"])
+                on, _ = self.reinit(name, 1)
+                doc = json.loads(subprocess.run([BIN, "audit", "--json", on], capture_output=True,
+                                                text=True).stdout)
+                self.assertEqual(doc["summary"]["signal"], [])
+                self.assertTrue(0.1 < doc["summary"]["output_rms"] < 10)
+
+
+if __name__ == "__main__":
+    if not (ORT_DIR and os.path.isdir(os.path.join(ORT_DIR, "node_modules", "onnxruntime-node"))):
+        print("SKIP: ONNX Runtime for Node not installed (scripts/test.sh installs it)")
+        sys.exit(77)
+    unittest.main(verbosity=2)
