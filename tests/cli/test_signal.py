@@ -106,6 +106,23 @@ class TrainableAsItStands(unittest.TestCase):
                 self.assertEqual(doc["summary"]["signal"], [])
                 self.assertTrue(0.1 < doc["summary"]["output_rms"] < 10)
 
+    def test_python_binding_warns_and_takes_the_mode(self):
+        sys.path.insert(0, os.environ["OI_PYTHON_SRC"])
+        import warnings
+        import onnxinit
+        src = self.nets["resnet18"][0]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            onnxinit.reinit(src, output=os.path.join(self.tmp, "py.onnx"), overwrite=True)
+        self.assertTrue(any("signal-preserving gains" in str(c.message) for c in caught))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            onnxinit.reinit(src, output=os.path.join(self.tmp, "py-off.onnx"), overwrite=True,
+                            signal="off")
+        self.assertTrue(any("BatchNorm was likely folded" in str(c.message) for c in caught))
+        with self.assertRaises(ValueError):
+            onnxinit.reinit(src, output=os.path.join(self.tmp, "x.onnx"), signal="maybe")
+
 
 if __name__ == "__main__":
     if not (ORT_DIR and os.path.isdir(os.path.join(ORT_DIR, "node_modules", "onnxruntime-node"))):

@@ -11,7 +11,7 @@ A ctypes binding over libonnxinit (the Debian way, as python3-libarchive-c):
 returned).  Options are those of the onnxinit program: seed, stream (2, or 1
 for 0.1's bytes), preset, only,
 exclude, rules (a path) or rules_json, materialize, forget_bias,
-residual_scale, threads, base_dir (where an in-memory model's external data
+residual_scale, threads, signal ("auto", "on", "off"), base_dir (where an in-memory model's external data
 lives).  Errors raise onnxinit.Error with the library's message.
 """
 import ctypes
@@ -109,7 +109,8 @@ _memory_estimate = _sig("oi_memory_estimate", ctypes.c_int, ctypes.c_char_p,
 
 # oi_param values (onnxinit.h)
 _PARAMS = {"threads": 1, "forget_bias": 2, "materialize": 3, "residual_scale": 4,
-           "full_encode": 5, "overwrite": 6, "in_place": 7, "stream": 10}
+           "full_encode": 5, "overwrite": 6, "in_place": 7, "stream": 10, "signal": 11}
+_SIGNAL = {"auto": 0, "on": 1, "off": 2}
 
 
 def version():
@@ -163,6 +164,10 @@ class _Context:
             for key, value in params.items():
                 if key not in _PARAMS:
                     raise TypeError("unknown option %r" % key)
+                if key == "signal":
+                    if value not in _SIGNAL:
+                        raise ValueError("signal wants 'auto', 'on' or 'off', not %r" % (value,))
+                    value = _SIGNAL[value]
                 _check(_set_param(self.ptr, _PARAMS[key], int(value), ctypes.byref(err)), err)
         except BaseException:
             self.close()
@@ -239,6 +244,9 @@ def _summary_dict(s):
          "learned": s.learned,
          "warning": ctypes.string_at(s.warning).decode() if s.warning else ""}
     _summary_clear(ctypes.byref(s))
+    if d["warning"]:   # folded BatchNorm, signal-preserving gains: said where Python users look
+        import warnings
+        warnings.warn(d["warning"], stacklevel=3)
     return d
 
 
