@@ -15,14 +15,9 @@ import sys
 import tempfile
 import unittest
 
-# Under ASan the instrumented library needs the runtime loaded first: re-run
-# this interpreter with it preloaded (Python's own leaks are not ours).
-if "address" in os.environ.get("OI_SANITIZE", "") and "libasan" not in os.environ.get("LD_PRELOAD", ""):
-    asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
-                          text=True).stdout.strip()
-    env = dict(os.environ, LD_PRELOAD=asan,
-               ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
-    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+import asan_python  # noqa: E402
+
+asan_python.reexec()
 
 import numpy as np
 import onnx
