@@ -49,6 +49,10 @@ static void check_golden(int version, const golden_row *rows, size_t n)
                        .storage = OI_STORE_RAW};
         oi_decision d = {.kind = rows[i].kind, .p1 = rows[i].p1, .p2 = rows[i].p2, .rows = 8,
                          .cols = 8};
+        /* The stream is the raw draws: a truncated normal's rows give its
+         * scale, which the scheme's std (p2 / OI_TRUNC_SD) reaches from p2. */
+        if (d.kind == OI_FILL_TRUNC_NORMAL)
+            d.p2 = rows[i].p2 * OI_TRUNC_SD;
         uint8_t bytes[64 * 8];
         oi_error err;
         CU_ASSERT_EQUAL_FATAL(oi_fill_tensor(&d, &t, (oi_seed){2026, version}, bytes, &err), OI_OK);
@@ -198,7 +202,8 @@ static void test_stream2_batches_equal_scalar(void)
     uint64_t start = 3 * OI_BATCH_ELEMS - 5;   /* unaligned both ends */
     oi_rng rng = {0x0123456789abcdefULL, OI_STREAM_V2};
     oi_decision du = {.kind = OI_FILL_UNIFORM, .p1 = 0, .p2 = 1};
-    oi_decision dt = {.kind = OI_FILL_TRUNC_NORMAL, .p1 = 0, .p2 = 1};
+    /* std OI_TRUNC_SD: the raw truncated draw times exactly 1 */
+    oi_decision dt = {.kind = OI_FILL_TRUNC_NORMAL, .p1 = 0, .p2 = OI_TRUNC_SD};
     oi_fill_elementwise(&du, rng, start, COUNT, u);
     oi_fill_normals(rng, OI_STREAM_MAIN, start, COUNT, z);
     oi_fill_elementwise(&dt, rng, start, COUNT, t);
@@ -278,7 +283,7 @@ static void test_stream2_statistics_across_seeds(void)
     long beyond3 = 0, beyond4 = 0;
     oi_decision kinds[3] = {{.kind = OI_FILL_NORMAL, .p1 = 0, .p2 = 1},
                             {.kind = OI_FILL_UNIFORM, .p1 = 0, .p2 = 1},
-                            {.kind = OI_FILL_TRUNC_NORMAL, .p1 = 0, .p2 = 1}};
+                            {.kind = OI_FILL_TRUNC_NORMAL, .p1 = 0, .p2 = OI_TRUNC_SD}};
     for (uint64_t seed = 0; seed < SEEDS; seed++)
         for (int k = 0; k < 3; k++) {
             oi_rng rng = {oi_fill_key(seed, "", "stats.w"), OI_STREAM_V2};

@@ -282,7 +282,7 @@ void oi_fill_elementwise(const oi_decision *d, oi_rng rng, uint64_t start, size_
         break;
     case OI_FILL_TRUNC_NORMAL:
         STREAMS[rng.version].trunc_normal(rng.key, OI_STREAM_TRUNC, start, n,
-                                          &(affine_step){a, b}, out);
+                                          &(affine_step){a, (float)(d->p2 / OI_TRUNC_SD)}, out);
         break;
     case OI_FILL_GATE_BIAS:
         gate_bias(d, start, n, out);

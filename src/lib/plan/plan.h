@@ -41,12 +41,17 @@ typedef struct oi_policy {
     oi_signal_mode signal;
 } oi_policy;
 
+/* The std of N(0, 1) restricted to [-2, 2]: a truncated normal's draw is
+ * divided by it so its std is the one asked for. */
+#define OI_TRUNC_SD 0.87962566103423978
+
 typedef enum {
     OI_FILL_NONE = 0,       /* untouched */
     OI_FILL_CONSTANT,       /* p1 */
     OI_FILL_UNIFORM,        /* U(p1, p2) */
     OI_FILL_NORMAL,         /* N(p1, p2^2) */
-    OI_FILL_TRUNC_NORMAL,   /* N(p1, p2^2) restricted to [p1 - 2 p2, p1 + 2 p2] */
+    OI_FILL_TRUNC_NORMAL,   /* mean p1, std exactly p2: N(0,1) cut at +-2, times p2 / OI_TRUNC_SD
+                             * (JAX/Flax/TensorFlow variance scaling; values within +-2.27 p2) */
     OI_FILL_ORTHOGONAL,     /* matrices x rows x cols, each orthogonal, times p1 (gain) */
     OI_FILL_IDENTITY,       /* identity / dirac per matrix (times p1) */
     OI_FILL_SPARSE,         /* per column a fraction p1 zeros, the rest N(0, p2^2) */

@@ -10,14 +10,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#define TRUNC_SD 0.8796256610342398   /* sd of N(0, 1) restricted to [-2, 2] */
 
 static int moments_of(oi_fill_kind kind, double p1, double p2, double *mean, double *msq)
 {
     switch (kind) {
     case OI_FILL_CONSTANT: *mean = p1; *msq = p1 * p1; return 1;
     case OI_FILL_NORMAL: *mean = p1; *msq = p1 * p1 + p2 * p2; return 1;
-    case OI_FILL_TRUNC_NORMAL: *mean = p1; *msq = p1 * p1 + p2 * p2 * TRUNC_SD * TRUNC_SD; return 1;
+    case OI_FILL_TRUNC_NORMAL: *mean = p1; *msq = p1 * p1 + p2 * p2; return 1;
     case OI_FILL_UNIFORM: *mean = (p1 + p2) / 2; *msq = (p1 * p1 + p1 * p2 + p2 * p2) / 3; return 1;
     default: return 0;
     }

@@ -64,7 +64,7 @@ static double scheme_std(const oi_decision *d)
     switch (d->kind) {
     case OI_FILL_NORMAL: return d->p2;
     case OI_FILL_UNIFORM: return (d->p2 - d->p1) / sqrt(12.0);
-    case OI_FILL_TRUNC_NORMAL: return d->p2 * 0.8796256610342398;   /* sd of N(0,1) within +-2 */
+    case OI_FILL_TRUNC_NORMAL: return d->p2;
     case OI_FILL_ORTHOGONAL: return d->p1 / sqrt((double)(d->rows > d->cols ? d->rows : d->cols));
     default: return NAN;
     }

@@ -50,7 +50,7 @@ void oi_format_numbers(const oi_decision *d, char *buf, size_t size)
     case OI_FILL_UNIFORM: snprintf(buf, size, "U(%.4g, %.4g)", d->p1, d->p2); break;
     case OI_FILL_NORMAL: snprintf(buf, size, "N(%g, %.4g^2)", d->p1, d->p2); break;
     case OI_FILL_TRUNC_NORMAL:
-        snprintf(buf, size, "N(%g, %.4g^2) in +-2sd", d->p1, d->p2);
+        snprintf(buf, size, "N(%g, %.4g^2) truncated", d->p1, d->p2);
         break;
     case OI_FILL_ORTHOGONAL:
         snprintf(buf, size, "%lldx[%lldx%lld] gain %.4g", (long long)d->matrices,
@@ -62,7 +62,7 @@ void oi_format_numbers(const oi_decision *d, char *buf, size_t size)
         break;
     case OI_FILL_IDENTITY: snprintf(buf, size, "identity x %.4g", d->p1); break;
     case OI_FILL_SPARSE: snprintf(buf, size, "sparsity %g, N(0, %.4g^2)", d->p1, d->p2); break;
-    case OI_FILL_DISTINCT: snprintf(buf, size, "N(%g, %.4g^2) in +-2sd", d->p1, d->p2); break;
+    case OI_FILL_DISTINCT: snprintf(buf, size, "N(%g, %.4g^2) truncated, once per distinct value", d->p1, d->p2); break;
     case OI_FILL_COPY: case OI_FILL_NORMS: snprintf(buf, size, "%s", d->reason); break;
     default: snprintf(buf, size, "-"); break;
     }
