@@ -5,7 +5,8 @@ and record torch's truth beside each model.
 
 For every model and export (opset14: opset 14, no constant folding;
 opset14_folded; opset17_folded) writes NAME.EXPORT.onnx and NAME.truth.npz:
-every named_parameter as p/NAME and every float buffer as b/NAME (BatchNorm
+every named_parameter as p/NAME (frozen ones, requires_grad False, as b/NAME)
+and every float buffer as b/NAME (BatchNorm
 running stats as s/NAME), the values the export started from; a weight a
 reparametrization computes (weight norm, spectral norm, pruning) as c/NAME,
 since a folded export stores it (folded by other arithmetic: equal to rounding)."""
@@ -31,7 +32,8 @@ def trained_looking(model, seed):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
-            p.add_(0.05 * torch.randn(p.shape, generator=g) + 0.01)
+            if p.requires_grad:   # frozen by design (a fixed basis) stays what it is
+                p.add_(0.05 * torch.randn(p.shape, generator=g) + 0.01)
         for name, m in model.named_modules():
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.add_(0.1 * torch.randn(m.running_mean.shape, generator=g))
@@ -41,8 +43,8 @@ def trained_looking(model, seed):
 def truth(model):
     out = {}
     params = dict(model.named_parameters())
-    for n, p in params.items():
-        out["p/" + n] = p.detach().numpy().copy()
+    for n, p in params.items():   # frozen parameters are fixed by design: buffers
+        out[("p/" if p.requires_grad else "b/") + n] = p.detach().numpy().copy()
     buffers = [b for _, b in model.named_buffers()]
     for n, m in model.named_modules():   # a weight computed by a reparametrization hook
         w, key = getattr(m, "weight", None), (n + "." if n else "") + "weight"

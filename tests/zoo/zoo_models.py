@@ -400,11 +400,72 @@ def latents():
     return Latents(), torch.randn(2, 8, 4, 4)
 
 
+def _hann_dft(n_fft):
+    n = torch.arange(n_fft, dtype=torch.float64)
+    w = 0.5 - 0.5 * torch.cos(2 * math.pi * n / n_fft)
+    k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)[:, None]
+    real = (w * torch.cos(2 * math.pi * k * n / n_fft)).float()
+    imag = (-w * torch.sin(2 * math.pi * k * n / n_fft)).float()
+    return real[:, None, :], imag[:, None, :]
+
+
+def _mel_fb(n_freqs, n_mels, sr=16000):
+    mel = lambda f: 2595.0 * math.log10(1.0 + f / 700.0)   # noqa: E731
+    freqs = torch.linspace(0, sr // 2, n_freqs, dtype=torch.float64)
+    pts = torch.linspace(mel(0.0), mel(sr / 2), n_mels + 2, dtype=torch.float64)
+    hz = 700.0 * (10 ** (pts / 2595.0) - 1.0)
+    slopes = hz[None, :] - freqs[:, None]
+    down = -slopes[:, :-2] / (hz[1:-1] - hz[:-2])
+    up = slopes[:, 2:] / (hz[2:] - hz[1:-1])
+    return torch.clamp(torch.minimum(down, up), min=0).float()
+
+
+class AudioFront(nn.Module):
+    """An audio classifier carrying its feature extractor: an STFT basis as a
+    buffer (forward_basis_buffer) and again as frozen Conv1d parameters
+    (conv_real / conv_imag, requires_grad False), a mel filterbank buffer, an
+    anti-alias blur buffer; learned: an encoder conv, a learnable affine scalar
+    pair and a head."""
+
+    def __init__(self, n_fft=64, n_mels=16):
+        super().__init__()
+        real, imag = _hann_dft(n_fft)
+        self.register_buffer("forward_basis_buffer", torch.cat([real, imag]))
+        self.conv_real = nn.Conv1d(1, real.shape[0], n_fft, stride=n_fft // 4, bias=False)
+        self.conv_imag = nn.Conv1d(1, real.shape[0], n_fft, stride=n_fft // 4, bias=False)
+        with torch.no_grad():
+            self.conv_real.weight.copy_(real)
+            self.conv_imag.weight.copy_(imag)
+        self.conv_real.weight.requires_grad_(False)
+        self.conv_imag.weight.requires_grad_(False)
+        self.register_buffer("mel_fb", _mel_fb(real.shape[0], n_mels))
+        blur = torch.tensor([1.0, 2.0, 1.0])
+        self.register_buffer("blur", (blur[:, None] * blur[None, :] / 16).expand(8, 1, 3, 3).clone())
+        self.hop = n_fft // 4
+        self.enc = nn.Conv2d(1, 8, 3, padding=1)
+        self.scale = nn.Parameter(torch.ones(1))
+        self.shift = nn.Parameter(torch.zeros(1))
+        self.head = nn.Linear(8, 5)
+
+    def forward(self, x):
+        s = F.conv1d(x, self.forward_basis_buffer, stride=self.hop)
+        half = s.shape[1] // 2
+        power = s[:, :half] ** 2 + s[:, half:] ** 2 + self.conv_real(x) ** 2 + self.conv_imag(x) ** 2
+        mel = torch.matmul(power.transpose(1, 2), self.mel_fb)
+        h = self.enc(torch.log(mel + 1e-6)[:, None])
+        h = F.conv2d(torch.relu(h), self.blur, padding=1, groups=8) * self.scale + self.shift
+        return self.head(h.mean((2, 3)))
+
+
+def audio_front():
+    return AudioFront(), torch.randn(2, 1, 1024)
+
+
 ZOO = {
     "vit": vit, "swin": swin, "convnext": convnext, "gpt2": gpt, "bert": bert,
     "llama": llama, "sinusoidal": sinusoidal, "unet": unet, "seq2seq": seq2seq,
     "resnet": resnet, "attn_kv": attn_kv, "normed": normed,
-    "queries": queries, "latents": latents,
+    "queries": queries, "latents": latents, "audio_front": audio_front,
 }
 # exported in training mode (BatchNorm kept, not folded into the convs)
 TRAINING = {"resnet"}

@@ -69,6 +69,32 @@ static void lstm_forget_ranges(oi_weight *w, const oi_reach *r, size_t n)
 
 static void module_path(const char *node_name, char *out, size_t size);
 
+/* A parameter-named single value scaling (Mul, or dividing by it) or
+ * shifting (Add, Sub) a computed branch: a learnable affine block. */
+static int learned_scalar(const oi_actx *x, const oi_tensor *t, const oi_reach *r, oi_weight *w)
+{
+    static const struct { const char *op; oi_role role; } uses[] = {
+        {"Mul", OI_ROLE_AFFINE_SCALE}, {"Div", OI_ROLE_AFFINE_SCALE},
+        {"Add", OI_ROLE_AFFINE_SHIFT}, {"Sub", OI_ROLE_AFFINE_SHIFT}};
+    const Onnx__NodeProto *n = oi_graph_node(x->graph, r->node)->proto;
+    if (t->n_elems != 1 || r->slot > 1 || !oi_name_is_parameter(t->name))
+        return 0;
+    for (size_t i = 0; i < sizeof uses / sizeof uses[0]; i++) {
+        if (!oi_op_is(n, uses[i].op) || (oi_op_is(n, "Div") && r->slot != 1))
+            continue;
+        long other = oi_graph_input_value(x->graph, r->node, 1 - r->slot);
+        if (other < 0 || oi_is_const_derived(x, other))
+            return 0;
+        w->role = uses[i].role;
+        w->op = n->op_type;
+        w->layer = n->name ? n->name : "";
+        w->layer_node = r->node;
+        w->slot = r->slot;
+        return 1;
+    }
+    return 0;
+}
+
 static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
 {
     const oi_tensor *t = oi_model_tensor(x->model, ti);
@@ -137,6 +163,8 @@ static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
                  oi_dtype_name(t->dtype));
     else if (oi_is_temperature(x, value, 0))
         w->role = OI_ROLE_TEMPERATURE;
+    else if (learned_scalar(x, t, &r[0], w))
+        return;
     else if (start.rank == 0)
         snprintf(w->reason, sizeof w->reason, "scalar used by %s", first->op_type);
     else if (!w->reason[0])
@@ -144,28 +172,108 @@ static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
                  first->op_type, r[0].slot);
 }
 
-/* What the values say, for the roles found by structure: fixed sinusoidal
+/* Left alone with a reason; the structural role stays in fixed_role, so a
+ * rule can still force it. */
+static void keep_fixed(oi_weight *w, const char *why)
+{
+    w->fixed_role = w->role;
+    w->role = OI_ROLE_NONE;
+    w->fixed_kind = 2;
+    snprintf(w->reason, sizeof w->reason, "%s", why);
+}
+
+#define PROBE_ELEMS 65536   /* a large tensor's first rows decide whether to read it all */
+
+/* Fixed by construction, by its values (fixed.c).  A large tensor is read
+ * whole only when its first rows already pass: learned weights fail there. */
+static const char *fixed_by_value(const oi_actx *x, size_t ti)
+{
+    const oi_tensor *t = oi_model_tensor(x->model, ti);
+    int rank = (int)t->proto->n_dims, lead = 0;
+    if (!oi_dtype_is_float(t->dtype) || t->storage == OI_STORE_NONE || rank == 0 ||
+        rank > OI_MAX_RANK || t->n_elems < 8)
+        return NULL;
+    int64_t dims[OI_MAX_RANK];
+    memcpy(dims, t->proto->dims, (size_t)rank * sizeof *dims);
+    while (lead < rank - 1 && dims[lead] == 1)
+        lead++;
+    if (dims[lead] <= 0)
+        return NULL;
+    uint64_t row = t->n_elems / (uint64_t)dims[lead];
+    if (t->n_elems > PROBE_ELEMS) {
+        if (row > PROBE_ELEMS)
+            return NULL;
+        dims[lead] = (int64_t)(PROBE_ELEMS / row);
+        uint64_t n = (uint64_t)dims[lead] * row;
+        void *raw = malloc(n * t->elem_size);
+        float *probe = malloc(n * sizeof *probe);
+        int pass = raw && probe && oi_model_read_elems(x->model, t, 0, n, raw, NULL) == OI_OK;
+        for (uint64_t i = 0; pass && i < n; i++)
+            probe[i] = (float)oi_float_get(t->dtype, raw, i);
+        pass = pass && oi_values_fixed(dims, rank, probe, n) != NULL;
+        free(raw);
+        free(probe);
+        if (!pass)
+            return NULL;
+    }
+    float *v = oi_const_floats(x, ti);
+    const char *why = v ? oi_values_fixed(t->proto->dims, rank, v, t->n_elems) : NULL;
+    free(v);
+    return why;
+}
+
+/* What the values and names say, for the roles found by structure: signal
+ * front ends, filterbanks and kernels are fixed by construction; sinusoidal
  * tables and rotary caches are buffers; an additive mask is no bias. */
 static void check_values(const oi_actx *x, size_t ti, oi_weight *w)
 {
+    const oi_tensor *t = oi_model_tensor(x->model, ti);
+    int learned = w->role != OI_ROLE_NONE && w->role != OI_ROLE_NORM_MEAN &&
+                  w->role != OI_ROLE_NORM_VAR && w->role != OI_ROLE_QSCALE &&
+                  w->role != OI_ROLE_QZERO && w->quant.form == OI_QUANT_NONE;
+    if (learned && oi_name_is_buffer(t->name)) {
+        keep_fixed(w, "named as a torch buffer (register_buffer): kept");
+        return;
+    }
+    const char *why = NULL;
+    if (learned && (w->role == OI_ROLE_WEIGHT || w->role == OI_ROLE_EMBEDDING) &&
+        (why = fixed_by_value(x, ti)) != NULL) {
+        keep_fixed(w, why);
+        return;
+    }
     if (w->role != OI_ROLE_POSITION && w->role != OI_ROLE_TOKEN && w->role != OI_ROLE_EMBEDDING &&
         w->role != OI_ROLE_REL_POS_BIAS && w->role != OI_ROLE_LAYER_SCALE)
         return;
-    const oi_tensor *t = oi_model_tensor(x->model, ti);
     float *v = oi_const_floats(x, ti);
     if (!v)
         return;
-    const char *why = NULL;
     if (w->role != OI_ROLE_LAYER_SCALE && oi_values_mask(v, t->n_elems))
         why = "attention mask (only 0 and large negative values): kept";
     else if (oi_values_sinusoidal(t, v))
         why = "fixed sinusoidal table (sin/cos of position x frequency): a buffer, kept";
+    if (why)
+        keep_fixed(w, why);
+    free(v);
+}
+
+/* A parameter-named float constant that a node uses but no known layer
+ * places is counted as learned (and kept), unless its values say it is
+ * fixed by construction: the summary never claims "N of N" past it. */
+static void check_unplaced(const oi_actx *x, size_t ti, oi_weight *w)
+{
+    const oi_tensor *t = oi_model_tensor(x->model, ti);
+    if (w->role != OI_ROLE_NONE || w->fixed_kind || !oi_dtype_is_float(t->dtype) ||
+        t->storage == OI_STORE_NONE || !oi_name_is_parameter(t->name) ||
+        oi_graph_tensor_value(x->graph, ti) < 0 || strncmp(w->reason, "not used", 8) == 0 ||
+        strstr(w->reason, "quantiz"))
+        return;
+    const char *why = fixed_by_value(x, ti);
     if (why) {
-        w->role = OI_ROLE_NONE;
         w->fixed_kind = 2;
         snprintf(w->reason, sizeof w->reason, "%s", why);
+        return;
     }
-    free(v);
+    w->role = OI_ROLE_UNRECOGNIZED;
 }
 
 /* "/encoder/layers.3/self_attn/MatMul" -> "encoder.layers.3.self_attn".  torch
@@ -282,6 +390,7 @@ oi_status oi_analyze(oi_model *model, const oi_graph *graph, oi_analysis **out, 
     for (size_t i = 0; i < n; i++) {
         analyze_tensor(&x, i, &a->items[i]);
         check_values(&x, i, &a->items[i]);
+        check_unplaced(&x, i, &a->items[i]);
     }
     link_biases(&x, a);
     oi_find_quant(&x, a);

@@ -39,6 +39,9 @@ typedef enum {
     OI_ROLE_QZERO,          /* zero point of a quantized weight */
     OI_ROLE_WN_GAIN,        /* weight norm's g: the norms of its direction v (norm_of) */
     OI_ROLE_TEMPERATURE,    /* its exp scales computed values (CLIP's logit_scale): kept unless a rule says */
+    OI_ROLE_AFFINE_SCALE,   /* a parameter-named scalar multiplying a computed branch (learnable affine): 1 */
+    OI_ROLE_AFFINE_SHIFT,   /* ... added to one: 0 */
+    OI_ROLE_UNRECOGNIZED,   /* parameter-named float constant no known layer places: kept, counted as learned */
     OI_ROLE_COUNT
 } oi_role;
 
@@ -114,6 +117,7 @@ typedef struct oi_weight {
     int folded;               /* REL_POS_BIAS: the gathered table folded into a constant */
     int scalar_scale;         /* LAYER_SCALE: one value (ReZero/SkipInit) */
     int fixed_kind;           /* OI_ROLE_NONE with a known reason: 1 exporter constant, 2 buffer */
+    oi_role fixed_role;       /* a buffer by its values or name: the role its place gives (rules may force it) */
     char module[96];          /* torch module path from node names ("encoder.layers.3.attn") */
     oi_quant quant;           /* quantized payload of this role (form != NONE), or companion */
 } oi_weight;

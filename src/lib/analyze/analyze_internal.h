@@ -1,5 +1,5 @@
 /* Shared inside analyze/, called downward:
- * node.c < patterns.c < act.c < roles.c < layout.c < ties.c < ties_quant.c < analyze.c. */
+ * node.c < fixed.c < patterns.c < act.c < roles.c < layout.c < ties.c < ties_quant.c < analyze.c. */
 #ifndef OI_ANALYZE_INTERNAL_H
 #define OI_ANALYZE_INTERNAL_H
 
@@ -37,6 +37,9 @@ int oi_const_values(const oi_actx *x, long value, double *out, size_t max, size_
 /* Is this value a constant (initializer or Constant output)? */
 int oi_is_const(const oi_actx *x, long value);
 
+/* A name the exporter made ("onnx::MatMul_374", "/lm_head/..."): only such a tensor is a copy. */
+int oi_exporter_named(const char *name);
+
 /* A float constant's values as float32 (malloc'd; NULL if unreadable or huge). */
 float *oi_const_floats(const oi_actx *x, size_t tensor);
 
@@ -56,6 +59,17 @@ int oi_values_sinusoidal(const oi_tensor *t, const float *v);
 int oi_values_mask(const float *v, uint64_t n);
 int oi_values_binary(const float *v, uint64_t n);
 int oi_values_all(const float *v, uint64_t n, float want);
+/* ---- fixed.c: constants fixed by construction, by their values ---- */
+/* Why a float tensor of these dims (n values) is fixed by construction (a
+ * signal-processing basis, filterbank, selection matrix or filter kernel),
+ * or NULL. */
+const char *oi_values_fixed(const int64_t *dims, int rank, const float *v, uint64_t n);
+/* Named as torch names its buffers ("...buffer...", running statistics). */
+int oi_name_is_buffer(const char *name);
+/* Named as frameworks name parameters: "<module>.weight", PaddlePaddle's
+ * "<layer>.w_0", TensorFlow's ".../ReadVariableOp"; never an exporter's name. */
+int oi_name_is_parameter(const char *name);
+
 /* ORT's dynamic quantization: v = Cast(ConvInteger|MatMulInteger(...)) * Mul(x_scale,
  * w_scale).  The integer layer's node (or -1) and, when the weight's own scale
  * is a constant apart from the input's, that constant's value (else -1). */
@@ -72,8 +86,6 @@ oi_quant_form oi_quant_form_of(const Onnx__NodeProto *n);
 void oi_find_ties(const oi_actx *x, oi_analysis *a);
 /* Roles whose tensors may be stored twice (weights, tables, tokens). */
 int oi_tie_role(oi_role role);
-/* A name the exporter made ("onnx::MatMul_374", "/lm_head/..."): only such a tensor is a copy. */
-int oi_exporter_named(const char *name);
 /* ---- ties_quant.c: the same, where one copy or both are quantized ---- */
 void oi_find_quant_ties(const oi_actx *x, oi_analysis *a);
 

@@ -67,7 +67,7 @@ const char *oi_role_name(oi_role r)
         "none", "weight", "bias", "rnn_W", "rnn_R", "rnn_B", "rnn_P", "norm_scale",
         "norm_bias", "norm_mean", "norm_var", "embedding", "prelu_slope", "position",
         "token", "layer_scale", "rel_pos_bias", "quant_scale", "quant_zero_point",
-        "weight_norm_g", "temperature",
+        "weight_norm_g", "temperature", "affine_scale", "affine_shift", "unrecognized",
     };
     return (size_t)r < sizeof names / sizeof names[0] ? names[r] : "?";
 }
@@ -92,4 +92,9 @@ double oi_act_gain(oi_act a, double param)
         return sqrt(2.0);
     default: return 1.0;
     }
+}
+
+int oi_exporter_named(const char *name)
+{
+    return strncmp(name, "onnx::", 6) == 0 || name[0] == '/' || strstr(name, "::") != NULL;
 }

@@ -114,11 +114,6 @@ static int copy_of(const oi_actx *x, const candidate *s, const candidate *c)
 /* A name the exporter made ("onnx::MatMul_374", "/lm_head/Constant_output_0"),
  * not a parameter's: only such a tensor can be a copy.  Two parameters that
  * merely hold equal values (cloned layers of an untrained model) are not tied. */
-int oi_exporter_named(const char *name)
-{
-    return strncmp(name, "onnx::", 6) == 0 || name[0] == '/' || strstr(name, "::") != NULL;
-}
-
 /* The source of a tie: a parameter-named embedding table if there is one, else
  * the first parameter-named tensor, else the first. */
 static size_t pick_source(const oi_actx *x, const oi_analysis *a, const candidate *c, size_t n)

@@ -107,7 +107,7 @@ oi_status oi_job_summarize(const oi_job *j, oi_summary *sum, oi_error *err)
     sum->tensors = n;
     for (size_t i = 0; s == OI_OK && i < n; i++) {
         const oi_decision *d = oi_plan_get(j->plan, i);
-        sum->learned += oi_analysis_get(j->analysis, i)->role != OI_ROLE_NONE;
+        sum->learned += oi_plan_role(oi_analysis_get(j->analysis, i), d) != OI_ROLE_NONE;
         if (d->kind == OI_FILL_NONE) {
             oi_report_reason_kind(d->reason, kinds + i * 160, 160);
             left[i] = kinds + i * 160;

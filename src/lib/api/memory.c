@@ -172,7 +172,7 @@ static int entry_fill(plan_entry *e, const oi_tensor *t, const oi_weight *w, con
     e->pub.fan_out = w->fan_out > 0 ? (uint64_t)w->fan_out : 0;
     e->pub.gain = d->kind == OI_FILL_NONE ? 0 : d->gain;
     int weight = w->role == OI_ROLE_WEIGHT;
-    const char *src[6] = {t->name, t->scope, oi_role_name(w->role),
+    const char *src[6] = {t->name, t->scope, oi_role_name(oi_plan_role(w, d)),
                           d->kind == OI_FILL_NONE ? "none" : d->scheme,
                           d->kind == OI_FILL_NONE ? d->reason : "",
                           weight ? oi_act_name(w->act) : ""};

@@ -58,6 +58,12 @@ static int other_parameter(oi_decision *d, const oi_weight *w, const oi_policy *
             d->scheme = "trunc_normal(0.02) per distinct value";
         }
         return 1;
+    case OI_ROLE_AFFINE_SCALE:
+        constant(d, 1, "ones (learnable affine scale)");
+        return 1;
+    case OI_ROLE_AFFINE_SHIFT:
+        constant(d, 0, "zeros (learnable affine shift)");
+        return 1;
     case OI_ROLE_LAYER_SCALE:
         if (w->scalar_scale)
             constant(d, 0, "zeros (ReZero)");
@@ -247,6 +253,11 @@ static void decide_preset(oi_decision *d, const oi_weight *w, const oi_tensor *t
     if (w->role == OI_ROLE_TEMPERATURE) {
         untouched(d, "learned temperature (its exp scales computed values): no init "
                      "convention, kept; a rule with \"role\": \"temperature\" sets one");
+        return;
+    }
+    if (w->role == OI_ROLE_UNRECOGNIZED) {
+        untouched(d, "looks learned (parameter-named), but no layer the analysis knows uses it: "
+                     "kept; a rule with \"role\": \"unrecognized\" sets one");
         return;
     }
     if (w->role == OI_ROLE_WN_GAIN) {   /* every preset: g = ||v||, so v / ||v|| * g = v */
@@ -449,6 +460,14 @@ static void decide(const oi_weight *w, const oi_tensor *t, const oi_policy *p, o
         untouched(d, "declared only, as the data operand of a layer");
         return;
     }
+    oi_weight forced;
+    if (w->role == OI_ROLE_NONE && w->fixed_role != OI_ROLE_NONE) {
+        /* fixed by its values or name: kept unless a rule names it */
+        forced = *w;
+        forced.role = w->fixed_role;
+        if (oi_rules_match(p->rules, t, &forced))
+            w = &forced;
+    }
     const char *why = w->role == OI_ROLE_NONE ? w->reason
                       : t->storage == OI_STORE_NONE && !p->materialize
                           ? "declared without data (--materialize creates it)"
@@ -564,6 +583,11 @@ oi_status oi_plan_build(oi_model *model, const oi_analysis *analysis, const oi_p
     }
     *out = plan;
     return OI_OK;
+}
+
+oi_role oi_plan_role(const oi_weight *w, const oi_decision *d)
+{
+    return w->role != OI_ROLE_NONE || d->kind == OI_FILL_NONE ? w->role : w->fixed_role;
 }
 
 void oi_plan_free(oi_plan *plan)

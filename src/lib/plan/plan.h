@@ -108,6 +108,9 @@ size_t oi_plan_signal_layers(const oi_plan *plan);
 /* What a user should know about the model as a whole: that signal-preserving
  * gains were chosen, or the analysis's warning, or "". */
 const char *oi_plan_warning(const oi_plan *plan, const oi_analysis *analysis);
+/* The role a tensor is written as: the analysis's, or for a tensor kept as
+ * fixed by construction the role of its place when a rule forced it. */
+oi_role oi_plan_role(const oi_weight *w, const oi_decision *d);
 /* E[x] and E[x^2] of the values a decision draws; 0 if not known from the
  * decision alone (kept, copied, derived). */
 int oi_decision_moments(const oi_decision *d, double *mean, double *msq);

@@ -143,7 +143,7 @@ static json_object *tensor_json(const oi_tensor *t, const oi_weight *w, const oi
     json_object_object_add(o, "scope", oi_json_string(t->scope));
     json_object_object_add(o, "op", oi_json_string(w->op));
     json_object_object_add(o, "layer", oi_json_string(w->layer));
-    json_object_object_add(o, "role", oi_json_string(oi_role_name(w->role)));
+    json_object_object_add(o, "role", oi_json_string(oi_role_name(oi_plan_role(w, d))));
     json_object_object_add(o, "dtype", oi_json_string(oi_dtype_name(t->dtype)));
     json_object_object_add(o, "shape", dims_json(t));
     json_object_object_add(o, "fan_in", json_object_new_int64(w->fan_in));
@@ -181,7 +181,8 @@ json_object *oi_report_plan_json(oi_model *m, const oi_analysis *a, const oi_pla
         const oi_tensor *t = oi_model_tensor(m, i);
         const oi_weight *w = oi_analysis_get(a, i);
         const oi_decision *d = oi_plan_get(p, i);
-        if (w->role == OI_ROLE_NONE || d->kind == OI_FILL_NONE) {
+        oi_role role_as = oi_plan_role(w, d);
+        if (role_as == OI_ROLE_NONE || d->kind == OI_FILL_NONE) {
             json_object *o = json_object_new_object();
             json_object_object_add(o, "name", oi_json_string(t->name));
             json_object_object_add(o, "where", oi_json_string(t->kind));
@@ -189,13 +190,13 @@ json_object *oi_report_plan_json(oi_model *m, const oi_analysis *a, const oi_pla
             json_object_object_add(o, "dtype", oi_json_string(oi_dtype_name(t->dtype)));
             json_object_object_add(o, "shape", dims_json(t));
             json_object_object_add(o, "reason", oi_json_string(d->reason));
-            json_object_object_add(o, "learned", json_object_new_boolean(w->role != OI_ROLE_NONE));
+            json_object_object_add(o, "learned", json_object_new_boolean(role_as != OI_ROLE_NONE));
             json_object_array_add(left, o);
             continue;
         }
         json_object_array_add(tensors, tensor_json(t, w, d));
         json_object *c;
-        const char *role = oi_role_name(w->role);
+        const char *role = oi_role_name(role_as);
         int64_t k = json_object_object_get_ex(by_role, role, &c) ? json_object_get_int64(c) : 0;
         json_object_object_add(by_role, role, json_object_new_int64(k + 1));
         k = json_object_object_get_ex(by_scheme, d->scheme, &c) ? json_object_get_int64(c) : 0;
@@ -207,7 +208,7 @@ json_object *oi_report_plan_json(oi_model *m, const oi_analysis *a, const oi_pla
     json_object_object_add(summary, "untouched", json_object_new_int64((int64_t)json_object_array_length(left)));
     int64_t learned = 0;
     for (size_t i = 0; i < oi_model_tensor_count(m); i++)
-        learned += oi_analysis_get(a, i)->role != OI_ROLE_NONE;
+        learned += oi_plan_role(oi_analysis_get(a, i), oi_plan_get(p, i)) != OI_ROLE_NONE;
     json_object_object_add(summary, "learned", json_object_new_int64(learned));
     if (*oi_plan_warning(p, a))
         json_object_object_add(summary, "warning", oi_json_string(oi_plan_warning(p, a)));

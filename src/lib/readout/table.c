@@ -20,7 +20,7 @@ static void weight_row(FILE *out, const oi_tensor *t, const oi_weight *w, const 
     oi_format_numbers(d, nums, sizeof nums);
     snprintf(op, sizeof op, "%s%s%s", w->op, *w->via ? " via " : "", w->via);
     fprintf(out, "%-40s %-32s %-18s %-13s %-8s %-16s %7lld %7lld %-11s %6.4f  %s %s\n", name,
-            module, op, oi_role_name(w->role), oi_dtype_name(t->dtype), shape,
+            module, op, oi_role_name(oi_plan_role(w, d)), oi_dtype_name(t->dtype), shape,
             (long long)w->fan_in, (long long)w->fan_out,
             w->role == OI_ROLE_WEIGHT ? oi_act_name(w->act) : "-", d->gain ? d->gain : 1.0,
             d->scheme, nums);
@@ -60,9 +60,10 @@ void oi_report_plan_table(FILE *out, oi_model *m, const oi_analysis *a, const oi
     for (size_t i = 0; i < n; i++) {
         const oi_weight *w = oi_analysis_get(a, i);
         const oi_decision *d = oi_plan_get(p, i);
-        learned += w->role != OI_ROLE_NONE;
-        if (w->role != OI_ROLE_NONE && d->kind != OI_FILL_NONE) {
-            counts[w->role]++;
+        oi_role role = oi_plan_role(w, d);
+        learned += role != OI_ROLE_NONE;
+        if (role != OI_ROLE_NONE && d->kind != OI_FILL_NONE) {
+            counts[role]++;
             done++;
             weight_row(out, oi_model_tensor(m, i), w, d);
         }
@@ -74,7 +75,8 @@ void oi_report_plan_table(FILE *out, oi_model *m, const oi_analysis *a, const oi
                 left_row(out, oi_model_tensor(m, i), oi_plan_get(p, i)->reason);
     }
     for (size_t i = 0; kinds && i < n; i++)
-        if (oi_analysis_get(a, i)->role == OI_ROLE_NONE && (kinds[i] = malloc(192))) {
+        if (oi_plan_role(oi_analysis_get(a, i), oi_plan_get(p, i)) == OI_ROLE_NONE &&
+            (kinds[i] = malloc(192))) {
             oi_format_reason_kind(oi_plan_get(p, i)->reason, kinds[i], 192);
             kept++;
         }
@@ -83,7 +85,7 @@ void oi_report_plan_table(FILE *out, oi_model *m, const oi_analysis *a, const oi
                 kept == 1 ? "" : "s");
         if (all) {
             for (size_t i = 0; i < n; i++)
-                if (oi_analysis_get(a, i)->role == OI_ROLE_NONE)
+                if (oi_plan_role(oi_analysis_get(a, i), oi_plan_get(p, i)) == OI_ROLE_NONE)
                     left_row(out, oi_model_tensor(m, i), oi_plan_get(p, i)->reason);
         } else if (kinds) {
             kept_groups(out, kinds, n);
