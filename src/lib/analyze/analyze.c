@@ -222,6 +222,28 @@ static const char *fixed_by_value(const oi_actx *x, size_t ti)
     return why;
 }
 
+static int by_float_value(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* At most half as many distinct values as entries, but more than one: a
+ * table gathered or expanded by constant indices and folded. */
+static int repeated_values(const float *v, uint64_t n)
+{
+    float *s = n >= 8 ? malloc(n * sizeof *s) : NULL;
+    if (!s)
+        return 0;
+    memcpy(s, v, n * sizeof *s);
+    qsort(s, n, sizeof *s, by_float_value);
+    uint64_t distinct = 1;
+    for (uint64_t i = 1; i < n; i++)
+        distinct += by_float_value(&s[i - 1], &s[i]) != 0;
+    free(s);
+    return distinct >= 2 && distinct * 2 <= n;
+}
+
 /* What the values and names say, for the roles found by structure: signal
  * front ends, filterbanks and kernels are fixed by construction; sinusoidal
  * tables and rotary caches are buffers; an additive mask is no bias. */
@@ -247,6 +269,8 @@ static void check_values(const oi_actx *x, size_t ti, oi_weight *w)
     float *v = oi_const_floats(x, ti);
     if (!v)
         return;
+    if ((w->role == OI_ROLE_POSITION || w->role == OI_ROLE_TOKEN) && repeated_values(v, t->n_elems))
+        w->folded = 1;   /* gathered or expanded, then folded: equal entries stay equal */
     if (w->role != OI_ROLE_LAYER_SCALE && oi_values_mask(v, t->n_elems))
         why = "attention mask (only 0 and large negative values): kept";
     else if (oi_values_sinusoidal(t, v))

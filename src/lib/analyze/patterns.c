@@ -97,7 +97,9 @@ static int norm_denominator(const oi_actx *x, long v, int depth)
         return 0;
     if (oi_op_is(n, "ReduceMean") || oi_op_is(n, "ReduceSumSquare") || oi_op_is(n, "ReduceL2"))
         return 1;
-    static const char *const steps[] = {"Sqrt", "Reciprocal", "Cast", "Identity", NULL};
+    /* Transpose, Reshape: where ORT's transpose optimizer moved a layout change */
+    static const char *const steps[] = {"Sqrt", "Reciprocal", "Cast", "Identity", "Transpose",
+                                        "Reshape", "Squeeze", "Unsqueeze", NULL};
     if (oi_op_in(n, steps))
         return norm_denominator(x, in(x, node, 0), depth + 1);
     if (oi_op_is(n, "Pow"))   /* (.)^0.5 or (.)^-0.5 */
@@ -201,15 +203,23 @@ static int is_ancestor(const oi_actx *x, long anc, long v)
  * shift by a constant (GRN's gamma·x + beta + x)? */
 static int joins_residual(const oi_actx *x, long out, long branch, int hops)
 {
+    /* layout ops ORT's optimizer may move after the scale (a Transpose) */
+    static const char *const layout[] = {"Transpose", "Reshape", "Identity", "Cast", "Dropout",
+                                         NULL};
     const oi_value *ov = oi_graph_value(x->graph, (size_t)out);
     for (size_t u = 0; u < ov->n_uses; u++) {
         size_t add = ov->uses[u].node;
-        if (!oi_op_is(oi_graph_node(x->graph, add)->proto, "Add"))
+        const Onnx__NodeProto *n = oi_graph_node(x->graph, add)->proto;
+        long moved = oi_graph_output_value(x->graph, add, 0);
+        if (oi_op_in(n, layout) && ov->uses[u].slot == 0 && moved >= 0 && hops < 2 &&
+            joins_residual(x, moved, branch, hops + 1))
+            return 1;
+        if (!oi_op_is(n, "Add"))
             continue;
         long skip = in(x, add, 1 - (ov->uses[u].slot & 1)), next = oi_graph_output_value(x->graph, add, 0);
         if (skip >= 0 && !oi_is_const_derived(x, skip) && is_ancestor(x, skip, branch))
             return 1;
-        if (skip >= 0 && oi_is_const_derived(x, skip) && next >= 0 && hops < 1 &&
+        if (skip >= 0 && oi_is_const_derived(x, skip) && next >= 0 && hops < 2 &&
             joins_residual(x, next, branch, hops + 1))
             return 1;
     }
@@ -257,7 +267,7 @@ static int is_qk_product(const oi_actx *x, long v, int depth)
     const Onnx__NodeProto *n = producer(x, v, &node);
     if (!n || depth > 3)
         return 0;
-    if (oi_op_is(n, "MatMul"))
+    if (oi_op_is(n, "MatMul") || oi_op_is(n, "FusedMatMul"))   /* ORT folds the scale into alpha */
         return !oi_is_const_derived(x, in(x, node, 0)) && !oi_is_const_derived(x, in(x, node, 1));
     static const char *const scale[] = {"Mul", "Div", NULL};
     static const char *const through[] = {"Reshape", "Cast", "Identity", "Add", NULL};
@@ -414,14 +424,15 @@ int oi_values_sinusoidal(const oi_tensor *t, const float *v)
     return rows > 0 && sinusoid_columns(v, rows, cols);
 }
 
-/* Only 0 and large negative values (or -inf): an additive attention mask. */
+/* Only 0 and strongly negative values (Swin -100, -1e4, -inf): an additive
+ * attention mask; a learned bias has values of both signs, all small. */
 int oi_values_mask(const float *v, uint64_t n)
 {
     int negative = 0;
     for (uint64_t i = 0; i < n; i++) {
         if (v[i] == 0.0f)
             continue;
-        if (!(v[i] <= -1e4f))
+        if (!(v[i] <= -10.0f))
             return 0;
         negative = 1;
     }

@@ -103,7 +103,7 @@ static int norm_role(const Onnx__NodeProto *n, size_t slot, oi_weight *w)
         {"GroupNormalization", 1, 2, -1, -1, -1},
         {"SimplifiedLayerNormalization", 1, -1, -1, -1, -1},
         {"SkipLayerNormalization", 2, 3, 4, -1, -1},
-        {"SkipSimplifiedLayerNormalization", 2, 3, -1, -1, -1},
+        {"SkipSimplifiedLayerNormalization", 2, -1, 3, -1, -1},   /* input, skip, gamma, bias */
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         if (!oi_op_is(n, t[i].op))
@@ -414,6 +414,13 @@ static int use_norm(const oi_actx *x, const Onnx__NodeProto *n, size_t node, siz
         snprintf(w->reason, sizeof w->reason, "exporter's unit %s inside a decomposed GroupNorm",
                  slot == 1 ? "scale" : "shift");
         return 0;
+    }
+    static const char *const skips[] = {"SkipLayerNormalization",
+                                        "SkipSimplifiedLayerNormalization", NULL};
+    if (oi_op_in(n, skips) && slot <= 1) {   /* ORT's fused Add: a constant added to the stream */
+        long other = oi_graph_input_value(x->graph, node, 1 - slot);
+        return other >= 0 && !oi_is_const_derived(x, other) && non1_axes(w) >= 2 &&
+               set_role(w, OI_ROLE_POSITION);
     }
     return norm_role(n, slot, w);
 }

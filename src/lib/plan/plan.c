@@ -50,6 +50,10 @@ static int other_parameter(oi_decision *d, const oi_weight *w, const oi_policy *
     switch (w->role) {
     case OI_ROLE_POSITION: case OI_ROLE_TOKEN:
         trunc_normal(d, 0.02, "trunc_normal(0.02)");
+        if (w->folded) {   /* gathered or expanded, then folded */
+            d->kind = OI_FILL_DISTINCT;
+            d->scheme = "trunc_normal(0.02) per distinct value";
+        }
         return 1;
     case OI_ROLE_REL_POS_BIAS:
         trunc_normal(d, 0.02, "trunc_normal(0.02)");
