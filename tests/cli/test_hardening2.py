@@ -272,6 +272,40 @@ class Hardening(unittest.TestCase):
         self.assertEqual(digest(self.p("a.onnx")), before)
         self.assertFalse(os.path.exists(self.p("out")))   # refused before any work
 
+    def test_special_file_targets_refused_with_or_without_force(self):
+        """A FIFO, a socket, a character device and a link to one are never
+        replaced by a regular file, as the model output or the report."""
+        import socket
+        src = os.path.join(GOOD, "mlp.onnx")
+        fifo, sock, link = self.p("fifo"), self.p("sock"), self.p("device-link")
+        os.mkfifo(fifo)
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(sock)
+        targets = [fifo, sock]
+        if os.geteuid() == 0:   # a null device of our own: never the machine's /dev/null
+            device = self.p("null")
+            os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+            os.symlink(device, link)
+            targets += [device, link]
+        else:
+            os.symlink(fifo, link)
+            targets.append(link)
+        try:
+            for target in targets:
+                for force in ((), ("-f",)):
+                    with self.subTest(target=target, force=force):
+                        before = os.lstat(target)
+                        r = run(*force, src, "-o", target)
+                        self.assertEqual(r.returncode, 1, r.stderr)   # as "already exists"
+                        self.assertIn("not a regular file", r.stderr)
+                        r = run(*force, src, "-o", self.p("ok.onnx"), "--report", target)
+                        self.assertNotEqual(r.returncode, 0, r.stderr)
+                        self.assertFalse(os.path.exists(self.p("ok.onnx")))
+                        after = os.lstat(target)
+                        self.assertEqual((before.st_ino, before.st_mode), (after.st_ino, after.st_mode))
+        finally:
+            s.close()
+
     def test_in_place_keeps_mode(self):
         shutil.copy(os.path.join(GOOD, "mlp.onnx"), self.p("m.onnx"))
         os.chmod(self.p("m.onnx"), 0o600)

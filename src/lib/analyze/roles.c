@@ -455,6 +455,44 @@ static int use_nbits(const oi_actx *x, const Onnx__NodeProto *n, size_t node, si
     return slot == 5 && set_role(w, OI_ROLE_BIAS);
 }
 
+/* com.microsoft ops ONNX Runtime's optimizers emit, by slot: biases fused into
+ * an activation or Add, EmbedLayerNormalization's tables and norm, and the
+ * cos/sin caches of rotary ops (fixed: role NONE). */
+static const struct {
+    const char *op;
+    size_t slot;
+    oi_role role;
+} fused_slots[] = {
+    {"BiasGelu", 1, OI_ROLE_BIAS}, {"FastGelu", 1, OI_ROLE_BIAS}, {"BiasAdd", 1, OI_ROLE_BIAS},
+    {"EmbedLayerNormalization", 2, OI_ROLE_EMBEDDING},
+    {"EmbedLayerNormalization", 3, OI_ROLE_POSITION},
+    {"EmbedLayerNormalization", 4, OI_ROLE_EMBEDDING},
+    {"EmbedLayerNormalization", 5, OI_ROLE_NORM_SCALE},
+    {"EmbedLayerNormalization", 6, OI_ROLE_NORM_BIAS},
+    {"RotaryEmbedding", 2, OI_ROLE_NONE}, {"RotaryEmbedding", 3, OI_ROLE_NONE},
+    {"GroupQueryAttention", 7, OI_ROLE_NONE}, {"GroupQueryAttention", 8, OI_ROLE_NONE},
+};
+
+static int use_fused(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
+                     oi_weight *w)
+{
+    (void)x, (void)node;
+    for (size_t i = 0; i < sizeof fused_slots / sizeof *fused_slots; i++) {
+        if (!oi_op_is(n, fused_slots[i].op) || fused_slots[i].slot != slot)
+            continue;
+        if (fused_slots[i].role == OI_ROLE_NONE) {
+            w->fixed_kind = 2;
+            snprintf(w->reason, sizeof w->reason, "rotary cos/sin cache of %s: a buffer, kept",
+                     n->op_type);
+            return 0;
+        }
+        if (fused_slots[i].role == OI_ROLE_EMBEDDING && non1_axes(w) != 2)
+            return 0;
+        return set_role(w, fused_slots[i].role);
+    }
+    return 0;
+}
+
 static const struct {
     const char *op;
     use_fn classify;
@@ -462,7 +500,8 @@ static const struct {
     {"ConvInteger", use_qconv}, {"QLinearConv", use_qconv},
     {"MatMulInteger", use_qmatmul}, {"QLinearMatMul", use_qmatmul},
     {"MatMulNBits", use_nbits},
-    {"Conv", use_conv}, {"FusedConv", use_conv}, {"ConvTranspose", use_conv},
+    {"Conv", use_conv}, {"FusedConv", use_conv}, {"NhwcConv", use_conv},
+    {"ConvTranspose", use_conv},
     {"Gemm", use_gemm}, {"FusedGemm", use_gemm},
     {"MatMul", use_matmul}, {"FusedMatMul", use_matmul},
     {"Add", use_add}, {"Mul", use_mul},
@@ -476,6 +515,9 @@ static const struct {
     {"LayerNormalization", use_norm}, {"GroupNormalization", use_norm},
     {"SimplifiedLayerNormalization", use_norm}, {"SkipLayerNormalization", use_norm},
     {"SkipSimplifiedLayerNormalization", use_norm},
+    {"BiasGelu", use_fused}, {"FastGelu", use_fused}, {"BiasAdd", use_fused},
+    {"EmbedLayerNormalization", use_fused}, {"RotaryEmbedding", use_fused},
+    {"GroupQueryAttention", use_fused},
 };
 
 int oi_classify_use(const oi_actx *x, size_t node, size_t slot, oi_weight *w)

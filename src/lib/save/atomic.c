@@ -21,6 +21,19 @@ oi_status oi_save_check_target(const char *path, const char *input, int overwrit
     }
     if (S_ISDIR(out.st_mode))
         return oi_fail(err, OI_ERR_UNSAFE, "%s: output is a directory", path);
+    /* A device, FIFO or socket is never replaced by a file (-f -o /dev/null as
+     * root would replace the real one), nor is a link to one. */
+    struct stat target = out;
+    if (S_ISLNK(out.st_mode) && stat(path, &target) < 0)
+        target.st_mode = S_IFREG;   /* a dangling link: replacing it loses nothing special */
+    if (!S_ISREG(target.st_mode) && !S_ISLNK(target.st_mode))
+        return oi_fail(err, OI_ERR_UNSAFE, "%s: output is %s, not a regular file (refused, "
+                       "with or without overwriting)", path,
+                       S_ISDIR(target.st_mode)                             ? "a link to a directory"
+                       : S_ISCHR(target.st_mode) || S_ISBLK(target.st_mode) ? "a device"
+                       : S_ISFIFO(target.st_mode)                          ? "a FIFO"
+                       : S_ISSOCK(target.st_mode)                          ? "a socket"
+                                                                           : "a special file");
     struct stat in;
     if (input && stat(input, &in) == 0 && stat(path, &out) == 0 && in.st_dev == out.st_dev &&
         in.st_ino == out.st_ino && !allow_same)

@@ -1,0 +1,102 @@
+#!/usr/bin/python3
+"""The weight-carrying ops ONNX Runtime's optimizers emit (com.microsoft),
+each in a hand-built graph: every learned tensor gets its role, the rotary
+caches and masks stay.  (The ORT-optimized zoo, scored against torch, is in
+test_zoo.)
+
+Run by `meson test` with OI_BIN in the environment."""
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+import numpy as np
+import onnx
+from onnx import TensorProto as T
+from onnx import helper, numpy_helper
+
+BIN = os.environ["OI_BIN"]
+RNG = np.random.default_rng(7)
+MS = "com.microsoft"
+
+
+def w(*shape):
+    return RNG.standard_normal(shape).astype(np.float32) * 0.05
+
+
+def model(nodes, inits, inputs, outputs):
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(n, e, s) for n, e, s in inputs],
+                          [helper.make_tensor_value_info(n, T.FLOAT, None) for n in outputs],
+                          [numpy_helper.from_array(v, k) for k, v in inits.items()])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(MS, 1)])
+
+
+class FusedOps(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="oifused-")
+
+    def roles(self, m):
+        path = os.path.join(self.tmp, "m.onnx")
+        onnx.save(m, path)
+        r = subprocess.run([BIN, "plan", "--json", path], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        roles = {t["name"]: t["role"] for t in doc["tensors"]}
+        roles.update({t["name"]: "kept: " + t["reason"] for t in doc["untouched"]})
+        return roles
+
+    def test_embed_layer_normalization(self):
+        inits = {"word": w(100, 16), "pos": w(32, 16), "seg": w(2, 16), "gamma": 1 + w(16),
+                 "beta": w(16)}
+        node = helper.make_node("EmbedLayerNormalization", ["ids", "segs", "word", "pos", "seg",
+                                                           "gamma", "beta"], ["y", "mask_index"],
+                                domain=MS, epsilon=1e-12)
+        roles = self.roles(model([node], inits, [("ids", T.INT32, [1, 8]), ("segs", T.INT32, [1, 8])],
+                                 ["y"]))
+        self.assertEqual([roles[k] for k in ("word", "pos", "seg", "gamma", "beta")],
+                         ["embedding", "position", "embedding", "norm_scale", "norm_bias"])
+
+    def test_fused_biases_and_layers(self):
+        inits = {"fc.weight": w(16, 32), "fc.bias": w(32), "fc2.weight": w(32, 16), "fc2.bias": w(16),
+                 "conv.weight": w(8, 4, 3, 3), "skip.gamma": 1 + w(16), "skip.bias": w(16),
+                 "out.weight": w(16, 16), "out.bias": w(16)}
+        nodes = [helper.make_node("MatMul", ["x", "fc.weight"], ["h"]),
+                 helper.make_node("BiasGelu", ["h", "fc.bias"], ["g"], domain=MS),
+                 helper.make_node("MatMul", ["g", "fc2.weight"], ["h2"]),
+                 helper.make_node("SkipSimplifiedLayerNormalization", ["h2", "x", "skip.gamma", "skip.bias"],
+                                  ["n"], domain=MS),
+                 helper.make_node("MatMul", ["n", "out.weight"], ["o"]),
+                 helper.make_node("FastGelu", ["o", "out.bias"], ["y"], domain=MS),
+                 helper.make_node("NhwcConv", ["img", "conv.weight"], ["c"], domain=MS),
+                 helper.make_node("BiasAdd", ["y", "fc2.bias", "x"], ["y2"], domain=MS)]
+        roles = self.roles(model(nodes, inits, [("x", T.FLOAT, [1, 4, 16]), ("img", T.FLOAT, [1, 8, 8, 4])],
+                                 ["y2", "c"]))
+        for k in ("fc.bias", "out.bias", "skip.bias", "fc2.bias"):
+            self.assertEqual(roles[k], "bias", k)
+        self.assertEqual(roles["skip.gamma"], "norm_scale")
+        self.assertEqual(roles["conv.weight"], "weight")
+        self.assertEqual(roles["fc.weight"], "weight")
+
+    def test_rotary_caches_and_fused_logits_mask_are_kept(self):
+        pos = np.arange(32)[:, None] * (1.0 / 10000 ** (np.arange(0, 8, 2) / 8))[None, :]
+        inits = {"cos_cache": np.cos(pos).astype(np.float32), "sin_cache": np.sin(pos).astype(np.float32),
+                 "mask": np.where(np.tril(np.ones((4, 4))) > 0, 0, -100).astype(np.float32)[None, None],
+                 "rel.bias": w(1, 2, 4, 4)}
+        nodes = [helper.make_node("RotaryEmbedding", ["q", "pos_ids", "cos_cache", "sin_cache"], ["qr"],
+                                  domain=MS),
+                 helper.make_node("FusedMatMul", ["qr", "k"], ["s"], domain=MS, transB=1, alpha=0.25),
+                 helper.make_node("Add", ["s", "mask"], ["sm"]),
+                 helper.make_node("Add", ["sm", "rel.bias"], ["sb"]),
+                 helper.make_node("Softmax", ["sb"], ["y"], axis=-1)]
+        roles = self.roles(model(nodes, inits, [("q", T.FLOAT, [1, 2, 4, 8]), ("k", T.FLOAT, [1, 2, 4, 8]),
+                                                ("pos_ids", T.INT64, [1, 4])], ["y"]))
+        self.assertIn("rotary", roles["cos_cache"])
+        self.assertIn("rotary", roles["sin_cache"])
+        self.assertIn("attention mask", roles["mask"])
+        self.assertEqual(roles["rel.bias"], "rel_pos_bias")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
