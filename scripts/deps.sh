@@ -10,7 +10,7 @@ PKGS=(
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev
   libjson-c-dev liblapacke-dev libopenblas-dev librandom123-dev nettle-dev
   # tests, sanitizers, fuzzing, memcheck
-  libcunit1-dev python3-onnx python3-numpy python3-scipy python3-torch python3-torchvision
+  libcunit1-dev python3-onnx python3-numpy python3-scipy python3-torch python3-torchvision python3-torchaudio
   clang libclang-rt-14-dev valgrind parallel strace time
 )
 command -v node >/dev/null && command -v npm >/dev/null || PKGS+=(nodejs npm)   # ORT tests

@@ -343,6 +343,74 @@ class FixedByConstruction(unittest.TestCase):
 
 
 
+class TorchaudioConstructions(unittest.TestCase):
+    """torchaudio's own filterbanks, DCT and windows (not numpy replicas) as
+    buffers of a keyword-spotting net, exported by torch three ways; every
+    buffer is found by value among the initializers and kept, every
+    parameter reset."""
+
+    def test_exported_buffers_kept_parameters_reset(self):
+        import torch
+        import torchaudio.functional as AF
+        import warnings
+        warnings.filterwarnings("ignore")
+
+        class KWS(torch.nn.Module):
+            def __init__(self, window, mel_scale, norm):
+                super().__init__()
+                n_fft, hop = 400, 160
+                win = window(n_fft)
+                k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)[:, None]
+                n = torch.arange(n_fft, dtype=torch.float64)[None, :]
+                self.register_buffer("dft_real", (win * torch.cos(2 * np.pi * k * n / n_fft)).float()[:, None])
+                self.register_buffer("dft_imag", (-win * torch.sin(2 * np.pi * k * n / n_fft)).float()[:, None])
+                self.register_buffer("fb", AF.melscale_fbanks(n_fft // 2 + 1, 0.0, 8000.0, 40, 16000,
+                                                              norm=norm, mel_scale=mel_scale))
+                self.register_buffer("dct", AF.create_dct(13, 40, "ortho"))
+                self.hop = hop
+                self.conv = torch.nn.Conv1d(13, 32, 3, padding=1)
+                self.fc = torch.nn.Linear(32, 10)
+
+            def forward(self, x):
+                re = torch.nn.functional.conv1d(x, self.dft_real, stride=self.hop)
+                im = torch.nn.functional.conv1d(x, self.dft_imag, stride=self.hop)
+                mel = torch.matmul((re * re + im * im).transpose(1, 2), self.fb)
+                mfcc = torch.matmul(torch.log(mel + 1e-6), self.dct).transpose(1, 2)
+                return self.fc(torch.relu(self.conv(mfcc)).mean(-1))
+
+        tmp = tempfile.mkdtemp(prefix="oitaudio-")
+        for window, mel_scale, norm in ((torch.hann_window, "htk", None),
+                                        (torch.hamming_window, "slaney", "slaney"),
+                                        (torch.blackman_window, "htk", None)):
+            m = KWS(window, mel_scale, norm).eval()
+            buffers = {n: b.numpy() for n, b in m.named_buffers()}
+            params = {n: p.detach().numpy() for n, p in m.named_parameters()}
+            for opset, fold in ((14, False), (14, True), (17, True)):
+                with self.subTest(window=window.__name__, opset=opset, fold=fold):
+                    path = os.path.join(tmp, "kws.onnx")
+                    torch.onnx.export(m, (torch.randn(1, 1, 16000),), path, opset_version=opset,
+                                      do_constant_folding=fold)
+                    out = os.path.join(tmp, "out.onnx")
+                    r = subprocess.run([BIN, "-q", "-f", path, "-o", out], capture_output=True, text=True)
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    before = {t.name: numpy_helper.to_array(t) for t in onnx.load(path).graph.initializer}
+                    after = {t.name: numpy_helper.to_array(t) for t in onnx.load(out).graph.initializer}
+
+                    def find(v):
+                        for k, b in before.items():
+                            if b.shape == v.shape and np.array_equal(b, v):
+                                return k
+                            if b.ndim == 2 and b.T.shape == v.shape and np.array_equal(b.T, v):
+                                return k
+                        self.fail("not found by value among the initializers")
+                    for n, v in buffers.items():
+                        k = find(v)
+                        self.assertTrue(np.array_equal(before[k], after[k]), "buffer %s (%s) changed" % (n, k))
+                    for n, v in params.items():
+                        k = find(v)
+                        self.assertFalse(np.array_equal(before[k], after[k]), "parameter %s (%s) kept" % (n, k))
+
+
 def affine_block_model():
     """PP-LCNet-style learnable affine blocks: y = conv(x) * s + b with
     parameter-named [1] scale (1) and shift (0), trained-looking values; a

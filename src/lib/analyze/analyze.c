@@ -244,6 +244,26 @@ static int repeated_values(const float *v, uint64_t n)
     return distinct >= 2 && distinct * 2 <= n;
 }
 
+/* A MatMul operand [B, ...] whose B > 1 slices are all equal: a learned
+ * table repeated to the batch, then folded (learned queries).  A weight
+ * broadcast over a batch is stored once, never B times. */
+static int batch_repeated(const oi_actx *x, size_t ti, const oi_weight *w)
+{
+    const oi_tensor *t = oi_model_tensor(x->model, ti);
+    if (w->role != OI_ROLE_WEIGHT || t->proto->n_dims < 3 || t->proto->dims[0] < 2 ||
+        (strcmp(w->op, "MatMul") != 0 && strcmp(w->op, "FusedMatMul") != 0))
+        return 0;
+    float *v = oi_const_floats(x, ti);
+    if (!v)
+        return 0;
+    uint64_t slice = t->n_elems / (uint64_t)t->proto->dims[0];
+    int same = slice > 0;
+    for (uint64_t i = slice; same && i < t->n_elems; i++)
+        same = memcmp(&v[i], &v[i % slice], sizeof *v) == 0;
+    free(v);
+    return same;
+}
+
 /* What the values and names say, for the roles found by structure: signal
  * front ends, filterbanks and kernels are fixed by construction; sinusoidal
  * tables and rotary caches are buffers; an additive mask is no bias. */
@@ -263,13 +283,27 @@ static void check_values(const oi_actx *x, size_t ti, oi_weight *w)
         keep_fixed(w, why);
         return;
     }
+    if (batch_repeated(x, ti, w)) {
+        w->role = OI_ROLE_TOKEN;
+        w->folded = 1;
+        return;
+    }
     if (w->role != OI_ROLE_POSITION && w->role != OI_ROLE_TOKEN && w->role != OI_ROLE_EMBEDDING &&
         w->role != OI_ROLE_REL_POS_BIAS && w->role != OI_ROLE_LAYER_SCALE)
         return;
     float *v = oi_const_floats(x, ti);
     if (!v)
         return;
-    if ((w->role == OI_ROLE_POSITION || w->role == OI_ROLE_TOKEN) && repeated_values(v, t->n_elems))
+    int repeated = repeated_values(v, t->n_elems);
+    if (w->folded == OI_FOLDED_IF_REPEATED && !repeated) {
+        w->role = OI_ROLE_NONE;
+        w->folded = 0;
+        snprintf(w->reason, sizeof w->reason, "constant %s puts in place of computed values, "
+                 "not a repeated token: kept", w->op);
+        free(v);
+        return;
+    }
+    if ((w->role == OI_ROLE_POSITION || w->role == OI_ROLE_TOKEN) && repeated)
         w->folded = 1;   /* gathered or expanded, then folded: equal entries stay equal */
     if (w->role != OI_ROLE_LAYER_SCALE && oi_values_mask(v, t->n_elems))
         why = "attention mask (only 0 and large negative values): kept";

@@ -114,7 +114,7 @@ typedef struct oi_weight {
     long norm_of;             /* WN_GAIN: catalogue index of the direction v (-1: none) */
     int tied_transposed;      /* ... as its 2-D transpose */
     int input_normalized;     /* WEIGHT: its layer reads a normalized signal (scale reset) */
-    int folded;               /* REL_POS_BIAS: the gathered table folded into a constant */
+    int folded;               /* REL_POS_BIAS, POSITION, TOKEN: gathered or expanded, then folded */
     int scalar_scale;         /* LAYER_SCALE: one value (ReZero/SkipInit) */
     int fixed_kind;           /* OI_ROLE_NONE with a known reason: 1 exporter constant, 2 buffer */
     oi_role fixed_role;       /* a buffer by its values or name: the role its place gives (rules may force it) */

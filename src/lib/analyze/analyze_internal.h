@@ -11,6 +11,9 @@ struct oi_analysis {
     char warning[400];   /* about the model as a whole ("" if none) */
 };
 
+/* oi_weight.folded while classifying: a token only if its values repeat a vector */
+#define OI_FOLDED_IF_REPEATED 2
+
 typedef struct {
     int rank;                 /* -1: unknown */
     int64_t d[OI_MAX_RANK];

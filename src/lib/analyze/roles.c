@@ -295,9 +295,11 @@ static int use_concat(const oi_actx *x, const Onnx__NodeProto *n, size_t node, s
 static int use_where(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
                      oi_weight *w)
 {
-    if (n->n_input != 3 || (slot != 1 && slot != 2) || non1_axes(w) != 1)
+    if (n->n_input != 3 || (slot != 1 && slot != 2) || non1_axes(w) < 1)
         return 0;
     long other = oi_graph_input_value(x->graph, node, 3 - slot);
+    if (non1_axes(w) > 1)   /* a token expanded and folded, if its values repeat (analyze.c) */
+        w->folded = OI_FOLDED_IF_REPEATED;
     return other >= 0 && !oi_is_const_derived(x, other) && set_role(w, OI_ROLE_TOKEN);
 }
 
