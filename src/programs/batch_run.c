@@ -261,6 +261,9 @@ json_object *oi_batch_report(const oi_batch_list *l, const oi_batch_result *resu
         if (r->state == OI_ITEM_DONE) {
             json_object_object_add(m, "rewritten", json_object_new_int64((int64_t)r->summary.rewritten));
             json_object_object_add(m, "left_alone", json_object_new_int64((int64_t)r->summary.left_alone));
+            json_object_object_add(m, "learned", json_object_new_int64((int64_t)r->summary.learned));
+            if (r->summary.warning)
+                json_object_object_add(m, "warning", json_text(r->summary.warning));
             json_object_object_add(m, "output_bytes", json_object_new_int64((int64_t)r->output_bytes));
             if (r->sha256[0])
                 json_object_object_add(m, "sha256", json_text(r->sha256));

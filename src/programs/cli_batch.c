@@ -111,11 +111,14 @@ static void print_results(const cli_args *a, const oi_batch_list *l, const oi_ba
         if (r[i].state == OI_ITEM_FAILED)
             fprintf(stderr, "onnxinit: %s\n", r[i].error);
         else if (a->verbose && r[i].state == OI_ITEM_DONE)
-            printf("%s -> %s: re-initialized %llu of %llu tensors (%s), %.2fs\n",
+            printf("%s -> %s: re-initialized %llu of %llu learned tensors (%s), %.2fs\n",
                    l->items[i].input, l->items[i].output,
                    (unsigned long long)r[i].summary.rewritten,
-                   (unsigned long long)r[i].summary.tensors,
+                   (unsigned long long)r[i].summary.learned,
                    r[i].summary.rewritten ? r[i].summary.by_scheme : "none", r[i].seconds);
+        if (!a->quiet && r[i].state == OI_ITEM_DONE && r[i].summary.warning)
+            fprintf(stderr, "onnxinit: %s: warning: %s\n", l->items[i].input,
+                    r[i].summary.warning);
         else if (a->verbose && r[i].state == OI_ITEM_SKIPPED)
             printf("%s: skipped (output is newer)\n", l->items[i].input);
     }

@@ -74,6 +74,26 @@ class Batch(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         return out
 
+    def test_model_warnings_reach_batch_lines_and_the_report(self):
+        """A model with folded BatchNorm warns in a batch as in a single run:
+        on stderr, named, and in the report's entry; the one without does not."""
+        zoo = os.environ["OI_ZOO"]
+        folded, kept = os.path.join(self.tmp, "folded.onnx"), os.path.join(self.tmp, "kept.onnx")
+        shutil.copy(os.path.join(zoo, "extra", "cnn_bn_folded.onnx"), folded)
+        shutil.copy(os.path.join(zoo, "extra", "cnn_bn_training.onnx"), kept)
+        report = os.path.join(self.tmp, "report.json")
+        r = run("-v", folded, kept, "--output-dir", os.path.join(self.tmp, "out"), "--report", report)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        warned = [l for l in r.stderr.splitlines() if "warning" in l]
+        self.assertEqual(len(warned), 1, r.stderr)
+        self.assertIn("folded.onnx: warning: no normalization", warned[0])
+        self.assertIn("re-initialized 20 of 20 learned tensors", r.stdout)
+        with open(report) as f:
+            models = {os.path.basename(m["input"]): m for m in json.load(f)["models"]}
+        self.assertIn("no normalization", models["folded.onnx"]["warning"])
+        self.assertNotIn("warning", models["kept.onnx"])
+        self.assertEqual(models["kept.onnx"]["learned"], 60)
+
     def test_tree_mirrored_and_equal_to_single_runs(self):
         self.assertGreaterEqual(len(self.good), 100)
         r = run("-r", "tree", "--output-dir", "out", "--seed", "5", "-j", "2", "--report",

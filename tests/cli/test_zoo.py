@@ -35,6 +35,29 @@ MODELS = sorted(p for p in glob.glob(os.path.join(ZOO, "*.onnx")))
 KINDS = ["param", "param_derived", "stat", "buffer", "constant", "tie"]
 
 
+def qdq_weights(m):
+    """Every Conv weight stored as int8 codes through DequantizeLinear (per tensor)."""
+    from onnx import helper
+    conv_weights = {n.input[1] for n in m.graph.node if n.op_type == "Conv"}
+    inits, nodes = [], []
+    for t in m.graph.initializer:
+        if t.name not in conv_weights:
+            inits.append(t)
+            continue
+        v = numpy_helper.to_array(t)
+        scale = np.float32(max(np.abs(v).max(), 1e-8) / 127)
+        q = np.clip(np.round(v / scale), -127, 127).astype(np.int8)
+        inits += [numpy_helper.from_array(q, t.name + "_q"),
+                  numpy_helper.from_array(np.array(scale, np.float32), t.name + "_scale")]
+        nodes.append(helper.make_node("DequantizeLinear", [t.name + "_q", t.name + "_scale"], [t.name]))
+    del m.graph.initializer[:]
+    m.graph.initializer.extend(inits)
+    old = list(m.graph.node)
+    del m.graph.node[:]
+    m.graph.node.extend(nodes + old)
+    return m
+
+
 def have_ort():
     return ORT_DIR and os.path.isdir(os.path.join(ORT_DIR, "node_modules", "onnxruntime-node"))
 
@@ -212,6 +235,24 @@ class Zoo(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNotIn("warning", r.stdout)
         self.assertIn("norm_scale 10", r.stdout)
+        # an untrained export whose zero biases the exporter shared as one tensor, and the
+        # QDQ-quantized twin: the same warning
+        m = onnx.load(folded)
+        biases = [n.input[2] for n in m.graph.node if n.op_type == "Conv" and len(n.input) > 2]
+        shared = numpy_helper.from_array(np.zeros(8, np.float32), "shared_zero_bias")
+        keep = [t for t in m.graph.initializer if t.name not in biases]
+        del m.graph.initializer[:]
+        m.graph.initializer.extend(keep + [shared])
+        for n in m.graph.node:
+            if n.op_type == "Conv" and len(n.input) > 2:
+                n.input[2] = "shared_zero_bias"
+        variants = {"shared": m, "qdq": qdq_weights(onnx.load(folded))}
+        for name, model in variants.items():
+            path = os.path.join(self.tmp, name + ".onnx")
+            onnx.save(model, path)
+            r = subprocess.run([BIN, "plan", "--signal", "off", path], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("warning: 10 convolutions", r.stdout, name)
 
     def test_audit_agrees_with_the_tool(self):
         for m in MODELS:

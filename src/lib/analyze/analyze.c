@@ -360,17 +360,29 @@ static void module_path(const char *node_name, char *out, size_t size)
 }
 
 /* An eval-mode export folds BatchNorm into the convolutions: a deep conv net
- * with no normalization left and a bias on every conv.  Re-initialized, such
- * a net loses its signal (EfficientNet-B0's output std falls to 1e-4). */
-static void warn_folded_norms(oi_analysis *a)
+ * with no normalization left and a bias on every conv (the float or the
+ * quantized twin; a bias counted per conv that reads one, as an exporter may
+ * share one zero tensor among many).  Re-initialized, such a net loses its
+ * signal (EfficientNet-B0's output std falls to 1e-4). */
+static void warn_folded_norms(const oi_actx *x, oi_analysis *a)
 {
+    static const char *const conv_ops[] = {"Conv", "FusedConv", "ConvInteger", "QLinearConv",
+                                           NULL};
+    static const size_t bias_slot[] = {2, 2, 0, 8};   /* ConvInteger: a float Add after it */
     size_t convs = 0, conv_biases = 0, norms = 0;
     for (size_t i = 0; i < a->n; i++) {
         const oi_weight *w = &a->items[i];
-        int conv = strcmp(w->op, "Conv") == 0;
-        convs += conv && w->role == OI_ROLE_WEIGHT;
-        conv_biases += conv && w->role == OI_ROLE_BIAS;
         norms += w->role == OI_ROLE_NORM_SCALE || w->role == OI_ROLE_NORM_MEAN;
+        if (w->role != OI_ROLE_WEIGHT || w->layer_node >= oi_graph_node_count(x->graph))
+            continue;
+        const Onnx__NodeProto *n = oi_graph_node(x->graph, w->layer_node)->proto;
+        for (size_t k = 0; conv_ops[k]; k++)
+            if (oi_op_is(n, conv_ops[k])) {
+                convs++;
+                conv_biases += bias_slot[k] ? n->n_input > bias_slot[k] &&
+                                                  *n->input[bias_slot[k]]
+                                            : 1;
+            }
     }
     if (convs >= 8 && norms == 0 && conv_biases * 10 >= convs * 9)
         snprintf(a->warning, sizeof a->warning,
@@ -454,7 +466,7 @@ oi_status oi_analyze(oi_model *model, const oi_graph *graph, oi_analysis **out, 
     oi_find_quant(&x, a);
     oi_find_ties(&x, a);
     oi_find_quant_ties(&x, a);
-    warn_folded_norms(a);
+    warn_folded_norms(&x, a);
     free(x.memo_const);
     free(x.memo_pos);
     free(x.memo_shape);
