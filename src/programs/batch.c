@@ -48,6 +48,10 @@ static int has_dotdot(const char *p)
 oi_status oi_batch_add_file(oi_batch_list *l, const char *input, const char *out_dir,
                             int in_place, oi_error *err)
 {
+    size_t len = strlen(input);
+    if (len == 0 || input[len - 1] == '/')
+        return oi_fail(err, OI_ERR_USAGE, "'%s': not a model file path%s", input,
+                       len ? " (a folder: -r walks it)" : " (empty)");
     if (!in_place && has_dotdot(input))
         return oi_fail(err, OI_ERR_USAGE, "%s: a path with '..' cannot be mirrored under "
                        "--output-dir (give it from a folder above)", input);
@@ -165,10 +169,12 @@ oi_status oi_batch_add_list_file(oi_batch_list *l, const char *list, const char 
     size_t cap = 0;
     ssize_t n;
     oi_status s = OI_OK;
-    while (s == OI_OK && (n = getline(&line, &cap, f)) >= 0) {
+    for (size_t at = 1; s == OI_OK && (n = getline(&line, &cap, f)) >= 0; at++) {
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
             line[--n] = '\0';
-        if (n > 0)
+        if (strlen(line) != (size_t)n)   /* "m.onnx\0../x" must not quietly run m.onnx */
+            s = oi_fail(err, OI_ERR_USAGE, "%s: line %zu holds a NUL byte (not a path)", list, at);
+        else if (n > 0)
             s = oi_batch_add_file(l, line, out_dir, in_place, err);
     }
     free(line);

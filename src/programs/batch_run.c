@@ -43,10 +43,12 @@ static int cancelled(const batch_run *b)
 
 static oi_status mkdir_parents(const char *file, oi_error *err)
 {
-    char *p = strdup(file);
+    char *whole = strdup(file);
+    char *p = whole ? strdup(dirname(whole)) : NULL;   /* dirname may return a static "." */
+    free(whole);
     if (!p)
         return oi_fail(err, OI_ERR_NOMEM, "out of memory");
-    char *dir = dirname(p);
+    char *dir = p;
     for (char *s = dir + 1; ; s++) {
         char c = *s;
         if (c == '/' || c == '\0') {
@@ -110,6 +112,9 @@ static void run_item(batch_run *b, size_t i)
     oi_status s = ctx ? OI_OK : oi_fail(&err, OI_ERR_NOMEM, "out of memory");
     if (s == OI_OK)
         s = oi_ctx_set_param(ctx, OI_P_THREADS, b->threads_per_model, &err);
+    struct stat in;   /* no folder is made for an input that is not there */
+    if (s == OI_OK && stat(it->input, &in) < 0)
+        s = oi_fail(&err, OI_ERR_IO, "%s: cannot open: %s", it->input, strerror(errno));
     if (s == OI_OK && !o->in_place)
         s = mkdir_parents(it->output, &err);
     if (s == OI_OK && o->in_place && o->backup_suffix)

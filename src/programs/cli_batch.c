@@ -105,11 +105,24 @@ static int write_report(const cli_args *a, const oi_batch_list *l, const oi_batc
     return s ? -1 : 0;
 }
 
+/* A message with the control bytes of a hostile path shown as \xNN, never
+ * sent to the terminal. */
+static void print_message(FILE *out, const char *msg)
+{
+    fputs("onnxinit: ", out);
+    for (const unsigned char *c = (const unsigned char *)msg; *c; c++)
+        if (*c < 0x20 || *c == 0x7f)
+            fprintf(out, "\\x%02x", *c);
+        else
+            fputc(*c, out);
+    fputc('\n', out);
+}
+
 static void print_results(const cli_args *a, const oi_batch_list *l, const oi_batch_result *r)
 {
     for (size_t i = 0; i < l->n; i++) {
         if (r[i].state == OI_ITEM_FAILED)
-            fprintf(stderr, "onnxinit: %s\n", r[i].error);
+            print_message(stderr, r[i].error);
         else if (a->verbose && r[i].state == OI_ITEM_DONE)
             printf("%s -> %s: re-initialized %llu of %llu learned tensors (%s), %.2fs\n",
                    l->items[i].input, l->items[i].output,

@@ -106,6 +106,10 @@ static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
     w->gates = 1;
     w->gain = 1.0;
     long value = oi_graph_tensor_value(x->graph, ti);
+    if (t->n_elems == 0) {   /* a zero-size dim: nothing to draw, and other dims may claim anything */
+        snprintf(w->reason, sizeof w->reason, "no values (a zero-size dimension)");
+        return;
+    }
     if (value < 0) {
         snprintf(w->reason, sizeof w->reason, "tensor attribute of a node, not a weight");
         return;

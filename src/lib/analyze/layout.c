@@ -508,11 +508,16 @@ static int scaled_weight(const oi_actx *x, size_t node, const Onnx__NodeProto *n
     return !(oi_op_is(n, "Mul") && stored_values_are(x, value, oi_values_binary));
 }
 
+/* Steps one constant's walk may take: a graph that reuses a value many times
+ * per level (a Concat of K copies, K Identities writing one name) has K^depth
+ * paths, and the places worth finding are near. */
+#define FOLLOW_STEPS 4096
+
 static void follow(const oi_actx *x, long value, oi_reach cur, oi_reach *out, size_t *n_out,
-                   int depth)
+                   int depth, size_t *steps)
 {
     const oi_value *v = oi_graph_value(x->graph, (size_t)value);
-    for (size_t u = 0; u < v->n_uses && *n_out < OI_MAX_REACH; u++) {
+    for (size_t u = 0; u < v->n_uses && *n_out < OI_MAX_REACH && ++*steps <= FOLLOW_STEPS; u++) {
         size_t node = v->uses[u].node, slot = v->uses[u].slot;
         const Onnx__NodeProto *n = oi_graph_node(x->graph, node)->proto;
         oi_reach r = cur;
@@ -537,13 +542,14 @@ static void follow(const oi_actx *x, long value, oi_reach cur, oi_reach *out, si
         if (r.flat_ok && r.src_hi == r.src_lo)
             continue;
         append_via(r.via, sizeof r.via, n->op_type);
-        follow(x, next, r, out, n_out, depth + 1);
+        follow(x, next, r, out, n_out, depth + 1, steps);
     }
 }
 
 void oi_follow_constant(const oi_actx *x, long value, oi_reach start, oi_reach *out,
                         size_t *n_out)
 {
+    size_t steps = 0;
     *n_out = 0;
-    follow(x, value, start, out, n_out, 0);
+    follow(x, value, start, out, n_out, 0, &steps);
 }

@@ -160,8 +160,8 @@ static int set_geometry(oi_quant *q, const oi_tensor *t, int axis, int64_t block
     if (axis < 0 || axis >= r || p->dims[axis] <= 0)
         return -1;
     q->axis = axis;
-    q->block = block > 0 ? block : 0;
     q->len = p->dims[axis];
+    q->block = block > 0 ? (block < q->len ? block : q->len) : 0;   /* a block past the row: one */
     for (int i = 0; i < axis; i++)
         q->outer *= p->dims[i];
     for (int i = axis + 1; i < r; i++)
@@ -302,6 +302,8 @@ static int nbits(const oi_actx *x, const oi_tensor *t, oi_weight *w)
     if ((bits != 4 && bits != 8) || bs <= 0 || bs > (1 << 20) || bs * bits % 8 ||
         k > (INT64_C(1) << 40) || nn > (INT64_C(1) << 40))
         return fail(w, "MatMulNBits bits or block_size not supported (4 or 8 bits)");
+    if (t->dtype != DT(UINT8))   /* the codes are packed into bytes: INT4/UINT4 would need twice */
+        return fail(w, "MatMulNBits B is not stored as uint8 bytes");
     int64_t nb = (k + bs - 1) / bs;
     if (p->n_dims != 3 || p->dims[0] != nn || p->dims[1] != nb || p->dims[2] != bs * bits / 8)
         return fail(w, "B's shape is not [N, blocks, block bytes]");
@@ -463,6 +465,10 @@ void oi_find_quant(const oi_actx *x, oi_analysis *a)
         const oi_quant *wq = &a->items[w->quant.weight].quant;
         if (wq->form == OI_QUANT_NONE || a->items[w->quant.weight].role != OI_ROLE_WEIGHT) {
             fail(w, "its layer's weight is not a recognized quantized weight");
+            continue;
+        }
+        if (oi_model_tensor(x->model, i)->dtype != DT(INT32)) {   /* its codes are 4 bytes each */
+            fail(w, "a QLinearConv bias is int32 codes; this one is not");
             continue;
         }
         oi_quant own = w->quant;

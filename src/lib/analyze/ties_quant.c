@@ -12,6 +12,10 @@
 #include "common/matrix.h"
 
 #define SAMPLE 64
+/* Whole-tensor comparisons one model may cost: a tied head is one or two
+ * pairs; many same-sized weights agreeing on the diagonal sample (a hostile
+ * file) would otherwise read every ordered pair whole. */
+#define FULL_COMPARES 64
 #define DT(x) ONNX__TENSOR_PROTO__DATA_TYPE__##x
 
 typedef struct {
@@ -108,10 +112,12 @@ static int all_agree(const oi_actx *x, const twin *a, const twin *b, int transpo
     return ok ? 1 + transposed : 0;
 }
 
-static int twins(const oi_actx *x, const twin *a, const twin *b)
+static int twins(const oi_actx *x, const twin *a, const twin *b, size_t *full)
 {
-    if ((!a->q && !b->q) || a->t->n_elems != b->t->n_elems || !sample_agrees(a, b))
+    if ((!a->q && !b->q) || a->t->n_elems != b->t->n_elems || !sample_agrees(a, b) ||
+        *full >= FULL_COMPARES)
         return 0;
+    ++*full;
     if (a->rows == b->rows && a->cols == b->cols && all_agree(x, a, b, 0))
         return 1;
     return a->cols > 1 && a->rows == b->cols && a->cols == b->rows ? all_agree(x, a, b, 1) : 0;
@@ -126,12 +132,13 @@ static int by_size(const void *pa, const void *pb)
 }
 
 /* Mark c tied to s when they are twins and c is the exporter's copy. */
-static void tie_pair(const oi_actx *x, oi_analysis *a, const twin *s, const twin *c)
+static void tie_pair(const oi_actx *x, oi_analysis *a, const twin *s, const twin *c,
+                     size_t *full)
 {
     oi_weight *w = &a->items[c->tensor];
     if (w->tied_to >= 0 || a->items[s->tensor].tied_to >= 0 || !oi_exporter_named(c->t->name))
         return;
-    int how = twins(x, s, c);
+    int how = twins(x, s, c, full);
     if (how) {
         w->tied_to = (long)s->tensor;
         w->tied_transposed = how == 2;
@@ -143,6 +150,7 @@ void oi_find_quant_ties(const oi_actx *x, oi_analysis *a)
     twin *c = calloc(a->n ? a->n : 1, sizeof *c);
     size_t n = 0;
     int any_quant = 0;
+    size_t full = 0;
     for (size_t i = 0; c && i < a->n; i++) {
         const oi_tensor *t = oi_model_tensor(x->model, i);
         const oi_weight *w = &a->items[i];
@@ -164,7 +172,7 @@ void oi_find_quant_ties(const oi_actx *x, oi_analysis *a)
             for (size_t i = lo; loaded && hi - lo > 1 && i < hi; i++)
                 for (size_t j = lo; j < hi; j++)
                     if (i != j)
-                        tie_pair(x, a, &c[i], &c[j]);
+                        tie_pair(x, a, &c[i], &c[j], &full);
         }
     }
     for (size_t i = 0; c && i < n; i++) {

@@ -1,0 +1,181 @@
+#!/usr/bin/python3
+"""Hardening III: hostile inputs written against the quantized forms, the
+walks of the analysis and the batch paths.  Every case must end with a clear
+exit (0, 1 or 2; never a signal, never past its time limit), write nothing it
+was not asked to, and under the sanitizer build report nothing.  (Special-file
+targets are in test_hardening2.)"""
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+
+import numpy as np
+import onnx
+from onnx import TensorProto as T
+from onnx import helper as h
+from onnx import numpy_helper as nh
+
+BIN = os.environ["OI_BIN"]
+FIX = os.environ["OI_FIXTURES"]
+MS = "com.microsoft"
+INT4 = 22   # TensorProto.INT4 (onnx >= 1.16; spelled as a number for older onnx)
+
+
+def run(*args, timeout=60, cwd=None):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd,
+                          errors="replace")
+
+
+def vi(name, elem=T.FLOAT, shape=None):
+    return h.make_tensor_value_info(name, elem, shape)
+
+
+def model(nodes, inits, inputs, outputs, opset=21):
+    g = h.make_graph(nodes, "g", inputs, outputs, inits)
+    return h.make_model(g, opset_imports=[h.make_opsetid("", opset), h.make_opsetid(MS, 1)])
+
+
+def raw(name, dtype, dims, payload=b""):
+    t = T()
+    t.name, t.data_type = name, dtype
+    t.dims.extend(dims)
+    t.raw_data = payload
+    return t
+
+
+def quantized_layouts():
+    """name -> model: layouts whose fields disagree with what the code writes."""
+    out = {}
+    x = vi("x", T.UINT8, [1, 2, 4, 4])
+    inits = [raw("w", T.INT8, [4, 2, 3, 3], bytes(range(72))),
+             nh.from_array(np.array(0.1, np.float32), "xs"), nh.from_array(np.array(128, np.uint8), "xz"),
+             nh.from_array(np.full(4, 0.02, np.float32), "ws"), nh.from_array(np.zeros(4, np.int8), "wz"),
+             nh.from_array(np.array(0.5, np.float32), "ys"), nh.from_array(np.array(128, np.uint8), "yz"),
+             nh.from_array(np.arange(4, dtype=np.int8), "b_int8")]
+    out["qlinearconv_int8_bias"] = model(
+        [h.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b_int8"], ["y"])],
+        inits, [x], [vi("y", T.UINT8)])
+    k, n, bs = 64, 8, 32
+    out["matmulnbits_int4_B"] = model(
+        [h.make_node("MatMulNBits", ["a", "B", "s"], ["y"], domain=MS, K=k, N=n, bits=4, block_size=bs)],
+        [raw("B", INT4, [n, k // bs, bs // 2], bytes(n * k // 4)),
+         nh.from_array(np.full(n * k // bs, 0.01, np.float32), "s")],
+        [vi("a", T.FLOAT, [1, k])], [vi("y")])
+    out["empty_tables"] = model(
+        [h.make_node("Gather", ["emb", "ids"], ["e"]),
+         h.make_node("Add", ["e", "pos"], ["p"]),
+         h.make_node("Concat", ["tok", "p"], ["y"], axis=1)],
+        [raw("emb", T.FLOAT, [0, 8]), raw("pos", T.FLOAT, [0, 8, 8]), raw("tok", T.FLOAT, [1, 0, 64])],
+        [vi("ids", T.INT64, [1, 8])], [vi("y")])
+    out["dq_block_size_max"] = model(
+        [h.make_node("DequantizeLinear", ["q", "s"], ["w"], axis=1, block_size=2 ** 63 - 1),
+         h.make_node("MatMul", ["x", "w"], ["y"])],
+        [nh.from_array(np.ones((8, 8), np.int8), "q"), nh.from_array(np.full((8, 1), 0.1, np.float32), "s")],
+        [vi("x", T.FLOAT, [1, 8])], [vi("y")])
+    out["gatherblock_empty_huge"] = model(
+        [h.make_node("GatherBlockQuantized", ["tab", "ids", "s"], ["y"], domain=MS, block_size=32, bits=4)],
+        [raw("tab", T.UINT8, [0, 2 ** 62]), raw("s", T.FLOAT, [0, 2 ** 57])],
+        [vi("ids", T.INT64, [1, 4])], [vi("y")])
+    out["convinteger_empty_huge"] = model(
+        [h.make_node("ConvInteger", ["x", "w"], ["y"])],
+        [raw("w", T.INT8, [0, 2 ** 40, 2 ** 40, 2 ** 40])],
+        [vi("x", T.UINT8, [1, 2, 4, 4])], [vi("y", T.INT32)])
+    return out
+
+
+def concat_chain(k, levels=8):
+    """A constant concatenated with itself k times per level, the output unused."""
+    nodes, prev = [], "c"
+    for i in range(levels):
+        nodes.append(h.make_node("Concat", [prev] * k, ["l%d" % i], axis=0))
+        prev = "l%d" % i
+    nodes.append(h.make_node("Relu", ["x"], ["y"]))
+    return model(nodes, [nh.from_array(np.ones(2, np.float32), "c")], [vi("x", T.FLOAT, [2])],
+                 [vi("y")], opset=17)
+
+
+def identity_fan(k, levels=8):
+    """k Identity nodes per level, all writing one name."""
+    nodes, prev = [], "c"
+    for i in range(levels):
+        nodes += [h.make_node("Identity", [prev], ["l%d" % i]) for _ in range(k)]
+        prev = "l%d" % i
+    nodes.append(h.make_node("MatMul", ["x", prev], ["y"]))
+    return model(nodes, [nh.from_array(np.ones((4, 4), np.float32), "c")], [vi("x", T.FLOAT, [1, 4])],
+                 [vi("y")], opset=17)
+
+
+def quantized_lookalikes(count=160, size=256):
+    """Exporter-named int8 QDQ weights equal on the diagonal, different elsewhere."""
+    rng = np.random.default_rng(3)
+    diag = rng.integers(-100, 100, size).astype(np.int8)
+    nodes, inits, prev = [], [], "x"
+    for i in range(count):
+        q = rng.integers(-100, 100, (size, size)).astype(np.int8)
+        np.fill_diagonal(q, diag)
+        inits += [nh.from_array(q, "onnx::MatMul_%d" % i), nh.from_array(np.array(0.01, np.float32), "s%d" % i)]
+        nodes += [h.make_node("DequantizeLinear", ["onnx::MatMul_%d" % i, "s%d" % i], ["w%d" % i]),
+                  h.make_node("MatMul", [prev, "w%d" % i], ["h%d" % i])]
+        prev = "h%d" % i
+    return model(nodes, inits, [vi("x", T.FLOAT, [1, size])], [vi(prev)], opset=17)
+
+
+class HardeningIII(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="oihard3-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def p(self, *parts):
+        return os.path.join(self.tmp, *parts)
+
+    def clean_exit(self, r, what):
+        self.assertIn(r.returncode, (0, 1, 2), "%s: exit %d\n%s" % (what, r.returncode, r.stderr[-2000:]))
+        self.assertNotIn("Sanitizer", r.stderr, what)
+        self.assertNotIn("runtime error", r.stderr, what)
+
+    def test_quantized_layouts_are_checked_before_writing(self):
+        for name, m in quantized_layouts().items():
+            with self.subTest(case=name):
+                src = self.p(name + ".onnx")
+                onnx.save(m, src)
+                for args in (("plan", "--json", src), ("-f", src, "-o", self.p("out.onnx")),
+                             ("audit", src)):
+                    self.clean_exit(run(*args), "%s %s" % (name, args[0]))
+
+    def test_walks_are_bounded(self):
+        for name, m in (("concat12", concat_chain(12)), ("identity12", identity_fan(12)),
+                        ("qties", quantized_lookalikes())):
+            with self.subTest(case=name):
+                src = self.p(name + ".onnx")
+                onnx.save(m, src)
+                start = time.monotonic()
+                r = run("-f", src, "-o", self.p("out.onnx"), timeout=120)
+                took = time.monotonic() - start
+                self.clean_exit(r, name)
+                self.assertLess(took, 15, "%s took %.1f s" % (name, took))
+
+    def test_empty_and_odd_paths(self):
+        model_path = self.p("m.onnx")
+        shutil.copy(os.path.join(FIX, "good", "mlp.onnx"), model_path)
+        r = run("", "--output-dir", self.p("out"))
+        self.clean_exit(r, "empty path")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("not a model file path", r.stderr)
+        for name, line in (("nul", b"\0\n"), ("binary", bytes(range(1, 256)) + b"\n"),
+                           ("hidden", model_path.encode() + b"\0../../etc/passwd\n")):
+            with self.subTest(line=name):
+                lst = self.p(name + ".txt")
+                with open(lst, "wb") as f:
+                    f.write(line)
+                r = run("--files-from", lst, "--output-dir", self.p("out-" + name))
+                self.clean_exit(r, name)
+                self.assertNotEqual(r.returncode, 0, name)
+                self.assertFalse(os.path.exists(self.p("out-" + name)), name)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
