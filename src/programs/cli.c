@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -72,7 +73,8 @@ static const char usage_text[] =
 "      --fail-fast            stop at the first model that fails\n"
 "      --shard K/N            only this machine's share (1 <= K <= N) of the inputs\n"
 "      --max-memory SIZE      memory models may hold at once (e.g. 8G; each counts its\n"
-"                             size + 256 B per protobuf message); big models wait\n"
+"                             size + 256 B per protobuf message); big models wait;\n"
+"                             0 (the default): no limit\n"
 "      --report FILE.json     one record per model (status, error, tensors,\n"
 "                             seconds, output size, sha256) and totals\n"
 "  -q, --quiet                print nothing but errors\n"
@@ -181,12 +183,34 @@ int oi_cli_usage_error(const char *fmt, const char *arg)
 }
 
 /* "8G", "512M", "100K", "4096" -> bytes. */
+/* Digits only from the first byte: strtoull would skip spaces and wrap "-1". */
+static int parse_count(const char *s, char **end, unsigned long long max, unsigned long long *out)
+{
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    *out = strtoull(s, end, 10);
+    return errno || *out > max ? -1 : 0;
+}
+
+/* K/N exactly: "1/3x", " 1/2", "2/2/2" and 1/4294967297 are refused. */
+static int parse_shard(const char *s, unsigned *k, unsigned *n)
+{
+    char *end;
+    unsigned long long a, b;
+    if (parse_count(s, &end, UINT_MAX, &a) || *end != '/' ||
+        parse_count(end + 1, &end, UINT_MAX, &b) || *end || b == 0 || a < 1 || a > b)
+        return -1;
+    *k = (unsigned)a;
+    *n = (unsigned)b;
+    return 0;
+}
+
 static int parse_size(const char *s, uint64_t *out)
 {
     char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *s == '-')
+    unsigned long long v;
+    if (parse_count(s, &end, UINT64_MAX, &v))
         return -1;
     int shift = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20
               : *end == 'G' || *end == 'g' ? 30 : *end == 'T' || *end == 't' ? 40 : 0;
@@ -221,15 +245,18 @@ static int parse_args(int argc, char **argv, cli_args *a)
         case 'r': a->recursive = 1; break;
         case OPT_OUTPUT_DIR: a->output_dir = optarg; break;
         case OPT_IN_PLACE: a->in_place = 1; break;
-        case OPT_BACKUP: a->backup = optarg; break;
+        case OPT_BACKUP:
+            if (!*optarg)
+                return oi_cli_usage_error("%s", "--backup wants a non-empty SUFFIX (e.g. .orig)");
+            a->backup = optarg;
+            break;
         case OPT_FILES_FROM: a->files_from = optarg; break;
         case OPT_SKIP_EXISTING: a->skip_existing = 1; break;
         case OPT_FAIL_FAST: a->fail_fast = 1; break;
         case OPT_REPORT: a->report = optarg; break;
         case OPT_STRICT: a->strict = 1; break;
         case OPT_SHARD:
-            if (sscanf(optarg, "%u/%u", &a->shard_k, &a->shard_n) != 2 || a->shard_n == 0 ||
-                a->shard_k < 1 || a->shard_k > a->shard_n)
+            if (parse_shard(optarg, &a->shard_k, &a->shard_n))
                 return oi_cli_usage_error("--shard wants K/N with 1 <= K <= N, not '%s'", optarg);
             break;
         case OPT_MAX_MEMORY:

@@ -4,9 +4,11 @@ walks of the analysis and the batch paths.  Every case must end with a clear
 exit (0, 1 or 2; never a signal, never past its time limit), write nothing it
 was not asked to, and under the sanitizer build report nothing.  (Special-file
 targets are in test_hardening2.)"""
+import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -175,6 +177,105 @@ class HardeningIII(unittest.TestCase):
                 self.clean_exit(r, name)
                 self.assertNotEqual(r.returncode, 0, name)
                 self.assertFalse(os.path.exists(self.p("out-" + name)), name)
+
+
+    def test_values_that_lie_are_refused_or_kept(self):
+        rules = self.p("rules.json")
+        for text in ('{"rules": [{"role": "weight", "scheme": "normal", "std": NaN}]}',
+                     '{"rules": [{"role": "weight", "scheme": "normal", "std": Infinity}]}',
+                     '{"rules": [{"role": "weight", "scheme": "constant", "value": 1e400}]}'):
+            with open(rules, "w") as f:
+                f.write(text)
+            r = run("plan", "--json", "--rules", rules, os.path.join(FIX, "good", "mlp.onnx"))
+            self.clean_exit(r, text)
+            self.assertEqual(r.returncode, 2, text)
+            self.assertIn("finite", r.stderr)
+        # huge float64 weights: audit's JSON stays JSON (no NaN / Infinity tokens)
+        big = model([h.make_node("MatMul", ["x", "w"], ["y"])],
+                    [nh.from_array(np.full((4, 4), 1e300), "w")], [vi("x", T.DOUBLE, [1, 4])],
+                    [vi("y", T.DOUBLE)], opset=17)
+        onnx.save(big, self.p("big.onnx"))
+
+        def strict(x):
+            raise ValueError("not JSON: " + x)
+        r = run("audit", "--json", self.p("big.onnx"))
+        self.clean_exit(r, "audit big")
+        json.loads(r.stdout, parse_constant=strict)
+        # a kept (shared) scale that cannot code new values: the weight is kept, said so
+        for bad in (0.0, 1e-45, float("nan"), float("inf"), 3e38):
+            q = [nh.from_array(np.ones((4, 4), np.int8), "q%d" % i) for i in range(2)]
+            m = model([h.make_node("DequantizeLinear", ["q0", "s"], ["w0"]),
+                       h.make_node("DequantizeLinear", ["q1", "s"], ["w1"]),
+                       h.make_node("MatMul", ["x", "w0"], ["a"]), h.make_node("MatMul", ["a", "w1"], ["y"])],
+                      q + [nh.from_array(np.array(bad, np.float32), "s")], [vi("x", T.FLOAT, [1, 4])],
+                      [vi("y")], opset=17)
+            onnx.save(m, self.p("shared.onnx"))
+            doc = json.loads(run("plan", "--json", self.p("shared.onnx")).stdout, parse_constant=strict)
+            kept = {t["name"]: t["reason"] for t in doc["untouched"]}
+            self.assertIn("cannot be coded", kept.get("q0", ""), bad)
+        # spectral norm's u and v as rows or columns are buffers; an LSTM whose hidden_size
+        # does not fit its weights is kept
+        sn = model([h.make_node("MatMul", ["u", "W"], ["uw"]), h.make_node("MatMul", ["uw", "v"], ["sigma"]),
+                    h.make_node("Div", ["W", "sigma"], ["Wn"]), h.make_node("MatMul", ["x", "Wn"], ["y"])],
+                   [nh.from_array(np.random.default_rng(1).standard_normal((1, 8)).astype(np.float32), "u"),
+                    nh.from_array(np.random.default_rng(2).standard_normal((8, 8)).astype(np.float32), "W"),
+                    nh.from_array(np.random.default_rng(3).standard_normal((8, 1)).astype(np.float32), "v")],
+                   [vi("x", T.FLOAT, [1, 8])], [vi("y")], opset=17)
+        onnx.save(sn, self.p("sn.onnx"))
+        doc = json.loads(run("plan", "--json", self.p("sn.onnx")).stdout)
+        kept = {t["name"]: t["reason"] for t in doc["untouched"]}
+        self.assertIn("power iteration", kept.get("u", ""))
+        self.assertIn("power iteration", kept.get("v", ""))
+        lstm = model([h.make_node("LSTM", ["x", "W", "R"], ["y"], hidden_size=2 ** 62 + 4)],
+                     [nh.from_array(np.zeros((1, 16, 3), np.float32) + 0.1, "W"),
+                      nh.from_array(np.zeros((1, 16, 4), np.float32) + 0.1, "R")],
+                     [vi("x", T.FLOAT, [5, 1, 3])], [vi("y")], opset=17)
+        onnx.save(lstm, self.p("lstm.onnx"))
+        r = run("plan", "--json", self.p("lstm.onnx"))
+        self.clean_exit(r, "lstm")
+        kept = {t["name"]: t["reason"] for t in json.loads(r.stdout)["untouched"]}
+        self.assertIn("hidden_size", kept.get("W", ""))
+
+    def test_options_that_wrap_or_half_parse(self):
+        src = os.path.join(FIX, "good", "mlp.onnx")
+        for args in (("--shard", "1/3x"), ("--shard", " 1/2"), ("--shard", "2/2/2"),
+                     ("--shard", "1/4294967297"), ("--max-memory", " -1"), ("--max-memory", "-1")):
+            with self.subTest(args=args):
+                r = run(*args, src, "--output-dir", self.p("o"))
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertFalse(os.path.exists(self.p("o")))
+        shutil.copy(src, self.p("m.onnx"))
+        r = run("--in-place", "--backup", "", self.p("m.onnx"))
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--backup", r.stderr)
+        # a name near NAME_MAX: the temporary file still fits
+        long_out = self.p("a" * 250 + ".onnx")
+        r = run("-q", src, "-o", long_out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.exists(long_out))
+
+    def test_binding_options_do_not_wrap(self):
+        child = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import onnxinit
+bad = [dict(seed=-1), dict(seed=1.9), dict(seed=2 ** 64), dict(threads=10 ** 30),
+       dict(residual_scale=True), dict(full_encode=2), dict(threads="4")]
+for kw in bad:
+    try:
+        onnxinit.reinit(sys.argv[2], **kw)
+    except (TypeError, ValueError):
+        continue
+    sys.exit("accepted %r" % (kw,))
+print("ok")
+"""
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import asan_python
+        r = subprocess.run([sys.executable, "-c", child, os.environ["OI_PYTHON_SRC"],
+                            os.path.join(FIX, "good", "mlp.onnx")], capture_output=True, text=True,
+                           env=asan_python.child_env())
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(r.stdout.strip(), "ok")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
  * table, reached through DequantizeLinear or an integer layer's slot. */
 #include "analyze/analyze_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -426,6 +427,20 @@ static int check(const oi_actx *x, const oi_tensor *t, oi_weight *w)
     return 0;
 }
 
+/* Can new values be coded in these stored scales?  A kept scale of 0, 1e-45,
+ * NaN, inf or 3e38 saturates every code or zeroes it. */
+static int usable_scales(const oi_actx *x, const oi_quant *q)
+{
+    uint64_t g = oi_quant_groups(q);
+    float *s = malloc((size_t)(g ? g : 1) * sizeof *s), *z = malloc((size_t)(g ? g : 1) * sizeof *z);
+    int ok = s && z && oi_quant_read_params(x->model, q, s, z, NULL) == OI_OK;
+    for (uint64_t k = 0; ok && k < g; k++)
+        ok = isfinite(s[k]) && fabsf(s[k]) >= 1e-30f && fabsf(s[k]) <= 1e30f;
+    free(s);
+    free(z);
+    return ok;
+}
+
 static void complete(const oi_actx *x, oi_analysis *a, size_t i)
 {
     oi_weight *w = &a->items[i];
@@ -440,6 +455,10 @@ static void complete(const oi_actx *x, oi_analysis *a, size_t i)
     q->keep_scale = w->role == OI_ROLE_BIAS || !oi_dtype_is_float(s->dtype) ||
                     !own_companion(x, a, q->scale) ||
                     (z && !q->symmetric && !own_companion(x, a, q->zero));
+    if (q->keep_scale && !usable_scales(x, q)) {
+        fail(w, "its kept scale is zero, tiny, huge or not finite: new values cannot be coded in it");
+        return companions_kept(x, a, i);
+    }
     if (q->keep_scale) {
         oi_weight *sw = &a->items[q->scale];
         if (sw->role == OI_ROLE_NONE && uses_of_tensor(x, q->scale) > 1)
@@ -469,6 +488,14 @@ void oi_find_quant(const oi_actx *x, oi_analysis *a)
         }
         if (oi_model_tensor(x->model, i)->dtype != DT(INT32)) {   /* its codes are 4 bytes each */
             fail(w, "a QLinearConv bias is int32 codes; this one is not");
+            continue;
+        }
+        float *in = w->quant.in_scale >= 0 ? oi_const_floats(x, (size_t)w->quant.in_scale) : NULL;
+        int in_ok = in && oi_model_tensor(x->model, (size_t)w->quant.in_scale)->n_elems == 1 &&
+                    isfinite(in[0]) && in[0] >= 1e-30f && in[0] <= 1e30f;
+        free(in);
+        if (!in_ok) {   /* the bias's scale is input x weight: 0 makes every code INT32_MAX */
+            fail(w, "its input's scale is not one usable number");
             continue;
         }
         oi_quant own = w->quant;

@@ -20,6 +20,14 @@ static int set_role(oi_weight *w, oi_role role)
     return 1;
 }
 
+static int non1_axes(const oi_weight *w)
+{
+    int k = 0;
+    for (int i = 0; i < w->rank; i++)
+        k += w->dims[i] != 1;
+    return k;
+}
+
 static int set_fans(oi_weight *w, int64_t fan_in, int64_t fan_out)
 {
     w->role = OI_ROLE_WEIGHT;
@@ -70,9 +78,14 @@ static int rnn_role(const Onnx__NodeProto *n, size_t slot, oi_weight *w)
     if (w->rank >= 2) {
         w->directions = w->dims[0];
         w->hidden = oi_attr_int(n, "hidden_size", 0);
+        int64_t per = slot == 3 ? 2 * w->gates : slot == 7 ? 3 : w->gates;   /* blocks of H */
         if (w->hidden <= 0)
-            w->hidden = slot == 3 ? w->dims[1] / (2 * w->gates)
-                        : slot == 7 ? w->dims[1] / 3 : w->dims[1] / w->gates;
+            w->hidden = w->dims[1] / per;
+        if (w->hidden > (INT64_C(1) << 40) || w->dims[1] != per * w->hidden) {
+            snprintf(w->reason, sizeof w->reason, "%s hidden_size %lld does not fit its "
+                     "weights' shape: kept", n->op_type, (long long)w->hidden);
+            return 0;
+        }
     }
     switch (slot) {
     case 1:
@@ -180,7 +193,7 @@ static int use_gemm(const oi_actx *x, const Onnx__NodeProto *n, size_t node, siz
  * arithmetic, no layer: spectral norm's power-iteration u and v (buffers). */
 static int power_iteration_vector(const oi_actx *x, size_t node, size_t slot, oi_weight *w)
 {
-    if (slot > 1 || w->rank != 1 ||
+    if (slot > 1 || non1_axes(w) != 1 || w->rank > 2 ||   /* u [D], [1, D] or [D, 1] */
         !oi_is_const_derived(x, oi_graph_input_value(x->graph, node, 1 - slot)))
         return 0;
     w->fixed_kind = 2;
@@ -195,14 +208,6 @@ static int use_matmul(const oi_actx *x, const Onnx__NodeProto *n, size_t node, s
     if (power_iteration_vector(x, node, slot, w))
         return 0;
     return slot <= 1 && matmul_weight(n, slot, w);
-}
-
-static int non1_axes(const oi_weight *w)
-{
-    int k = 0;
-    for (int i = 0; i < w->rank; i++)
-        k += w->dims[i] != 1;
-    return k;
 }
 
 /* Add: a layer's bias; a norm's shift; a bias or mask on attention logits;

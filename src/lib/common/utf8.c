@@ -2,6 +2,7 @@
  * file system may be any bytes.  Invalid sequences become U+FFFD. */
 #include "common/utf8.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,4 +53,9 @@ json_object *oi_json_string(const char *s)
     json_object *o = json_object_new_string(clean ? clean : "");
     free(clean);
     return o;
+}
+
+json_object *oi_json_number(double x)
+{
+    return isfinite(x) ? json_object_new_double(x) : NULL;   /* json-c writes NULL as null */
 }

@@ -118,6 +118,8 @@ static oi_status parse_params(json_object *o, rule *r, const char *label, size_t
             if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
                 return bad(err, label, i, "wants a number for", key);
             double x = json_object_get_double(v);
+            if (!isfinite(x))   /* json-c reads NaN, Infinity and 1e400: all-NaN weights */
+                return bad(err, label, i, "wants a finite number for", key);
             double *slot[] = {&a->value, &a->low, &a->high, &a->mean, &a->std, &a->gain, &a->a,
                               &a->sparsity};
             for (int k = 0; number_keys[k]; k++)

@@ -99,10 +99,10 @@ static json_object *flags_for(const oi_weight *w, const tensor_stats *s, double 
 static json_object *stats_json(const tensor_stats *s)
 {
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "mean", json_object_new_double(s->mean));
-    json_object_object_add(o, "std", json_object_new_double(s->std));
-    json_object_object_add(o, "min", json_object_new_double(s->n ? s->min : 0));
-    json_object_object_add(o, "max", json_object_new_double(s->n ? s->max : 0));
+    json_object_object_add(o, "mean", oi_json_number(s->mean));
+    json_object_object_add(o, "std", oi_json_number(s->std));
+    json_object_object_add(o, "min", oi_json_number(s->n ? s->min : 0));
+    json_object_object_add(o, "max", oi_json_number(s->n ? s->max : 0));
     json_object_object_add(o, "nan_inf", json_object_new_int64((int64_t)s->nan_inf));
     json_object_object_add(o, "zeros", json_object_new_int64((int64_t)s->zeros));
     return o;
@@ -123,9 +123,9 @@ static json_object *tensor_json(const oi_tensor *t, const oi_weight *w, const oi
     json_object_object_add(o, "stats", stats_json(s));
     json_object_object_add(e, "scheme", oi_json_string(d->scheme ? d->scheme : "-"));
     if (isfinite(want))
-        json_object_object_add(e, "std", json_object_new_double(want));
+        json_object_object_add(e, "std", oi_json_number(want));
     else if (d->kind == OI_FILL_CONSTANT)
-        json_object_object_add(e, "value", json_object_new_double(d->p1));
+        json_object_object_add(e, "value", oi_json_number(d->p1));
     json_object_object_add(o, "expected", e);
     *flags = flags_for(w, s, want);
     json_object_object_add(o, "flags", json_object_get(*flags));
@@ -151,9 +151,9 @@ static double stored_layer(void *opaque, const oi_signal_layer *l)
     double in = sqrt(fmax(0, l->in.msq)), out = sqrt(fmax(0, l->terms * wsq * l->in.msq));
     json_object *o = json_object_new_object(), *f = json_object_new_array();
     json_object_object_add(o, "name", oi_json_string(oi_model_tensor(pw->model, l->tensor)->name));
-    json_object_object_add(o, "input_rms", json_object_new_double(in));
-    json_object_object_add(o, "factor", json_object_new_double(in > 0 ? out / in : 0));
-    json_object_object_add(o, "running", json_object_new_double(out));
+    json_object_object_add(o, "input_rms", oi_json_number(in));
+    json_object_object_add(o, "factor", oi_json_number(in > 0 ? out / in : 0));
+    json_object_object_add(o, "running", oi_json_number(out));
     if (out < 1e-2)
         json_object_array_add(f, oi_json_string("vanishing"));
     else if (out > 1e2)
@@ -240,7 +240,7 @@ oi_status oi_audit_json(oi_model *m, const oi_graph *g, const oi_analysis *a, co
     json_object_object_add(summary, "flagged", json_object_new_int64(flagged + model_flagged));
     json_object_object_add(summary, "flags", counts);
     json_object_object_add(summary, "signal", model_flags);
-    json_object_object_add(summary, "output_rms", json_object_new_double(running));
+    json_object_object_add(summary, "output_rms", oi_json_number(running));
     json_object_object_add(root, "model", oi_json_string(oi_model_label(m)));
     json_object_object_add(root, "tensors", tensors);
     json_object_object_add(root, "depth_profile", profile);

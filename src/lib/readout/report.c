@@ -98,25 +98,25 @@ static json_object *decision_json(const oi_decision *d)
     }
     switch (d->kind == OI_FILL_QUANT ? d->draw : d->kind) {
     case OI_FILL_CONSTANT:
-        json_object_object_add(o, "value", json_object_new_double(d->p1));
+        json_object_object_add(o, "value", oi_json_number(d->p1));
         break;
     case OI_FILL_UNIFORM:
-        json_object_object_add(o, "low", json_object_new_double(d->p1));
-        json_object_object_add(o, "high", json_object_new_double(d->p2));
+        json_object_object_add(o, "low", oi_json_number(d->p1));
+        json_object_object_add(o, "high", oi_json_number(d->p2));
         break;
     case OI_FILL_NORMAL: case OI_FILL_TRUNC_NORMAL:
-        json_object_object_add(o, "mean", json_object_new_double(d->p1));
-        json_object_object_add(o, "std", json_object_new_double(d->p2));
+        json_object_object_add(o, "mean", oi_json_number(d->p1));
+        json_object_object_add(o, "std", oi_json_number(d->p2));
         break;
     case OI_FILL_ORTHOGONAL: case OI_FILL_IDENTITY:
-        json_object_object_add(o, "gain", json_object_new_double(d->p1));
+        json_object_object_add(o, "gain", oi_json_number(d->p1));
         json_object_object_add(o, "matrices", json_object_new_int64(d->matrices));
         json_object_object_add(o, "rows", json_object_new_int64(d->rows));
         json_object_object_add(o, "cols", json_object_new_int64(d->cols));
         break;
     case OI_FILL_GATE_BIAS:
-        json_object_object_add(o, "value", json_object_new_double(d->p1));
-        json_object_object_add(o, "gate_value", json_object_new_double(d->p2));
+        json_object_object_add(o, "value", oi_json_number(d->p1));
+        json_object_object_add(o, "gate_value", oi_json_number(d->p2));
         json_object *ranges = json_object_new_array();
         for (int i = 0; i < d->n_ranges; i++) {
             json_object *r = json_object_new_array();
@@ -127,8 +127,8 @@ static json_object *decision_json(const oi_decision *d)
         json_object_object_add(o, "ranges", ranges);
         break;
     case OI_FILL_SPARSE:
-        json_object_object_add(o, "sparsity", json_object_new_double(d->p1));
-        json_object_object_add(o, "std", json_object_new_double(d->p2));
+        json_object_object_add(o, "sparsity", oi_json_number(d->p1));
+        json_object_object_add(o, "std", oi_json_number(d->p2));
         break;
     default: break;
     }
@@ -149,7 +149,7 @@ static json_object *tensor_json(const oi_tensor *t, const oi_weight *w, const oi
     json_object_object_add(o, "fan_in", json_object_new_int64(w->fan_in));
     json_object_object_add(o, "fan_out", json_object_new_int64(w->fan_out));
     json_object_object_add(o, "activation", oi_json_string(oi_act_name(w->act)));
-    json_object_object_add(o, "gain", json_object_new_double(w->gain));
+    json_object_object_add(o, "gain", oi_json_number(w->gain));
     if (w->gates > 1 || w->role == OI_ROLE_RNN_W || w->role == OI_ROLE_RNN_R) {
         json_object_object_add(o, "gates", json_object_new_int64(w->gates));
         json_object_object_add(o, "directions", json_object_new_int64(w->directions));

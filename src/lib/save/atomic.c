@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +65,8 @@ oi_status oi_save_begin(oi_save_file *f, const char *final_path, oi_error *err)
         uint32_t r = 0;
         if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
             r = (uint32_t)getpid() * 2654435761u + (uint32_t)attempt;
-        snprintf(f->tmp_path, n, "%s/.%s.oi-tmp-%08x", dir, base, r);
+        /* the base cut so the temporary's name fits NAME_MAX as the final one does */
+        snprintf(f->tmp_path, n, "%s/.%.*s.oi-tmp-%08x", dir, NAME_MAX - 20, base, r);
         /* O_EXCL: never reuse someone's file; 0666 lets the umask decide as for any new file. */
         f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (f->fd < 0 && errno != EEXIST)

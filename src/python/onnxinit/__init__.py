@@ -126,6 +126,20 @@ def memory_estimate(path):
     return n.value
 
 
+def _integer(name, value, lo, hi):
+    """An int within [lo, hi]: no wrapping of -1 or 10**30, no 1.9 used as 1, no
+    True used as 1."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("%s wants an integer, not %r" % (name, value))
+    if not lo <= value <= hi:
+        raise ValueError("%s wants %d..%d, not %d" % (name, lo, hi, value))
+    return value
+
+
+_BOOLEAN = {"forget_bias", "materialize", "residual_scale", "full_encode", "overwrite", "in_place"}
+_RANGES = {"threads": (0, 2 ** 31 - 1), "stream": (0, 2 ** 31 - 1)}   # the library checks the rest
+
+
 def _check(status, err):
     if status != 0:
         raise Error(_status_name(status).decode(), err.msg.decode(errors="replace"))
@@ -141,7 +155,7 @@ class _Context:
             raise MemoryError("oi_ctx_new")
         err = _ErrorStruct()
         try:
-            _check(_set_seed(self.ptr, int(seed)), err)
+            _check(_set_seed(self.ptr, _integer("seed", seed, 0, 2 ** 64 - 1)), err)
             if preset is not None:
                 _check(_set_preset(self.ptr, preset.encode(), ctypes.byref(err)), err)
             if isinstance(only, str):
@@ -161,6 +175,9 @@ class _Context:
                 _check(_set_label(self.ptr, os.fsencode(label), ctypes.byref(err)), err)
             if base_dir is not None:
                 _check(_set_base_dir(self.ptr, os.fsencode(base_dir), ctypes.byref(err)), err)
+            if params.get("residual_scale") and preset != "transformer":
+                raise ValueError("residual_scale goes with preset='transformer' (GPT-2's scaled "
+                                 "projections), as the program's --residual-scale")
             for key, value in params.items():
                 if key not in _PARAMS:
                     raise TypeError("unknown option %r" % key)
@@ -168,7 +185,13 @@ class _Context:
                     if value not in _SIGNAL:
                         raise ValueError("signal wants 'auto', 'on' or 'off', not %r" % (value,))
                     value = _SIGNAL[value]
-                _check(_set_param(self.ptr, _PARAMS[key], int(value), ctypes.byref(err)), err)
+                elif key in _BOOLEAN:
+                    if not isinstance(value, int) or value not in (0, 1):
+                        raise TypeError("%s wants True or False, not %r" % (key, value))
+                    value = int(value)
+                else:
+                    value = _integer(key, value, *_RANGES[key])
+                _check(_set_param(self.ptr, _PARAMS[key], value, ctypes.byref(err)), err)
         except BaseException:
             self.close()
             raise
