@@ -58,6 +58,10 @@ static const char *const ops[] = {
     "Reciprocal", "Pow", "Sigmoid", "Relu", "Tanh", "LSTM", "GRU", "InstanceNormalization",
     "LayerNormalization", "BatchNormalization", "Range", "Shape", "Identity", "Cast", "Erf",
     "Where", "Tile", "ReduceL2", "Exp", "Clip", "Squeeze", "Flatten",
+    /* quantized layouts and ORT's fused ops */
+    "DequantizeLinear", "QuantizeLinear", "ConvInteger", "MatMulInteger", "QLinearConv",
+    "QLinearMatMul", "MatMulNBits", "GatherBlockQuantized", "FusedMatMul", "FusedConv",
+    "SkipLayerNormalization", "EmbedLayerNormalization", "BiasGelu", "RotaryEmbedding",
 };
 
 static uint32_t next(uint32_t *s)
