@@ -16,6 +16,8 @@ import onnx
 from onnx import TensorProto as T
 from onnx import helper, numpy_helper
 
+h = helper
+
 BIN = os.environ["OI_BIN"]
 RNG = np.random.default_rng(7)
 MS = "com.microsoft"
@@ -96,6 +98,54 @@ class FusedOps(unittest.TestCase):
         self.assertIn("rotary", roles["sin_cache"])
         self.assertIn("attention mask", roles["mask"])
         self.assertEqual(roles["rel.bias"], "rel_pos_bias")
+
+
+    def test_dynamically_quantized_layers(self):
+        """ORT's quantization tool's layers: the int8 weight as its float layer's,
+        its scale and zero point refit, the float (or QGemm's int32) bias; the
+        output still runs in ONNX Runtime."""
+        i8 = lambda *s: RNG.integers(-100, 100, s).astype(np.int8)   # noqa: E731
+        f = lambda *s: np.full(s, 0.01, np.float32)                 # noqa: E731
+        inits = {"dq.W": i8(16, 8), "dq.s": f(8), "dq.z": np.zeros(8, np.int8), "dq.bias": w(8),
+                 "mi.W": i8(8, 8), "mi.as": np.array(0.05, np.float32), "mi.s": f(8),
+                 "mi.az": np.array(128, np.uint8), "mi.z": np.zeros(8, np.int8), "mi.bias": w(8),
+                 "qg.W": i8(8, 8), "qg.as": np.array(0.05, np.float32), "qg.az": np.array(128, np.uint8),
+                 "qg.s": f(1)[0:1].reshape(()), "qg.z": np.array(0, np.int8),
+                 "qg.bias": RNG.integers(-50, 50, 8).astype(np.int32),
+                 "qa.W": i8(8, 24), "qa.bias": w(24), "qa.is": np.array(0.05, np.float32),
+                 "qa.s": np.array(0.01, np.float32), "qa.iz": np.array(128, np.uint8),
+                 "qa.z": np.array(0, np.int8)}
+        nodes = [h.make_node("DynamicQuantizeMatMul", ["x", "dq.W", "dq.s", "dq.z", "dq.bias"], ["a"], domain=MS),
+                 h.make_node("DynamicQuantizeLinear", ["a"], ["aq", "aqs", "aqz"]),
+                 h.make_node("MatMulIntegerToFloat", ["xq", "mi.W", "mi.as", "mi.s", "mi.az", "mi.z", "mi.bias"],
+                             ["b"], domain=MS),
+                 h.make_node("QGemm", ["xq", "qg.as", "qg.az", "qg.W", "qg.s", "qg.z", "qg.bias"], ["c"],
+                             domain=MS),
+                 h.make_node("QAttention", ["xq3", "qa.W", "qa.bias", "qa.is", "qa.s", "", "qa.iz", "qa.z"],
+                             ["d"], domain=MS, num_heads=2)]
+        m = model(nodes, inits, [("x", T.FLOAT, [1, 16]), ("xq", T.UINT8, [1, 8]), ("xq3", T.UINT8, [1, 4, 8])],
+                  ["a", "b", "c", "d"])
+        roles = self.roles(m)
+        for p in ("dq", "mi", "qg", "qa"):
+            self.assertEqual(roles[p + ".W"], "weight", p)
+            self.assertEqual(roles[p + ".bias"], "bias", p)
+        out = os.path.join(self.tmp, "q-out.onnx")
+        r = subprocess.run([BIN, "-f", os.path.join(self.tmp, "m.onnx"), "-o", out], capture_output=True,
+                           text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        after = {t.name: numpy_helper.to_array(t) for t in onnx.load(out).graph.initializer}
+        for p in ("dq", "mi", "qg", "qa"):
+            self.assertFalse(np.array_equal(after[p + ".W"], inits[p + ".W"]), p)
+            self.assertEqual(after[p + ".W"].dtype, np.int8, p)
+        ort = os.environ.get("OI_ORT_DIR", "")
+        if not os.path.isdir(os.path.join(ort, "node_modules", "onnxruntime-node")):
+            self.skipTest("running the output needs ONNX Runtime (the test command installs it)")
+        runner = os.path.join(os.environ["OI_SRC"], "tests", "ort", "run_model.js")
+        r = subprocess.run(["node", runner, out, "1"], capture_output=True, text=True,
+                           env=dict(os.environ, OI_ORT_DIR=ort), timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for k, v in json.loads(r.stdout)["outputs"].items():
+            self.assertTrue(v["finite"], k)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 // Run an ONNX model in ONNX Runtime (onnxruntime-node) with seeded random
 // inputs and print each output's statistics as one JSON object:
 //   node run_model.js MODEL [SEED]  ->  {"outputs": {name: {dims, count, mean, std, min, max, finite}}}
-// Dynamic dimensions are 2; int64 inputs 3 (loop counts, indices); bool true.
+// Dynamic dimensions are 2; int64 inputs 3 (loop counts, indices); bool true;
+// uint8 / int8 (quantized activations) codes around the middle of their range.
 // ORT comes from $OI_ORT_DIR (where the test command installed it).
 'use strict';
 const path = require('path');
@@ -33,6 +34,8 @@ function fromHalf(h) {
   return h & 0x8000 ? -v : v;
 }
 
+function clampCode(v, lo, hi) { return Math.max(lo, Math.min(hi, Math.round(v))); }
+
 function makeInput(meta, normal) {
   const dims = meta.shape.map(d => (typeof d === 'number' && d > 0 ? d : 2));
   const n = dims.reduce((a, b) => a * b, 1);
@@ -43,6 +46,9 @@ function makeInput(meta, normal) {
     case 'int64': return new ort.Tensor('int64', BigInt64Array.from({length: n}, () => 3n), dims);
     case 'int32': return new ort.Tensor('int32', Int32Array.from({length: n}, () => 1), dims);
     case 'bool': return new ort.Tensor('bool', Uint8Array.from({length: n}, () => 1), dims);
+    // quantized activations: codes spread around the middle of the range
+    case 'uint8': return new ort.Tensor('uint8', Uint8Array.from({length: n}, () => clampCode(128 + 30 * normal(), 0, 255)), dims);
+    case 'int8': return new ort.Tensor('int8', Int8Array.from({length: n}, () => clampCode(30 * normal(), -128, 127)), dims);
     default: throw new Error('input ' + meta.name + ': unsupported type ' + meta.type);
   }
 }

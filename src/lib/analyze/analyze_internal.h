@@ -40,6 +40,16 @@ int oi_const_values(const oi_actx *x, long value, double *out, size_t max, size_
 /* Is this value a constant (initializer or Constant output)? */
 int oi_is_const(const oi_actx *x, long value);
 
+/* A layer taking a quantized weight directly (node.c's table). */
+typedef enum { OI_QW_CONV, OI_QW_MATMUL, OI_QW_GEMM, OI_QW_ATTENTION } oi_qweight_kind;
+typedef struct {
+    const char *op;
+    oi_quant_form form;
+    int weight, scale, zero, bias;   /* input slots; scale -1: the rescale after the layer */
+    oi_qweight_kind kind;            /* how the weight is laid out */
+} oi_qlayer;
+const oi_qlayer *oi_qlayer_of(const Onnx__NodeProto *n);
+
 /* A name the exporter made ("onnx::MatMul_374", "/lm_head/..."): only such a tensor is a copy. */
 int oi_exporter_named(const char *name);
 

@@ -98,3 +98,26 @@ int oi_exporter_named(const char *name)
 {
     return strncmp(name, "onnx::", 6) == 0 || name[0] == '/' || strstr(name, "::") != NULL;
 }
+
+/* Layers that take a quantized weight directly, by slot (-1: none).  An
+ * integer layer's scale is a constant input, or (ConvInteger, MatMulInteger)
+ * the constant in ORT's float rescale after it; a QLinear bias is int32 in
+ * the scale input (slot 1) x weight, the others' biases are float. */
+static const oi_qlayer qlayers[] = {
+    {"ConvInteger", OI_QUANT_INTEGER, 1, -1, 3, -1, OI_QW_CONV},
+    {"MatMulInteger", OI_QUANT_INTEGER, 1, -1, 3, -1, OI_QW_MATMUL},
+    {"DynamicQuantizeMatMul", OI_QUANT_INTEGER, 1, 2, 3, 4, OI_QW_MATMUL},
+    {"MatMulIntegerToFloat", OI_QUANT_INTEGER, 1, 3, 5, 6, OI_QW_MATMUL},
+    {"QAttention", OI_QUANT_INTEGER, 1, 4, 7, 2, OI_QW_ATTENTION},
+    {"QLinearConv", OI_QUANT_QLINEAR, 3, 4, 5, 8, OI_QW_CONV},
+    {"QLinearMatMul", OI_QUANT_QLINEAR, 3, 4, 5, -1, OI_QW_MATMUL},
+    {"QGemm", OI_QUANT_QLINEAR, 3, 4, 5, 6, OI_QW_GEMM},
+};
+
+const oi_qlayer *oi_qlayer_of(const Onnx__NodeProto *n)
+{
+    for (size_t i = 0; i < sizeof qlayers / sizeof *qlayers; i++)
+        if (oi_op_is(n, qlayers[i].op))
+            return &qlayers[i];
+    return NULL;
+}

@@ -12,17 +12,18 @@
 
 #define DT(x) ONNX__TENSOR_PROTO__DATA_TYPE__##x
 
-static const struct { const char *op; oi_quant_form form; } integer_layers[] = {
-    {"ConvInteger", OI_QUANT_INTEGER}, {"MatMulInteger", OI_QUANT_INTEGER},
-    {"QLinearConv", OI_QUANT_QLINEAR}, {"QLinearMatMul", OI_QUANT_QLINEAR},
+static const struct { const char *op; oi_quant_form form; } packed_layers[] = {
     {"MatMulNBits", OI_QUANT_NBITS}, {"GatherBlockQuantized", OI_QUANT_GATHER},
 };
 
 oi_quant_form oi_quant_form_of(const Onnx__NodeProto *n)
 {
-    for (size_t i = 0; i < sizeof integer_layers / sizeof *integer_layers; i++)
-        if (oi_op_is(n, integer_layers[i].op))
-            return integer_layers[i].form;
+    const oi_qlayer *l = oi_qlayer_of(n);
+    if (l)
+        return l->form;
+    for (size_t i = 0; i < sizeof packed_layers / sizeof *packed_layers; i++)
+        if (oi_op_is(n, packed_layers[i].op))
+            return packed_layers[i].form;
     return OI_QUANT_NONE;
 }
 
@@ -219,9 +220,12 @@ static int qdq(const oi_actx *x, const oi_tensor *t, oi_weight *w)
 }
 
 /* The output channel axis of an integer / QLinear layer's weight (Conv: 0; MatMul: last). */
-static int channel_axis(const Onnx__NodeProto *n, const oi_tensor *t)
+/* Output channels: Conv's first axis, a [K, N] matrix's last (Gemm's first with transB). */
+static int channel_axis(const Onnx__NodeProto *n, const oi_qlayer *l, const oi_tensor *t)
 {
-    return strstr(n->op_type, "Conv") ? 0 : (int)t->proto->n_dims - 1;
+    if (l->kind == OI_QW_CONV || (l->kind == OI_QW_GEMM && oi_attr_int(n, "transB", 0)))
+        return 0;
+    return (int)t->proto->n_dims - 1;
 }
 
 /* The rescale Mul after Cast(ConvInteger|MatMulInteger): its constant weight scale. */
@@ -248,23 +252,26 @@ static int integer_layer(const oi_actx *x, const oi_tensor *t, oi_weight *w)
 {
     oi_quant *q = &w->quant;
     const Onnx__NodeProto *n = oi_graph_node(x->graph, q->node)->proto;
+    const oi_qlayer *l = oi_qlayer_of(n);
+    if (!l)
+        return fail(w, "not a layer with a quantized weight");
     int qlinear = q->form == OI_QUANT_QLINEAR;
     if (qlinear && w->role == OI_ROLE_BIAS) {   /* int32 bias: scale = input's x weight's */
-        q->weight = input_tensor(x, q->node, 3);
+        q->weight = input_tensor(x, q->node, (size_t)l->weight);
         q->in_scale = input_tensor(x, q->node, 1);
         const oi_tensor *in = q->in_scale >= 0 ? oi_model_tensor(x->model, (size_t)q->in_scale)
                                                : NULL;
         return q->weight >= 0 && in && in->n_elems == 1 && oi_dtype_is_float(in->dtype) ? 0
                : fail(w, "the layer's weight or input scale is not a constant");
     }
-    q->scale = qlinear ? input_tensor(x, q->node, 4) : integer_scale(x, q->node);
-    size_t zslot = qlinear ? 5 : 3;
-    q->zero = n->n_input > zslot ? input_tensor(x, q->node, zslot) : -1;
+    q->scale = l->scale >= 0 ? input_tensor(x, q->node, (size_t)l->scale)
+                             : integer_scale(x, q->node);
+    q->zero = n->n_input > (size_t)l->zero ? input_tensor(x, q->node, (size_t)l->zero) : -1;
     if (q->scale < 0)
-        return fail(w, qlinear ? "its scale is computed, not a constant"
-                               : "no separate constant weight scale in the rescale after it");
+        return fail(w, l->scale >= 0 ? "its scale is computed, not a constant"
+                                     : "no separate constant weight scale in the rescale after it");
     const oi_tensor *s = oi_model_tensor(x->model, (size_t)q->scale);
-    if (set_geometry(q, t, channel_axis(n, t), 0, s->n_elems))
+    if (set_geometry(q, t, channel_axis(n, l, t), 0, s->n_elems))
         return fail(w, "the scale's shape does not fit the weight's channels");
     return 0;
 }

@@ -58,6 +58,14 @@ static int gemm_weight(const Onnx__NodeProto *n, size_t slot, oi_weight *w)
     return set_fans(w, w->dims[t ? 0 : 1], w->dims[t ? 1 : 0]);
 }
 
+static int attention_weight(oi_weight *w)
+{
+    if (w->rank != 2)
+        return 0;
+    w->gates = 3;   /* packed Q, K, V along the columns */
+    return set_fans(w, w->dims[0], w->dims[1] / 3);
+}
+
 static int matmul_weight(const Onnx__NodeProto *n, size_t slot, oi_weight *w)
 {
     int r = w->rank;
@@ -399,10 +407,8 @@ static int use_attention(const oi_actx *x, const Onnx__NodeProto *n, size_t node
                          oi_weight *w)
 {
     (void)x, (void)n, (void)node;
-    if (slot == 1 && w->rank == 2) {
-        w->gates = 3;   /* packed Q, K, V along the columns */
-        return set_fans(w, w->dims[0], w->dims[1] / 3);
-    }
+    if (slot == 1 && w->rank == 2)
+        return attention_weight(w);
     return slot == 2 && set_role(w, OI_ROLE_BIAS);
 }
 
@@ -434,22 +440,23 @@ static int use_norm(const oi_actx *x, const Onnx__NodeProto *n, size_t node, siz
 
 /* Integer and QLinear layers: the quantized weight's slot read as the float
  * layer's (same fans); QLinearConv's int32 bias; MatMulNBits' K x N weight. */
-static int use_qconv(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
-                     oi_weight *w)
+/* Layers taking a quantized weight (node.c's table): the weight as the float
+ * layer's (same fans), the bias. */
+static int use_qlayer(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
+                      oi_weight *w)
 {
     (void)x, (void)node;
-    int qlinear = oi_op_is(n, "QLinearConv");
-    if (slot == (qlinear ? 3u : 1u))
-        return conv_weight(w);
-    return qlinear && slot == 8 && set_role(w, OI_ROLE_BIAS);
-}
-
-static int use_qmatmul(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
-                       oi_weight *w)
-{
-    (void)x, (void)node;
-    return slot == (oi_op_is(n, "QLinearMatMul") ? 3u : 1u) && w->rank >= 2 &&
-           matmul_weight(n, 1, w);
+    const oi_qlayer *l = oi_qlayer_of(n);
+    if ((int)slot == l->bias)
+        return set_role(w, OI_ROLE_BIAS);
+    if ((int)slot != l->weight)
+        return 0;
+    switch (l->kind) {
+    case OI_QW_CONV: return conv_weight(w);
+    case OI_QW_GEMM: return gemm_weight(n, 1, w);
+    case OI_QW_ATTENTION: return attention_weight(w);
+    default: return w->rank >= 2 && matmul_weight(n, 1, w);
+    }
 }
 
 static int use_nbits(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
@@ -504,8 +511,10 @@ static const struct {
     const char *op;
     use_fn classify;
 } use_table[] = {
-    {"ConvInteger", use_qconv}, {"QLinearConv", use_qconv},
-    {"MatMulInteger", use_qmatmul}, {"QLinearMatMul", use_qmatmul},
+    {"ConvInteger", use_qlayer}, {"QLinearConv", use_qlayer},
+    {"MatMulInteger", use_qlayer}, {"QLinearMatMul", use_qlayer}, {"QGemm", use_qlayer},
+    {"DynamicQuantizeMatMul", use_qlayer}, {"MatMulIntegerToFloat", use_qlayer},
+    {"QAttention", use_qlayer},
     {"MatMulNBits", use_nbits},
     {"Conv", use_conv}, {"FusedConv", use_conv}, {"NhwcConv", use_conv},
     {"ConvTranspose", use_conv},
