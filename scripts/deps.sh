@@ -9,6 +9,8 @@ PKGS=(
   gcc meson ninja-build pkg-config scdoc
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev
   libjson-c-dev liblapacke-dev libopenblas-dev librandom123-dev nettle-dev
+  # pip install . (offline, Debian's meson-python)
+  python3-mesonpy python3-venv
   # tests, sanitizers, fuzzing, memcheck
   libcunit1-dev python3-onnx python3-numpy python3-scipy python3-torch python3-torchvision python3-torchaudio
   clang libclang-rt-14-dev valgrind parallel strace time

@@ -30,14 +30,25 @@ class Error(RuntimeError):
         self.status = status
 
 
-def _find_library():
+def _load_library():
+    """ONNXINIT_LIBRARY, else the library inside this package (pip install),
+    else the system's (meson install, ldconfig)."""
     explicit = os.environ.get("ONNXINIT_LIBRARY")
-    if explicit:
-        return explicit
-    return ctypes.util.find_library("onnxinit") or "libonnxinit.so.0"
+    bundled = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libonnxinit.so.0")
+    candidates = ([explicit] if explicit else
+                  [bundled] if os.path.exists(bundled) else
+                  [ctypes.util.find_library("onnxinit") or "libonnxinit.so.0"])
+    try:
+        return ctypes.CDLL(candidates[0])
+    except OSError as e:
+        raise ImportError(
+            "onnxinit: cannot load the C library (%s). Install the package with pip "
+            "(`pip install --no-build-isolation .` in the source tree bundles it), install it "
+            "system-wide (`meson install`, then `ldconfig`), or point ONNXINIT_LIBRARY at "
+            "libonnxinit.so.0" % e) from None
 
 
-_lib = ctypes.CDLL(_find_library())
+_lib = _load_library()
 
 _MAX_RANK = 8
 
@@ -116,6 +127,9 @@ _SIGNAL = {"auto": 0, "on": 1, "off": 2}
 def version():
     """The loaded library's version string."""
     return _version().decode()
+
+
+__version__ = version()
 
 
 def memory_estimate(path):
