@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage_text[] =
 "Usage: onnxinit [OPTIONS] INPUT -o OUTPUT\n"
@@ -96,9 +97,38 @@ static const char usage_text[] =
 "  onnxinit --exclude '*' model.onnx -o copy.onnx     nothing changed: a byte-identical copy\n"
 "  onnxinit --external-data big.onnx -o out.onnx      weights go to out.onnx.data\n"
 "\n"
-"Exit status: 0 done, 1 an input failed (the message names file and tensor;\n"
-"the others are still done), 2 usage error.  Models that came with external data are saved with a new\n"
+"Exit status: 0 done; 1 an input failed (the message names file and tensor;\n"
+"the others are still done); 2 usage error (a bad rules file too); 3 audit\n"
+"--strict found something; 130 interrupted (SIGINT, SIGTERM, SIGHUP: nothing\n"
+"partial is left).  Models that came with external data are saved with a new\n"
 "data file next to the output; the input's data file is never touched.\n";
+
+static const char plan_usage_text[] =
+"Usage: onnxinit plan [OPTIONS] INPUT [--json|--all]\n"
+"What would be done to each tensor of INPUT, and why; writes nothing.\n"
+"\n"
+"  --json                one JSON document: tensors (role, layer, fans, activation,\n"
+"                        scheme and its numbers), untouched ones with their reason,\n"
+"                        a summary (learned, re-initialized, warning)\n"
+"  --all                 list every kept constant, not counts by reason\n"
+"  --seed, --stream, --preset, --signal, --rules, --only, --exclude,\n"
+"  --layer-scale, --residual-scale, --no-forget-bias, --materialize\n"
+"                        as for a run: the plan is what that run would do\n"
+"\n"
+"Exit status: 0 done, 1 the input could not be read, 2 usage error.\n";
+
+static const char audit_usage_text[] =
+"Usage: onnxinit audit [OPTIONS] INPUT [--json] [--strict]\n"
+"What the current weights of INPUT look like: all-zero or constant weights,\n"
+"NaN/Inf, std far from what the layer wants (>= 3x or <= 1/3), dead norms, and\n"
+"the output's spread when the signal is propagated through the graph\n"
+"(vanishing or exploding).\n"
+"\n"
+"  --json                one JSON document (per tensor, depth profile, summary)\n"
+"  --strict              exit 3 when anything is flagged (for CI)\n"
+"\n"
+"Exit status: 0 done, 1 the input could not be read, 2 usage error, 3 flagged\n"
+"(with --strict).\n";
 
 enum {
     OPT_SEED = 256, OPT_STREAM, OPT_ONLY, OPT_EXCLUDE, OPT_EXTERNAL, OPT_EXT_THRESHOLD, OPT_PRESET,
@@ -265,7 +295,10 @@ static int parse_args(int argc, char **argv, cli_args *a)
                                           optarg);
             break;
         case 'v': a->verbose = 1; break;
-        case 'h': fputs(usage_text, stdout); return OI_EXIT_OK;
+        case 'h':
+            fputs(a->plan_mode == 1 ? plan_usage_text : a->plan_mode == 2 ? audit_usage_text
+                                                                          : usage_text, stdout);
+            return OI_EXIT_OK;
         case 'V': printf("onnxinit %s\n", ONNXINIT_VERSION); return OI_EXIT_OK;
         case OPT_SEED:
             if (parse_u64_arg(optarg, &a->seed))
@@ -457,9 +490,51 @@ static int failure_exit(const oi_error *err)
     return err->status == OI_ERR_USAGE ? OI_EXIT_USAGE : OI_EXIT_FAILED;
 }
 
+/* Edits (insert, delete, change, swap neighbours) between two short words, up to 3. */
+static int edits(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 12 || lb > 12)
+        return 3;
+    int d[13][13];
+    for (size_t i = 0; i <= la; i++)
+        for (size_t j = 0; j <= lb; j++) {
+            if (!i || !j) {
+                d[i][j] = (int)(i + j);
+                continue;
+            }
+            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            best = d[i - 1][j] + 1 < best ? d[i - 1][j] + 1 : best;
+            best = d[i][j - 1] + 1 < best ? d[i][j - 1] + 1 : best;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[la][lb];
+}
+
+/* "onnxinit plna m.onnx": a misspelled command, not a model named plna. */
+static int misspelled_command(const char *word)
+{
+    static const char *const commands[] = {"plan", "audit"};
+    if (strchr(word, '.') || strchr(word, '/') || word[0] == '-' || !strcmp(word, "plan") ||
+        !strcmp(word, "audit") || access(word, F_OK) == 0)
+        return 0;
+    for (size_t i = 0; i < 2; i++)
+        if (edits(word, commands[i]) <= 2) {
+            char msg[64];
+            snprintf(msg, sizeof msg, "'%.20s' (did you mean '%s'?)", word, commands[i]);
+            oi_cli_usage_error("unknown command %s", msg);
+            return 1;
+        }
+    return 0;
+}
+
 int oi_cli_parse(int argc, char **argv, cli_args *a)
 {
     memset(a, 0, sizeof *a);
+    if (argc > 1 && misspelled_command(argv[1]))
+        return OI_EXIT_USAGE;
     if (argc > 1 && (strcmp(argv[1], "plan") == 0 || strcmp(argv[1], "audit") == 0)) {
         a->plan_mode = strcmp(argv[1], "plan") == 0 ? 1 : 2;
         argv[1] = argv[0];   /* parse the rest as if "plan" were the program name */

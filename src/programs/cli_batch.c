@@ -139,6 +139,7 @@ static void print_results(const cli_args *a, const oi_batch_list *l, const oi_ba
 
 int oi_cli_batch(cli_args *a, atomic_int *cancel)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0);   /* -v lines as each model ends, piped too */
     oi_batch_list l = {0};
     oi_error err;
     oi_error_clear(&err);

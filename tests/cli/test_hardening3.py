@@ -254,6 +254,28 @@ class HardeningIII(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(os.path.exists(long_out))
 
+    def test_what_command_line_users_expect(self):
+        src = os.path.join(FIX, "good", "mlp.onnx")
+        r = run("plna", src)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("did you mean 'plan'", r.stderr)
+        r = run("plan", "--help")
+        self.assertEqual(r.returncode, 0)
+        self.assertTrue(r.stdout.startswith("Usage: onnxinit plan"), r.stdout[:80])
+        self.assertTrue(run("audit", "--help").stdout.startswith("Usage: onnxinit audit"))
+        self.assertIn("130 interrupted", run("--help").stdout)
+        self.assertIn("3 audit", run("--help").stdout)
+        rules = self.p("r.json")
+        for text, why in (('{"rules": [{"role": "weight", "scheme": "xavier_uniform", "std": 0.1}]}',
+                           "does not read the key 'std'"),
+                          ('{"rules": [{"role": "weight", "scheme": "zeros"},]}', "not valid JSON"),
+                          ('{"rules": []} trailing', "not valid JSON")):
+            with open(rules, "w") as f:
+                f.write(text)
+            r = run("plan", "--rules", rules, src)
+            self.assertEqual(r.returncode, 2, text)
+            self.assertIn(why, r.stderr)
+
     def test_binding_options_do_not_wrap(self):
         child = """
 import sys

@@ -34,6 +34,28 @@ static const struct { const char *name; oi_scheme scheme; } schemes[] = {
 
 static const char *const number_keys[] = {"value", "low", "high", "mean", "std", "gain", "a",
                                           "sparsity", NULL};
+
+/* The parameters each scheme reads: a key it does not read ("std" on
+ * xavier_uniform) is refused, not silently ignored. */
+static const struct { oi_scheme scheme; const char *keys; } scheme_keys[] = {
+    {OI_SCHEME_CONSTANT, " value "}, {OI_SCHEME_UNIFORM, " low high "},
+    {OI_SCHEME_NORMAL, " mean std "}, {OI_SCHEME_TRUNC_NORMAL, " mean std "},
+    {OI_SCHEME_XAVIER_UNIFORM, " gain "}, {OI_SCHEME_XAVIER_NORMAL, " gain "},
+    {OI_SCHEME_KAIMING_UNIFORM, " a mode gain "}, {OI_SCHEME_KAIMING_NORMAL, " a mode gain "},
+    {OI_SCHEME_LECUN_UNIFORM, " mode gain "}, {OI_SCHEME_LECUN_NORMAL, " mode gain "},
+    {OI_SCHEME_ORTHOGONAL, " gain "}, {OI_SCHEME_IDENTITY, " gain "},
+    {OI_SCHEME_SPARSE, " sparsity std "},
+};
+
+static int scheme_reads(oi_scheme scheme, const char *key)
+{
+    char word[16];
+    snprintf(word, sizeof word, " %s ", key);
+    for (size_t i = 0; i < sizeof scheme_keys / sizeof *scheme_keys; i++)
+        if (scheme_keys[i].scheme == scheme)
+            return strstr(scheme_keys[i].keys, word) != NULL;
+    return 0;   /* keep, zeros, ones, a preset: no parameters */
+}
 static const char *const match_keys[] = {"name", "op", "role", "activation", "module", NULL};
 
 /* The ops a learned tensor's layer can be (analyze/roles.c): a rule naming
@@ -43,7 +65,10 @@ static const char *const layer_ops[] = {
     "Mul", "Concat", "Expand", "Tile", "LSTM", "GRU", "RNN", "Gather", "PRelu", "Attention",
     "MultiHeadAttention", "BatchNormalization", "InstanceNormalization", "LayerNormalization",
     "GroupNormalization", "SimplifiedLayerNormalization", "SkipLayerNormalization",
-    "SkipSimplifiedLayerNormalization", NULL,
+    "SkipSimplifiedLayerNormalization", "Sub", "Div", "Where", "NhwcConv", "BiasGelu",
+    "FastGelu", "BiasAdd", "EmbedLayerNormalization", "ConvInteger", "MatMulInteger",
+    "QLinearConv", "QLinearMatMul", "QGemm", "DynamicQuantizeMatMul", "MatMulIntegerToFloat",
+    "QAttention", "MatMulNBits", "GatherBlockQuantized", NULL,
 };
 
 static int in_list(const char *s, const char *const *list)
@@ -109,6 +134,8 @@ static oi_status parse_params(json_object *o, rule *r, const char *label, size_t
                           .preset = a->preset, .high = 1, .std = NAN, .gain = NAN,
                           .sparsity = 0.1};
     json_object_object_foreach(o, key, v) {
+        if ((in_list(key, number_keys) || strcmp(key, "mode") == 0) && !scheme_reads(a->scheme, key))
+            return bad(err, label, i, "its scheme does not read the key", key);
         if (in_list(key, number_keys)) {
             if (strcmp(key, "gain") == 0 && json_object_is_type(v, json_type_string) &&
                 strcmp(json_object_get_string(v), "auto") == 0) {
@@ -177,11 +204,23 @@ static oi_status parse_match(json_object *o, rule *r, const char *label, size_t 
 oi_status oi_rules_parse(const char *text, const char *label, oi_rules **out, oi_error *err)
 {
     *out = NULL;
-    enum json_tokener_error jerr;
-    json_object *root = json_tokener_parse_verbose(text, &jerr);
-    if (!root)
+    /* strict: a trailing comma or a comment is a mistake to report, not to guess past */
+    json_tokener *tok = json_tokener_new();
+    if (!tok)
+        return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", label);
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    json_object *root = json_tokener_parse_ex(tok, text, (int)strlen(text));
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    if (root && jerr == json_tokener_success && tok->char_offset < (int)strlen(text)) {
+        json_object_put(root);   /* something after the document */
+        root = NULL;
+        jerr = json_tokener_error_parse_unexpected;
+    }
+    json_tokener_free(tok);
+    if (!root || jerr != json_tokener_success)
         return oi_fail(err, OI_ERR_USAGE, "%s: not valid JSON: %s", label,
-                       json_tokener_error_desc(jerr));
+                       json_tokener_error_desc(jerr == json_tokener_success
+                                                   ? json_tokener_error_parse_eof : jerr));
     json_object *list = root;
     if (json_object_is_type(root, json_type_object) &&
         !json_object_object_get_ex(root, "rules", &list))
