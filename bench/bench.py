@@ -176,31 +176,33 @@ def main():
         if not os.path.exists(src):
             continue
         flat = name.replace("/", "-")
-        o1, o2, o3, o4 = (os.path.join(out, p + flat) for p in ("oi-", "peer-", "cp-", "floor-"))
+        o1, o2, o3, o4, o5 = (os.path.join(out, p + flat)
+                              for p in ("oi-", "peer-", "cp-", "floor-", "nosync-"))
         mb = model_bytes(src, layout) / 2**20
         subprocess.run(["cat"] + model_files(src, layout), stdout=subprocess.DEVNULL)
         cp_cmd, cps_cmd = copy_cmd(src, o3, layout)
         floor_cmd = "mkdir -p %s && %s %s %s" % (
             o4, os.path.join(a.build, "bench", "oi-writefloor"), o4,
             " ".join(str(os.path.getsize(f)) for f in model_files(src, layout)))
-        cp, cps, floor, mine = interleaved(a.runs, [
+        cp, cps, floor, mine, nosync = interleaved(a.runs, [
             (None, [o3], cp_cmd), (None, [o3], cps_cmd), (None, [o4], floor_cmd),
-            ([oi, "-v", src, "-o", o1], [o1], None)])
+            ([oi, "-v", src, "-o", o1], [o1], None),
+            ([oi, "--no-sync", "-q", src, "-o", o5], [o5], None)])
         runs = a.runs if peer_runs is None else peer_runs
         peer = (series(runs, [PEER, src, o2, "-q"] + (["--external"] if layout != "embedded" else []),
                        [o2]) if runs else None)
-        clean([o1, o2, o3, o4])
-        rows.append((name, mb, mine, peer, cp, cps, floor, runs))
-    print("| model | size | onnxinit min / median | peak RSS | peer min / median | peer RSS | cp min | cp+sync min | write floor | onnxinit/cp | onnxinit/(cp+sync) | onnxinit/floor | peer/onnxinit | onnxinit phases |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name, mb, m, p, c, cs, fl, runs in rows:
+        clean([o1, o2, o3, o4, o5])
+        rows.append((name, mb, mine, peer, cp, cps, floor, runs, nosync))
+    print("| model | size | onnxinit min / median | peak RSS | peer min / median | peer RSS | cp min | cp+sync min | write floor | onnxinit/cp | onnxinit/(cp+sync) | onnxinit/floor | peer/onnxinit | onnxinit phases | --no-sync min / median | --no-sync/cp |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, mb, m, p, c, cs, fl, runs, ns in rows:
         peer = ("%.2f / %.2f s%s | %.0f MB" % (p[0], p[1], " (1 run)" if runs == 1 else "", p[2])
                 if p else "— (no bfloat16) | —")
         ratio = "%.1fx" % (p[0] / m[0]) if p else "—"
         print("| %s | %.0f MB | %.2f / %.2f s | %.0f MB | %s | %.2f s | %.2f s | %.2f s | %.2fx | %.2fx "
-              "| %.2fx | %s | %s |"
+              "| %.2fx | %s | %s | %.2f / %.2f s | %.2fx |"
               % (name, mb, m[0], m[1], m[2], peer, c[0], cs[0], fl[0], m[0] / c[0], m[0] / cs[0],
-                 m[0] / fl[0], ratio, phases(m[3])))
+                 m[0] / fl[0], ratio, phases(m[3]), ns[0], ns[1], ns[0] / c[0]))
     small = sorted(glob.glob(os.path.join(a.work, "small", "*.onnx")))
     sdir = os.path.join(out, "small")
     shutil.rmtree(sdir, ignore_errors=True)

@@ -92,6 +92,9 @@ typedef enum oi_param {
     OI_P_STREAM,               /* random stream version: 2 (default), or 1 for 0.1's bytes */
     OI_P_SIGNAL,               /* signal-preserving gains: 0 auto (default: where the graph
                                   has no normalization), 1 on, 2 off */
+    OI_P_NO_SYNC,              /* 1: a new output is renamed into place without fsync (as cp);
+                                * after a power loss it may be empty or missing.  Replacing an
+                                * existing file (overwrite, in place) is always fsynced. */
 } oi_param;
 
 OI_API oi_ctx *oi_ctx_new(void);                 /* NULL when out of memory */

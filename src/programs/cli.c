@@ -56,6 +56,10 @@ static const char usage_text[] =
 "      --external-data[=NAME] store tensors of at least --external-threshold bytes\n"
 "                             in a side file NAME (default OUTPUT.data) next to OUTPUT\n"
 "      --external-threshold BYTES   (default 1024)\n"
+"      --no-sync              write and rename a new output as cp does, without\n"
+"                             fsync (after a power loss it may be empty or missing;\n"
+"                             the input is never at risk; replacing a file, -f or\n"
+"                             --in-place, is always fsynced)\n"
 "      --full-encode          encode the whole model even when only values change\n"
 "                             (slower; the default patches a copy of the input)\n"
 "      --json                 plan, audit: one JSON document instead of tables\n"
@@ -132,7 +136,7 @@ static const char audit_usage_text[] =
 
 enum {
     OPT_SEED = 256, OPT_STREAM, OPT_ONLY, OPT_EXCLUDE, OPT_EXTERNAL, OPT_EXT_THRESHOLD, OPT_PRESET,
-    OPT_NO_FORGET, OPT_LAYER_SCALE, OPT_ALL, OPT_JSON, OPT_RULES, OPT_MATERIALIZE, OPT_RESIDUAL, OPT_FULL_ENCODE, OPT_SIGNAL,
+    OPT_NO_FORGET, OPT_LAYER_SCALE, OPT_ALL, OPT_JSON, OPT_RULES, OPT_MATERIALIZE, OPT_RESIDUAL, OPT_FULL_ENCODE, OPT_SIGNAL, OPT_NO_SYNC,
     OPT_OUTPUT_DIR, OPT_IN_PLACE, OPT_BACKUP, OPT_FILES_FROM, OPT_SKIP_EXISTING,
     OPT_FAIL_FAST, OPT_SHARD, OPT_MAX_MEMORY, OPT_REPORT, OPT_STRICT,
 };
@@ -156,6 +160,7 @@ static const struct option long_options[] = {
     {"signal", required_argument, NULL, OPT_SIGNAL},
     {"all", no_argument, NULL, OPT_ALL},
     {"full-encode", no_argument, NULL, OPT_FULL_ENCODE},
+    {"no-sync", no_argument, NULL, OPT_NO_SYNC},
     {"threads", required_argument, NULL, 'j'},
     {"recursive", no_argument, NULL, 'r'},
     {"output-dir", required_argument, NULL, OPT_OUTPUT_DIR},
@@ -344,6 +349,7 @@ static int parse_args(int argc, char **argv, cli_args *a)
             break;
         }
         case OPT_FULL_ENCODE: a->full_encode = 1; break;
+        case OPT_NO_SYNC: a->no_sync = 1; break;
         case OPT_EXT_THRESHOLD:
             a->threshold_given = 1;
             if (parse_u64_arg(optarg, &a->external_threshold) || a->external_threshold > INT64_MAX)
@@ -417,6 +423,7 @@ int oi_cli_make_ctx(cli_args *a)
         {OI_P_THREADS, a->jobs}, {OI_P_FORGET_BIAS, !a->no_forget_bias},
         {OI_P_MATERIALIZE, a->materialize}, {OI_P_RESIDUAL_SCALE, a->residual_scale},
         {OI_P_FULL_ENCODE, a->full_encode}, {OI_P_OVERWRITE, a->overwrite},
+        {OI_P_NO_SYNC, a->no_sync},
         {OI_P_IN_PLACE, a->in_place}, {OI_P_EXTERNALIZE, a->externalize},
         {OI_P_EXTERNAL_THRESHOLD, a->threshold_given ? (int64_t)a->external_threshold : 1024},
         {OI_P_STREAM, a->stream ? a->stream : 2}, {OI_P_SIGNAL, a->signal},
@@ -610,7 +617,7 @@ int oi_cli_main(int argc, char **argv)
                             a.materialize ? "" : " (an untrained graph? --materialize creates "
                                                  "weights declared as graph inputs)");
             }
-            if (sum.warning)
+            if (sum.warning && !a.quiet)   /* -q: errors only (the warning is in plan and report) */
                 fprintf(stderr, "onnxinit: warning: %s\n", sum.warning);
             if (a.verbose)
                 fprintf(stderr, "time: load %.3fs, re-initialize %.3fs, save %.3fs\n",

@@ -17,7 +17,7 @@ typedef struct {
     uint64_t seed;
     int stream;                 /* --stream (0: not given) */
     const char *preset, *rules, *external_name;
-    int overwrite, materialize, residual_scale, full_encode, no_forget_bias;
+    int overwrite, materialize, residual_scale, full_encode, no_forget_bias, no_sync;
     int externalize, threshold_given, layer_scale_given;
     int signal;                 /* --signal: 0 auto, 1 on, 2 off */
     double layer_scale;

@@ -276,6 +276,26 @@ class HardeningIII(unittest.TestCase):
             self.assertEqual(r.returncode, 2, text)
             self.assertIn(why, r.stderr)
 
+    def test_no_sync_skips_fsync_only_for_new_files(self):
+        """--no-sync: no fsync or writeback for a new output (patch and full encode,
+        one model and a batch); replacing a file (-f) still syncs."""
+        if not shutil.which("strace"):
+            self.fail("strace is missing (scripts/deps.sh installs it)")
+        src = os.path.join(FIX, "good", "resnet18.onnx")
+
+        def syncs(*args):
+            r = subprocess.run(["strace", "-f", "-qq", "-e", "trace=fsync,fdatasync,sync_file_range",
+                                BIN, "-q", *args], capture_output=True, text=True, timeout=120)
+            self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+            return sum(("fsync(" in l or "sync_file_range(" in l) for l in r.stderr.splitlines())
+        self.assertEqual(syncs("--no-sync", src, "-o", self.p("a.onnx")), 0)
+        self.assertEqual(syncs("--no-sync", "--full-encode", src, "-o", self.p("b.onnx")), 0)
+        self.assertEqual(syncs("--no-sync", src, "--output-dir", self.p("tree")), 0)
+        self.assertGreater(syncs(src, "-o", self.p("c.onnx")), 0)                  # the default
+        self.assertGreater(syncs("--no-sync", "-f", src, "-o", self.p("a.onnx")), 0)  # replaces
+        with open(self.p("a.onnx"), "rb") as f, open(self.p("c.onnx"), "rb") as g:
+            self.assertEqual(f.read(), g.read())   # the same bytes either way
+
     def test_binding_options_do_not_wrap(self):
         child = """
 import sys

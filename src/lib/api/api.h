@@ -22,6 +22,7 @@ struct oi_ctx {
     oi_preset preset;
     int threads, forget_bias, materialize, residual_scale, full_encode, signal;
     int overwrite, in_place, externalize;
+    int no_sync;                  /* OI_P_NO_SYNC */
     uint64_t external_threshold;
     double layer_scale;
     char *external_name, *base_dir, *label;

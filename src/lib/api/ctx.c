@@ -131,6 +131,7 @@ static const param_info params[] = {
     INT_PARAM(OI_P_OVERWRITE, overwrite, 0, 1),
     INT_PARAM(OI_P_IN_PLACE, in_place, 0, 1),
     INT_PARAM(OI_P_EXTERNALIZE, externalize, 0, 1),
+    INT_PARAM(OI_P_NO_SYNC, no_sync, 0, 1),
     {OI_P_STREAM, "stream", offsetof(oi_ctx, seed.version), 0, OI_STREAM_V1, OI_STREAM_LATEST},
     {OI_P_EXTERNAL_THRESHOLD, "external_threshold", offsetof(oi_ctx, external_threshold), 1, 0,
      INT64_MAX},

@@ -168,6 +168,7 @@ static oi_status reinit_file(const oi_ctx *ctx, const char *input, const char *o
         .external_name = ctx->external_name ? ctx->external_name : own,
         .externalize = ctx->externalize,
         .external_threshold = ctx->external_threshold,
+        .no_sync = ctx->no_sync,
     };
     oi_patch *patch = NULL;
     unsigned char *rewrite = oi_fill_selection(j.model, j.plan);
@@ -176,7 +177,7 @@ static oi_status reinit_file(const oi_ctx *ctx, const char *input, const char *o
     if (s == OI_OK && !ctx->full_encode && oi_patch_possible(j.model, rewrite, &so))
         s = oi_patch_begin(j.model, output, &so, rewrite, &patch, err);
     double t2 = now();
-    oi_fill_target target = {patch ? patch_locate : NULL, patch};
+    oi_fill_target target = {patch ? patch_locate : NULL, patch, !ctx->no_sync};
     if (s == OI_OK)
         s = oi_job_fill(&j, ctx, target, &sum->elements, err);
     double t3 = now();

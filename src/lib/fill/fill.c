@@ -65,7 +65,7 @@ static oi_status put_bytes(fill_run *r, size_t ti, uint64_t at, const uint8_t *b
     /* The job that reaches the end of an 8 MiB window starts its writeback, so
      * the final fsync finds little to do (jobs finish out of order: harmless). */
     uint64_t window = UINT64_C(8) << 20, end = at + len;
-    if (end / window != at / window)
+    if (r->target.writeback && end / window != at / window)
         sync_file_range(r->fd[ti], (off_t)(end / window * window - window), (off_t)window,
                         SYNC_FILE_RANGE_WRITE);
     return OI_OK;

@@ -43,6 +43,7 @@ unsigned char *oi_fill_selection(oi_model *model, const oi_plan *plan);
 typedef struct oi_fill_target {
     int (*locate)(void *ctx, const oi_tensor *t, int *fd, uint64_t *offset);
     void *ctx;
+    int writeback;   /* start each finished 8 MiB window's writeback (a durable save) */
 } oi_fill_target;
 
 /* Rewrite every tensor the plan touches, with `threads` workers (>= 1).

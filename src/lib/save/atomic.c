@@ -50,6 +50,7 @@ oi_status oi_save_begin(oi_save_file *f, const char *final_path, oi_error *err)
 {
     memset(f, 0, sizeof *f);
     f->fd = -1;
+    f->durable = 1;
     char *dcopy = strdup(final_path), *bcopy = strdup(final_path);
     size_t n = strlen(final_path) + 32;
     f->final_path = strdup(final_path);
@@ -89,9 +90,16 @@ oi_status oi_save_begin(oi_save_file *f, const char *final_path, oi_error *err)
  * later ones are still being made: the final fsync then waits for little. */
 #define WRITEBACK_WINDOW (8u << 20)
 
+void oi_save_no_sync(oi_save_file *f)
+{
+    struct stat st;
+    if (f->final_path && lstat(f->final_path, &st) < 0 && errno == ENOENT)
+        f->durable = 0;
+}
+
 static void kick_writeback(oi_save_file *f, uint64_t upto)
 {
-    if (upto >= f->kicked + WRITEBACK_WINDOW) {
+    if (f->durable && upto >= f->kicked + WRITEBACK_WINDOW) {
         sync_file_range(f->fd, (off_t)f->kicked, (off_t)(upto - f->kicked), SYNC_FILE_RANGE_WRITE);
         f->kicked = upto;
     }
@@ -223,7 +231,7 @@ oi_status oi_save_flush(oi_save_file *f, oi_error *err)
 {
     if (f->fd < 0)
         return OI_OK;
-    int rc = fsync(f->fd);
+    int rc = f->durable ? fsync(f->fd) : 0;
     int e = errno;
     if (close(f->fd) < 0 && rc == 0) {
         rc = -1;
@@ -290,7 +298,8 @@ oi_status oi_save_commit(oi_save_file *f, int overwrite, oi_error *err)
     free(f->tmp_path);
     f->tmp_path = NULL;
     drop_source(f);
-    fsync_parent(f->final_path);
+    if (f->durable)
+        fsync_parent(f->final_path);
     return OI_OK;
 }
 

@@ -20,6 +20,7 @@ typedef struct oi_save_file {
     uint64_t kicked;         /* bytes handed to writeback so far (sequential writes) */
     char *src_path;          /* the file copies last read from, kept open as src_fd */
     int src_fd;
+    int durable;             /* fsync file and folder (1 unless oi_save_no_sync on a new file) */
 } oi_save_file;
 
 /* Refuse what would lose data: an existing output without overwrite, a
@@ -43,7 +44,10 @@ oi_status oi_save_copy_at(oi_save_file *f, const char *src_path, uint64_t offset
  * 1 MiB, file systems without fallocate and any failure but ENOSPC, EDQUOT
  * and EFBIG are left to the writes. */
 oi_status oi_save_reserve(oi_save_file *f, uint64_t offset, uint64_t len, oi_error *err);
-/* fsync and close the temporary file (still under its temporary name). */
+/* --no-sync: a new output is written and renamed as cp would, without fsync;
+ * an output that replaces an existing file stays durable whatever is asked. */
+void oi_save_no_sync(oi_save_file *f);
+/* fsync (when durable) and close the temporary file (still under its temporary name). */
 oi_status oi_save_flush(oi_save_file *f, oi_error *err);
 /* Rename into place (refusing to replace an existing file unless overwrite),
  * then fsync the folder.  On failure the temporary file is removed. */

@@ -162,6 +162,8 @@ oi_status oi_model_save(oi_model *m, const char *path, const oi_save_opts *opts,
         s = oi_data_file_choose(m, path, o, &data_path, &data_name, &retire, err);
         if (s == OI_OK)
             s = oi_save_begin(&data, data_path, err);
+        if (s == OI_OK && o->no_sync)
+            oi_save_no_sync(&data);
         if (s == OI_OK) {
             s = write_data_file(m, slots, n_ext, data_name, &data, err);
             for (swapped = 0; swapped < n_ext && slots[swapped].saved.base.descriptor; swapped++)
@@ -172,6 +174,8 @@ oi_status oi_model_save(oi_model *m, const char *path, const oi_save_opts *opts,
     }
     if (s == OI_OK)
         s = oi_save_begin(&model, path, err);
+    if (s == OI_OK && o->no_sync)
+        oi_save_no_sync(&model);
     if (s == OI_OK)
         s = pack_to_file(m, &model, err);
     if (s == OI_OK)
@@ -217,6 +221,8 @@ oi_status oi_model_save_relocated(oi_model *m, const char *path, const oi_save_o
     oi_status s = oi_save_check_target(path, m->label, o->overwrite, o->allow_same_file, err);
     if (s == OI_OK)
         s = oi_save_begin(f, path, err);
+    if (s == OI_OK && o->no_sync)
+        oi_save_no_sync(f);
     if (s == OI_OK)
         s = pack_to_file(m, f, err);
     if (s == OI_OK)

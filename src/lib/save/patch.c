@@ -210,6 +210,8 @@ static oi_status gather(oi_patch *p, const unsigned char *rewrite, oi_error *err
         }
     if (s == OI_OK)
         s = oi_save_begin(&p->data_file, p->data_path, err);
+    if (s == OI_OK && p->opts.no_sync)
+        oi_save_no_sync(&p->data_file);
     if (s == OI_OK && ftruncate(p->data_file.fd, (off_t)at) < 0)
         s = oi_fail(err, OI_ERR_IO, "%s: cannot size output: %s", p->data_path, strerror(errno));
     for (size_t i = 0; s == OI_OK && i < m->n_tensors; i++) {
@@ -256,10 +258,14 @@ oi_status oi_patch_begin(oi_model *m, const char *path, const oi_save_opts *opts
             s = oi_fail(err, OI_ERR_IO, "%s: %s", p->ext_source, strerror(errno));
         if (s == OI_OK)
             s = oi_save_begin(&p->data_file, p->data_path, err);
+        if (s == OI_OK && p->opts.no_sync)
+            oi_save_no_sync(&p->data_file);
         if (s == OI_OK)
             s = copy_around(&p->data_file, p->ext_source, (uint64_t)st.st_size, holes, n, err);
     } else if (s == OI_OK) {
         s = oi_save_begin(&p->model_file, path, err);
+        if (s == OI_OK && p->opts.no_sync)
+            oi_save_no_sync(&p->model_file);
         if (s == OI_OK)
             s = copy_around(&p->model_file, m->label, m->map_len, holes, n, err);
     }

@@ -17,6 +17,7 @@ typedef struct oi_save_opts {
     const char *external_name;    /* data file name for external tensors; NULL: "<out>.data" */
     int externalize;              /* --external-data: move embedded tensors out too */
     uint64_t external_threshold;  /* ... those of at least this many bytes */
+    int no_sync;                  /* --no-sync: new files are renamed in without fsync */
 } oi_save_opts;
 
 oi_status oi_model_save(oi_model *model, const char *path, const oi_save_opts *opts,

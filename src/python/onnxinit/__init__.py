@@ -120,7 +120,8 @@ _memory_estimate = _sig("oi_memory_estimate", ctypes.c_int, ctypes.c_char_p,
 
 # oi_param values (onnxinit.h)
 _PARAMS = {"threads": 1, "forget_bias": 2, "materialize": 3, "residual_scale": 4,
-           "full_encode": 5, "overwrite": 6, "in_place": 7, "stream": 10, "signal": 11}
+           "full_encode": 5, "overwrite": 6, "in_place": 7, "stream": 10, "signal": 11,
+           "no_sync": 12}
 _SIGNAL = {"auto": 0, "on": 1, "off": 2}
 
 
@@ -150,7 +151,8 @@ def _integer(name, value, lo, hi):
     return value
 
 
-_BOOLEAN = {"forget_bias", "materialize", "residual_scale", "full_encode", "overwrite", "in_place"}
+_BOOLEAN = {"forget_bias", "materialize", "residual_scale", "full_encode", "overwrite", "in_place",
+            "no_sync"}
 _RANGES = {"threads": (0, 2 ** 31 - 1), "stream": (0, 2 ** 31 - 1)}   # the library checks the rest
 
 
