@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Install every Debian package onnxinit needs to build, test and benchmark.
-# Uses sudo when not root.  Safe to run again.
+# Install the Debian packages onnxinit needs.  Uses sudo when not root; safe to
+# run again.
+#   scripts/deps.sh            build, test and benchmark (torch, clang, node, ...)
+#   scripts/deps.sh --build    just what building the program, library and
+#                              Python package needs
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -11,11 +14,15 @@ PKGS=(
   libjson-c-dev liblapacke-dev libopenblas-dev librandom123-dev nettle-dev
   # pip install . (offline, Debian's meson-python)
   python3-mesonpy python3-venv
-  # tests, sanitizers, fuzzing, memcheck
-  libcunit1-dev python3-onnx python3-numpy python3-scipy python3-torch python3-torchvision python3-torchaudio
-  clang libclang-rt-14-dev valgrind parallel strace time
 )
-command -v node >/dev/null && command -v npm >/dev/null || PKGS+=(nodejs npm)   # ORT tests
+if [ "${1:-}" != "--build" ]; then
+  PKGS+=(
+    # tests, sanitizers, fuzzing, memcheck
+    libcunit1-dev python3-onnx python3-numpy python3-scipy python3-torch python3-torchvision
+    python3-torchaudio clang libclang-rt-14-dev valgrind parallel strace time
+  )
+  command -v node >/dev/null && command -v npm >/dev/null || PKGS+=(nodejs npm)   # ORT tests
+fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
