@@ -59,6 +59,21 @@ class Api(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         return out
 
+    def test_host_openblas_keeps_its_threads(self):
+        """An orthogonal fill loads LAPACK; a numpy in the same process keeps its
+        OpenBLAS thread count (the library sets one thread only on a BLAS it
+        brought in itself)."""
+        import ctypes
+        np.dot(np.ones((64, 64)), np.ones((64, 64)))
+        paths = [l.split()[-1] for l in open("/proc/self/maps")
+                 if "openblas" in l and l.split()[-1].endswith(".so.3")]
+        if not paths:
+            self.skipTest("numpy here does not use OpenBLAS")
+        blas = ctypes.CDLL(paths[0])
+        blas.openblas_set_num_threads(2)
+        onnxinit.reinit(os.path.join(FIX, "good", "lstm_bidir.onnx"), seed=1)
+        self.assertEqual(blas.openblas_get_num_threads(), 2)
+
     def test_fixture_count(self):
         self.assertGreater(len(MODELS), 20)   # the comparisons below cover the zoo
 

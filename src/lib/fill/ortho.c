@@ -21,17 +21,35 @@ typedef struct {
     __typeof__(&LAPACKE_sorgqr) orgqr;
 } lapack_fns;
 
+/* Is an OpenBLAS already in this process (numpy's, loaded locally by Python)? */
+static int openblas_loaded(void)
+{
+    static const char *const names[] = {"libopenblas.so.0", "libblas.so.3", "liblapack.so.3",
+                                        NULL};
+    int yes = dlsym(RTLD_DEFAULT, "openblas_set_num_threads") != NULL;
+    for (size_t i = 0; !yes && names[i]; i++) {
+        void *h = dlopen(names[i], RTLD_NOW | RTLD_NOLOAD);
+        yes = h && dlsym(h, "openblas_set_num_threads") != NULL;
+        if (h)
+            dlclose(h);
+    }
+    return yes;
+}
+
 static oi_status lapack_open(lapack_fns *l, oi_error *err)
 {
+    /* An OpenBLAS the host process already uses is the host's: its thread
+     * count is never touched (a numpy beside us keeps its threads). */
+    int hosts_blas = openblas_loaded();
     *l = (lapack_fns){dlopen(LAPACKE_SONAME, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE), NULL, NULL};
     if (l->handle) {
         l->geqrf = (__typeof__(&LAPACKE_sgeqrf))dlsym(l->handle, "LAPACKE_sgeqrf");
         l->orgqr = (__typeof__(&LAPACKE_sorgqr))dlsym(l->handle, "LAPACKE_sorgqr");
-        /* OpenBLAS (if that is the LAPACK) one thread per call: the fill's
-         * workers already spread the matrices over the cores, and its own
-         * spinning threads on top of them cost 3-4x */
+        /* The OpenBLAS this library brought in (if that is the LAPACK): one
+         * thread per call, as the fill's workers already spread the matrices
+         * over the cores and its spinning threads on top of them cost 3-4x. */
         void (*set_threads)(int) = (void (*)(int))dlsym(l->handle, "openblas_set_num_threads");
-        if (set_threads)
+        if (set_threads && !hosts_blas)
             set_threads(1);
     }
     if (l->handle && l->geqrf && l->orgqr)
