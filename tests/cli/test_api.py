@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+from ctypes import sizeof as ctypes_sizeof
 
 import asan_python  # noqa: E402
 
@@ -58,6 +59,43 @@ class Api(unittest.TestCase):
         r = cli(model, "-o", out, "-q", "-f", "--full-encode", *opts)
         self.assertEqual(r.returncode, 0, r.stderr)
         return out
+
+    def test_binding_matches_the_header(self):
+        """The binding re-types the ABI with ctypes: every size, offset and enum
+        value it relies on is checked against onnxinit.h by a compiled program."""
+        B = onnxinit
+        fields = {"oi_summary": B._Summary, "oi_plan_record": B._Record, "oi_error": B._ErrorStruct}
+        lines = ['#include <stddef.h>', '#include <stdio.h>', '#include "onnxinit.h"', 'int main(void) {']
+        for cname, py in fields.items():
+            for f in py._fields_:
+                lines.append('printf("%s.%s %%zu %%zu\\n", offsetof(%s, %s), sizeof(((%s *)0)->%s));'
+                             % (cname, f[0], cname, f[0], cname, f[0]))
+        for name, value in B._PARAMS.items():
+            lines.append('printf("param.%s %%d %d\\n", (int)OI_P_%s);' % (name, value, name.upper()))
+        lines.append('printf("max_rank %d\\n", OI_MAX_RANK);')
+        lines.append("return 0; }")
+        tmp = tempfile.mkdtemp(prefix="oiabi-")
+        c, exe = os.path.join(tmp, "abi.c"), os.path.join(tmp, "abi")
+        with open(c, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+        include = os.path.join(os.environ["OI_PYTHON_SRC"], "..", "include")
+        r = subprocess.run(["cc", "-std=c11", "-I", include, c, "-o", exe], capture_output=True,
+                           text=True, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = subprocess.run([exe], capture_output=True, text=True, env=env).stdout.split("\n")
+        shutil.rmtree(tmp, ignore_errors=True)
+        got = {l.split()[0]: l.split()[1:] for l in out if l}
+        for cname, py in fields.items():
+            for f in py._fields_:
+                off, size = map(int, got["%s.%s" % (cname, f[0])])
+                self.assertEqual((getattr(py, f[0]).offset, getattr(py, f[0]).size), (off, size),
+                                 "%s.%s" % (cname, f[0]))
+        for name in B._PARAMS:
+            c_value, py_value = map(int, got["param." + name])
+            self.assertEqual(c_value, py_value, "OI_P_" + name.upper())
+        self.assertEqual(int(got["max_rank"][0]), B._MAX_RANK)
+        self.assertEqual(ctypes_sizeof(B._ErrorStruct), int(got["oi_error.msg"][0]) + int(got["oi_error.msg"][1]))
 
     def test_host_openblas_keeps_its_threads(self):
         """An orthogonal fill loads LAPACK; a numpy in the same process keeps its
