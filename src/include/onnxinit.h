@@ -43,12 +43,15 @@ OI_API const char *oi_version_string(void);
 
 typedef enum oi_status {
     OI_OK = 0,
-    OI_ERR_IO,          /* a read, write, rename or fsync failed; or cancelled */
+    OI_ERR_IO,          /* a read, write, rename or fsync failed */
     OI_ERR_FORMAT,      /* the model is malformed or lies about its sizes */
     OI_ERR_UNSAFE,      /* refused to protect a file: overwrite, escape, same file */
     OI_ERR_NOMEM,
     OI_ERR_USAGE,       /* a caller or option error */
-    OI_ERR_UNSUPPORTED, /* well-formed, but not something onnxinit handles */
+    OI_ERR_UNSUPPORTED, /* well-formed, but not something onnxinit handles (or a library it
+                         * needs for it, LAPACKE, is missing) */
+    OI_ERR_CANCELLED,   /* the cancel callback asked to stop; nothing was written */
+    OI_ERR_INTERNAL,    /* a library onnxinit calls failed where it must not (LAPACK's QR) */
 } oi_status;
 
 #define OI_ERROR_MSG_MAX 768
@@ -145,7 +148,9 @@ OI_API void oi_summary_clear(oi_summary *summary);
 
 /* ---- file to file ---------------------------------------------------------- */
 
-/* Load `input`, re-initialize it, save it atomically as `output` (summary may be NULL). */
+/* Load `input`, re-initialize it, save it atomically as `output`.  summary
+ * (may be NULL) is filled on success and zeroed on failure, as by every call
+ * that takes one. */
 OI_API oi_status oi_reinit_file(const oi_ctx *ctx, const char *input, const char *output,
                                 oi_summary *summary, oi_error *err);
 

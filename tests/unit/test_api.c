@@ -117,7 +117,8 @@ static void test_cancel_and_clone(void)
     oi_ctx_set_cancel(ctx, always, &stop);
     void *a = NULL, *b = NULL;
     size_t la, lb;
-    CU_ASSERT_EQUAL(oi_reinit_to_memory(ctx, model, len, &a, &la, NULL, &err), OI_ERR_IO);
+    CU_ASSERT_EQUAL(oi_reinit_to_memory(ctx, model, len, &a, &la, NULL, &err), OI_ERR_CANCELLED);
+    CU_ASSERT_STRING_EQUAL(oi_status_name(err.status), "cancelled");
     CU_ASSERT_PTR_NULL(a);
     stop = 0;
     oi_ctx *clone = oi_ctx_clone(ctx);
@@ -201,6 +202,27 @@ static void test_atomic_write_refuses_existing(void)
     free(dir);
 }
 
+/* A setter given no context fails with a message naming itself; a failed
+ * file run leaves the caller's summary zeroed. */
+static void test_no_context_named_and_summary_zeroed(void)
+{
+    oi_error err;
+    oi_error_clear(&err);
+    CU_ASSERT_EQUAL(oi_ctx_set_preset(NULL, "torch", &err), OI_ERR_USAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "oi_ctx_set_preset: no context"));
+    CU_ASSERT_EQUAL(oi_ctx_set_param(NULL, OI_P_THREADS, 1, &err), OI_ERR_USAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "oi_ctx_set_param: no context"));
+    CU_ASSERT_EQUAL(oi_ctx_add_only(NULL, "x", &err), OI_ERR_USAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "oi_ctx_add_only: no context"));
+    oi_ctx *ctx = oi_ctx_new();
+    oi_summary sum;
+    memset(&sum, 0xab, sizeof sum);
+    CU_ASSERT_EQUAL(oi_reinit_file(ctx, "/nonexistent/in.onnx", "/nonexistent/out.onnx", &sum, &err),
+                    OI_ERR_IO);
+    CU_ASSERT_TRUE(sum.tensors == 0 && sum.by_scheme == NULL && sum.warning == NULL);
+    oi_ctx_free(ctx);
+}
+
 int main(void)
 {
     static const oi_test_case tests[] = {
@@ -210,6 +232,7 @@ int main(void)
         {"cancel and clone", test_cancel_and_clone},
         {"fill_record matches the model", test_fill_record_matches_model},
         {"atomic write refuses existing", test_atomic_write_refuses_existing},
+        {"no context named, summary zeroed", test_no_context_named_and_summary_zeroed},
         {NULL, NULL},
     };
     return oi_test_run("api", tests);

@@ -42,6 +42,12 @@ static oi_status globs_add(oi_glob_list *l, const char *glob, oi_error *err)
     return OI_OK;
 }
 
+/* Every setter given no context says so, with its name. */
+static oi_status no_context(oi_error *err, const char *fn)
+{
+    return oi_fail(err, OI_ERR_USAGE, "%s: no context (NULL)", fn);
+}
+
 void oi_ctx_free(oi_ctx *ctx)
 {
     if (!ctx)
@@ -102,7 +108,9 @@ oi_status oi_ctx_set_seed(oi_ctx *ctx, uint64_t seed)
 oi_status oi_ctx_set_preset(oi_ctx *ctx, const char *name, oi_error *err)
 {
     int p = name ? oi_preset_parse(name) : -1;
-    if (!ctx || p < 0)
+    if (!ctx)
+        return no_context(err, __func__);
+    if (p < 0)
         return oi_fail(err, OI_ERR_USAGE, "unknown preset '%s' (default, torch, keras, transformer)",
                        name ? name : "(null)");
     ctx->preset = (oi_preset)p;
@@ -148,7 +156,9 @@ static const param_info *param_find(oi_param p)
 oi_status oi_ctx_set_param(oi_ctx *ctx, oi_param param, int64_t value, oi_error *err)
 {
     const param_info *pi = param_find(param);
-    if (!ctx || !pi)
+    if (!ctx)
+        return no_context(err, __func__);
+    if (!pi)
         return oi_fail(err, OI_ERR_USAGE, "unknown parameter %d", (int)param);
     if (value < pi->min || value > pi->max)
         return oi_fail(err, OI_ERR_USAGE, "%s: %lld is out of range [%lld, %lld]", pi->name,
@@ -193,7 +203,9 @@ static oi_status set_rules(oi_ctx *ctx, char *text, const char *label, oi_error 
 
 oi_status oi_ctx_set_rules_json(oi_ctx *ctx, const char *json, oi_error *err)
 {
-    if (!ctx || !json)
+    if (!ctx)
+        return no_context(err, __func__);
+    if (!json)
         return oi_fail(err, OI_ERR_USAGE, "oi_ctx_set_rules_json: no rules given");
     char *text = strdup(json);
     return text ? set_rules(ctx, text, "rules", err) : oi_fail(err, OI_ERR_NOMEM, "out of memory");
@@ -201,7 +213,9 @@ oi_status oi_ctx_set_rules_json(oi_ctx *ctx, const char *json, oi_error *err)
 
 oi_status oi_ctx_set_rules_file(oi_ctx *ctx, const char *path, oi_error *err)
 {
-    if (!ctx || !path)
+    if (!ctx)
+        return no_context(err, __func__);
+    if (!path)
         return oi_fail(err, OI_ERR_USAGE, "oi_ctx_set_rules_file: no file given");
     char *text = NULL;
     oi_status s = oi_rules_read_file(path, &text, err);
@@ -210,12 +224,12 @@ oi_status oi_ctx_set_rules_file(oi_ctx *ctx, const char *path, oi_error *err)
 
 oi_status oi_ctx_add_only(oi_ctx *ctx, const char *glob, oi_error *err)
 {
-    return ctx ? globs_add(&ctx->only, glob, err) : OI_ERR_USAGE;
+    return ctx ? globs_add(&ctx->only, glob, err) : no_context(err, __func__);
 }
 
 oi_status oi_ctx_add_exclude(oi_ctx *ctx, const char *glob, oi_error *err)
 {
-    return ctx ? globs_add(&ctx->exclude, glob, err) : OI_ERR_USAGE;
+    return ctx ? globs_add(&ctx->exclude, glob, err) : no_context(err, __func__);
 }
 
 static oi_status set_string(char **field, const char *value, oi_error *err)
@@ -230,17 +244,19 @@ static oi_status set_string(char **field, const char *value, oi_error *err)
 
 oi_status oi_ctx_set_external_name(oi_ctx *ctx, const char *name, oi_error *err)
 {
-    return ctx ? set_string(&ctx->external_name, name, err) : OI_ERR_USAGE;
+    return ctx ? set_string(&ctx->external_name, name, err) : no_context(err, __func__);
 }
 
 oi_status oi_ctx_set_base_dir(oi_ctx *ctx, const char *dir, oi_error *err)
 {
-    return ctx ? set_string(&ctx->base_dir, dir, err) : OI_ERR_USAGE;
+    return ctx ? set_string(&ctx->base_dir, dir, err) : no_context(err, __func__);
 }
 
 oi_status oi_ctx_set_layer_scale(oi_ctx *ctx, double value, oi_error *err)
 {
-    if (!ctx || !(value >= 0 && value <= 1e3))
+    if (!ctx)
+        return no_context(err, __func__);
+    if (!(value >= 0 && value <= 1e3))
         return oi_fail(err, OI_ERR_USAGE, "layer scale %g: wants a value in [0, 1000]", value);
     ctx->layer_scale = value;
     return OI_OK;
@@ -248,7 +264,7 @@ oi_status oi_ctx_set_layer_scale(oi_ctx *ctx, double value, oi_error *err)
 
 oi_status oi_ctx_set_label(oi_ctx *ctx, const char *label, oi_error *err)
 {
-    return ctx ? set_string(&ctx->label, label, err) : OI_ERR_USAGE;
+    return ctx ? set_string(&ctx->label, label, err) : no_context(err, __func__);
 }
 
 oi_status oi_ctx_set_cancel(oi_ctx *ctx, oi_cancel_fn fn, void *opaque)

@@ -92,7 +92,7 @@ oi_status oi_job_fill(oi_job *j, const oi_ctx *ctx, oi_fill_target target, uint6
     oi_status s = oi_fill_model(j->model, j->plan, ctx->seed, threads, target, &ctx->cancel, &fs,
                                 err);
     if (s == OI_OK && oi_cancelled(&ctx->cancel))
-        s = oi_fail(err, OI_ERR_IO, "%s: interrupted", oi_model_label(j->model));
+        s = oi_fail(err, OI_ERR_CANCELLED, "%s: interrupted", oi_model_label(j->model));
     if (elements)
         *elements = fs.elements;
     return s;
@@ -204,10 +204,12 @@ oi_status oi_reinit_file(const oi_ctx *ctx, const char *input, const char *outpu
     if (!ctx || !input || !output)
         return oi_fail(err, OI_ERR_USAGE, "oi_reinit_file: context, input and output are required");
     oi_status s = reinit_file(ctx, input, output, &sum, err);
-    if (summary)
+    if (summary && s == OI_OK)   /* as oi_reinit_buffer: a summary only of what was done */
         *summary = sum;
     else
         oi_summary_clear(&sum);
+    if (summary && s != OI_OK)
+        memset(summary, 0, sizeof *summary);
     return s;
 }
 

@@ -56,6 +56,8 @@ const char *oi_status_name(oi_status status)
     case OI_ERR_NOMEM: return "nomem";
     case OI_ERR_USAGE: return "usage";
     case OI_ERR_UNSUPPORTED: return "unsupported";
+    case OI_ERR_CANCELLED: return "cancelled";
+    case OI_ERR_INTERNAL: return "internal";
     }
     return "unknown";
 }
@@ -64,12 +66,14 @@ const char *oi_status_message(oi_status status)
 {
     switch (status) {
     case OI_OK: return "success";
-    case OI_ERR_IO: return "a file could not be read or written, or the work was cancelled";
+    case OI_ERR_IO: return "a file could not be read or written";
     case OI_ERR_FORMAT: return "the model is malformed";
     case OI_ERR_UNSAFE: return "refused, to protect a file";
     case OI_ERR_NOMEM: return "out of memory";
     case OI_ERR_USAGE: return "invalid call or option";
     case OI_ERR_UNSUPPORTED: return "not supported";
+    case OI_ERR_CANCELLED: return "cancelled";
+    case OI_ERR_INTERNAL: return "a library onnxinit calls failed";
     }
     return "unknown status";
 }

@@ -226,7 +226,7 @@ static void *worker(void *arg)
         if (r->status != OI_OK)
             break;
         if (oi_cancelled(r->cancel)) {
-            oi_fail(&e, OI_ERR_IO, "%s: interrupted", oi_model_label(r->model));
+            oi_fail(&e, OI_ERR_CANCELLED, "%s: interrupted", oi_model_label(r->model));
             record_error(r, &e);
             break;
         }

@@ -57,7 +57,7 @@ static oi_status lapack_open(lapack_fns *l, oi_error *err)
     const char *why = dlerror();
     if (l->handle)
         dlclose(l->handle);
-    return oi_fail(err, OI_ERR_IO, "orthogonal fills need LAPACKE (" LAPACKE_SONAME "): %s",
+    return oi_fail(err, OI_ERR_UNSUPPORTED, "orthogonal fills need LAPACKE (" LAPACKE_SONAME "): %s",
                    why ? why : "LAPACKE_sgeqrf or LAPACKE_sorgqr missing");
 }
 
@@ -90,7 +90,7 @@ oi_status oi_fill_orthogonal_matrix(const oi_decision *d, oi_rng rng, int64_t m,
         info = lapack.orgqr(LAPACK_COL_MAJOR, (lapack_int)big, (lapack_int)small,
                             (lapack_int)small, a, (lapack_int)big, tau);
     if (info != 0) {
-        s = oi_fail(err, OI_ERR_NOMEM, "LAPACK QR of a %lldx%lld matrix failed (info %d)",
+        s = oi_fail(err, OI_ERR_INTERNAL, "LAPACK QR of a %lldx%lld matrix failed (info %d)",
                     (long long)big, (long long)small, (int)info);
         goto done;
     }
