@@ -298,6 +298,21 @@ class HardeningIII(unittest.TestCase):
         with open(self.p("a.onnx"), "rb") as f, open(self.p("c.onnx"), "rb") as g:
             self.assertEqual(f.read(), g.read())   # the same bytes either way
 
+    def test_concurrent_runs_to_one_output(self):
+        """Eight runs racing to one new output: exactly one writes it, each other
+        one fails naming the output (never "(null)"), nothing else is left."""
+        src, out = os.path.join(FIX, "good", "resnet18.onnx"), self.p("race.onnx")
+        procs = [subprocess.Popen([BIN, "-q", src, "-o", out], stderr=subprocess.PIPE, text=True)
+                 for _ in range(8)]
+        results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+        self.assertEqual(sum(rc == 0 for rc, _ in results), 1, results)
+        for rc, err in results:
+            if rc:
+                self.assertEqual(rc, 1, err)
+                self.assertIn(out + ": already exists", err)
+                self.assertNotIn("(null)", err)
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["race.onnx"])
+
     def test_binding_options_do_not_wrap(self):
         child = """
 import sys

@@ -289,11 +289,12 @@ oi_status oi_save_commit(oi_save_file *f, int overwrite, oi_error *err)
                 unlink(f->tmp_path);
         }
     }
-    if (rc < 0) {
+    if (rc < 0) {   /* the message first: abort frees the path it names */
         int e = errno;
+        oi_fail(err, e == EEXIST ? OI_ERR_UNSAFE : OI_ERR_IO, "%s: %s", f->final_path,
+                e == EEXIST ? "already exists (use -f to overwrite)" : strerror(e));
         oi_save_abort(f);
-        return oi_fail(err, e == EEXIST ? OI_ERR_UNSAFE : OI_ERR_IO, "%s: %s", f->final_path,
-                       e == EEXIST ? "already exists (use -f to overwrite)" : strerror(e));
+        return e == EEXIST ? OI_ERR_UNSAFE : OI_ERR_IO;
     }
     free(f->tmp_path);
     f->tmp_path = NULL;
