@@ -108,6 +108,32 @@ class TrainableAsItStands(unittest.TestCase):
                 self.assertEqual(doc["summary"]["signal"], [])
                 self.assertTrue(0.1 < doc["summary"]["output_rms"] < 10)
 
+    def test_training_mode_exports_keep_their_norms(self):
+        """Exported in training mode (BatchNorm kept), the nets need no gains:
+        none are chosen, and the outputs are within 10x of fresh torch too."""
+        for name in ("resnet18", "mobilenet_v2", "regnet_y_400mf"):
+            fresh, m = fresh_std(name)
+            src = os.path.join(self.tmp, name + "-train.onnx")
+            torch.onnx.export(m.train(), torch.randn(2, 3, 224, 224), src, opset_version=14,
+                              training=torch.onnx.TrainingMode.TRAINING, do_constant_folding=False)
+            doc = json.loads(subprocess.run([BIN, "plan", "--json", src], capture_output=True,
+                                            text=True).stdout)
+            self.assertEqual(doc["summary"]["signal_preserving_layers"], 0, name)
+            self.assertNotIn("warning", doc["summary"], name)
+            ratios = []
+            for seed in SEEDS:
+                dst = os.path.join(self.tmp, "%s-train-%d.onnx" % (name, seed))
+                r = subprocess.run([BIN, "-q", "-f", "--seed", str(seed), src, "-o", dst],
+                                   capture_output=True, text=True)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                std, finite = ort_std(dst, seed)
+                self.assertTrue(finite, name)
+                ratios.append(std / fresh)
+            print("%-16s training export: ratio %s" % (name, " ".join("%.3g" % x for x in ratios)),
+                  file=sys.stderr)
+            for x in ratios:
+                self.assertTrue(0.1 < x < 10, "%s: %.3g" % (name, x))
+
     def test_python_binding_warns_and_takes_the_mode(self):
         # In a child: torch (imported here) and a preloaded ASan do not mix.
         child = """
