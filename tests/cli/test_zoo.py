@@ -193,6 +193,35 @@ class Zoo(unittest.TestCase):
         self.assertEqual(roles["pos_conv.weight_g"], "weight_norm_g")
         self.assertEqual(roles["pos_conv.weight_v"], "weight")
 
+    def test_half_precision_weight_norm_agrees_between_fill_paths(self):
+        """fp16 weight norm: g is the norms of v's stored (rounded) values, in the
+        model path and in oi_fill_record alike, byte for byte."""
+        m = onnx.load(os.path.join(ZOO, "normed.opset14.onnx"))
+        for t in m.graph.initializer:
+            if t.data_type == onnx.TensorProto.FLOAT:
+                t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float16), t.name))
+        src, out = os.path.join(self.tmp, "wn16.onnx"), os.path.join(self.tmp, "wn16-out.onnx")
+        onnx.save(m, src)
+        r = subprocess.run([BIN, "-q", "-f", "--seed", "5", src, "-o", out], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        after = {t.name: numpy_helper.to_array(t) for t in onnx.load(out).graph.initializer}
+        v = after["proj.weight_v"].astype(np.float64)
+        np.testing.assert_allclose(after["proj.weight_g"].astype(np.float64),
+                                   np.sqrt((v ** 2).sum(axis=1, keepdims=True)), rtol=1e-3)
+        child = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import onnxinit
+got = onnxinit.fill(sys.argv[2], seed=5)
+sys.stdout.buffer.write(got["proj.weight_g"] + got["pos_conv.weight_g"])
+"""
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import asan_python
+        r = subprocess.run([sys.executable, "-c", child, os.path.join(SRC, "src", "python"), src],
+                           capture_output=True, env=asan_python.child_env())
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        self.assertEqual(r.stdout, after["proj.weight_g"].tobytes() + after["pos_conv.weight_g"].tobytes())
+
     def test_module_paths_select_renamed_weights(self):
         model = os.path.join(ZOO, "gpt2.opset14_folded.onnx")
         doc = json.loads(subprocess.run([BIN, "plan", "--json", "--only", "blocks.0.mlp.*",

@@ -179,6 +179,18 @@ static oi_status fill_norms(const oi_decision *d, const oi_tensor *t, oi_seed se
     if (!v)
         return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
     oi_status st = oi_fill_whole_values(sd, s, seed, v, model, plan, err);
+    /* the norms of v as stored (fp16/bf16 rounding included): then g * v / ||v|| is
+     * v's stored bytes exactly, and oi_fill_record (which reads them) agrees */
+    uint8_t *stored = st == OI_OK && s->dtype != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT
+                          ? malloc((size_t)s->n_elems * s->elem_size + 1) : NULL;
+    if (stored) {
+        oi_fill_encode(s->dtype, v, s->n_elems, stored);
+        for (uint64_t i = 0; i < s->n_elems; i++)
+            v[i] = (float)oi_float_get(s->dtype, stored, i);
+        free(stored);
+    } else if (st == OI_OK && s->dtype != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) {
+        st = oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
+    }
     if (st == OI_OK)
         oi_fill_norms_of(v, s->proto->dims, rank, t->proto->dims, t->n_elems, out);
     free(v);
