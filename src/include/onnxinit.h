@@ -220,9 +220,10 @@ typedef struct oi_plan_record {
     int64_t shape[OI_MAX_RANK];
     uint64_t fan_in, fan_out;
     double gain;
-    /* Internal decision (scheme kind and numbers) used by oi_fill_record. */
-    int fill_kind;
-    double fill_params[6];
+    /* The library's own entry for this record, which oi_fill_record reads (valid
+     * while its list lives, also in a copy of the record); do not touch. */
+    const void *internal;
+    double reserved[6];
 } oi_plan_record;
 
 typedef struct oi_plan_list oi_plan_list;

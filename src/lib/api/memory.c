@@ -12,7 +12,8 @@
 
 #define RECORD_MAGIC 0x6f69706cu   /* "oipl": a record that came from a plan list */
 
-/* The public record first, so a record pointer leads back to its entry. */
+/* The public record first; its `internal` points back to its entry, so a
+ * record copied by value still finds it. */
 typedef struct {
     oi_plan_record pub;
     uint32_t magic;
@@ -161,6 +162,7 @@ static int entry_fill(plan_entry *e, const oi_tensor *t, const oi_weight *w, con
                       const struct oi_plan_list *list)
 {
     e->magic = RECORD_MAGIC;
+    e->pub.internal = e;
     e->list = list;
     e->decision = *d;
     e->n_elems = t->n_elems;
@@ -310,8 +312,8 @@ oi_status oi_fill_record(const oi_ctx *ctx, const oi_plan_record *record, void *
     oi_error local;
     err = err ? err : &local;
     oi_error_clear(err);
-    const plan_entry *e = (const plan_entry *)record;
-    if (!ctx || !record || !dst || e->magic != RECORD_MAGIC)
+    const plan_entry *e = record ? (const plan_entry *)record->internal : NULL;
+    if (!ctx || !e || !dst || e->magic != RECORD_MAGIC)
         return oi_fail(err, OI_ERR_USAGE, "oi_fill_record: a record from oi_plan_records is needed");
     if (e->decision.kind == OI_FILL_NONE)
         return oi_fail(err, OI_ERR_USAGE, "tensor '%s': left alone (%s), nothing to fill",
