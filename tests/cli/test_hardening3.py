@@ -298,6 +298,22 @@ class HardeningIII(unittest.TestCase):
         with open(self.p("a.onnx"), "rb") as f, open(self.p("c.onnx"), "rb") as g:
             self.assertEqual(f.read(), g.read())   # the same bytes either way
 
+    def test_long_names_are_shown_whole(self):
+        """Names longer than the table's column (a layer's q, k, v, out projections
+        differ in the middle) are printed whole, each on its own line."""
+        names = ["encoder.layers.encoder_layer_%d.self_attention.out_proj.weight" % i for i in range(4)]
+        nodes, prev = [], "x"
+        for i, n in enumerate(names):
+            nodes.append(h.make_node("MatMul", [prev, n], ["h%d" % i]))
+            prev = "h%d" % i
+        m = model(nodes, [nh.from_array(np.full((4, 4), 0.1 * (i + 1), np.float32), n)
+                          for i, n in enumerate(names)], [vi("x", T.FLOAT, [1, 4])], [vi(prev)], opset=17)
+        onnx.save(m, self.p("long.onnx"))
+        r = run("plan", self.p("long.onnx"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for n in names:
+            self.assertIn(n + "\n", r.stdout)
+
     def test_concurrent_runs_to_one_output(self):
         """Eight runs racing to one new output: exactly one writes it, each other
         one fails naming the output (never "(null)"), nothing else is left."""

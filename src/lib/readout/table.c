@@ -1,6 +1,7 @@
 /* The plan as a table people can read: learned tensors first, the constants
  * left alone grouped by reason with counts (all=1 lists them one by one),
- * long names elided in the middle, and an honest summary. */
+ * a name too long for its column on a line of its own (elided names of one
+ * layer's tensors look alike), and an honest summary. */
 #include "readout/report.h"
 
 #include <stdio.h>
@@ -14,7 +15,12 @@
 static void weight_row(FILE *out, const oi_tensor *t, const oi_weight *w, const oi_decision *d)
 {
     char name[NAME_WIDTH + 1], module[33], shape[64], nums[224], op[160];
-    oi_format_elide(t->name, NAME_WIDTH, name, sizeof name);
+    if (strlen(t->name) > NAME_WIDTH) {   /* whole, above its row */
+        fprintf(out, "%s\n", t->name);
+        name[0] = '\0';
+    } else {
+        snprintf(name, sizeof name, "%s", t->name);
+    }
     oi_format_elide(w->module[0] ? w->module : "-", 32, module, sizeof module);
     oi_format_shape(t, shape, sizeof shape);
     oi_format_numbers(d, nums, sizeof nums);
@@ -35,7 +41,12 @@ static void weight_row(FILE *out, const oi_tensor *t, const oi_weight *w, const 
 static void left_row(FILE *out, const oi_tensor *t, const char *why)
 {
     char name[NAME_WIDTH + 1], where[96];
-    oi_format_elide(t->name, NAME_WIDTH, name, sizeof name);
+    if (strlen(t->name) > NAME_WIDTH) {
+        fprintf(out, "  %s\n", t->name);
+        name[0] = '\0';
+    } else {
+        snprintf(name, sizeof name, "%s", t->name);
+    }
     oi_format_where(t, where, sizeof where);
     fprintf(out, "  %-40s %-12s %s\n", name, where, why);
 }
