@@ -6,5 +6,7 @@ cd "$(dirname "$0")/.."
 dir=${1:-build}; shift || true
 if [ ! -f "$dir/build.ninja" ]; then
   meson setup "$dir" "$@" >/dev/null
+elif [ $# -gt 0 ]; then
+  meson configure "$dir" "$@" >/dev/null   # an existing folder takes the options asked for
 fi
 ninja -C "$dir"

@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh --build
-echo "== build (meson + ninja, -Dtests=false) =="
-bash scripts/build.sh build-sample -Dtests=false
+echo "== build (meson + ninja; the tests are not built by default) =="
+bash scripts/build.sh build-sample
 ln -sf src/programs/onnxinit build-sample/onnxinit
 out=$(mktemp -d)/tiny_cnn-init.onnx
 echo "== re-initialize the sample =="

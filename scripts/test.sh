@@ -12,10 +12,10 @@ if [ ! -d "$OI_ORT_DIR/node_modules/onnxruntime-node" ]; then
   npm install --prefix "$OI_ORT_DIR" --ignore-scripts --no-audit --no-fund onnxruntime-node >/dev/null
 fi
 echo "== build (gcc, -Werror) and test =="
-bash scripts/build.sh build
+bash scripts/build.sh build -Dtests=true
 meson test -C build --print-errorlogs
 echo "== build with ASan+UBSan and test =="
-bash scripts/build.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false
+bash scripts/build.sh build-asan -Dtests=true -Db_sanitize=address,undefined -Db_lundef=false
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   meson test -C build-asan --print-errorlogs
 echo "== fuzz the four harnesses (60 s each, 10 s per-input timeout, clang + ASan + UBSan) =="

@@ -35,8 +35,14 @@ def _load_library():
     else the system's (meson install, ldconfig)."""
     explicit = os.environ.get("ONNXINIT_LIBRARY")
     bundled = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libonnxinit.so.0")
+    try:   # meson install: the library's folder, written beside this file
+        from ._installed import LIBDIR
+        installed = os.path.join(LIBDIR, "libonnxinit.so.0")
+    except ImportError:
+        installed = ""
     candidates = ([explicit] if explicit else
                   [bundled] if os.path.exists(bundled) else
+                  [installed] if installed and os.path.exists(installed) else
                   [ctypes.util.find_library("onnxinit") or "libonnxinit.so.0"])
     try:
         return ctypes.CDLL(candidates[0])
