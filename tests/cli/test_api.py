@@ -97,6 +97,25 @@ class Api(unittest.TestCase):
         self.assertEqual(int(got["max_rank"][0]), B._MAX_RANK)
         self.assertEqual(ctypes_sizeof(B._ErrorStruct), int(got["oi_error.msg"][0]) + int(got["oi_error.msg"][1]))
 
+    def test_readme_python_examples_run_as_written(self):
+        """Every ```python block of the README runs, in a folder where model.onnx is
+        the sample model."""
+        readme = open(os.path.join(os.environ["OI_PYTHON_SRC"], "..", "..", "README.md")).read()
+        blocks = [b.split("```", 1)[0] for b in readme.split("```python\n")[1:]]
+        self.assertTrue(blocks)
+        tmp = tempfile.mkdtemp(prefix="oireadme-")
+        shutil.copy(os.path.join(os.environ["OI_PYTHON_SRC"], "..", "..", "samples", "tiny_cnn.onnx"),
+                    os.path.join(tmp, "model.onnx"))
+        cwd = os.getcwd()
+        try:
+            os.chdir(tmp)
+            for code in blocks:
+                with self.subTest(code=code[:60]):
+                    exec(compile(code, "README.md", "exec"), {})
+        finally:
+            os.chdir(cwd)
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def test_host_openblas_keeps_its_threads(self):
         """An orthogonal fill loads LAPACK; a numpy in the same process keeps its
         OpenBLAS thread count (the library sets one thread only on a BLAS it
