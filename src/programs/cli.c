@@ -489,9 +489,24 @@ static void catch_signals(void)
     sigaction(SIGBUS, &sa, NULL);
 }
 
+/* The program's flag for what a library message says, or "". */
+const char *oi_cli_hint(const char *msg)
+{
+    static const struct { const char *says, *hint; } hints[] = {
+        {": already exists", " (use -f to overwrite)"},
+        {"output is the input file", " (use --in-place to replace it)"},
+        {"the 'only' glob", " (onnxinit plan lists the names and modules --only matches)"},
+        {"a backup of a model with several data files", " (--backup)"},
+    };
+    for (size_t i = 0; i < sizeof hints / sizeof *hints; i++)
+        if (strstr(msg, hints[i].says))
+            return hints[i].hint;
+    return "";
+}
+
 static int failure_exit(const oi_error *err)
 {
-    fprintf(stderr, "onnxinit: %s\n", err->msg);
+    fprintf(stderr, "onnxinit: %s%s\n", err->msg, oi_cli_hint(err->msg));
     if (atomic_load(&interrupted))
         return OI_EXIT_INTERRUPTED;
     return err->status == OI_ERR_USAGE ? OI_EXIT_USAGE : OI_EXIT_FAILED;

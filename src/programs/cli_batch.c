@@ -115,7 +115,7 @@ static void print_message(FILE *out, const char *msg)
             fprintf(out, "\\x%02x", *c);
         else
             fputc(*c, out);
-    fputc('\n', out);
+    fprintf(out, "%s\n", oi_cli_hint(msg));
 }
 
 static void print_results(const cli_args *a, const oi_batch_list *l, const oi_batch_result *r)

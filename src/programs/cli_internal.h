@@ -49,5 +49,7 @@ int oi_cli_batch(cli_args *a, atomic_int *cancel);
 /* Exit code for an interrupted run (128 + SIGINT). */
 enum { OI_EXIT_INTERRUPTED = 130 };
 int oi_cli_usage_error(const char *fmt, const char *arg);
+/* The program's flag for what a library message says (" (use -f to overwrite)"), or "". */
+const char *oi_cli_hint(const char *msg);
 
 #endif

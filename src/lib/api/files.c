@@ -32,7 +32,7 @@ static oi_status backup(oi_model *m, const char *input, const char *suffix, char
     if (!bm || (data && !bd))
         s = oi_fail(err, OI_ERR_NOMEM, "out of memory");
     else if (several)
-        s = oi_fail(err, OI_ERR_UNSUPPORTED, "%s: --backup of a model with several data files",
+        s = oi_fail(err, OI_ERR_UNSUPPORTED, "%s: a backup of a model with several data files",
                     input);
     else if (bd && link(data, bd) < 0)
         s = oi_fail(err, OI_ERR_IO, "%s: cannot keep a backup: %s", bd, strerror(errno));

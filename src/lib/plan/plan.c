@@ -474,16 +474,16 @@ static void decide(const oi_weight *w, const oi_tensor *t, const oi_policy *p, o
     }
     const char *why = w->role == OI_ROLE_NONE ? w->reason
                       : t->storage == OI_STORE_NONE && !p->materialize
-                          ? "declared without data (--materialize creates it)"
+                          ? "declared without data (materializing creates it)"
                       : p->only && *p->only && !matches_any(t, w, p->only, &glob)
-                          ? "not matched by --only" : NULL;
+                          ? "not matched by an 'only' glob" : NULL;
     if (why) {
         untouched(d, why);
         return;
     }
     if (matches_any(t, w, p->exclude, &glob)) {
         untouched(d, "");
-        snprintf(d->reason, sizeof d->reason, "excluded by --exclude '%s'", glob);
+        snprintf(d->reason, sizeof d->reason, "excluded by the glob '%s'", glob);
         return;
     }
     const oi_rule_action *rule = oi_rules_match(p->rules, t, w);
@@ -581,8 +581,8 @@ oi_status oi_plan_build(oi_model *model, const oi_analysis *analysis, const oi_p
             hit = matches_any(oi_model_tensor(model, i), oi_analysis_get(analysis, i), one, &which);
         if (!hit) {
             oi_plan_free(plan);
-            return oi_fail(err, OI_ERR_USAGE, "%s: --only '%s' matches no tensor name or module "
-                           "(onnxinit plan lists both)", oi_model_label(model), *g);
+            return oi_fail(err, OI_ERR_USAGE, "%s: the 'only' glob '%s' matches no tensor name or "
+                           "module", oi_model_label(model), *g);
         }
     }
     *out = plan;

@@ -39,10 +39,10 @@ oi_status oi_save_check_target(const char *path, const char *input, int overwrit
     if (input && stat(input, &in) == 0 && stat(path, &out) == 0 && in.st_dev == out.st_dev &&
         in.st_ino == out.st_ino && !allow_same)
         return oi_fail(err, OI_ERR_UNSAFE,
-                       "%s: output is the input file (refused; use --in-place to replace it)",
+                       "%s: output is the input file (refused unless replacing it in place)",
                        path);
     if (!overwrite)
-        return oi_fail(err, OI_ERR_UNSAFE, "%s: already exists (use -f to overwrite)", path);
+        return oi_fail(err, OI_ERR_UNSAFE, "%s: already exists", path);
     return OI_OK;
 }
 
@@ -292,7 +292,7 @@ oi_status oi_save_commit(oi_save_file *f, int overwrite, oi_error *err)
     if (rc < 0) {   /* the message first: abort frees the path it names */
         int e = errno;
         oi_fail(err, e == EEXIST ? OI_ERR_UNSAFE : OI_ERR_IO, "%s: %s", f->final_path,
-                e == EEXIST ? "already exists (use -f to overwrite)" : strerror(e));
+                e == EEXIST ? "already exists" : strerror(e));
         oi_save_abort(f);
         return e == EEXIST ? OI_ERR_UNSAFE : OI_ERR_IO;
     }
