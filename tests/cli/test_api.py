@@ -116,6 +116,23 @@ class Api(unittest.TestCase):
             os.chdir(cwd)
             shutil.rmtree(tmp, ignore_errors=True)
 
+    def test_model_proto_with_output_path(self):
+        """A ModelProto (or bytes) with output= is written atomically, the same bytes as
+        a path run; an existing output is refused unless overwrite."""
+        tmp = tempfile.mkdtemp(prefix="oiproto-")
+        try:
+            out = os.path.join(tmp, "o.onnx")
+            src = os.path.join(FIX, "good", "mlp.onnx")
+            s = onnxinit.reinit(onnx.load(src), output=out, seed=3)
+            self.assertGreater(s["rewritten"], 0)
+            with open(out, "rb") as f:
+                self.assertEqual(f.read(), onnxinit.reinit(src, seed=3))
+            with self.assertRaises(onnxinit.Error):
+                onnxinit.reinit(open(src, "rb").read(), output=out, seed=3)
+            onnxinit.reinit(open(src, "rb").read(), output=out, seed=4, overwrite=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def test_host_openblas_keeps_its_threads(self):
         """An orthogonal fill loads LAPACK; a numpy in the same process keeps its
         OpenBLAS thread count (the library sets one thread only on a BLAS it

@@ -121,6 +121,9 @@ _list_free = _sig("oi_plan_list_free", None, _P)
 _fill_record = _sig("oi_fill_record", ctypes.c_int, _P, ctypes.POINTER(_Record), ctypes.c_void_p,
                     ctypes.c_size_t, _E)
 
+_write_atomic = _sig("oi_write_file_atomic", ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p,
+                     ctypes.c_size_t, ctypes.c_int, _E)
+
 _memory_estimate = _sig("oi_memory_estimate", ctypes.c_int, ctypes.c_char_p,
                         ctypes.POINTER(ctypes.c_uint64), _E)
 
@@ -253,14 +256,27 @@ def _as_bytes(model, base_dir):
 
 def reinit(model, output=None, *, base_dir=None, **options):
     """Re-initialize a model.  With output (a path) the model is written there
-    atomically (model must then be a path) and the summary returned as a dict;
-    else the new model is returned: bytes, or a ModelProto for a ModelProto."""
+    atomically and the summary returned as a dict (a path in streams through
+    the library's file path, as the program); else the new model is returned:
+    bytes, or a ModelProto for a ModelProto."""
     err = _ErrorStruct()
     summary = _Summary()
     if output is not None:
         _, path, _ = _model_input(model)
-        if path is None:
-            raise TypeError("output= needs the model as a path")
+        if path is None:   # bytes or a ModelProto: made in memory, written atomically
+            data, base_dir, _, label = _as_bytes(model, base_dir)
+            out, out_len = _P(), ctypes.c_size_t()
+            with _Context(base_dir=base_dir, label=label, **options) as ctx:
+                _check(_reinit_mem(ctx.ptr, data, len(data), ctypes.byref(out),
+                                   ctypes.byref(out_len), ctypes.byref(summary), ctypes.byref(err)),
+                       err)
+            try:
+                _check(_write_atomic(os.fsencode(output), ctypes.cast(out, ctypes.c_char_p),
+                                     out_len.value, int(bool(options.get("overwrite"))),
+                                     ctypes.byref(err)), err)
+            finally:
+                _free(out)
+            return _summary_dict(summary)
         with _Context(base_dir=base_dir, **options) as ctx:
             _check(_reinit_file(ctx.ptr, os.fsencode(path), os.fsencode(output),
                                 ctypes.byref(summary), ctypes.byref(err)), err)
