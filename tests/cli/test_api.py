@@ -116,6 +116,16 @@ class Api(unittest.TestCase):
             os.chdir(cwd)
             shutil.rmtree(tmp, ignore_errors=True)
 
+    def test_audit_equals_cli_json(self):
+        src = os.path.join(FIX, "good", "resnet18.onnx")
+        cli = json.loads(subprocess.run([BIN, "audit", "--json", src], capture_output=True,
+                                        text=True).stdout)
+        py = onnxinit.audit(src)
+        self.assertEqual([t["name"] for t in py["tensors"]], [t["name"] for t in cli["tensors"]])
+        self.assertEqual(py["summary"]["output_rms"], cli["summary"]["output_rms"])
+        with self.assertRaises(onnxinit.Error):
+            onnxinit.audit(os.path.join(FIX, "bad", "nonexistent.onnx"))
+
     def test_model_proto_with_output_path(self):
         """A ModelProto (or bytes) with output= is written atomically, the same bytes as
         a path run; an existing output is refused unless overwrite."""

@@ -19,7 +19,7 @@ import ctypes.util
 import json
 import os
 
-__all__ = ["reinit", "plan", "plan_records", "fill", "memory_estimate", "version", "Error"]
+__all__ = ["reinit", "plan", "plan_records", "fill", "audit", "memory_estimate", "version", "Error"]
 
 
 class Error(RuntimeError):
@@ -120,6 +120,13 @@ _list_get = _sig("oi_plan_list_get", ctypes.POINTER(_Record), _P, ctypes.c_size_
 _list_free = _sig("oi_plan_list_free", None, _P)
 _fill_record = _sig("oi_fill_record", ctypes.c_int, _P, ctypes.POINTER(_Record), ctypes.c_void_p,
                     ctypes.c_size_t, _E)
+
+_audit_file = _sig("oi_audit_file", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_int, _P,
+                   ctypes.POINTER(ctypes.c_int), _E)
+_libc = ctypes.CDLL(None)
+_libc.fdopen.restype = _P
+_libc.fdopen.argtypes = [ctypes.c_int, ctypes.c_char_p]
+_libc.fclose.argtypes = [_P]
 
 _write_atomic = _sig("oi_write_file_atomic", ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p,
                      ctypes.c_size_t, ctypes.c_int, _E)
@@ -322,6 +329,28 @@ def plan(model, *, base_dir=None, **options):
         return json.loads(ctypes.string_at(out).decode())
     finally:
         _free(out)
+
+
+def audit(path, **options):
+    """What a model file's current weights look like, as `onnxinit audit --json`
+    prints it: a dict (tensors, depth_profile, summary); summary["flagged"]
+    counts the findings."""
+    import tempfile
+    err, flagged = _ErrorStruct(), ctypes.c_int()
+    with tempfile.TemporaryFile() as f, _Context(**options) as ctx:
+        fp = _libc.fdopen(os.dup(f.fileno()), b"w")
+        if not fp:
+            raise OSError("fdopen failed")
+        try:
+            status = _audit_file(ctx.ptr, os.fsencode(os.fspath(path)), 1, fp,
+                                 ctypes.byref(flagged), ctypes.byref(err))
+        finally:
+            _libc.fclose(fp)
+        _check(status, err)
+        f.seek(0)
+        doc = json.load(f)
+    doc.setdefault("summary", {})["flagged"] = flagged.value
+    return doc
 
 
 def _record_dict(r):
