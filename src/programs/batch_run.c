@@ -286,6 +286,7 @@ json_object *oi_batch_report(const oi_batch_list *l, const oi_batch_result *resu
     json_object_object_add(t, "ok", json_object_new_int64((int64_t)count[OI_ITEM_DONE]));
     json_object_object_add(t, "failed", json_object_new_int64((int64_t)count[OI_ITEM_FAILED]));
     json_object_object_add(t, "skipped", json_object_new_int64((int64_t)count[OI_ITEM_SKIPPED]));
+    json_object_object_add(t, "interrupted", json_object_new_int64((int64_t)count[OI_ITEM_INTERRUPTED]));
     json_object_object_add(t, "not_started", json_object_new_int64((int64_t)count[OI_ITEM_PENDING]));
     json_object_object_add(t, "tensors_rewritten", json_object_new_int64((int64_t)rewritten));
     json_object_object_add(t, "tensors_left_alone", json_object_new_int64((int64_t)left));

@@ -235,6 +235,9 @@ class Batch(unittest.TestCase):
         self.assertIn("ok", states)
         self.assertTrue(states & {"interrupted", "not started"}, states)
         self.assertNotIn("failed", states)
+        t = rep["totals"]   # the totals add up, interrupted models counted
+        self.assertEqual(t["ok"] + t["failed"] + t["skipped"] + t["interrupted"] + t["not_started"],
+                         t["models"])
 
     def test_sigint_leaves_only_complete_outputs(self):
         p, err = self.interrupt_batch(signal.SIGINT)
