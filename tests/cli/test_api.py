@@ -116,6 +116,21 @@ class Api(unittest.TestCase):
             os.chdir(cwd)
             shutil.rmtree(tmp, ignore_errors=True)
 
+    def test_fill_gives_arrays_of_the_tensors_shape(self):
+        for name in ("mlp.onnx", "fp16_raw.onnx", "bf16_typed.onnx", "mlp_fp64.onnx"):
+            with self.subTest(model=name):
+                src = os.path.join(FIX, "good", name)
+                m = onnx.load_from_string(onnxinit.reinit(src, seed=8))
+                written = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+                arrays = onnxinit.fill(src, seed=8)
+                self.assertTrue(arrays)
+                for k, a in arrays.items():
+                    self.assertIsInstance(a, np.ndarray)
+                    if k in written:
+                        w = written[k]
+                        self.assertEqual(a.shape, w.shape, k)
+                        np.testing.assert_array_equal(a, w.astype(a.dtype), k)
+
     def test_audit_equals_cli_json(self):
         src = os.path.join(FIX, "good", "resnet18.onnx")
         cli = json.loads(subprocess.run([BIN, "audit", "--json", src], capture_output=True,
@@ -231,7 +246,7 @@ class Api(unittest.TestCase):
                 written = {}
                 for t in m.graph.initializer:
                     written[t.name] = t
-                values = onnxinit.fill(model, seed=21, by_scope=True)
+                values = onnxinit.fill(model, seed=21, by_scope=True, raw=True)
                 quant = [r for r in recs if r["scheme"] != "none" and
                          (r["dtype"] not in (1, 10, 11, 16) or r["role"].startswith("quant_"))]
                 done = [r for r in recs if r["scheme"] != "none" and r not in quant]
@@ -253,7 +268,7 @@ class Api(unittest.TestCase):
         with self.assertRaises(onnxinit.Error) as e:   # {name: bytes} would keep one of the two
             onnxinit.fill(model, seed=3)
         self.assertIn("'w'", str(e.exception))
-        values = onnxinit.fill(model, seed=3, by_scope=True)
+        values = onnxinit.fill(model, seed=3, by_scope=True, raw=True)
         self.assertEqual(sorted(values), [("", "w"), ("If 'outer'/then_branch", "w")])
         self.assertNotEqual(values[("", "w")], values[("If 'outer'/then_branch", "w")])
         m = onnx.load_from_string(onnxinit.reinit(model, seed=3))

@@ -212,7 +212,7 @@ class Zoo(unittest.TestCase):
 import sys
 sys.path.insert(0, sys.argv[1])
 import onnxinit
-got = onnxinit.fill(sys.argv[2], seed=5)
+got = onnxinit.fill(sys.argv[2], seed=5, raw=True)
 sys.stdout.buffer.write(got["proj.weight_g"] + got["pos_conv.weight_g"])
 """
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

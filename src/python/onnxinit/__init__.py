@@ -378,10 +378,22 @@ def plan_records(model, *, base_dir=None, **options):
 _FLOAT_SIZES = {1: 4, 10: 2, 16: 2, 11: 8}   # FLOAT, FLOAT16, BFLOAT16, DOUBLE: bytes each
 
 
-def fill(model, names=None, *, base_dir=None, by_scope=False, **options):
+def _as_array(raw, dtype, shape):
+    """A tensor's bytes as a numpy array of its shape: float32, float16 or
+    float64; bfloat16 widened to float32 (exactly: numpy has no bfloat16)."""
+    import numpy as np
+    if dtype == 16:
+        a = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
+    else:
+        a = np.frombuffer(raw, dtype={1: "<f4", 10: "<f2", 11: "<f8"}[dtype]).copy()
+    return a.reshape(shape)
+
+
+def fill(model, names=None, *, base_dir=None, by_scope=False, raw=False, **options):
     """Fresh values for the tensors the plan re-initializes (or only `names`),
-    without writing a model: {name: bytes} in each tensor's own dtype and
-    layout, the same bytes reinit() writes for it.  Float tensors only: a
+    without writing a model: {name: numpy array of the tensor's shape} (float32,
+    float16, float64; bfloat16 widened to float32), the values reinit() writes
+    for it; raw=True gives each tensor's stored bytes instead.  Float tensors only: a
     quantized weight's codes, scales and zero points are made together with
     its model (reinit); naming one in `names` raises Error.  A name can be
     defined again inside an If/Loop/Scan body: such a model raises Error
@@ -417,7 +429,8 @@ def fill(model, names=None, *, base_dir=None, by_scope=False, **options):
                 if key in result:
                     raise Error("unsupported", "tensor '%s' is defined in more than one graph "
                                 "scope: use fill(..., by_scope=True)" % name)
-                result[key] = buf.raw
+                result[key] = buf.raw if raw else _as_array(buf.raw, r.dtype,
+                                                            list(r.shape[:r.rank]))
         finally:
             _list_free(lst)
     return result
