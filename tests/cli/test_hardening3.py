@@ -298,6 +298,22 @@ class HardeningIII(unittest.TestCase):
         with open(self.p("a.onnx"), "rb") as f, open(self.p("c.onnx"), "rb") as g:
             self.assertEqual(f.read(), g.read())   # the same bytes either way
 
+    def test_bash_completion_knows_every_option(self):
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "src",
+                              "programs", "completion", "onnxinit.bash")
+        probe = ('source "$1"; COMP_WORDS=(onnxinit pl); COMP_CWORD=1; _onnxinit; '
+                 'echo "${COMPREPLY[*]}"; COMP_WORDS=(onnxinit --preset t); COMP_CWORD=2; '
+                 '_onnxinit; echo "${COMPREPLY[*]}"; COMP_WORDS=(onnxinit --); COMP_CWORD=1; '
+                 '_onnxinit; echo "${COMPREPLY[*]}"')
+        r = subprocess.run(["bash", "-c", probe, "probe", script], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        command, presets, options = r.stdout.splitlines()
+        self.assertEqual(command, "plan")
+        self.assertEqual(presets.split(), ["torch", "transformer"])
+        import re
+        documented = set(re.findall(r"(--[a-z][a-z-]+)", run("--help").stdout))
+        self.assertEqual(sorted(documented - set(options.split())), [])
+
     def test_long_names_are_shown_whole(self):
         """Names longer than the table's column (a layer's q, k, v, out projections
         differ in the middle) are printed whole, each on its own line."""
