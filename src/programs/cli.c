@@ -259,6 +259,28 @@ static int parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
+static int edits(const char *a, const char *b);
+
+/* "--no-sycn": the option meant, if one is within two edits. */
+static int unknown_option(const char *given)
+{
+    const char *word = given;
+    while (*word == '-')
+        word++;
+    char name[40];
+    snprintf(name, sizeof name, "%.*s", (int)strcspn(word, "="), word);
+    for (const struct option *o = long_options; o->name; o++)
+        if (strcmp(name, o->name) == 0)
+            return oi_cli_usage_error("option '%s' wants a value", given);
+    for (const struct option *o = long_options; o->name; o++)
+        if (strlen(name) > 2 && edits(name, o->name) <= 2) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "'%.30s' (did you mean '--%s'?)", given, o->name);
+            return oi_cli_usage_error("unknown option %s", msg);
+        }
+    return oi_cli_usage_error("unknown or incomplete option '%s'", given);
+}
+
 /* Returns -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, cli_args *a)
 {
@@ -356,7 +378,7 @@ static int parse_args(int argc, char **argv, cli_args *a)
                 return oi_cli_usage_error("--external-threshold wants a byte count, not '%s'", optarg);
             break;
         default:
-            return oi_cli_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+            return unknown_option(argv[optind - 1]);
         }
     }
     for (; optind < argc; optind++)
