@@ -124,10 +124,14 @@ OI_API oi_status oi_ctx_set_base_dir(oi_ctx *ctx, const char *dir, oi_error *err
 OI_API oi_status oi_ctx_set_layer_scale(oi_ctx *ctx, double value, oi_error *err);
 /* The name messages use for an in-memory model (default "(memory)"). */
 OI_API oi_status oi_ctx_set_label(oi_ctx *ctx, const char *label, oi_error *err);
-/* Polled during long work: non-zero stops it with OI_ERR_IO and nothing is
- * written.  fn must be safe to call from any thread. */
+/* Polled during long work: non-zero stops it with OI_ERR_CANCELLED and
+ * nothing is written.  fn must be safe to call from any thread. */
 typedef int (*oi_cancel_fn)(void *opaque);
 OI_API oi_status oi_ctx_set_cancel(oi_ctx *ctx, oi_cancel_fn fn, void *opaque);
+/* Called as the fill goes, from its worker threads: values written so far of
+ * the total.  fn must be quick and safe to call from any thread. */
+typedef void (*oi_progress_fn)(void *opaque, uint64_t done, uint64_t total);
+OI_API oi_status oi_ctx_set_progress(oi_ctx *ctx, oi_progress_fn fn, void *opaque);
 
 /* ---- what a run did ------------------------------------------------------ */
 

@@ -5,11 +5,13 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
-#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char usage_text[] =
@@ -526,6 +528,33 @@ const char *oi_cli_hint(const char *msg)
     return "";
 }
 
+/* Progress of one long run on a terminal: after half a second, ten times a
+ * second at most, on stderr (never with -q, never into JSON). */
+typedef struct {
+    struct timespec start;
+    _Atomic long long last_ms;
+    atomic_int shown;
+} run_progress;
+
+static long long ms_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)(t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static void show_progress(void *opaque, uint64_t done, uint64_t total)
+{
+    run_progress *p = opaque;
+    long long now = ms_since(&p->start), last = atomic_load(&p->last_ms);
+    if (now < 500 || now - last < 100 || !total ||
+        !atomic_compare_exchange_strong(&p->last_ms, &last, now))
+        return;
+    fprintf(stderr, "\r\033[Kre-initializing: %3d%% (%.1f of %.1f M values)",
+            (int)(100.0 * (double)done / (double)total), (double)done / 1e6, (double)total / 1e6);
+    atomic_store(&p->shown, 1);
+}
+
 static int failure_exit(const oi_error *err)
 {
     fprintf(stderr, "onnxinit: %s%s\n", err->msg, oi_cli_hint(err->msg));
@@ -637,7 +666,14 @@ int oi_cli_main(int argc, char **argv)
         oi_summary sum = {0};
         oi_error err;
         oi_error_clear(&err);
-        if (oi_reinit_file(a.ctx, a.inputs.items[0], a.output, &sum, &err)) {
+        run_progress progress = {0};
+        clock_gettime(CLOCK_MONOTONIC, &progress.start);
+        if (!a.quiet && isatty(STDERR_FILENO))
+            oi_ctx_set_progress(a.ctx, show_progress, &progress);
+        oi_status done = oi_reinit_file(a.ctx, a.inputs.items[0], a.output, &sum, &err);
+        if (atomic_load(&progress.shown))
+            fputs("\r\033[K", stderr);
+        if (done) {
             rc = failure_exit(&err);
         } else {
             if (!a.quiet) {

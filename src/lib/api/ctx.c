@@ -271,7 +271,17 @@ oi_status oi_ctx_set_cancel(oi_ctx *ctx, oi_cancel_fn fn, void *opaque)
 {
     if (!ctx)
         return OI_ERR_USAGE;
-    ctx->cancel = (oi_cancel){fn, opaque};
+    ctx->cancel.fn = fn;
+    ctx->cancel.opaque = opaque;
+    return OI_OK;
+}
+
+oi_status oi_ctx_set_progress(oi_ctx *ctx, oi_progress_fn fn, void *opaque)
+{
+    if (!ctx)
+        return OI_ERR_USAGE;
+    ctx->cancel.progress = fn;
+    ctx->cancel.progress_opaque = opaque;
     return OI_OK;
 }
 

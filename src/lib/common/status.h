@@ -24,10 +24,13 @@ oi_status oi_fail_prefix(oi_error *err, const char *fmt, ...)
     "the file changed while it was being read (another program wrote or truncated it); "       \
     "nothing written"
 
-/* A caller's cancel check (oi_ctx_set_cancel), polled during long work. */
+/* A caller's hooks into long work: the cancel check (oi_ctx_set_cancel),
+ * polled, and the progress report (oi_ctx_set_progress). */
 typedef struct oi_cancel {
     oi_cancel_fn fn;
     void *opaque;
+    oi_progress_fn progress;
+    void *progress_opaque;
 } oi_cancel;
 
 static inline int oi_cancelled(const oi_cancel *c) { return c && c->fn && c->fn(c->opaque); }

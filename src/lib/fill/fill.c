@@ -33,6 +33,8 @@ typedef struct {
     oi_fill_target target;
     const oi_cancel *cancel;
     atomic_size_t next;
+    _Atomic uint64_t done;   /* values written, for the progress report */
+    uint64_t total;
     pthread_mutex_t lock;
     pthread_mutex_t file_lock;   /* one writer at a time: see flush_writes */
     oi_status status;
@@ -238,6 +240,9 @@ static void *worker(void *arg)
             record_error(r, &e);
             break;
         }
+        uint64_t done = atomic_fetch_add(&r->done, j->count) + j->count;
+        if (r->cancel && r->cancel->progress)
+            r->cancel->progress(r->cancel->progress_opaque, done, r->total);
     }
     if (r->status == OI_OK && flush_writes(r, slots, 1, &e)) {
         oi_fail_prefix(&e, "%s: ", oi_model_label(r->model));
@@ -411,9 +416,12 @@ oi_status oi_fill_model(oi_model *model, const oi_plan *plan, oi_seed seed, int 
     fill_run r = {.model = model, .plan = plan, .seed = seed, .target = target, .cancel = cancel,
                   .err = err, .status = OI_OK};
     atomic_init(&r.next, 0);
+    atomic_init(&r.done, 0);
     pthread_mutex_init(&r.lock, NULL);
     pthread_mutex_init(&r.file_lock, NULL);
     oi_status s = prepare(&r, &st, err);
+    for (size_t i = 0; s == OI_OK && i < r.n_jobs; i++)
+        r.total += r.jobs[i].count;
     if (s == OI_OK) {
         run_pool(&r, threads);
         s = r.status;
