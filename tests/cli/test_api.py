@@ -131,6 +131,28 @@ class Api(unittest.TestCase):
                         self.assertEqual(a.shape, w.shape, k)
                         np.testing.assert_array_equal(a, w.astype(a.dtype), k)
 
+    def test_every_program_option_and_pythonic_errors(self):
+        tmp = tempfile.mkdtemp(prefix="oiopts-")
+        try:
+            src = os.path.join(FIX, "good", "resnet18.onnx")
+            out = os.path.join(tmp, "o.onnx")
+            onnxinit.reinit(src, output=out, externalize=True, external_threshold=4096,
+                            external_name="w.bin", no_sync=True, signal="off")
+            self.assertTrue(os.path.exists(os.path.join(tmp, "w.bin")))
+            cli = os.path.join(tmp, "c.onnx")
+            subprocess.run([BIN, "-q", "--signal", "off", "--external-data=c.bin",
+                            "--external-threshold", "4096", src, "-o", cli], check=True)
+            with open(os.path.join(tmp, "w.bin"), "rb") as a, open(os.path.join(tmp, "c.bin"), "rb") as b:
+                self.assertEqual(a.read(), b.read())
+            recs = onnxinit.plan_records(src)
+            self.assertEqual(recs[0]["dtype"], "FLOAT")
+            self.assertEqual(recs[0]["dtype_code"], 1)
+            for bad in (dict(preset=5), dict(layer_scale="big"), dict(seed=True)):
+                with self.assertRaises(TypeError):
+                    onnxinit.reinit(src, **bad)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def test_audit_equals_cli_json(self):
         src = os.path.join(FIX, "good", "resnet18.onnx")
         cli = json.loads(subprocess.run([BIN, "audit", "--json", src], capture_output=True,
@@ -248,7 +270,7 @@ class Api(unittest.TestCase):
                     written[t.name] = t
                 values = onnxinit.fill(model, seed=21, by_scope=True, raw=True)
                 quant = [r for r in recs if r["scheme"] != "none" and
-                         (r["dtype"] not in (1, 10, 11, 16) or r["role"].startswith("quant_"))]
+                         (r["dtype_code"] not in (1, 10, 11, 16) or r["role"].startswith("quant_"))]
                 done = [r for r in recs if r["scheme"] != "none" and r not in quant]
                 for r in quant[:1]:   # made with the model only: asking for one is an error
                     with self.assertRaises(onnxinit.Error):

@@ -105,6 +105,8 @@ _add_only = _sig("oi_ctx_add_only", ctypes.c_int, _P, ctypes.c_char_p, _E)
 _add_exclude = _sig("oi_ctx_add_exclude", ctypes.c_int, _P, ctypes.c_char_p, _E)
 _set_label = _sig("oi_ctx_set_label", ctypes.c_int, _P, ctypes.c_char_p, _E)
 _set_base_dir = _sig("oi_ctx_set_base_dir", ctypes.c_int, _P, ctypes.c_char_p, _E)
+_set_layer_scale = _sig("oi_ctx_set_layer_scale", ctypes.c_int, _P, ctypes.c_double, _E)
+_set_external_name = _sig("oi_ctx_set_external_name", ctypes.c_int, _P, ctypes.c_char_p, _E)
 _summary_clear = _sig("oi_summary_clear", None, ctypes.POINTER(_Summary))
 _reinit_file = _sig("oi_reinit_file", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_char_p,
                     ctypes.POINTER(_Summary), _E)
@@ -136,8 +138,8 @@ _memory_estimate = _sig("oi_memory_estimate", ctypes.c_int, ctypes.c_char_p,
 
 # oi_param values (onnxinit.h)
 _PARAMS = {"threads": 1, "forget_bias": 2, "materialize": 3, "residual_scale": 4,
-           "full_encode": 5, "overwrite": 6, "in_place": 7, "stream": 10, "signal": 11,
-           "no_sync": 12}
+           "full_encode": 5, "overwrite": 6, "in_place": 7, "externalize": 8,
+           "external_threshold": 9, "stream": 10, "signal": 11, "no_sync": 12}
 _SIGNAL = {"auto": 0, "on": 1, "off": 2}
 
 
@@ -168,8 +170,9 @@ def _integer(name, value, lo, hi):
 
 
 _BOOLEAN = {"forget_bias", "materialize", "residual_scale", "full_encode", "overwrite", "in_place",
-            "no_sync"}
-_RANGES = {"threads": (0, 2 ** 31 - 1), "stream": (0, 2 ** 31 - 1)}   # the library checks the rest
+            "no_sync", "externalize"}
+_RANGES = {"threads": (0, 2 ** 31 - 1), "stream": (0, 2 ** 31 - 1),
+           "external_threshold": (0, 2 ** 63 - 1)}   # the library checks the rest
 
 
 def _check(status, err):
@@ -181,7 +184,7 @@ class _Context:
     """An oi_ctx built from keyword options; freed on exit."""
 
     def __init__(self, seed=0, preset=None, only=(), exclude=(), rules=None, rules_json=None,
-                 base_dir=None, label=None, **params):
+                 base_dir=None, label=None, layer_scale=None, external_name=None, **params):
         self.ptr = _ctx_new()
         if not self.ptr:
             raise MemoryError("oi_ctx_new")
@@ -189,6 +192,9 @@ class _Context:
         try:
             _check(_set_seed(self.ptr, _integer("seed", seed, 0, 2 ** 64 - 1)), err)
             if preset is not None:
+                if not isinstance(preset, str):
+                    raise TypeError("preset wants a name (default, torch, keras, transformer, "
+                                    "normfree), not %r" % (preset,))
                 _check(_set_preset(self.ptr, preset.encode(), ctypes.byref(err)), err)
             if isinstance(only, str):
                 only = [only]
@@ -207,6 +213,13 @@ class _Context:
                 _check(_set_label(self.ptr, os.fsencode(label), ctypes.byref(err)), err)
             if base_dir is not None:
                 _check(_set_base_dir(self.ptr, os.fsencode(base_dir), ctypes.byref(err)), err)
+            if layer_scale is not None:
+                if isinstance(layer_scale, bool) or not isinstance(layer_scale, (int, float)):
+                    raise TypeError("layer_scale wants a number, not %r" % (layer_scale,))
+                _check(_set_layer_scale(self.ptr, float(layer_scale), ctypes.byref(err)), err)
+            if external_name is not None:
+                _check(_set_external_name(self.ptr, os.fsencode(external_name),
+                                          ctypes.byref(err)), err)
             if params.get("residual_scale") and preset != "transformer":
                 raise ValueError("residual_scale goes with preset='transformer' (GPT-2's scaled "
                                  "projections), as the program's --residual-scale")
@@ -353,10 +366,19 @@ def audit(path, **options):
     return doc
 
 
+# ONNX TensorProto.DataType names, as plan() spells them
+_DTYPE_NAMES = dict(enumerate(
+    "UNDEFINED FLOAT UINT8 INT8 UINT16 INT16 INT32 INT64 STRING BOOL FLOAT16 DOUBLE UINT32 UINT64 "
+    "COMPLEX64 COMPLEX128 BFLOAT16 FLOAT8E4M3FN FLOAT8E4M3FNUZ FLOAT8E5M2 FLOAT8E5M2FNUZ UINT4 "
+    "INT4".split()))
+
+
 def _record_dict(r):
-    return {"name": r.name.decode(), "scope": r.scope.decode(), "role": r.role.decode(),
-            "scheme": r.scheme.decode(), "reason": r.reason.decode(),
-            "activation": r.activation.decode(), "dtype": r.dtype,
+    text = lambda b: b.decode(errors="surrogateescape")   # noqa: E731  (names need not be UTF-8)
+    return {"name": text(r.name), "scope": text(r.scope), "role": text(r.role),
+            "scheme": text(r.scheme), "reason": text(r.reason),
+            "activation": text(r.activation),
+            "dtype": _DTYPE_NAMES.get(r.dtype, str(r.dtype)), "dtype_code": r.dtype,
             "shape": list(r.shape[:r.rank]) if r.rank >= 0 else None,
             "fan_in": r.fan_in, "fan_out": r.fan_out, "gain": r.gain}
 
@@ -409,7 +431,7 @@ def fill(model, names=None, *, base_dir=None, by_scope=False, raw=False, **optio
             for i in range(_list_count(lst)):
                 rec = _list_get(lst, i)
                 r = rec.contents
-                name = r.name.decode()
+                name = r.name.decode(errors="surrogateescape")
                 if r.scheme == b"none" or (names is not None and name not in names):
                     continue
                 if r.dtype not in _FLOAT_SIZES or r.role in (b"quant_scale",
@@ -425,7 +447,7 @@ def fill(model, names=None, *, base_dir=None, by_scope=False, raw=False, **optio
                 size = _FLOAT_SIZES[r.dtype]
                 buf = ctypes.create_string_buffer(n * size)
                 _check(_fill_record(ctx.ptr, rec, buf, n * size, ctypes.byref(err)), err)
-                key = (r.scope.decode(), name) if by_scope else name
+                key = (r.scope.decode(errors="surrogateescape"), name) if by_scope else name
                 if key in result:
                     raise Error("unsupported", "tensor '%s' is defined in more than one graph "
                                 "scope: use fill(..., by_scope=True)" % name)
