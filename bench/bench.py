@@ -203,6 +203,23 @@ def main():
               "| %.2fx | %s | %s | %.2f / %.2f s | %.2fx |"
               % (name, mb, m[0], m[1], m[2], peer, c[0], cs[0], fl[0], m[0] / c[0], m[0] / cs[0],
                  m[0] / fl[0], ratio, phases(m[3]), ns[0], ns[1], ns[0] / c[0]))
+    # The Python binding, path to path (the library's file path), beside the program
+    big = os.path.join(a.work, "mlp_1g.onnx")
+    if os.path.exists(big):
+        py_dst, cli_dst = os.path.join(out, "py-mlp_1g.onnx"), os.path.join(out, "cli-mlp_1g.onnx")
+        env = ["env", "ONNXINIT_LIBRARY=" + os.path.join(a.build, "src", "lib", "libonnxinit.so.0"),
+               "PYTHONPATH=" + os.path.join(HERE, "..", "src", "python")]
+        code = "import sys, onnxinit; onnxinit.reinit(sys.argv[1], output=sys.argv[2])"
+        cli_t, py_t = interleaved(a.runs, [([oi, "-q", big, "-o", cli_dst], [cli_dst], None),
+                                           (env + ["/usr/bin/python3", "-c", code, big, py_dst],
+                                            [py_dst], None)])
+        clean([py_dst, cli_dst])
+        print()
+        print("| 1 GB MLP, path to path | min / median | peak RSS |")
+        print("| --- | --- | --- |")
+        print("| onnxinit | %.2f / %.2f s | %.0f MB |" % cli_t[:3])
+        print("| Python binding | %.2f / %.2f s | %.0f MB |" % py_t[:3])
+        print("| binding / program | %.2fx | |" % (py_t[0] / cli_t[0]))
     small = sorted(glob.glob(os.path.join(a.work, "small", "*.onnx")))
     sdir = os.path.join(out, "small")
     shutil.rmtree(sdir, ignore_errors=True)
