@@ -55,7 +55,7 @@ static const struct act_row {
 
 static const struct act_row *act_row(const char *op)
 {
-    for (size_t i = 0; i < sizeof act_table / sizeof *act_table; i++)
+    for (size_t i = 0; op && i < sizeof act_table / sizeof *act_table; i++)   /* op may be NULL */
         if (strcmp(op, act_table[i].op) == 0)
             return &act_table[i];
     return NULL;
@@ -285,7 +285,7 @@ static oi_moment rule_maxpool(walk *w, size_t node)
     double k = sqrt(kernel_size(oi_graph_node(w->graph, node)->proto));
     long v = oi_graph_input_value(w->graph, node, 0);
     const Onnx__NodeProto *p = producer(w, v);
-    if (p && strcmp(p->op_type, "Relu") == 0) {
+    if (p && oi_op_is(p, "Relu")) {
         long pv = oi_graph_input_value(w->graph, (size_t)oi_graph_value(w->graph, (size_t)v)->producer, 0);
         return quadrature(f_relu, 0, max_of(value_moment(w, pv), k), 0);
     }
@@ -329,7 +329,7 @@ static oi_moment rule_matmul(walk *w, size_t node)
 {
     for (size_t s = 0; s < 2; s++) {
         const Onnx__NodeProto *p = producer(w, oi_graph_input_value(w->graph, node, s));
-        if (p && strcmp(p->op_type, "Softmax") == 0)
+        if (p && oi_op_is(p, "Softmax"))
             return in_m(w, node, 1 - s);
     }
     oi_moment a = in_m(w, node, 0), b = in_m(w, node, 1);
@@ -374,7 +374,7 @@ static const char *const layer_ops[] = {"Conv", "FusedConv", "NhwcConv", "ConvTr
 static double layer_terms(const Onnx__NodeProto *n, const oi_weight *wt)
 {
     double terms = (double)wt->fan_in;
-    if (strcmp(n->op_type, "ConvTranspose") == 0 && wt->rank >= 3) {
+    if (oi_op_is(n, "ConvTranspose") && wt->rank >= 3) {
         const Onnx__AttributeProto *st = oi_attr(n, "strides");
         double in_ch = (double)wt->dims[0] / (double)(oi_attr_int(n, "group", 1) > 0 ? oi_attr_int(n, "group", 1) : 1);
         terms = in_ch;
@@ -434,7 +434,7 @@ static oi_moment rule_layer(walk *w, size_t node, size_t tensor)
 {
     const Onnx__NodeProto *n = oi_graph_node(w->graph, node)->proto;
     const oi_weight *wt = oi_analysis_get(w->analysis, tensor);
-    int conv = oi_op_in(n, conv_ops) || strcmp(n->op_type, "ConvTranspose") == 0;
+    int conv = oi_op_in(n, conv_ops) || oi_op_is(n, "ConvTranspose");
     size_t data_slot = conv ? 0 : 1 - (wt->slot & 1);
     long data = oi_graph_input_value(w->graph, node, data_slot);
     oi_signal_layer l = {.node = node, .tensor = tensor, .in = value_moment(w, data),
@@ -445,7 +445,7 @@ static oi_moment rule_layer(walk *w, size_t node, size_t tensor)
     double alpha = oi_attr_float(n, "alpha", 1.0);
     double k = l.terms * wsq * (conv ? 1 : alpha * alpha);
     oi_moment y = {0, k * l.in.msq, k * l.in.cmsq};
-    if (n_inputs(w, node) > 2 && strcmp(n->op_type, "FusedMatMul") != 0)
+    if (n_inputs(w, node) > 2 && !oi_op_is(n, "FusedMatMul"))
         y = sum2(y, in_m(w, node, 2), 1);   /* the bias (Conv B, Gemm C) */
     return fused_activation(w, n, y);
 }
@@ -458,7 +458,7 @@ static oi_moment node_rule(walk *w, size_t node)
     if (act_row(n->op_type))
         return rule_act(w, node);
     for (size_t i = 0; i < sizeof op_table / sizeof *op_table; i++)
-        if (strcmp(n->op_type, op_table[i].op) == 0)
+        if (oi_op_is(n, op_table[i].op))
             return op_table[i].rule(w, node);
     return n->n_input ? in_m(w, node, 0) : unit;
 }
