@@ -111,13 +111,32 @@ def classify(tensors, truth):
     return out
 
 
-def score(before_path, after_path, truth):
+def perturb_parameters(model, truth):
+    """A copy of model whose parameter tensors (found as classify() finds them)
+    are moved by +0.5: whatever an optimizer folds from them moves too."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    tensors = float_tensors(m)
+    kinds = classify(tensors, truth)
+    for key, t in tensors:
+        if kinds[key][0] in ("param", "param_derived"):
+            v = numpy_helper.to_array(t)
+            t.CopyFrom(numpy_helper.from_array((v + 0.5).astype(v.dtype), t.name))
+    return m
+
+
+def score(before_path, after_path, truth, computed=()):
+    """computed: keys of tensors an optimizer folded from parameters (they move
+    when the parameters move): a row of their own, re-initialized like them."""
     before = onnx.load(before_path)
     after = onnx.load(after_path)
     tb, ta = float_tensors(before), dict(float_tensors(after))
     kinds = classify(tb, truth)
-    rows = {"param": [0, 0], "param_derived": [0, 0], "stat": [0, 0], "buffer": [0, 0],
-            "constant": [0, 0], "tie": [0, 0]}
+    for key in computed:
+        if kinds.get(key, ("",))[0] == "constant":
+            kinds[key] = ("computed", "")
+    rows = {"param": [0, 0], "param_derived": [0, 0], "computed": [0, 0], "stat": [0, 0],
+            "buffer": [0, 0], "constant": [0, 0], "tie": [0, 0]}
     problems = []
     copies = {}
     for key, t in tb:
@@ -130,7 +149,7 @@ def score(before_path, after_path, truth):
         vb, va = _values(t), _values(a)
         same = t.SerializeToString() == a.SerializeToString() or np.array_equal(vb, va)
         ok = True
-        if kind in ("param", "param_derived"):
+        if kind in ("param", "param_derived", "computed"):
             if same or not np.isfinite(va).all() or np.abs(va).max() > 10:
                 ok = False
                 problems.append("%s (%s %s): %s" % (key, kind, name, "kept its trained values"
