@@ -85,19 +85,25 @@ class FusedOps(unittest.TestCase):
         pos = np.arange(32)[:, None] * (1.0 / 10000 ** (np.arange(0, 8, 2) / 8))[None, :]
         inits = {"cos_cache": np.cos(pos).astype(np.float32), "sin_cache": np.sin(pos).astype(np.float32),
                  "mask": np.where(np.tril(np.ones((4, 4))) > 0, 0, -100).astype(np.float32)[None, None],
-                 "rel.bias": w(1, 2, 4, 4)}
+                 "rel.bias": w(1, 2, 4, 4),
+                 "fused.mask": np.where(np.tril(np.ones((4, 4))) > 0, 0, -1e4).astype(np.float32)[None, None],
+                 "fused.rel_bias": w(1, 2, 4, 4)}
         nodes = [helper.make_node("RotaryEmbedding", ["q", "pos_ids", "cos_cache", "sin_cache"], ["qr"],
                                   domain=MS),
                  helper.make_node("FusedMatMul", ["qr", "k"], ["s"], domain=MS, transB=1, alpha=0.25),
                  helper.make_node("Add", ["s", "mask"], ["sm"]),
                  helper.make_node("Add", ["sm", "rel.bias"], ["sb"]),
-                 helper.make_node("Softmax", ["sb"], ["y"], axis=-1)]
+                 helper.make_node("Softmax", ["sb"], ["y"], axis=-1),
+                 helper.make_node("BiasSoftmax", ["s", "fused.mask"], ["y2"], domain=MS, axis=-1),
+                 helper.make_node("BiasSoftmax", ["s", "fused.rel_bias"], ["y3"], domain=MS, axis=-1)]
         roles = self.roles(model(nodes, inits, [("q", T.FLOAT, [1, 2, 4, 8]), ("k", T.FLOAT, [1, 2, 4, 8]),
-                                                ("pos_ids", T.INT64, [1, 4])], ["y"]))
+                                                ("pos_ids", T.INT64, [1, 4])], ["y", "y2", "y3"]))
         self.assertIn("rotary", roles["cos_cache"])
         self.assertIn("rotary", roles["sin_cache"])
         self.assertIn("attention mask", roles["mask"])
         self.assertEqual(roles["rel.bias"], "rel_pos_bias")
+        self.assertIn("attention mask", roles["fused.mask"])      # BiasSoftmax's additive mask
+        self.assertEqual(roles["fused.rel_bias"], "rel_pos_bias")
 
 
     def test_dynamically_quantized_layers(self):

@@ -478,6 +478,7 @@ static const struct {
     oi_role role;
 } fused_slots[] = {
     {"BiasGelu", 1, OI_ROLE_BIAS}, {"FastGelu", 1, OI_ROLE_BIAS}, {"BiasAdd", 1, OI_ROLE_BIAS},
+    {"BiasSoftmax", 1, OI_ROLE_REL_POS_BIAS},   /* added to the logits: a table, or a mask (by value) */
     {"EmbedLayerNormalization", 2, OI_ROLE_EMBEDDING},
     {"EmbedLayerNormalization", 3, OI_ROLE_POSITION},
     {"EmbedLayerNormalization", 4, OI_ROLE_EMBEDDING},
@@ -502,6 +503,7 @@ static int use_fused(const oi_actx *x, const Onnx__NodeProto *n, size_t node, si
         }
         if (fused_slots[i].role == OI_ROLE_EMBEDDING && non1_axes(w) != 2)
             return 0;
+        w->folded = fused_slots[i].role == OI_ROLE_REL_POS_BIAS;   /* equal entries stay equal */
         return set_role(w, fused_slots[i].role);
     }
     return 0;
@@ -532,6 +534,7 @@ static const struct {
     {"SimplifiedLayerNormalization", use_norm}, {"SkipLayerNormalization", use_norm},
     {"SkipSimplifiedLayerNormalization", use_norm},
     {"BiasGelu", use_fused}, {"FastGelu", use_fused}, {"BiasAdd", use_fused},
+    {"BiasSoftmax", use_fused},
     {"EmbedLayerNormalization", use_fused}, {"RotaryEmbedding", use_fused},
     {"GroupQueryAttention", use_fused},
 };

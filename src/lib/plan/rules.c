@@ -66,7 +66,7 @@ static const char *const layer_ops[] = {
     "MultiHeadAttention", "BatchNormalization", "InstanceNormalization", "LayerNormalization",
     "GroupNormalization", "SimplifiedLayerNormalization", "SkipLayerNormalization",
     "SkipSimplifiedLayerNormalization", "Sub", "Div", "Where", "NhwcConv", "BiasGelu",
-    "FastGelu", "BiasAdd", "EmbedLayerNormalization", "ConvInteger", "MatMulInteger",
+    "FastGelu", "BiasAdd", "BiasSoftmax", "EmbedLayerNormalization", "ConvInteger", "MatMulInteger",
     "QLinearConv", "QLinearMatMul", "QGemm", "DynamicQuantizeMatMul", "MatMulIntegerToFloat",
     "QAttention", "MatMulNBits", "GatherBlockQuantized", NULL,
 };
