@@ -12,8 +12,14 @@ if [ ! -f build-fuzz/build.ninja ]; then
   CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
     -Dbuildtype=debugoptimized >/dev/null
 fi
-ninja -C build-fuzz
+# the harnesses only; the seeds come from the test build's fixtures when it has them
+# (generating them again under clang takes minutes)
+ninja -C build-fuzz tests/fuzz_model tests/fuzz_external tests/fuzz_rules tests/fuzz_graph \
+  tests/fuzz_options
 fx=build-fuzz/tests/fixtures
+if [ ! -d "$fx/good" ]; then
+  if [ -d build/tests/fixtures/good ]; then fx=build/tests/fixtures; else ninja -C build-fuzz; fi
+fi
 mkdir -p build-fuzz/corpus-model build-fuzz/corpus-external build-fuzz/corpus-rules build-fuzz/corpus-graph \
   build-fuzz/corpus-options
 cp -n tests/fuzz/options-seeds/* build-fuzz/corpus-options/ 2>/dev/null || true
