@@ -261,8 +261,6 @@ static int parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
-static int edits(const char *a, const char *b);
-
 /* "--no-sycn": the option meant, if one is within two edits. */
 static int unknown_option(const char *given)
 {
@@ -275,7 +273,7 @@ static int unknown_option(const char *given)
         if (strcmp(name, o->name) == 0)
             return oi_cli_usage_error("option '%s' wants a value", given);
     for (const struct option *o = long_options; o->name; o++)
-        if (strlen(name) > 2 && edits(name, o->name) <= 2) {
+        if (strlen(name) > 2 && oi_cli_edits(name, o->name) <= 2) {
             char msg[96];
             snprintf(msg, sizeof msg, "'%.30s' (did you mean '--%s'?)", given, o->name);
             return oi_cli_usage_error("unknown option %s", msg);
@@ -513,48 +511,6 @@ static void catch_signals(void)
     sigaction(SIGBUS, &sa, NULL);
 }
 
-/* The program's flag for what a library message says, or "". */
-const char *oi_cli_hint(const char *msg)
-{
-    static const struct { const char *says, *hint; } hints[] = {
-        {": already exists", " (use -f to overwrite)"},
-        {"output is the input file", " (use --in-place to replace it)"},
-        {"the 'only' glob", " (onnxinit plan lists the names and modules --only matches)"},
-        {"a backup of a model with several data files", " (--backup)"},
-    };
-    for (size_t i = 0; i < sizeof hints / sizeof *hints; i++)
-        if (strstr(msg, hints[i].says))
-            return hints[i].hint;
-    return "";
-}
-
-/* Progress of one long run on a terminal: after half a second, ten times a
- * second at most, on stderr (never with -q, never into JSON). */
-typedef struct {
-    struct timespec start;
-    _Atomic long long last_ms;
-    atomic_int shown;
-} run_progress;
-
-static long long ms_since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)(t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
-static void show_progress(void *opaque, uint64_t done, uint64_t total)
-{
-    run_progress *p = opaque;
-    long long now = ms_since(&p->start), last = atomic_load(&p->last_ms);
-    if (now < 500 || now - last < 100 || !total ||
-        !atomic_compare_exchange_strong(&p->last_ms, &last, now))
-        return;
-    fprintf(stderr, "\r\033[Kre-initializing: %3d%% (%.1f of %.1f M values)",
-            (int)(100.0 * (double)done / (double)total), (double)done / 1e6, (double)total / 1e6);
-    atomic_store(&p->shown, 1);
-}
-
 static int failure_exit(const oi_error *err)
 {
     fprintf(stderr, "onnxinit: %s%s\n", err->msg, oi_cli_hint(err->msg));
@@ -563,50 +519,10 @@ static int failure_exit(const oi_error *err)
     return err->status == OI_ERR_USAGE ? OI_EXIT_USAGE : OI_EXIT_FAILED;
 }
 
-/* Edits (insert, delete, change, swap neighbours) between two short words, up to 3. */
-static int edits(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 12 || lb > 12)
-        return 3;
-    int d[13][13];
-    for (size_t i = 0; i <= la; i++)
-        for (size_t j = 0; j <= lb; j++) {
-            if (!i || !j) {
-                d[i][j] = (int)(i + j);
-                continue;
-            }
-            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            best = d[i - 1][j] + 1 < best ? d[i - 1][j] + 1 : best;
-            best = d[i][j - 1] + 1 < best ? d[i][j - 1] + 1 : best;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;
-            d[i][j] = best;
-        }
-    return d[la][lb];
-}
-
-/* "onnxinit plna m.onnx": a misspelled command, not a model named plna. */
-static int misspelled_command(const char *word)
-{
-    static const char *const commands[] = {"plan", "audit"};
-    if (strchr(word, '.') || strchr(word, '/') || word[0] == '-' || !strcmp(word, "plan") ||
-        !strcmp(word, "audit") || access(word, F_OK) == 0)
-        return 0;
-    for (size_t i = 0; i < 2; i++)
-        if (edits(word, commands[i]) <= 2) {
-            char msg[64];
-            snprintf(msg, sizeof msg, "'%.20s' (did you mean '%s'?)", word, commands[i]);
-            oi_cli_usage_error("unknown command %s", msg);
-            return 1;
-        }
-    return 0;
-}
-
 int oi_cli_parse(int argc, char **argv, cli_args *a)
 {
     memset(a, 0, sizeof *a);
-    if (argc > 1 && misspelled_command(argv[1]))
+    if (argc > 1 && oi_cli_misspelled_command(argv[1]))
         return OI_EXIT_USAGE;
     if (argc > 1 && (strcmp(argv[1], "plan") == 0 || strcmp(argv[1], "audit") == 0)) {
         a->plan_mode = strcmp(argv[1], "plan") == 0 ? 1 : 2;
@@ -666,10 +582,10 @@ int oi_cli_main(int argc, char **argv)
         oi_summary sum = {0};
         oi_error err;
         oi_error_clear(&err);
-        run_progress progress = {0};
+        oi_cli_progress progress = {0};
         clock_gettime(CLOCK_MONOTONIC, &progress.start);
         if (!a.quiet && isatty(STDERR_FILENO))
-            oi_ctx_set_progress(a.ctx, show_progress, &progress);
+            oi_ctx_set_progress(a.ctx, oi_cli_show_progress, &progress);
         oi_status done = oi_reinit_file(a.ctx, a.inputs.items[0], a.output, &sum, &err);
         if (atomic_load(&progress.shown))
             fputs("\r\033[K", stderr);

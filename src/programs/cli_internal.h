@@ -4,6 +4,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "onnxinit.h"
 
@@ -49,7 +50,19 @@ int oi_cli_batch(cli_args *a, atomic_int *cancel);
 /* Exit code for an interrupted run (128 + SIGINT). */
 enum { OI_EXIT_INTERRUPTED = 130 };
 int oi_cli_usage_error(const char *fmt, const char *arg);
+/* ---- cli_hints.c ---- */
 /* The program's flag for what a library message says (" (use -f to overwrite)"), or "". */
 const char *oi_cli_hint(const char *msg);
+/* Edits (insert, delete, change, swap neighbours) between two short words, up to 3. */
+int oi_cli_edits(const char *a, const char *b);
+/* "onnxinit plna m.onnx": prints the usage error and returns 1 for a misspelled command. */
+int oi_cli_misspelled_command(const char *word);
+/* Progress of one long run on a terminal (an oi_progress_fn; opaque: oi_cli_progress). */
+typedef struct {
+    struct timespec start;
+    _Atomic long long last_ms;
+    _Atomic int shown;
+} oi_cli_progress;
+void oi_cli_show_progress(void *opaque, uint64_t done, uint64_t total);
 
 #endif
