@@ -318,6 +318,74 @@ class HardeningIII(unittest.TestCase):
         documented = set(re.findall(r"(--[a-z][a-z-]+)", run("--help").stdout))
         self.assertEqual(sorted(documented - set(options.split())), [])
 
+    def test_zsh_completion_completes(self):
+        """zsh's own completion, run in a real interactive zsh on a pty: commands,
+        option names (every one --help documents), and the values of --preset."""
+        here = os.path.dirname(os.path.abspath(__file__))
+        fdir = os.path.join(here, "..", "..", "src", "programs", "completion")
+
+        def offered(line):
+            r = subprocess.run(["zsh", "-f", os.path.join(here, "zsh_complete.zsh"), fdir, line],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return r.stdout.split()
+        self.assertIn("plan", offered("onnxinit pl"))
+        self.assertEqual(offered("onnxinit --preset=t"), ["torch", "transformer"])
+        self.assertEqual(offered("onnxinit m.onnx --sig"), ["--signal"])
+        import re
+        documented = set(re.findall(r"(--[a-z][a-z-]+)", run("--help").stdout))
+        self.assertEqual(sorted(documented - set(offered("onnxinit --"))), [])
+
+    def on_terminal(self, *args):
+        """Run the program with stderr on a pseudo-terminal; (exit code, stdout, stderr)."""
+        import pty
+        master, slave = pty.openpty()
+        p = subprocess.Popen([BIN, *args], stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        err = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:          # EIO: the child closed its end
+                break
+            if not chunk:
+                break
+            err += chunk
+        os.close(master)
+        out = p.stdout.read()
+        p.stdout.close()
+        return p.wait(timeout=120), out.decode(), err.decode(errors="replace")
+
+    def test_progress_on_a_terminal(self):
+        """A run longer than half a second shows its progress on a terminal's stderr and
+        clears it; a batch shows models done and MB/s; -q or stderr not a terminal: none."""
+        n = 3072                     # one orthogonal fill of 3072x3072: seconds, not ms
+        m = model([h.make_node("MatMul", ["x", "W"], ["y"])],
+                  [nh.from_array(np.zeros((n, n), np.float32), "W")], [vi("x", T.FLOAT, [1, n])],
+                  [vi("y")], opset=14)
+        onnx.save(m, self.p("big.onnx"))
+        with open(self.p("ortho.json"), "w") as f:
+            f.write('{"rules": [{"name": "W", "scheme": "orthogonal"}]}')
+        single = ["-j1", "--rules", self.p("ortho.json"), self.p("big.onnx")]
+        rc, out, err = self.on_terminal(*single, "-o", self.p("a.onnx"))
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(err, r"\r\033\[Kre-initializing: +\d+% \(\d+\.\d of 9\.4 M values\)")
+        self.assertIn("\r\033[K", err.split("re-initializing")[-1])   # cleared before exit
+        self.assertIn("re-initialized 1 of 1", out)
+        rc, out, err = self.on_terminal("-q", *single, "-o", self.p("b.onnx"))
+        self.assertEqual((rc, err), (0, ""))
+        r = run(*single, "-o", self.p("c.onnx"))                        # stderr a pipe
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("re-initializing", r.stderr)
+        os.makedirs(self.p("tree"))
+        for k in range(3):
+            shutil.copy(os.path.join(FIX, "good", "resnet18.onnx"), self.p("tree", "m%d.onnx" % k))
+        rc, out, err = self.on_terminal("-r", self.p("tree"), "--output-dir", self.p("o"))
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(err, r"\[3/3\] \d+/\d+ MB +\d+ MB/s +ETA 0:00")
+        rc, out, err = self.on_terminal("-q", "-r", self.p("tree"), "--output-dir", self.p("o2"))
+        self.assertEqual((rc, err), (0, ""))
+
     def test_long_names_are_shown_whole(self):
         """Names longer than the table's column (a layer's q, k, v, out projections
         differ in the middle) are printed whole, each on its own line."""

@@ -1,5 +1,5 @@
 # bash completion for onnxinit (installed to share/bash-completion/completions;
-# zsh: autoload bashcompinit && bashcompinit, then source this file).  Needs
+# zsh has its own, _onnxinit).  Needs
 # nothing but bash.
 _onnxinit()
 {
