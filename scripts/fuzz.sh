@@ -39,10 +39,21 @@ for name in ("mlp.onnx", "resnet18.onnx", "lstm_bidir.onnx", "constants.onnx"):
     open(os.path.join(out, "seed-" + name), "wb").write(struct.pack("<I", len(m)) + m)
 PY
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-# -timeout: an input that takes longer than 10 s is a hang, and fails the run
+# -timeout: an input that takes longer than 10 s is a hang, and fails the run.
+# As many harnesses at once as there are cores; each still gets SECONDS of its own.
+fuzz_one() {
+  local h=$1 quiet=""
+  [ "$h" = options ] && quiet="-close_fd_mask=2"   # its usage errors, by the million
+  (cd build-fuzz && ./tests/fuzz_$h -max_total_time="$secs" -max_len=4000000 -rss_limit_mb=4096 -timeout=10 $quiet \
+     -print_final_stats=1 corpus-$h > fuzz_$h.log 2>&1 || true)
+}
+jobs_max=$(nproc 2>/dev/null || echo 1)
+for h in model external rules graph options; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+  fuzz_one "$h" &
+done
+wait
 for h in model external rules graph options; do
   echo "== fuzz_$h for ${secs}s =="
-  quiet=""; [ "$h" = options ] && quiet="-close_fd_mask=2"   # its usage errors, by the million
-  (cd build-fuzz && ./tests/fuzz_$h -max_total_time="$secs" -max_len=4000000 -rss_limit_mb=4096 -timeout=10 $quiet \
-     -print_final_stats=1 corpus-$h 2>&1 | grep -E "^(#[0-9]+.*(DONE|pulse)|stat::|==|SUMMARY)" | tail -12)
+  grep -E "^(#[0-9]+.*(DONE|pulse)|stat::|==|SUMMARY)" "build-fuzz/fuzz_$h.log" | tail -12 || true
 done

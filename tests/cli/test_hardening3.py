@@ -386,6 +386,55 @@ class HardeningIII(unittest.TestCase):
         rc, out, err = self.on_terminal("-q", "-r", self.p("tree"), "--output-dir", self.p("o2"))
         self.assertEqual((rc, err), (0, ""))
 
+    def test_input_renamed_over_during_the_run(self):
+        """Someone renames another file over the input (or removes it) while a run reads
+        it.  To a new output the run finishes from the file it opened: the same bytes as
+        an undisturbed run.  In place it must not replace the newcomer: exit 1, naming
+        it, the newcomer intact, no temporary file left."""
+        n = 3072                     # an orthogonal fill of seconds: time to act mid-run
+        m = model([h.make_node("MatMul", ["x", "W"], ["y"])],
+                  [nh.from_array(np.zeros((n, n), np.float32), "W")], [vi("x", T.FLOAT, [1, n])],
+                  [vi("y")], opset=14)
+        onnx.save(m, self.p("orig.onnx"))
+        with open(self.p("ortho.json"), "w") as f:
+            f.write('{"rules": [{"name": "W", "scheme": "orthogonal"}]}')
+        sample = os.path.join(os.environ["OI_SRC"], "samples", "tiny_cnn.onnx")
+        with open(sample, "rb") as f:
+            newcomer = f.read()
+        r = run("-j1", "--rules", self.p("ortho.json"), self.p("orig.onnx"), "-o", self.p("want.onnx"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+        def disturbed(extra, action):
+            shutil.copy(self.p("orig.onnx"), self.p("m.onnx"))
+            p = subprocess.Popen([BIN, "-j1", "--rules", self.p("ortho.json"), *extra],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            time.sleep(0.4)
+            self.assertIsNone(p.poll(), "the run ended before it could be disturbed")
+            if action == "rename":
+                with open(self.p("new.onnx"), "wb") as f:
+                    f.write(newcomer)
+                os.rename(self.p("new.onnx"), self.p("m.onnx"))
+            else:
+                os.unlink(self.p("m.onnx"))
+            out, err = p.communicate(timeout=300)
+            self.assertEqual([f for f in os.listdir(self.tmp) if "oi-tmp" in f], [])
+            return p.returncode, err
+
+        for encode in ([], ["--full-encode"]):
+            rc, err = disturbed(encode + [self.p("m.onnx"), "-o", self.p("out.onnx"), "-f"], "rename")
+            self.assertEqual(rc, 0, err)
+            with open(self.p("out.onnx"), "rb") as f, open(self.p("want.onnx"), "rb") as g:
+                self.assertEqual(f.read(), g.read())
+            for action in ("rename", "remove"):
+                rc, err = disturbed(encode + ["--in-place", self.p("m.onnx")], action)
+                self.assertEqual(rc, 1, err)
+                self.assertIn("m.onnx: replaced or removed by someone else during the run", err)
+                if action == "rename":
+                    with open(self.p("m.onnx"), "rb") as f:
+                        self.assertEqual(f.read(), newcomer)
+                else:
+                    self.assertFalse(os.path.exists(self.p("m.onnx")))
+
     def test_long_names_are_shown_whole(self):
         """Names longer than the table's column (a layer's q, k, v, out projections
         differ in the middle) are printed whole, each on its own line."""

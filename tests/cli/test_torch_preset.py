@@ -34,7 +34,7 @@ def torch_reference(name):
     module = {
         "resnet18.onnx": lambda: torchvision.models.resnet18(num_classes=10),
         "mobilenet_v3_small.onnx": lambda: torchvision.models.mobilenet_v3_small(num_classes=10),
-        "vgg11_bn.onnx": lambda: torchvision.models.vgg11_bn(num_classes=10),
+        "vgg11_bn.onnx": torch_fixtures.vgg11_bn,
         "transformer_gelu.onnx": lambda: torch_fixtures.Encoder(),
         "lstm_bidir.onnx": lambda: torch_fixtures.Rec(torch.nn.LSTM, True),
         "gru.onnx": lambda: torch_fixtures.Rec(torch.nn.GRU, False),

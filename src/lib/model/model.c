@@ -432,6 +432,14 @@ oi_status oi_model_check_unchanged(const oi_model *m, oi_error *err)
     return OI_OK;
 }
 
+int oi_model_is_file(const oi_model *m, const char *path)
+{
+    struct stat mine, there;
+    if (!m->map || m->fd < 0 || fstat(m->fd, &mine) < 0)
+        return -1;
+    return lstat(path, &there) == 0 && there.st_dev == mine.st_dev && there.st_ino == mine.st_ino;
+}
+
 void oi_model_free(oi_model *m)
 {
     if (!m)

@@ -63,6 +63,10 @@ void oi_model_free(oi_model *model);
  * (A program reading a mapping that shrinks gets SIGBUS; onnxinit's maps
  * zeros there and lets this check fail the job.) */
 oi_status oi_model_check_unchanged(const oi_model *model, oi_error *err);
+/* 1 if path names the very file the model was loaded from (same device and
+ * inode as the descriptor it holds), 0 if another file or none, -1 if the
+ * model was not loaded from a file. */
+int oi_model_is_file(const oi_model *model, const char *path);
 
 /* Decoding costs memory per message, not per byte: 2 million empty nodes
  * (4 MB on disk) measured 231 B each (protobuf-c's struct, its pointer, the

@@ -61,6 +61,16 @@ oi_status oi_save_check_inputs(const oi_model *m, const char *path, int model_ou
     return OI_OK;
 }
 
+oi_status oi_save_check_still_input(const oi_model *m, const char *path,
+                                    const oi_save_opts *o, oi_error *err)
+{
+    if (!o->allow_same_file || strcmp(path, oi_model_label(m)) != 0 ||
+        oi_model_is_file(m, path) != 0)
+        return OI_OK;
+    return oi_fail(err, OI_ERR_UNSAFE, "%s: replaced or removed by someone else during the run; "
+                   "left as it is, nothing written", path);
+}
+
 oi_status oi_save_check_data_target(const oi_model *m, const char *path, const oi_save_opts *o,
                                     oi_error *err)
 {

@@ -184,6 +184,8 @@ oi_status oi_model_save(oi_model *m, const char *path, const oi_save_opts *opts,
         *slots[i].t->proto = slots[i].saved;
     if (s == OI_OK)
         s = oi_model_check_unchanged(m, err);
+    if (s == OI_OK)
+        s = oi_save_check_still_input(m, path, o, err);
     if (s == OI_OK && n_ext)
         s = oi_save_commit(&data, o->overwrite, err);
     if (s == OI_OK) {   /* the model last: the switch from the old pair to the new */

@@ -305,6 +305,8 @@ oi_status oi_patch_commit(oi_patch *p, oi_error *err)
     }
     if (s == OI_OK)
         s = oi_model_check_unchanged(p->m, err);
+    if (s == OI_OK)
+        s = oi_save_check_still_input(p->m, p->path, &p->opts, err);
     if (s == OI_OK && p->external)
         s = oi_save_commit(&p->data_file, p->opts.overwrite, err);
     if (s == OI_OK && (s = oi_save_commit(&p->model_file, p->opts.overwrite, err)) && p->external)

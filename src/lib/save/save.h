@@ -53,6 +53,12 @@ const char *oi_model_data_file(const oi_model *model, int *several);
 oi_status oi_save_check_inputs(const oi_model *model, const char *path, int model_output,
                                const oi_save_opts *opts, oi_error *err);
 
+/* In place, just before the rename: the input path must still name the file
+ * that was read.  A file renamed over it (or its removal) during the run is
+ * someone else's: it stays, and nothing is written. */
+oi_status oi_save_check_still_input(const oi_model *model, const char *path,
+                                    const oi_save_opts *opts, oi_error *err);
+
 /* The new side data file at path: never a file the model reads except its own
  * data in place, never an unrelated existing file in place, else as overwrite says. */
 oi_status oi_save_check_data_target(const oi_model *model, const char *path,
