@@ -10,14 +10,11 @@ some of them (the reason the gains exist), and audit says which.  Exits 77
 (SKIP) without ONNX Runtime."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import unittest
-
-import numpy as np
-import torch
-import torchvision
 
 import asan_python
 
@@ -25,9 +22,9 @@ BIN = os.environ["OI_BIN"]
 SRC = os.environ["OI_SRC"]
 ORT_DIR = os.environ.get("OI_ORT_DIR", "")
 RUNNER = os.path.join(SRC, "tests", "ort", "run_model.js")
-NETS = ["resnet18", "resnet50", "mobilenet_v2", "efficientnet_b0", "vgg11_bn", "densenet121",
-        "regnet_y_400mf"]
-SEEDS = (1, 2)
+sys.path.insert(0, os.path.join(SRC, "tests", "zoo"))
+from signal_nets import NETS, SEEDS, TRAIN_NETS  # noqa: E402  (exported with the zoo)
+EXPORTS = os.path.join(os.environ["OI_ZOO"], "signal")
 
 
 def ort_std(model, seed):
@@ -39,27 +36,17 @@ def ort_std(model, seed):
     return out["std"], out["finite"]
 
 
-def fresh_std(name):
-    torch.manual_seed(0)
-    m = getattr(torchvision.models, name)().train()
-    stds = []
-    with torch.no_grad():
-        for s in SEEDS:
-            torch.manual_seed(100 + s)
-            stds.append(m(torch.randn(2, 3, 224, 224)).std().item())
-    return float(np.mean(stds)), m
-
-
 class TrainableAsItStands(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="oi-signal-")
-        cls.nets = {}
-        for name in NETS:
-            fresh, m = fresh_std(name)
-            path = os.path.join(cls.tmp, name + ".onnx")
-            torch.onnx.export(m.eval(), torch.randn(1, 3, 224, 224), path, opset_version=13)
-            cls.nets[name] = (path, fresh)
+        with open(os.path.join(EXPORTS, "fresh.json")) as f:
+            fresh = json.load(f)
+        cls.nets = {name: (os.path.join(EXPORTS, name + ".onnx"), fresh[name]) for name in NETS}
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp)
 
     def reinit(self, name, seed, *extra):
         src = self.nets[name][0]
@@ -111,11 +98,8 @@ class TrainableAsItStands(unittest.TestCase):
     def test_training_mode_exports_keep_their_norms(self):
         """Exported in training mode (BatchNorm kept), the nets need no gains:
         none are chosen, and the outputs are within 10x of fresh torch too."""
-        for name in ("resnet18", "mobilenet_v2", "regnet_y_400mf"):
-            fresh, m = fresh_std(name)
-            src = os.path.join(self.tmp, name + "-train.onnx")
-            torch.onnx.export(m.train(), torch.randn(2, 3, 224, 224), src, opset_version=14,
-                              training=torch.onnx.TrainingMode.TRAINING, do_constant_folding=False)
+        for name in TRAIN_NETS:
+            fresh, src = self.nets[name][1], os.path.join(EXPORTS, name + "-train.onnx")
             doc = json.loads(subprocess.run([BIN, "plan", "--json", src], capture_output=True,
                                             text=True).stdout)
             self.assertEqual(doc["summary"]["signal_preserving_layers"], 0, name)
@@ -135,7 +119,7 @@ class TrainableAsItStands(unittest.TestCase):
                 self.assertTrue(0.1 < x < 10, "%s: %.3g" % (name, x))
 
     def test_python_binding_warns_and_takes_the_mode(self):
-        # In a child: torch (imported here) and a preloaded ASan do not mix.
+        # In a child, which gets the sanitizer runtime preloaded when the build has one.
         child = """
 import sys, warnings
 sys.path.insert(0, sys.argv[1])

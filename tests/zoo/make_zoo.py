@@ -19,6 +19,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from zoo_models import TRAINING, ZOO  # noqa: E402
+import signal_nets  # noqa: E402
 
 EXPORTS = {
     "opset14": dict(opset_version=14, do_constant_folding=False),
@@ -91,6 +92,8 @@ def main():
                       do_constant_folding=True)
     torch.onnx.export(cnn, (x,), os.path.join(extra, "cnn_bn_training.onnx"), opset_version=14,
                       training=torch.onnx.TrainingMode.TRAINING, do_constant_folding=False)
+    # torchvision nets for the signal test, eval and training exports
+    signal_nets.make(os.path.join(out, "signal"))
     stamp = sys.argv[2] if len(sys.argv) > 2 else os.path.join(out, "zoo.stamp")
     with open(stamp, "w") as f:
         f.write("ok\n")
