@@ -12,6 +12,14 @@ typedef struct {
     Onnx__GraphProto *graph; /* NULL: a function body */
 } graph_scope;
 
+/* A slot of the name table keeps the name's hash beside the value: a probe
+ * compares the hashes and reads the value's name only when they agree (a
+ * million-node graph: one cache miss a probe instead of three). */
+typedef struct {
+    size_t value;                    /* value index + 1; 0 = empty */
+    uint64_t hash;
+} name_slot;
+
 struct oi_graph {
     oi_model *model;
     oi_gnode *nodes;
@@ -21,7 +29,7 @@ struct oi_graph {
     size_t n_values, cap_values;
     graph_scope *scopes;
     size_t n_scopes, cap_scopes;
-    size_t *table;                   /* (scope, name) -> value index + 1; 0 = empty */
+    name_slot *table;                /* (scope, name) -> value */
     uint64_t hash_key;               /* random per graph: names cannot be chosen to collide */
     size_t table_size;
     long *tensor_value;              /* catalogue index -> value index */
@@ -64,38 +72,52 @@ static uint64_t hash_ptr(const void *p)
     return x ^ (x >> 33);
 }
 
-static long lookup_local(const oi_graph *g, int scope, const char *name)
+static long lookup_hashed(const oi_graph *g, int scope, const char *name, uint64_t h)
 {
     size_t mask = g->table_size - 1;
-    for (size_t i = hash_name(g, name, scope) & mask; g->table[i]; i = (i + 1) & mask) {
-        const oi_value *v = &g->values[g->table[i] - 1];
+    for (size_t i = h & mask; g->table[i].value; i = (i + 1) & mask) {
+        if (g->table[i].hash != h)
+            continue;
+        const oi_value *v = &g->values[g->table[i].value - 1];
         if (v->scope == scope && strcmp(v->name, name) == 0)
-            return (long)(g->table[i] - 1);
+            return (long)(g->table[i].value - 1);
     }
     return -1;
 }
 
+static long lookup_local(const oi_graph *g, int scope, const char *name)
+{
+    return lookup_hashed(g, scope, name, hash_name(g, name, scope));
+}
+
+static void place(name_slot *t, size_t size, size_t value, uint64_t h)
+{
+    size_t i = h & (size - 1);
+    while (t[i].value)
+        i = (i + 1) & (size - 1);
+    t[i].value = value + 1;
+    t[i].hash = h;
+}
+
 static int rehash(oi_graph *g, size_t size)
 {
-    size_t *t = calloc(size, sizeof *t);
+    name_slot *t = calloc(size, sizeof *t);
     if (!t)
         return -1;
+    for (size_t i = 0; i < g->table_size; i++)
+        if (g->table[i].value)
+            place(t, size, g->table[i].value - 1, g->table[i].hash);
     free(g->table);
     g->table = t;
     g->table_size = size;
-    for (size_t v = 0; v < g->n_values; v++) {
-        size_t i = hash_name(g, g->values[v].name, g->values[v].scope) & (size - 1);
-        while (t[i])
-            i = (i + 1) & (size - 1);
-        t[i] = v + 1;
-    }
     return 0;
 }
 
 /* Define (or find, if already defined in this very scope) a value. */
 static long define(oi_graph *g, int scope, const char *name)
 {
-    long v = lookup_local(g, scope, name);
+    uint64_t h = hash_name(g, name, scope);
+    long v = lookup_hashed(g, scope, name, h);
     if (v >= 0)
         return v;
     if (grow((void **)&g->values, &g->cap_values, g->n_values + 1, sizeof *g->values))
@@ -108,10 +130,7 @@ static long define(oi_graph *g, int scope, const char *name)
     val->scope = scope;
     val->producer = -1;
     val->tensor = -1;
-    size_t i = hash_name(g, name, scope) & (g->table_size - 1);
-    while (g->table[i])
-        i = (i + 1) & (g->table_size - 1);
-    g->table[i] = ++g->n_values;
+    place(g->table, g->table_size, g->n_values++, h);
     return (long)(g->n_values - 1);
 }
 
