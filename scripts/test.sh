@@ -11,10 +11,10 @@ if [ ! -d "$OI_ORT_DIR/node_modules/onnxruntime-node" ]; then
   mkdir -p "$OI_ORT_DIR"
   npm install --prefix "$OI_ORT_DIR" --ignore-scripts --no-audit --no-fund onnxruntime-node >/dev/null
 fi
-echo "== build (gcc, -Werror) and test =="
+echo "== build (gcc, -Werror) and test == (${SECONDS}s)"
 bash scripts/build.sh build -Dtests=true
 meson test -C build --print-errorlogs
-echo "== build with ASan+UBSan and test =="
+echo "== build with ASan+UBSan and test == (${SECONDS}s)"
 # the same test models as the first build: generating them takes minutes and gives the same files
 bash scripts/build.sh build-asan -Dtests=true -Db_sanitize=address,undefined -Db_lundef=false \
   -Dtest_models="$PWD/build"
@@ -22,9 +22,9 @@ bash scripts/build.sh build-asan -Dtests=true -Db_sanitize=address,undefined -Db
 # of its models through the program instead.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   meson test -C build-asan --print-errorlogs --no-suite numeric
-echo "== fuzz the five harnesses (60 s each, two at a time, 10 s per-input timeout, clang + ASan + UBSan) =="
+echo "== fuzz the five harnesses (60 s each, two at a time, 10 s per-input timeout, clang + ASan + UBSan) == (${SECONDS}s)"
 bash scripts/fuzz.sh 60 | tee build-fuzz-ci.log
 if ls build-fuzz/crash-* build-fuzz/leak-* build-fuzz/timeout-* >/dev/null 2>&1; then
   echo "fuzzing found a failing input (build-fuzz/crash-*)"; exit 1
 fi
-echo "== all tests passed =="
+echo "== all tests passed == (${SECONDS}s)"

@@ -11,6 +11,8 @@ import subprocess
 import tempfile
 import unittest
 
+import ort_runner
+
 import numpy as np
 import onnx
 from onnx import TensorProto as T, helper as h, numpy_helper as nh
@@ -19,7 +21,6 @@ BIN = os.environ["OI_BIN"]
 FIX = os.environ["OI_FIXTURES"]
 SRC = os.environ["OI_SRC"]
 ORT_DIR = os.environ.get("OI_ORT_DIR", "")
-RUNNER = os.path.join(SRC, "tests", "ort", "run_model.js")
 
 
 def have_ort():
@@ -27,11 +28,7 @@ def have_ort():
 
 
 def ort_run(model, seed=1):
-    r = subprocess.run(["node", RUNNER, model, str(seed)], capture_output=True, text=True,
-                       env=dict(os.environ, OI_ORT_DIR=ORT_DIR), timeout=300)
-    if r.returncode != 0:
-        return None, r.stderr.strip()
-    return json.loads(r.stdout)["outputs"], ""
+    return ort_runner.run(model, seed)
 
 
 def reinit(src, dst, *extra, seed=21):

@@ -17,6 +17,8 @@ import sys
 import tempfile
 import unittest
 
+import ort_runner
+
 import numpy as np
 import onnx
 from scipy import stats
@@ -27,7 +29,6 @@ sys.path.insert(0, os.path.join(SRC, "tests", "zoo"))
 import quant_models as qm   # noqa: E402
 
 ORT_DIR = os.environ.get("OI_ORT_DIR", "")
-RUNNER = os.path.join(SRC, "tests", "ort", "run_model.js")
 
 
 def run(*args):
@@ -238,11 +239,9 @@ class RunsInOrt(unittest.TestCase):
                 for extra in ([], ["--preset", "torch"], ["--full-encode"]):
                     dst = os.path.join(tmp, name + "-init.onnx")
                     run("-q", "-f", "--seed", "4", *extra, src, "-o", dst)
-                    r = subprocess.run(["node", RUNNER, dst, "1"], capture_output=True, text=True,
-                                       env=dict(os.environ, OI_ORT_DIR=ORT_DIR), timeout=300)
+                    outs, err = ort_runner.run(dst, 1)
                     with self.subTest(model=name, options=extra):
-                        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
-                        outs = json.loads(r.stdout)["outputs"]
+                        self.assertIsNotNone(outs, err[-2000:])
                         self.assertTrue(all(o["finite"] for o in outs.values()), outs)
                         self.assertTrue(any(o["std"] > 0 for o in outs.values()), outs)
                         if name == "gather":

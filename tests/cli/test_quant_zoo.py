@@ -24,6 +24,8 @@ import sys
 import tempfile
 import unittest
 
+import ort_runner
+
 import numpy as np
 import onnx
 from onnx import TensorProto as T, helper as h, numpy_helper as nh
@@ -32,7 +34,6 @@ BIN = os.environ["OI_BIN"]
 SRC = os.environ["OI_SRC"]
 ZOO = os.environ["OI_ZOO"]
 ORT_DIR = os.environ.get("OI_ORT_DIR", "")
-RUNNER = os.path.join(SRC, "tests", "ort", "run_model.js")
 # weight norm's g and v are one weight in two parameters: quantizers fold it first,
 # so the reparametrized model is not quantized tensor by tensor here
 MODELS = sorted(m for m in glob.glob(os.path.join(ZOO, "*.onnx"))
@@ -218,11 +219,9 @@ class QuantizedZooRuns(unittest.TestCase):
                 qpath, out = os.path.join(tmp, name), os.path.join(tmp, "init-" + name)
                 quantize(path, qpath)
                 run("-q", "-f", "--seed", "2", qpath, "-o", out)
-                r = subprocess.run(["node", RUNNER, out, "1"], capture_output=True, text=True,
-                                   env=dict(os.environ, OI_ORT_DIR=ORT_DIR), timeout=300)
+                outs, err = ort_runner.run(out, 1)
                 with self.subTest(model=name):
-                    self.assertEqual(r.returncode, 0, r.stderr[-2000:])
-                    outs = json.loads(r.stdout)["outputs"]
+                    self.assertIsNotNone(outs, err[-2000:])
                     self.assertTrue(all(o["finite"] for o in outs.values()), outs)
         finally:
             shutil.rmtree(tmp)

@@ -17,6 +17,7 @@ import tempfile
 import unittest
 
 import asan_python
+import ort_runner
 
 BIN = os.environ["OI_BIN"]
 SRC = os.environ["OI_SRC"]
@@ -28,11 +29,10 @@ EXPORTS = os.path.join(os.environ["OI_ZOO"], "signal")
 
 
 def ort_std(model, seed):
-    r = subprocess.run(["node", RUNNER, model, str(seed)], capture_output=True, text=True,
-                       env=dict(os.environ, OI_ORT_DIR=ORT_DIR), timeout=600)
-    if r.returncode != 0:
-        raise AssertionError(r.stderr)
-    out = next(iter(json.loads(r.stdout)["outputs"].values()))
+    outputs, err = ort_runner.run(model, seed)
+    if outputs is None:
+        raise AssertionError(err)
+    out = next(iter(outputs.values()))
     return out["std"], out["finite"]
 
 

@@ -2,6 +2,7 @@
 // Run an ONNX model in ONNX Runtime (onnxruntime-node) with seeded random
 // inputs and print each output's statistics as one JSON object:
 //   node run_model.js MODEL [SEED]  ->  {"outputs": {name: {dims, count, mean, std, min, max, finite}}}
+//   node run_model.js --serve        ->  the same for each request line on stdin (see serve)
 // Dynamic dimensions are 2; int64 inputs 3 (loop counts, indices); bool true;
 // uint8 / int8 (quantized activations) codes around the middle of their range.
 // ORT comes from $OI_ORT_DIR (where the test command installed it).
@@ -64,13 +65,39 @@ function stats(t) {
           max: Math.max(...v.slice(0, 100000)), finite};
 }
 
-(async () => {
-  const session = await ort.InferenceSession.create(process.argv[2]);
-  const normal = rng(Number(process.argv[3] || 1));
+async function runOne(model, seed) {
+  const session = await ort.InferenceSession.create(model);
+  const normal = rng(Number(seed || 1));
   const feeds = {};
   for (const meta of session.inputMetadata) feeds[meta.name] = makeInput(meta, normal);
   const result = await session.run(feeds);
   const outputs = {};
   for (const name of session.outputNames) outputs[name] = stats(result[name]);
-  console.log(JSON.stringify({outputs}));
-})().catch(e => { console.error('ort: ' + e.message); process.exit(1); });
+  return outputs;
+}
+
+// --serve: one JSON request a line on stdin ({"model": PATH, "seed": N}), one JSON
+// answer a line on stdout ({"outputs": ...} or {"error": MESSAGE}); one Node start
+// for a whole test file instead of one per model.
+async function serve() {
+  const lines = require('readline').createInterface({input: process.stdin});
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    let answer;
+    try {
+      const req = JSON.parse(line);
+      answer = {outputs: await runOne(req.model, req.seed)};
+    } catch (e) {
+      answer = {error: 'ort: ' + e.message};
+    }
+    process.stdout.write(JSON.stringify(answer) + '\n');
+  }
+}
+
+if (process.argv[2] === '--serve') {
+  serve().catch(e => { console.error('ort: ' + e.message); process.exit(1); });
+} else {
+  runOne(process.argv[2], process.argv[3])
+    .then(outputs => console.log(JSON.stringify({outputs})))
+    .catch(e => { console.error('ort: ' + e.message); process.exit(1); });
+}
