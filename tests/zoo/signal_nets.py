@@ -16,7 +16,10 @@ import torch
 import torchvision
 
 NETS = ["resnet18", "resnet50", "mobilenet_v2", "efficientnet_b0", "vgg11_bn", "densenet121",
-        "regnet_y_400mf"]
+        "regnet_y_400mf",
+        # beyond the first list: no normalization by design, channel shuffles and splits,
+        # inverted residuals found by search
+        "squeezenet1_1", "shufflenet_v2_x0_5", "mnasnet0_5"]
 TRAIN_NETS = ["resnet18", "mobilenet_v2", "regnet_y_400mf"]
 SEEDS = (1, 2)
 
