@@ -23,7 +23,7 @@ static int run_pipeline(const char *path, pipeline *p)
 {
     oi_error err;
     memset(p, 0, sizeof *p);
-    oi_policy policy = {0};
+    oi_policy policy = oi_policy_default(OI_PRESET_DEFAULT);
     if (oi_model_load(path, &p->model, &err) || oi_graph_build(p->model, &p->graph, &err) ||
         oi_analyze(p->model, p->graph, &p->analysis, &err) ||
         oi_plan_build(p->model, p->analysis, &policy, &p->plan, &err)) {
@@ -197,7 +197,8 @@ static void test_only_exclude(void)
     pipeline p;
     CU_ASSERT_EQUAL_FATAL(run_pipeline(oi_test_fixture("analysis", "conv_relu.onnx"), &p), 0);
     const char *only[] = {"w", NULL}, *exclude[] = {"*", NULL};
-    oi_policy pol = {.only = only};
+    oi_policy pol = oi_policy_default(OI_PRESET_DEFAULT);
+    pol.only = only;
     oi_plan *plan;
     oi_error err;
     CU_ASSERT_EQUAL_FATAL(oi_plan_build(p.model, p.analysis, &pol, &plan, &err), OI_OK);
@@ -205,7 +206,8 @@ static void test_only_exclude(void)
     CU_ASSERT_EQUAL(oi_plan_get(plan, (size_t)find(p.model, "b"))->kind, OI_FILL_NONE);
     CU_ASSERT_PTR_NOT_NULL(strstr(oi_plan_get(plan, (size_t)find(p.model, "b"))->reason, "an 'only' glob"));
     oi_plan_free(plan);
-    pol = (oi_policy){.exclude = exclude};
+    pol = oi_policy_default(OI_PRESET_DEFAULT);
+    pol.exclude = exclude;
     CU_ASSERT_EQUAL_FATAL(oi_plan_build(p.model, p.analysis, &pol, &plan, &err), OI_OK);
     for (size_t i = 0; i < oi_model_tensor_count(p.model); i++) {
         CU_ASSERT_EQUAL(oi_plan_get(plan, i)->kind, OI_FILL_NONE);
@@ -220,7 +222,7 @@ static void test_torch_preset_numbers(void)
 {
     pipeline p;
     CU_ASSERT_EQUAL_FATAL(run_pipeline(oi_test_fixture("analysis", "conv_relu.onnx"), &p), 0);
-    oi_policy pol = {.preset = OI_PRESET_TORCH};
+    oi_policy pol = oi_policy_default(OI_PRESET_TORCH);
     oi_plan *plan;
     oi_error err;
     CU_ASSERT_EQUAL_FATAL(oi_plan_build(p.model, p.analysis, &pol, &plan, &err), OI_OK);

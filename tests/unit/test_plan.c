@@ -53,7 +53,8 @@ static oi_decision decide(const char *fixture, const char *rules_text, const cha
         fprintf(stderr, "%s\n", err.msg);
         CU_FAIL("rules did not parse");
     } else {
-        oi_policy p = {.rules = rules};
+        oi_policy p = oi_policy_default(OI_PRESET_DEFAULT);
+        p.rules = rules;
         oi_plan *plan;
         CU_ASSERT_EQUAL_FATAL(oi_plan_build(a.model, a.analysis, &p, &plan, &err), OI_OK);
         out = *oi_plan_get(plan, index_of(a.model, tensor));
@@ -167,8 +168,9 @@ static void test_presets_on_lstm(void)
     analyze_fixture("lstm_native.onnx", &a);
     oi_error err;
     oi_plan *plan;
-    oi_policy keras = {.preset = OI_PRESET_KERAS}, torch = {.preset = OI_PRESET_TORCH},
-              nofb = {.no_forget_bias = 1};
+    oi_policy keras = oi_policy_default(OI_PRESET_KERAS), torch = oi_policy_default(OI_PRESET_TORCH),
+              nofb = oi_policy_default(OI_PRESET_DEFAULT);
+    nofb.no_forget_bias = 1;
     size_t r = index_of(a.model, "R"), b = index_of(a.model, "B"), w = index_of(a.model, "W");
     CU_ASSERT_EQUAL_FATAL(oi_plan_build(a.model, a.analysis, &keras, &plan, &err), OI_OK);
     const oi_decision *d = oi_plan_get(plan, r);
@@ -191,6 +193,30 @@ static void test_presets_on_lstm(void)
     release(&a);
 }
 
+/* No policy and the default policy mean the same: LayerScale 1e-6 (ConvNeXt's), ReZero's
+ * scalar 0; a caller's own value is used as given, 0 included. */
+static void test_default_policy(void)
+{
+    analyzed a;
+    analyze_fixture("layer_scale_rezero.onnx", &a);
+    oi_error err;
+    oi_plan *plan;
+    size_t gamma = index_of(a.model, "gamma"), alpha = index_of(a.model, "alpha");
+    oi_policy dflt = oi_policy_default(OI_PRESET_DEFAULT), zero = dflt;
+    zero.layer_scale = 0;
+    const oi_policy *policies[] = {NULL, &dflt, &zero};
+    for (int k = 0; k < 3; k++) {
+        CU_ASSERT_EQUAL_FATAL(oi_plan_build(a.model, a.analysis, policies[k], &plan, &err), OI_OK);
+        const oi_decision *g = oi_plan_get(plan, gamma), *r = oi_plan_get(plan, alpha);
+        CU_ASSERT_EQUAL(g->kind, OI_FILL_CONSTANT);
+        CU_ASSERT_EQUAL(g->p1, k == 2 ? 0.0 : 1e-6);   /* exactly, not within a tolerance */
+        CU_ASSERT_EQUAL(r->kind, OI_FILL_CONSTANT);
+        CU_ASSERT_EQUAL(r->p1, 0.0);
+        oi_plan_free(plan);
+    }
+    release(&a);
+}
+
 int main(void)
 {
     static const oi_test_case tests[] = {
@@ -198,6 +224,7 @@ int main(void)
         {"first matching rule wins; keep; preset as scheme", test_first_match_wins},
         {"every named scheme's numbers", test_scheme_numbers},
         {"presets and forget bias on a native LSTM", test_presets_on_lstm},
+        {"no policy is the default policy: LayerScale 1e-6", test_default_policy},
         {NULL, NULL},
     };
     return oi_test_run("plan", tests);

@@ -14,7 +14,7 @@ oi_ctx *oi_ctx_new(void)
         ctx->seed.version = OI_STREAM_LATEST;
         ctx->forget_bias = 1;
         ctx->external_threshold = 1024;
-        ctx->layer_scale = 1e-6;
+        ctx->layer_scale = OI_LAYER_SCALE_DEFAULT;
     }
     return ctx;
 }
@@ -287,16 +287,14 @@ oi_status oi_ctx_set_progress(oi_ctx *ctx, oi_progress_fn fn, void *opaque)
 
 oi_policy oi_ctx_policy(const oi_ctx *ctx, oi_preset preset)
 {
-    oi_policy p = {
-        .preset = preset,
-        .no_forget_bias = !ctx->forget_bias,
-        .only = ctx->only.items,
-        .exclude = ctx->exclude.items,
-        .materialize = ctx->materialize,
-        .residual_scale = ctx->residual_scale,
-        .layer_scale = ctx->layer_scale,
-        .rules = ctx->rules,
-        .signal = (oi_signal_mode)ctx->signal,
-    };
+    oi_policy p = oi_policy_default(preset);
+    p.no_forget_bias = !ctx->forget_bias;
+    p.only = ctx->only.items;
+    p.exclude = ctx->exclude.items;
+    p.materialize = ctx->materialize;
+    p.residual_scale = ctx->residual_scale;
+    p.layer_scale = ctx->layer_scale;
+    p.rules = ctx->rules;
+    p.signal = (oi_signal_mode)ctx->signal;
     return p;
 }

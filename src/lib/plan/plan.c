@@ -72,7 +72,7 @@ static int other_parameter(oi_decision *d, const oi_weight *w, const oi_policy *
         if (w->scalar_scale)
             constant(d, 0, "zeros (ReZero)");
         else
-            constant(d, isnan(p->layer_scale) ? 1e-6 : p->layer_scale, "layer_scale");
+            constant(d, p->layer_scale, "layer_scale");
         return 1;
     default:
         return 0;
@@ -540,11 +540,17 @@ static void follow_direction(oi_model *model, oi_plan *plan, size_t i)
     }
 }
 
+oi_policy oi_policy_default(oi_preset preset)
+{
+    return (oi_policy){.preset = preset, .layer_scale = OI_LAYER_SCALE_DEFAULT,
+                       .signal = OI_SIGNAL_AUTO};
+}
+
 oi_status oi_plan_build(oi_model *model, const oi_analysis *analysis, const oi_policy *policy,
                         oi_plan **out, oi_error *err)
 {
     *out = NULL;
-    oi_policy none = {0};
+    oi_policy none = oi_policy_default(OI_PRESET_DEFAULT);
     const oi_policy *p = policy ? policy : &none;
     size_t n = oi_model_tensor_count(model);
     oi_plan *plan = calloc(1, sizeof *plan);

@@ -34,12 +34,17 @@ typedef struct oi_policy {
     int materialize;                /* plan declared-only tensors too (they get data) */
     int residual_scale;             /* transformer: 0.02/sqrt(2*layers) on residual projections */
     int residual_layers;            /* filled in by oi_plan_build: residual projections / 2 */
-    double layer_scale;             /* LayerScale init (ConvNeXt's 1e-6 when NAN) */
+    double layer_scale;             /* LayerScale init (default ConvNeXt's 1e-6) */
     const char *const *only;        /* NULL-terminated globs, or NULL */
     const char *const *exclude;
     const struct oi_rules *rules;   /* --rules, tried before the preset; or NULL */
     oi_signal_mode signal;
 } oi_policy;
+
+/* The one set of defaults (a zeroed policy would mean LayerScale 0): start
+ * from this and change what differs. */
+#define OI_LAYER_SCALE_DEFAULT 1e-6
+oi_policy oi_policy_default(oi_preset preset);
 
 /* The std of N(0, 1) restricted to [-2, 2]: a truncated normal's draw is
  * divided by it so its std is the one asked for. */

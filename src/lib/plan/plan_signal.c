@@ -106,7 +106,7 @@ oi_status oi_plan_preserve_signal(oi_plan *plan, oi_model *model, const oi_graph
                                   const oi_analysis *analysis, const oi_policy *policy,
                                   oi_error *err)
 {
-    oi_policy none = {0};
+    oi_policy none = oi_policy_default(OI_PRESET_DEFAULT);
     const oi_policy *p = policy ? policy : &none;
     int on = p->signal == OI_SIGNAL_ON || p->preset == OI_PRESET_NORMFREE ||
              (p->signal == OI_SIGNAL_AUTO && p->preset == OI_PRESET_DEFAULT &&
