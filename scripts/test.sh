@@ -22,8 +22,8 @@ bash scripts/build.sh build-asan -Dtests=true -Db_sanitize=address,undefined -Db
 # of its models through the program instead.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   meson test -C build-asan --print-errorlogs --no-suite numeric
-echo "== fuzz the five harnesses (60 s each, two at a time, 10 s per-input timeout, clang + ASan + UBSan) == (${SECONDS}s)"
-bash scripts/fuzz.sh 60 | tee build-fuzz-ci.log
+echo "== fuzz the five harnesses (45 s each, two at a time, 10 s per-input timeout, clang + ASan + UBSan) == (${SECONDS}s)"
+bash scripts/fuzz.sh 45 | tee build-fuzz-ci.log
 if ls build-fuzz/crash-* build-fuzz/leak-* build-fuzz/timeout-* >/dev/null 2>&1; then
   echo "fuzzing found a failing input (build-fuzz/crash-*)"; exit 1
 fi

@@ -435,6 +435,32 @@ class HardeningIII(unittest.TestCase):
                 else:
                     self.assertFalse(os.path.exists(self.p("m.onnx")))
 
+    def test_million_node_graph_is_linear(self):
+        """A chain of 10^6 Relu nodes (24 MB) is planned and re-initialized in seconds
+        (linear work: a quadratic pass would take hours), exit 0, nothing to reset."""
+        def field(num, payload):          # a length-delimited protobuf field
+            n, size = b"", len(payload)
+            while True:
+                n += bytes([(size & 0x7f) | (0x80 if size >> 7 else 0)])
+                size >>= 7
+                if not size:
+                    break
+            return bytes([num << 3 | 2]) + n + payload
+        k = 10 ** 6
+        nodes = b"".join(field(1, field(1, b"t%d" % i) + field(2, b"t%d" % (i + 1)) +
+                                  field(4, b"Relu")) for i in range(k))
+        io = [h.make_tensor_value_info("t0", T.FLOAT, [4]), h.make_tensor_value_info("t%d" % k, T.FLOAT, [4])]
+        g = h.make_graph([], "chain", io[:1], io[1:])
+        m = h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
+        m.ClearField("graph")
+        with open(self.p("chain.onnx"), "wb") as f:
+            f.write(m.SerializeToString() + field(7, g.SerializeToString() + nodes))
+        t0 = time.time()
+        r = run("-q", self.p("chain.onnx"), "-o", self.p("out.onnx"), timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr[-2000:])
+        self.assertLess(time.time() - t0, 120)   # 4 s here; far from what quadratic would take
+        self.assertEqual(os.path.getsize(self.p("out.onnx")), os.path.getsize(self.p("chain.onnx")))
+
     def test_long_names_are_shown_whole(self):
         """Names longer than the table's column (a layer's q, k, v, out projections
         differ in the middle) are printed whole, each on its own line."""
