@@ -29,11 +29,11 @@ extern "C" {
 #endif
 
 #define ONNXINIT_VERSION_MAJOR 0
-#define ONNXINIT_VERSION_MINOR 2
+#define ONNXINIT_VERSION_MINOR 3
 #define ONNXINIT_VERSION_PATCH 0
 #define ONNXINIT_VERSION_NUMBER \
     (ONNXINIT_VERSION_MAJOR * 10000 + ONNXINIT_VERSION_MINOR * 100 + ONNXINIT_VERSION_PATCH)
-#define ONNXINIT_VERSION "0.2.0"
+#define ONNXINIT_VERSION "0.3.0"
 
 /* The library actually loaded (may differ from the header compiled against). */
 OI_API unsigned oi_version_number(void);
@@ -135,7 +135,13 @@ OI_API oi_status oi_ctx_set_progress(oi_ctx *ctx, oi_progress_fn fn, void *opaqu
 
 /* ---- what a run did ------------------------------------------------------ */
 
+/* Caller-allocated and versioned by its size: set `size` (OI_SUMMARY_INIT does)
+ * and the library writes no byte past it; fields are only ever added at the end,
+ * so a program built against an older header keeps working with a newer library.
+ * (Any other change of a public layout bumps the soname: libonnxinit.so.1 since
+ * 0.3, when this field came.)  A size smaller than 0.3's struct is refused. */
 typedef struct oi_summary {
+    size_t size;                  /* sizeof(oi_summary) as the caller was compiled */
     uint64_t tensors;             /* tensors found in the model */
     uint64_t rewritten;
     uint64_t left_alone;          /* tensors - rewritten */
@@ -147,7 +153,13 @@ typedef struct oi_summary {
     char *warning;                /* about the model as a whole (folded BatchNorm), or NULL */
 } oi_summary;
 
-/* Free the strings of a summary and zero it. */
+#ifdef __cplusplus
+#define OI_SUMMARY_INIT {sizeof(oi_summary)}
+#else
+#define OI_SUMMARY_INIT {.size = sizeof(oi_summary)}
+#endif
+
+/* Free the strings of a summary and zero it (its size stays). */
 OI_API void oi_summary_clear(oi_summary *summary);
 
 /* ---- file to file ---------------------------------------------------------- */

@@ -119,6 +119,7 @@ static void run_item(batch_run *b, size_t i)
         s = mkdir_parents(it->output, &err);
     if (s == OI_OK && o->in_place && o->backup_suffix)
         s = oi_backup_file(it->input, o->backup_suffix, &bm, &bd, &err);
+    r->summary = (oi_summary)OI_SUMMARY_INIT;
     if (s == OI_OK)
         s = oi_reinit_file(ctx, it->input, it->output, &r->summary, &err);
     oi_ctx_free(ctx);

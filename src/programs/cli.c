@@ -579,7 +579,7 @@ int oi_cli_main(int argc, char **argv)
     } else if (rc < 0 && oi_cli_is_batch(&a)) {
         rc = oi_cli_batch(&a, &interrupted);
     } else if (rc < 0) {
-        oi_summary sum = {0};
+        oi_summary sum = OI_SUMMARY_INIT;
         oi_error err;
         oi_error_clear(&err);
         oi_cli_progress progress = {0};

@@ -37,8 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (g && oi_analyze(m, g, &a, &err) == OI_OK) {
         for (int preset = 0; preset < 5; preset++) {   /* normfree: the signal propagation forced on */
             oi_plan *p = NULL;
-            oi_policy policy = {.preset = (oi_preset)preset, .layer_scale = 1e-6,
-                                .signal = preset == 4 ? OI_SIGNAL_ON : OI_SIGNAL_AUTO};
+            oi_policy policy = oi_policy_default((oi_preset)preset);
+            policy.signal = preset == 4 ? OI_SIGNAL_ON : OI_SIGNAL_AUTO;
             if (oi_plan_build(m, a, &policy, &p, &err) == OI_OK) {
                 oi_plan_preserve_signal(p, m, g, a, &policy, &err);
                 oi_plan_free(p);

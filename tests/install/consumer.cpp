@@ -21,7 +21,7 @@ int main(int argc, char **argv)
         return 1;
     void *out = nullptr;
     size_t len = 0;
-    oi_summary sum = {};
+    oi_summary sum = OI_SUMMARY_INIT;
     if (oi_reinit_to_memory(ctx, model.data(), model.size(), &out, &len, &sum, &err) != OI_OK) {
         std::fprintf(stderr, "%s\n", err.msg);
         return 1;

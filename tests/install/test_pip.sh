@@ -19,7 +19,7 @@ env -u ONNXINIT_LIBRARY -u LD_LIBRARY_PATH "$work/venv/bin/python" -c '
 import os, sys, onnxinit
 here = os.path.dirname(onnxinit.__file__)
 assert here.startswith(sys.argv[1]), here
-assert os.path.exists(os.path.join(here, "libonnxinit.so.0")), os.listdir(here)
+assert os.path.exists(os.path.join(here, "libonnxinit.so.1")), os.listdir(here)
 assert onnxinit.__version__ == onnxinit.version()
 out = onnxinit.reinit(sys.argv[2], seed=1)
 assert len(out) > 0

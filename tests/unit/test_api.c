@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static uint8_t *fixture(const char *sub, const char *name, size_t *len)
 {
@@ -91,7 +92,7 @@ static void test_sink_failure_is_an_error(void)
     CU_ASSERT_EQUAL(oi_reinit_buffer(ctx, model, len, &sink.base, NULL, &err), OI_ERR_IO);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "sink"));
     sink = (counting_sink){{counting_append}, 0, (size_t)-1};
-    oi_summary sum = {0};
+    oi_summary sum = OI_SUMMARY_INIT;
     CU_ASSERT_EQUAL(oi_reinit_buffer(ctx, model, len, &sink.base, &sum, &err), OI_OK);
     CU_ASSERT_TRUE(sink.calls > 1);
     CU_ASSERT_TRUE(sum.rewritten > 0 && sum.by_scheme && strstr(sum.by_scheme, "he_"));
@@ -218,9 +219,41 @@ static void test_no_context_named_and_summary_zeroed(void)
     oi_ctx *ctx = oi_ctx_new();
     oi_summary sum;
     memset(&sum, 0xab, sizeof sum);
+    sum.size = sizeof sum;
     CU_ASSERT_EQUAL(oi_reinit_file(ctx, "/nonexistent/in.onnx", "/nonexistent/out.onnx", &sum, &err),
                     OI_ERR_IO);
-    CU_ASSERT_TRUE(sum.tensors == 0 && sum.by_scheme == NULL && sum.warning == NULL);
+    CU_ASSERT_TRUE(sum.size == sizeof sum && sum.tensors == 0 && sum.by_scheme == NULL &&
+                   sum.warning == NULL);
+    oi_ctx_free(ctx);
+}
+
+/* The summary is versioned by its size: an unset size is refused before any work, a
+ * caller built against a newer header (a larger struct) gets the fields this library
+ * knows and zeros after them, never a byte past its size. */
+static void test_summary_size(void)
+{
+    oi_ctx *ctx = oi_ctx_new();
+    oi_error err;
+    const char *in = oi_test_fixture("good", "mlp.onnx");
+    char out[512];
+    snprintf(out, sizeof out, "%s/oi-summary-%d.onnx", P_tmpdir, (int)getpid());
+    oi_summary unset = {0};
+    CU_ASSERT_EQUAL(oi_reinit_file(ctx, in, out, &unset, &err), OI_ERR_USAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "OI_SUMMARY_INIT"));
+    CU_ASSERT_EQUAL(access(out, F_OK), -1);            /* nothing done */
+    struct { oi_summary s; unsigned char newer[24]; unsigned char guard[8]; } big;
+    memset(&big, 0xab, sizeof big);
+    big.s.size = sizeof big.s + sizeof big.newer;
+    CU_ASSERT_EQUAL(oi_reinit_file(ctx, in, out, &big.s, &err), OI_OK);
+    CU_ASSERT_EQUAL(big.s.size, sizeof big.s + sizeof big.newer);
+    CU_ASSERT_TRUE(big.s.rewritten > 0 && big.s.by_scheme != NULL);
+    for (size_t i = 0; i < sizeof big.newer; i++)
+        CU_ASSERT_EQUAL(big.newer[i], 0);
+    for (size_t i = 0; i < sizeof big.guard; i++)
+        CU_ASSERT_EQUAL(big.guard[i], 0xab);
+    oi_summary_clear(&big.s);
+    CU_ASSERT_TRUE(big.s.by_scheme == NULL && big.s.size == sizeof big.s + sizeof big.newer);
+    unlink(out);
     oi_ctx_free(ctx);
 }
 
@@ -228,6 +261,7 @@ int main(void)
 {
     static const oi_test_case tests[] = {
         {"NULL err everywhere", test_null_err_everywhere},
+        {"summary versioned by its size", test_summary_size},
         {"parameters checked", test_params_checked},
         {"sink failure is an error", test_sink_failure_is_an_error},
         {"cancel and clone", test_cancel_and_clone},

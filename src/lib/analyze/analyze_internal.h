@@ -128,4 +128,20 @@ void oi_follow_constant(const oi_actx *x, long value, oi_reach start, oi_reach *
 /* Fill w->act, act_param, gain and the note for the layer at node `layer`. */
 void oi_find_activation(const oi_actx *x, size_t layer, oi_weight *w);
 
+/* Products of dims a hostile model may make huge (a 0 elsewhere keeps the
+ * tensor empty): saturate at INT64_MAX instead of overflowing. */
+static inline int64_t oi_mul_sat(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
+static inline int64_t oi_dims_product(const int64_t *d, int from, int to)
+{
+    int64_t p = 1;
+    for (int i = from; i < to; i++)
+        p = oi_mul_sat(p, d[i]);
+    return p;
+}
+
 #endif

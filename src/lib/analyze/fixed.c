@@ -227,9 +227,7 @@ static int symmetric_kernel(const float *k, const int64_t *dims, int rank, int64
     for (int axis = 0; axis <= rank; axis++) {
         if (axis == rank && !(rank == 2 && dims[0] == dims[1]))
             break;
-        int64_t inner = 1;
-        for (int d = axis + 1; d < rank; d++)
-            inner *= dims[d];
+        int64_t inner = oi_dims_product(dims, axis + 1, rank);
         for (int sign = -1; sign <= 1; sign += 2) {
             int same = 1;
             for (int64_t i = 0; same && i < n; i++) {
@@ -255,9 +253,7 @@ static int symmetric_kernel(const float *k, const int64_t *dims, int rank, int64
 static int fixed_kernels(const float *v, const int64_t *dims, int rank, int64_t slices,
                          int64_t in_per_group)
 {
-    int64_t n = 1;
-    for (int d = 2; d < rank; d++)
-        n *= dims[d];
+    int64_t n = oi_dims_product(dims, 2, rank);
     if (rank < 3 || n < 2 || n > 4096)
         return 0;
     const float *patterns[KERNEL_PATTERNS];

@@ -115,7 +115,7 @@ static int squeeze_shape(const oi_actx *x, size_t node, shape *s, int unsqueeze)
         int flag[OI_MAX_RANK] = {0};
         for (size_t i = 0; i < na; i++) {
             int ax = (int)axes[i] < 0 ? (int)axes[i] + out : (int)axes[i];
-            if (ax < 0 || ax >= out)
+            if (ax < 0 || ax >= out || flag[ax])   /* a repeated axis: read past the input's dims */
                 return -1;
             flag[ax] = 1;
         }

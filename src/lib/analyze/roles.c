@@ -6,14 +6,6 @@
 
 #define DT(x) ONNX__TENSOR_PROTO__DATA_TYPE__##x
 
-static int64_t prod(const int64_t *d, int from, int to)
-{
-    int64_t p = 1;
-    for (int i = from; i < to; i++)
-        p *= d[i];
-    return p;
-}
-
 static int set_role(oi_weight *w, oi_role role)
 {
     w->role = role;
@@ -42,8 +34,8 @@ static int conv_weight(oi_weight *w)
 {
     if (w->rank < 3)
         return 0;
-    int64_t rf = prod(w->dims, 2, w->rank);
-    return set_fans(w, w->dims[1] * rf, w->dims[0] * rf);
+    int64_t rf = oi_dims_product(w->dims, 2, w->rank);
+    return set_fans(w, oi_mul_sat(w->dims[1], rf), oi_mul_sat(w->dims[0], rf));
 }
 
 static int gemm_weight(const Onnx__NodeProto *n, size_t slot, oi_weight *w)

@@ -51,5 +51,10 @@ oi_status oi_job_fill(oi_job *j, const oi_ctx *ctx, oi_fill_target target, uint6
                       oi_error *err);
 /* The counts and tallies of a finished job. */
 oi_status oi_job_summarize(const oi_job *j, oi_summary *sum, oi_error *err);
+/* A caller's summary must say its size (OI_SUMMARY_INIT); NULL is fine. */
+oi_status oi_summary_check(const oi_summary *summary, const char *fn, oi_error *err);
+/* Hand the library's full summary to the caller's as far as its size reaches:
+ * on failure a zeroed one.  sum's strings are given away or freed. */
+void oi_summary_deliver(oi_summary *summary, oi_summary *sum, oi_status s);
 
 #endif

@@ -2,6 +2,7 @@
  * for files (this file) and for memory (memory.c). */
 #include "api/api.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -200,16 +201,12 @@ oi_status oi_reinit_file(const oi_ctx *ctx, const char *input, const char *outpu
     oi_error local;
     err = err ? err : &local;
     oi_error_clear(err);
-    oi_summary sum = {0};
-    if (!ctx || !input || !output)
-        return oi_fail(err, OI_ERR_USAGE, "oi_reinit_file: context, input and output are required");
-    oi_status s = reinit_file(ctx, input, output, &sum, err);
-    if (summary && s == OI_OK)   /* as oi_reinit_buffer: a summary only of what was done */
-        *summary = sum;
-    else
-        oi_summary_clear(&sum);
-    if (summary && s != OI_OK)
-        memset(summary, 0, sizeof *summary);
+    oi_summary sum = OI_SUMMARY_INIT;
+    if (oi_summary_check(summary, "oi_reinit_file", err))
+        return err->status;
+    oi_status s = ctx && input && output ? reinit_file(ctx, input, output, &sum, err)
+        : oi_fail(err, OI_ERR_USAGE, "oi_reinit_file: context, input and output are required");
+    oi_summary_deliver(summary, &sum, s);   /* as every call: a summary only of what was done */
     return s;
 }
 
@@ -275,12 +272,50 @@ oi_status oi_plan_file(const oi_ctx *ctx, const char *input, oi_format format, F
     return OI_OK;
 }
 
+/* The strings of a summary, as offsets: those past a caller's size are not its own. */
+static const size_t summary_strings[] = {offsetof(oi_summary, by_scheme),
+                                         offsetof(oi_summary, left_why),
+                                         offsetof(oi_summary, warning)};
+
+static void free_strings_from(oi_summary *s, size_t from, size_t upto)
+{
+    for (size_t i = 0; i < sizeof summary_strings / sizeof *summary_strings; i++)
+        if (summary_strings[i] >= from && summary_strings[i] + sizeof(char *) <= upto) {
+            char **p = (char **)(void *)((char *)s + summary_strings[i]);
+            free(*p);
+            *p = NULL;
+        }
+}
+
+oi_status oi_summary_check(const oi_summary *summary, const char *fn, oi_error *err)
+{
+    if (summary && summary->size < sizeof(oi_summary))   /* 0.3's layout is the smallest */
+        return oi_fail(err, OI_ERR_USAGE, "%s: summary->size is %zu, not sizeof(oi_summary) "
+                       "(initialize it with OI_SUMMARY_INIT)", fn, summary->size);
+    return OI_OK;
+}
+
+void oi_summary_deliver(oi_summary *summary, oi_summary *sum, oi_status s)
+{
+    if (s != OI_OK || !summary)
+        free_strings_from(sum, 0, sizeof *sum);
+    if (!summary)
+        return;
+    size_t size = summary->size;
+    memset((char *)summary + sizeof *sum, 0, size - sizeof *sum);   /* a newer caller's fields */
+    if (s != OI_OK)
+        memset(sum, 0, sizeof *sum);
+    sum->size = size;
+    memcpy(summary, sum, sizeof *sum);
+}
+
 void oi_summary_clear(oi_summary *summary)
 {
-    if (summary) {
-        free(summary->by_scheme);
-        free(summary->left_why);
-        free(summary->warning);
-        memset(summary, 0, sizeof *summary);
-    }
+    if (!summary)
+        return;
+    size_t size = summary->size, own = size < sizeof *summary ? size : sizeof *summary;
+    free_strings_from(summary, 0, own);
+    memset(summary, 0, own);
+    if (own >= sizeof summary->size)
+        summary->size = size;
 }

@@ -54,23 +54,21 @@ oi_status oi_reinit_buffer(const oi_ctx *ctx, const void *model, size_t len, oi_
     oi_error local;
     err = err ? err : &local;
     oi_error_clear(err);
-    oi_summary sum = {0};
-    if (!sink || !sink->append)
-        return oi_fail(err, OI_ERR_USAGE, "oi_reinit_buffer: no sink given");
+    oi_summary sum = OI_SUMMARY_INIT;
+    if (oi_summary_check(summary, "oi_reinit_buffer", err))
+        return err->status;
     oi_job j;
-    oi_status s = plan_memory(&j, ctx, model, len, err);
-    if (s != OI_OK)
-        return s;
-    s = oi_job_fill(&j, ctx, (oi_fill_target){0}, &sum.elements, err);
-    if (s == OI_OK)
-        s = oi_model_save_sink(j.model, sink_append, sink, err);
-    if (s == OI_OK)
-        s = oi_job_summarize(&j, &sum, err);
-    oi_job_free(&j);
-    if (summary && s == OI_OK)
-        *summary = sum;
-    else
-        oi_summary_clear(&sum);
+    oi_status s = !sink || !sink->append ? oi_fail(err, OI_ERR_USAGE, "oi_reinit_buffer: no sink given")
+                                         : plan_memory(&j, ctx, model, len, err);
+    if (s == OI_OK) {
+        s = oi_job_fill(&j, ctx, (oi_fill_target){0}, &sum.elements, err);
+        if (s == OI_OK)
+            s = oi_model_save_sink(j.model, sink_append, sink, err);
+        if (s == OI_OK)
+            s = oi_job_summarize(&j, &sum, err);
+        oi_job_free(&j);
+    }
+    oi_summary_deliver(summary, &sum, s);
     return s;
 }
 

@@ -34,16 +34,16 @@ def _load_library():
     """ONNXINIT_LIBRARY, else the library inside this package (pip install),
     else the system's (meson install, ldconfig)."""
     explicit = os.environ.get("ONNXINIT_LIBRARY")
-    bundled = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libonnxinit.so.0")
+    bundled = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libonnxinit.so.1")
     try:   # meson install: the library's folder, written beside this file
         from ._installed import LIBDIR
-        installed = os.path.join(LIBDIR, "libonnxinit.so.0")
+        installed = os.path.join(LIBDIR, "libonnxinit.so.1")
     except ImportError:
         installed = ""
     candidates = ([explicit] if explicit else
                   [bundled] if os.path.exists(bundled) else
                   [installed] if installed and os.path.exists(installed) else
-                  [ctypes.util.find_library("onnxinit") or "libonnxinit.so.0"])
+                  [ctypes.util.find_library("onnxinit") or "libonnxinit.so.1"])
     try:
         return ctypes.CDLL(candidates[0])
     except OSError as e:
@@ -51,7 +51,7 @@ def _load_library():
             "onnxinit: cannot load the C library (%s). Install the package with pip "
             "(`pip install --no-build-isolation .` in the source tree bundles it), install it "
             "system-wide (`meson install`, then `ldconfig`), or point ONNXINIT_LIBRARY at "
-            "libonnxinit.so.0" % e) from None
+            "libonnxinit.so.1" % e) from None
 
 
 _lib = _load_library()
@@ -64,7 +64,7 @@ class _ErrorStruct(ctypes.Structure):
 
 
 class _Summary(ctypes.Structure):
-    _fields_ = [("tensors", ctypes.c_uint64), ("rewritten", ctypes.c_uint64),
+    _fields_ = [("size", ctypes.c_size_t), ("tensors", ctypes.c_uint64), ("rewritten", ctypes.c_uint64),
                 ("left_alone", ctypes.c_uint64), ("elements", ctypes.c_uint64),
                 ("seconds_load", ctypes.c_double), ("seconds_work", ctypes.c_double),
                 ("seconds_save", ctypes.c_double),
@@ -280,7 +280,7 @@ def reinit(model, output=None, *, base_dir=None, **options):
     the library's file path, as the program); else the new model is returned:
     bytes, or a ModelProto for a ModelProto."""
     err = _ErrorStruct()
-    summary = _Summary()
+    summary = _Summary(size=ctypes.sizeof(_Summary))
     if output is not None:
         _, path, _ = _model_input(model)
         if path is None:   # bytes or a ModelProto: made in memory, written atomically
