@@ -70,7 +70,9 @@ static void check_num(const char *model, const char *t, json_object *e, const ch
     if (!json_object_object_get_ex(e, key, &v))
         return;
     double want = json_object_get_double(v);
-    if (fabs(want - got) > 1e-6 * (1 + fabs(want))) {   /* attributes are float32 */
+    /* relative (attributes are float32) and, for expected zeros only, absolute: a
+     * tolerance of 1e-6 * (1 + |want|) would accept 0 for an expected 1e-6 */
+    if (want == 0 ? fabs(got) > 1e-12 : fabs(want - got) > 1e-6 * fabs(want)) {
         char a[32], b[32];
         snprintf(a, sizeof a, "%.9g", want);
         snprintf(b, sizeof b, "%.9g", got);
