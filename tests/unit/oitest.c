@@ -88,6 +88,15 @@ int oi_test_count_names(const char *dir, const char *needle)
     return n;
 }
 
+static const char *skipped;   /* the first reason a check could not be made */
+
+void oi_test_skip(const char *why)
+{
+    fprintf(stderr, "  SKIP: %s\n", why);
+    if (!skipped)
+        skipped = why;
+}
+
 int oi_test_run(const char *name, const oi_test_case *tests)
 {
     if (CU_initialize_registry() != CUE_SUCCESS)
@@ -99,7 +108,9 @@ int oi_test_run(const char *name, const oi_test_case *tests)
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
     CU_cleanup_registry();
-    return failed ? 1 : 0;
+    if (!failed && skipped)
+        fprintf(stderr, "%s: skipped (%s)\n", name, skipped);
+    return failed ? 1 : skipped ? 77 : 0;
 }
 
 long oi_test_tensor_index(struct oi_model *m, const char *name)

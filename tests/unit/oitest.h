@@ -26,6 +26,9 @@ double oi_test_ks_pvalue(double d, size_t n);
 
 /* Register `tests` in a suite named `name` and run; returns the exit code. */
 typedef struct { const char *name; void (*fn)(void); } oi_test_case;
+/* Runs the cases; exits 1 if any failed, else 77 (meson: SKIP) if a case called
+ * oi_test_skip (a check this machine cannot make must not pass as made), else 0. */
 int oi_test_run(const char *name, const oi_test_case *tests);
+void oi_test_skip(const char *why);
 
 #endif

@@ -430,16 +430,19 @@ static void test_half_vectors_match_scalar(void)
     oi_f32_to_bf16_n(v, HN, b);
     for (size_t i = 0; i < HN; i++)
         bad += b[i] != oi_f32_to_bf16(v[i]);
-    int ran = 0;   /* every implementation this CPU has, not only the one dispatched */
+    int ran = 0, vector = 0;   /* every implementation this CPU has, not only the one dispatched */
     for (int isa = 0; isa < 3; isa++)
         for (int bf = 0; bf < 2; bf++) {
             if (!oi_f32_to_16_isa(isa, bf, v, HN - 3, a))   /* a tail past the vectors */
                 continue;
             ran++;
+            vector += isa > 0;
             for (size_t i = 0; i < HN - 3; i++)
                 bad += a[i] != (bf ? oi_f32_to_bf16(v[i]) : oi_f32_to_f16(v[i]));
         }
     CU_ASSERT(ran >= 2);
+    if (!vector)
+        oi_test_skip("no vectorized fp16/bf16 encoder runs on this CPU: only the portable one compared");
     uint32_t qnan = 0x7fc12345u, snan = 0xff800001u, nans[4] = {qnan, snan, 0x7f800001u, 0xffc00000u};
     for (int k = 0; k < 32; k++)
         memcpy(&v[k], &nans[k % 4], 4);

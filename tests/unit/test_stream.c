@@ -93,7 +93,7 @@ static void test_batched_philox_matches_random123(void)
 {
     uint64_t keys[] = {0, 1, 0xdeadbeefcafef00dULL, UINT64_MAX};
     uint64_t firsts[] = {0, 3, 1000003, (UINT64_C(1) << 32) - 5, UINT64_C(1) << 40};
-    int rounds[] = {10, 7}, mismatches = 0, ran = 0;
+    int rounds[] = {10, 7}, mismatches = 0, ran = 0, vector = 0;
     for (size_t ri = 0; ri < 2; ri++)
         for (size_t k = 0; k < 4; k++)
             for (size_t f = 0; f < 5; f++)
@@ -111,6 +111,7 @@ static void test_batched_philox_matches_random123(void)
                                 mismatches += memcmp(one, other[b], sizeof one) != 0;
                             }
                             ran++;
+                            vector += isa > 0;
                         }
                     philox4x32_key_t key = {{(uint32_t)keys[k], (uint32_t)(keys[k] >> 32)}};
                     for (int j = 0; j < OI_PHILOX_BATCH; j++) {
@@ -123,6 +124,8 @@ static void test_batched_philox_matches_random123(void)
                 }
     fprintf(stderr, "  %d implementation runs compared\n", ran);
     CU_ASSERT_TRUE(ran >= 2 * 4 * 5 * 3);   /* at least the portable one, always */
+    if (!vector)
+        oi_test_skip("no vectorized Philox build runs on this CPU: only the portable one compared");
     CU_ASSERT_EQUAL(mismatches, 0);
 }
 
@@ -249,6 +252,8 @@ static void test_stream2_builds_agree(void)
             }
     fprintf(stderr, "  %d vector batches compared with the baseline build\n", ran);
     CU_ASSERT_EQUAL(bad, 0);
+    if (!ran)
+        oi_test_skip("no vectorized stream 2 build runs on this CPU: nothing compared");
 }
 
 static int by_double(const void *a, const void *b)
