@@ -14,6 +14,8 @@ import subprocess
 import sys
 import tempfile
 import unittest
+
+import oiunit
 from ctypes import sizeof as ctypes_sizeof
 
 import asan_python  # noqa: E402
@@ -353,4 +355,4 @@ class Api(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    oiunit.main()

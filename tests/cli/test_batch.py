@@ -13,6 +13,8 @@ import tempfile
 import time
 import unittest
 
+import oiunit
+
 import numpy as np
 import onnx
 from onnx import numpy_helper as nh
@@ -295,4 +297,4 @@ class ParallelShards(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    oiunit.main()

@@ -13,6 +13,8 @@ import sys
 import tempfile
 import unittest
 
+import oiunit
+
 import onnx
 from onnx import external_data_helper, numpy_helper
 
@@ -265,4 +267,4 @@ class Streams(Base):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    oiunit.main()

@@ -19,6 +19,8 @@ import sys
 import tempfile
 import unittest
 
+import oiunit
+
 import numpy as np
 import onnx
 from onnx import TensorProto as T
@@ -472,4 +474,4 @@ class LearnedScalarsAndHonestCounts(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    oiunit.main()

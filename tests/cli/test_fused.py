@@ -11,6 +11,8 @@ import subprocess
 import tempfile
 import unittest
 
+import oiunit
+
 import numpy as np
 import onnx
 from onnx import TensorProto as T
@@ -155,4 +157,4 @@ class FusedOps(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    oiunit.main()

@@ -15,6 +15,8 @@ import tempfile
 import time
 import unittest
 
+import oiunit
+
 import numpy as np
 import onnx
 from onnx import TensorProto as T, helper as h, numpy_helper as nh
@@ -694,4 +696,4 @@ class Hardening(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    oiunit.main()

@@ -13,6 +13,8 @@ import tempfile
 import time
 import unittest
 
+import oiunit
+
 import numpy as np
 import onnx
 from onnx import TensorProto as T
@@ -517,4 +519,4 @@ print("ok")
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    oiunit.main()

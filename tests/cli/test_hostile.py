@@ -11,6 +11,8 @@ import subprocess
 import tempfile
 import unittest
 
+import oiunit
+
 import numpy as np
 import onnx
 from onnx import TensorProto as T, helper as h, numpy_helper as nh
@@ -221,4 +223,4 @@ class Hostile(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    oiunit.main()

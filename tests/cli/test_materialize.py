@@ -8,6 +8,8 @@ import subprocess
 import tempfile
 import unittest
 
+import oiunit
+
 import numpy as np
 import onnx
 from onnx import numpy_helper as nh
@@ -75,4 +77,4 @@ class Materialize(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    oiunit.main()

@@ -11,6 +11,8 @@ import subprocess
 import tempfile
 import unittest
 
+import oiunit
+
 import ort_runner
 
 import numpy as np
@@ -195,4 +197,4 @@ if __name__ == "__main__":
     if not have_ort():   # meson reports 77 as SKIP, never as a pass
         print("SKIP: ONNX Runtime for Node not installed (scripts/test.sh installs it, OI_ORT_DIR)")
         raise SystemExit(77)
-    unittest.main(verbosity=2)
+    oiunit.main()

@@ -11,6 +11,8 @@ import os
 import subprocess
 import unittest
 
+import oiunit
+
 BIN = os.environ["OI_BIN"]
 TORCH = os.path.join(os.environ["OI_FIXTURES"], "torch")
 PARAMS = json.load(open(os.path.join(TORCH, "params.json")))
@@ -91,4 +93,4 @@ class PlanVsTorch(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    oiunit.main()

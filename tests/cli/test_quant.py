@@ -17,6 +17,8 @@ import sys
 import tempfile
 import unittest
 
+import oiunit
+
 import ort_runner
 
 import numpy as np
@@ -265,5 +267,5 @@ if __name__ == "__main__":
         if not (ORT_DIR and os.path.isdir(os.path.join(ORT_DIR, "node_modules", "onnxruntime-node"))):
             print("SKIP: ONNX Runtime for Node not installed (scripts/test.sh installs it)")
             raise SystemExit(77)
-        unittest.main(argv=[sys.argv[0], "RunsInOrt", "-v"])
-    unittest.main(argv=[sys.argv[0], "Quantized", "-v"])
+        oiunit.main(argv=[sys.argv[0], "RunsInOrt", "-v"])
+    oiunit.main(argv=[sys.argv[0], "Quantized", "-v"])

@@ -24,6 +24,8 @@ import sys
 import tempfile
 import unittest
 
+import oiunit
+
 import ort_runner
 
 import numpy as np
@@ -232,5 +234,5 @@ if __name__ == "__main__":
         if not (ORT_DIR and os.path.isdir(os.path.join(ORT_DIR, "node_modules", "onnxruntime-node"))):
             print("SKIP: ONNX Runtime for Node not installed (scripts/test.sh installs it)")
             raise SystemExit(77)
-        unittest.main(argv=[sys.argv[0], "QuantizedZooRuns", "-v"])
-    unittest.main(argv=[sys.argv[0], "QuantizedZoo", "-v"])
+        oiunit.main(argv=[sys.argv[0], "QuantizedZooRuns", "-v"])
+    oiunit.main(argv=[sys.argv[0], "QuantizedZoo", "-v"])

@@ -10,6 +10,8 @@ import subprocess
 import tempfile
 import unittest
 
+import oiunit
+
 import numpy as np
 import onnx
 from onnx import numpy_helper as nh
@@ -243,4 +245,4 @@ class Claim(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    oiunit.main()

@@ -16,6 +16,8 @@ import sys
 import tempfile
 import unittest
 
+import oiunit
+
 import asan_python
 import ort_runner
 
@@ -145,4 +147,4 @@ if __name__ == "__main__":
     if not (ORT_DIR and os.path.isdir(os.path.join(ORT_DIR, "node_modules", "onnxruntime-node"))):
         print("SKIP: ONNX Runtime for Node not installed (scripts/test.sh installs it)")
         sys.exit(77)
-    unittest.main(verbosity=2)
+    oiunit.main()

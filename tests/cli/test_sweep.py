@@ -16,6 +16,8 @@ import subprocess
 import tempfile
 import unittest
 
+import oiunit
+
 BIN = os.environ["OI_BIN"]
 FIX = os.environ["OI_FIXTURES"]
 ZOO = os.environ["OI_ZOO"]
@@ -64,4 +66,4 @@ class Sweep(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    oiunit.main()

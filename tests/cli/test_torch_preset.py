@@ -15,6 +15,8 @@ import sys
 import tempfile
 import unittest
 
+import oiunit
+
 import numpy as np
 import onnx
 import torch
@@ -106,4 +108,4 @@ class TorchPreset(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    oiunit.main()

@@ -18,6 +18,8 @@ import tempfile
 import shutil
 import unittest
 
+import oiunit
+
 import ort_runner
 
 import numpy as np
@@ -297,4 +299,4 @@ sys.stdout.buffer.write(got["proj.weight_g"] + got["pos_conv.weight_g"])
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    oiunit.main()
