@@ -130,3 +130,17 @@ double oi_test_ks_pvalue(double d, size_t n)
         sum += 2 * ((k & 1) ? 1 : -1) * exp(-2.0 * k * k * l * l);
     return sum < 0 ? 0 : sum > 1 ? 1 : sum;
 }
+
+double oi_test_fisher(const double *p, size_t k)
+{
+    double x = 0;
+    for (size_t i = 0; i < k; i++)
+        x += -2 * log(p[i] > 1e-300 ? p[i] : 1e-300);
+    /* chi-square survival with even degrees 2k: exp(-x/2) sum_{i<k} (x/2)^i / i! */
+    double term = 1, sum = 0, h = x / 2;
+    for (size_t i = 0; i < k; i++) {
+        sum += term;
+        term *= h / (double)(i + 1);
+    }
+    return exp(-h) * sum;
+}

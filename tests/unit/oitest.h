@@ -23,6 +23,9 @@ long oi_test_tensor_index(struct oi_model *m, const char *name);
 
 /* Kolmogorov's asymptotic p-value of a KS distance d over n samples. */
 double oi_test_ks_pvalue(double d, size_t n);
+/* Fisher's combination of k independent p-values: its own p-value (the chance that
+ * k uniform p-values give -2 sum log p this large; chi-square with 2k degrees). */
+double oi_test_fisher(const double *p, size_t k);
 
 /* Register `tests` in a suite named `name` and run; returns the exit code. */
 typedef struct { const char *name; void (*fn)(void); } oi_test_case;
