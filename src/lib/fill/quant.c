@@ -23,6 +23,40 @@ static void qparams_free(qparams *p)
     free(p->zero);
 }
 
+/* The group of each element in storage order, without oi_quant_group_of's
+ * divisions per element: element (o * len + a) * inner + r is in group a per
+ * axis, (o * blocks + a / block) * inner + r blockwise, 0 per tensor. */
+typedef struct {
+    const oi_quant *q;
+    uint64_t a, r, base, blocks, row;   /* row: o * blocks */
+} group_walk;
+
+static group_walk group_walk_start(const oi_quant *q)
+{
+    group_walk w = {.q = q};
+    if (q->block > 0)
+        w.blocks = (uint64_t)((q->len + q->block - 1) / q->block);
+    return w;
+}
+
+static inline uint64_t group_next(group_walk *w)
+{
+    const oi_quant *q = w->q;
+    if (q->axis < 0)
+        return 0;
+    uint64_t g = q->block > 0 ? w->base + w->r : w->a;
+    if (++w->r == (uint64_t)q->inner) {
+        w->r = 0;
+        if (++w->a == (uint64_t)q->len) {
+            w->a = 0;
+            w->row += w->blocks;
+        }
+        if (q->block > 0)
+            w->base = (w->row + w->a / (uint64_t)q->block) * (uint64_t)q->inner;
+    }
+    return g;
+}
+
 static uint64_t logical_count(const oi_quant *q, const oi_tensor *t)
 {
     return q->packed ? (uint64_t)(q->outer * q->len) : t->n_elems;
@@ -44,6 +78,34 @@ static float stored_scale(int32_t dtype, double s)
     return f > 0 ? f : (dtype == DT(FLOAT16) ? 5.96e-8f : 1e-38f);
 }
 
+/* Each group's [min, max] over v, widened from lo/hi's start: a run of elements
+ * of one group (all of them per tensor, `inner` of them per axis) is reduced in
+ * registers, not through lo[k]/hi[k] on every element. */
+static void group_minmax(const oi_quant *q, const float *v, uint64_t n, float *lo, float *hi)
+{
+    uint64_t run = q->axis < 0 ? n : q->block <= 0 ? (uint64_t)q->inner : 1;
+    run = run ? run : 1;
+    if (run == 1) {   /* blockwise (or one element a group): neighbours are other groups */
+        group_walk w = group_walk_start(q);
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t k = group_next(&w);
+            lo[k] = v[i] < lo[k] ? v[i] : lo[k];
+            hi[k] = v[i] > hi[k] ? v[i] : hi[k];
+        }
+        return;
+    }
+    for (uint64_t s = 0; s < n; s += run) {
+        uint64_t k = q->axis < 0 ? 0 : s / run % (uint64_t)q->len, end = s + run < n ? s + run : n;
+        float l = lo[k], h = hi[k];
+        for (uint64_t i = s; i < end; i++) {
+            l = v[i] < l ? v[i] : l;
+            h = v[i] > h ? v[i] : h;
+        }
+        lo[k] = l;
+        hi[k] = h;
+    }
+}
+
 /* Fresh scales and zero points fit to v: max |v| to the code range when the
  * zero point is centred, [min, max] (0 included) otherwise. */
 static oi_status fit(const oi_quant *q, int32_t scale_dtype, int32_t zero_dtype, const float *v,
@@ -56,11 +118,7 @@ static oi_status fit(const oi_quant *q, int32_t scale_dtype, int32_t zero_dtype,
         free(hi);
         return oi_fail(err, OI_ERR_NOMEM, "out of memory");
     }
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t k = oi_quant_group_of(q, i);
-        lo[k] = v[i] < lo[k] ? v[i] : lo[k];
-        hi[k] = v[i] > hi[k] ? v[i] : hi[k];
-    }
+    group_minmax(q, v, n, lo, hi);
     int64_t qlo, qhi, c = oi_quant_centre(q->codes);
     oi_dtype_int_range(q->codes, &qlo, &qhi);
     for (uint64_t k = 0; k < g; k++) {
@@ -191,18 +249,24 @@ static oi_status quantize(oi_model *m, const oi_plan *plan, const oi_decision *d
     uint64_t n = 0;
     oi_status s = weight_params(m, plan, q, ti, seed, &p, &v, &n, err);
     if (s == OI_OK && oi_dtype_is_float8(q->codes)) {
+        group_walk w = group_walk_start(q);
         for (uint64_t i = 0; i < n; i++)
-            v[i] /= p.scale[oi_quant_group_of(q, i)];
+            v[i] /= p.scale[group_next(&w)];
         oi_f32_to_f8_n(q->codes, v, (size_t)n, dst);
     } else if (s == OI_OK) {
         int64_t lo, hi;
         oi_dtype_int_range(q->codes, &lo, &hi);
         memset(dst, 0, (size_t)t->n_bytes);
+        group_walk w = group_walk_start(q);
+        int bytes = q->codes == DT(UINT8) || q->codes == DT(INT8);   /* one code a byte */
         for (uint64_t i = 0; i < n; i++) {
-            uint64_t g = oi_quant_group_of(q, i);
+            uint64_t g = group_next(&w);
             double x = (double)v[i] / p.scale[g];   /* ONNX rounds before the zero point */
             x = q->zero_float ? rint(x + p.zero[g]) : rint(x) + p.zero[g];
-            oi_code_set(q->codes, dst, i, clamp_code(x, lo, hi));
+            if (bytes)
+                dst[i] = (uint8_t)clamp_code(x, lo, hi);
+            else
+                oi_code_set(q->codes, dst, i, clamp_code(x, lo, hi));
         }
     }
     free(v);
