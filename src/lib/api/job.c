@@ -146,9 +146,15 @@ static oi_status plan_file(oi_job *j, const oi_ctx *ctx, const char *input, oi_p
     return OI_OK;
 }
 
-static int patch_locate(void *patch, const oi_tensor *t, int *fd, uint64_t *offset)
+static int patch_takes(void *patch, const oi_tensor *t)
 {
-    return oi_patch_target(patch, t, fd, offset);
+    return oi_patch_takes(patch, t);
+}
+
+static oi_status patch_write(void *patch, const oi_tensor *t, uint64_t at, const void *bytes,
+                             size_t len, oi_error *err)
+{
+    return oi_patch_write(patch, t, at, bytes, len, err);
 }
 
 static oi_status reinit_file(const oi_ctx *ctx, const char *input, const char *output,
@@ -178,7 +184,7 @@ static oi_status reinit_file(const oi_ctx *ctx, const char *input, const char *o
     if (s == OI_OK && !ctx->full_encode && oi_patch_possible(j.model, rewrite, &so))
         s = oi_patch_begin(j.model, output, &so, rewrite, &patch, err);
     double t2 = now();
-    oi_fill_target target = {patch ? patch_locate : NULL, patch, !ctx->no_sync};
+    oi_fill_target target = {patch ? patch_takes : NULL, patch_write, patch};
     if (s == OI_OK)
         s = oi_job_fill(&j, ctx, target, &sum->elements, err);
     double t3 = now();

@@ -4,14 +4,11 @@
  * so the bytes never depend on how the jobs are shared out. */
 #include "fill/fill_internal.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #define CHUNK_BYTES (256u << 10)   /* output per elementwise job: in L2, few writes */
 
@@ -27,9 +24,8 @@ typedef struct {
     oi_seed seed;
     fill_job *jobs;
     size_t n_jobs;
-    uint8_t **dst;           /* per tensor: where its raw bytes go in memory, or NULL */
-    int *fd;                 /* ... else this file, at off */
-    uint64_t *off;
+    uint8_t **dst;           /* per tensor: where its raw bytes go in memory, or NULL:
+                              * through target.write */
     oi_fill_target target;
     const oi_cancel *cancel;
     atomic_size_t next;
@@ -51,26 +47,11 @@ static void record_error(fill_run *r, const oi_error *e)
     pthread_mutex_unlock(&r->lock);
 }
 
-/* Finished bytes of tensor ti at byte `at` of its place in the output file. */
+/* Finished bytes of tensor ti at byte `at` of its payload: to the caller's target. */
 static oi_status put_bytes(fill_run *r, size_t ti, uint64_t at, const uint8_t *bytes, size_t len,
                            oi_error *e)
 {
-    oi_tensor *t = oi_model_tensor(r->model, ti);
-    at += r->off[ti];
-    for (size_t done = 0; done < len;) {
-        ssize_t w = pwrite(r->fd[ti], bytes + done, len - done, (off_t)(at + done));
-        if (w <= 0)
-            return oi_fail(e, OI_ERR_IO, "writing tensor '%s': %s", t->name,
-                           w < 0 ? strerror(errno) : "no progress");
-        done += (size_t)w;
-    }
-    /* The job that reaches the end of an 8 MiB window starts its writeback, so
-     * the final fsync finds little to do (jobs finish out of order: harmless). */
-    uint64_t window = UINT64_C(8) << 20, end = at + len;
-    if (r->target.writeback && end / window != at / window)
-        sync_file_range(r->fd[ti], (off_t)(end / window * window - window), (off_t)window,
-                        SYNC_FILE_RANGE_WRITE);
-    return OI_OK;
+    return r->target.write(r->target.ctx, oi_model_tensor(r->model, ti), at, bytes, len, e);
 }
 
 /* A worker's buffers for one job, and the job's finished bytes while they
@@ -335,7 +316,7 @@ static unsigned char *read_by_fills(const oi_plan *plan, size_t n)
 static int place(fill_run *r, size_t i, int aside)
 {
     oi_tensor *t = oi_model_tensor(r->model, i);
-    if (r->target.locate && r->target.locate(r->target.ctx, t, &r->fd[i], &r->off[i]))
+    if (r->target.takes && r->target.takes(r->target.ctx, t))
         return 0;   /* written straight into the output file */
     r->dst[i] = aside ? NULL : oi_model_raw_payload(r->model, t);
     if (!r->dst[i])
@@ -347,10 +328,8 @@ static oi_status prepare(fill_run *r, oi_fill_stats *st, oi_error *err)
 {
     size_t n = oi_model_tensor_count(r->model), cap = 0;
     r->dst = calloc(n ? n : 1, sizeof *r->dst);
-    r->fd = calloc(n ? n : 1, sizeof *r->fd);
-    r->off = calloc(n ? n : 1, sizeof *r->off);
     unsigned char *aside = read_by_fills(r->plan, n);
-    oi_status s = r->dst && r->fd && r->off && aside
+    oi_status s = r->dst && aside
                       ? OI_OK : oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(r->model));
     for (size_t i = 0; s == OI_OK && i < n; i++) {
         const oi_tensor *t = oi_model_tensor(r->model, i);
@@ -432,8 +411,6 @@ oi_status oi_fill_model(oi_model *model, const oi_plan *plan, oi_seed seed, int 
     pthread_mutex_destroy(&r.lock);
     pthread_mutex_destroy(&r.file_lock);
     free(r.dst);
-    free(r.fd);
-    free(r.off);
     free(r.jobs);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     st.seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);

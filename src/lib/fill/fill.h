@@ -41,9 +41,11 @@ unsigned char *oi_fill_selection(oi_model *model, const oi_plan *plan);
  * tensor written straight into a file (the patch save), or 0: into the model.
  * A NULL locate writes every tensor into the model. */
 typedef struct oi_fill_target {
-    int (*locate)(void *ctx, const oi_tensor *t, int *fd, uint64_t *offset);
+    int (*takes)(void *ctx, const oi_tensor *t);   /* 1: t's bytes go to write, 0: into the model */
+    /* Bytes [at, at + len) of t's payload, finished; called by one worker at a time. */
+    oi_status (*write)(void *ctx, const oi_tensor *t, uint64_t at, const void *bytes, size_t len,
+                       oi_error *err);
     void *ctx;
-    int writeback;   /* start each finished 8 MiB window's writeback (a durable save) */
 } oi_fill_target;
 
 /* Rewrite every tensor the plan touches, with `threads` workers (>= 1).

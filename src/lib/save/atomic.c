@@ -123,6 +123,28 @@ oi_status oi_save_write(oi_save_file *f, const void *data, size_t len, oi_error 
     return OI_OK;
 }
 
+oi_status oi_save_write_at(oi_save_file *f, uint64_t offset, const void *data, size_t len,
+                           oi_error *err)
+{
+    const uint8_t *p = data;
+    for (size_t done = 0; done < len;) {
+        ssize_t w = pwrite(f->fd, p + done, len - done, (off_t)(offset + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return oi_fail(err, OI_ERR_IO, "%s: write failed: %s", f->final_path,
+                           w < 0 ? strerror(errno) : "no progress");
+        done += (size_t)w;
+    }
+    /* the write that reaches the end of a window starts its writeback (writes
+     * finish out of order: harmless) */
+    uint64_t window = WRITEBACK_WINDOW, end = offset + len;
+    if (f->durable && end / window != offset / window)
+        sync_file_range(f->fd, (off_t)(end / window * window - window), (off_t)window,
+                        SYNC_FILE_RANGE_WRITE);
+    return OI_OK;
+}
+
 /* The source of copies, opened once however many pieces are copied from it. */
 static int source_fd(oi_save_file *f, const char *path)
 {

@@ -38,6 +38,11 @@ oi_status oi_save_copy_to(oi_save_file *f, const char *src_path, uint64_t in, ui
 /* Copy src[offset, offset+len) to the same offset of the output. */
 oi_status oi_save_copy_at(oi_save_file *f, const char *src_path, uint64_t offset, uint64_t len,
                           oi_error *err);
+/* Write len bytes at offset of the temporary file (a payload patched into place); a
+ * durable file has each 8 MiB window handed to writeback as a write completes it, so
+ * the final fsync finds little left.  Safe from one thread at a time. */
+oi_status oi_save_write_at(oi_save_file *f, uint64_t offset, const void *data, size_t len,
+                           oi_error *err);
 /* Reserve the blocks of [offset, offset+len), bytes the fill will write: a
  * full disk stops the run before any work, and ext4 then skips its delayed
  * allocation for them (a fifth of the writes' system time).  Ranges under

@@ -278,19 +278,37 @@ oi_status oi_patch_begin(oi_model *m, const char *path, const oi_save_opts *opts
     return OI_OK;
 }
 
-int oi_patch_target(const oi_patch *p, const oi_tensor *t, int *fd, uint64_t *offset)
+/* Which file tensor t's payload goes to, and where; NULL: into the model. */
+static oi_save_file *payload_place(oi_patch *p, const oi_tensor *t, uint64_t *offset)
 {
     if (p->external && t->storage == OI_STORE_EXTERNAL) {
-        *fd = p->data_file.fd;
         *offset = p->placed ? p->placed[t - p->m->tensors] : t->ext_offset;
-        return 1;
+        return &p->data_file;
     }
     if (!p->external && in_file_as_raw(p->m, t)) {
-        *fd = p->model_file.fd;
         *offset = t->file_offset;
-        return 1;
+        return &p->model_file;
     }
-    return 0;
+    return NULL;
+}
+
+int oi_patch_takes(const oi_patch *p, const oi_tensor *t)
+{
+    uint64_t offset;
+    return payload_place((oi_patch *)p, t, &offset) != NULL;
+}
+
+oi_status oi_patch_write(oi_patch *p, const oi_tensor *t, uint64_t at, const void *bytes,
+                         size_t len, oi_error *err)
+{
+    uint64_t offset;
+    oi_save_file *f = payload_place(p, t, &offset);
+    if (!f)
+        return oi_fail(err, OI_ERR_INTERNAL, "tensor '%s': no place in the output", t->name);
+    oi_error e;
+    if (oi_save_write_at(f, offset + at, bytes, len, &e))
+        return oi_fail(err, e.status, "writing tensor '%s': %s", t->name, e.msg);
+    return OI_OK;
 }
 
 oi_status oi_patch_commit(oi_patch *p, oi_error *err)

@@ -34,8 +34,13 @@ int oi_patch_possible(const oi_model *model, const unsigned char *rewrite,
                       const oi_save_opts *opts);
 oi_status oi_patch_begin(oi_model *model, const char *path, const oi_save_opts *opts,
                          const unsigned char *rewrite, oi_patch **out, oi_error *err);
-/* Where tensor t's payload goes: 1 and (fd, offset), or 0 (write it into the model). */
-int oi_patch_target(const oi_patch *patch, const oi_tensor *t, int *fd, uint64_t *offset);
+/* 1 if tensor t's new payload goes into the output file through oi_patch_write, 0 if
+ * into the model (it is encoded with it). */
+int oi_patch_takes(const oi_patch *patch, const oi_tensor *t);
+/* Bytes [at, at + len) of tensor t's new payload, into its place in the output file.
+ * Called by one thread at a time. */
+oi_status oi_patch_write(oi_patch *patch, const oi_tensor *t, uint64_t at, const void *bytes,
+                         size_t len, oi_error *err);
 oi_status oi_patch_commit(oi_patch *patch, oi_error *err);
 /* Remove what was written (if not committed) and free. */
 void oi_patch_free(oi_patch *patch);
