@@ -358,17 +358,22 @@ class HardeningIII(unittest.TestCase):
         p.stdout.close()
         return p.wait(timeout=120), out.decode(), err.decode(errors="replace")
 
-    def test_progress_on_a_terminal(self):
-        """A run longer than half a second shows its progress on a terminal's stderr and
-        clears it; a batch shows models done and MB/s; -q or stderr not a terminal: none."""
-        n = 3072                     # one orthogonal fill of 3072x3072: seconds, not ms
+    def slow_model(self, name):
+        """A model whose run takes seconds, not milliseconds, with -j1 and the rules file
+        returned (one orthogonal fill of 3072x3072): time to watch or disturb it."""
+        n = 3072
         m = model([h.make_node("MatMul", ["x", "W"], ["y"])],
                   [nh.from_array(np.zeros((n, n), np.float32), "W")], [vi("x", T.FLOAT, [1, n])],
                   [vi("y")], opset=14)
-        onnx.save(m, self.p("big.onnx"))
+        onnx.save(m, self.p(name))
         with open(self.p("ortho.json"), "w") as f:
             f.write('{"rules": [{"name": "W", "scheme": "orthogonal"}]}')
-        single = ["-j1", "--rules", self.p("ortho.json"), self.p("big.onnx")]
+        return self.p("ortho.json")
+
+    def test_progress_on_a_terminal(self):
+        """A run longer than half a second shows its progress on a terminal's stderr and
+        clears it; a batch shows models done and MB/s; -q or stderr not a terminal: none."""
+        single = ["-j1", "--rules", self.slow_model("big.onnx"), self.p("big.onnx")]
         rc, out, err = self.on_terminal(*single, "-o", self.p("a.onnx"))
         self.assertEqual(rc, 0, err)
         self.assertRegex(err, r"\r\033\[Kre-initializing: +\d+% \(\d+\.\d of 9\.4 M values\)")
@@ -393,13 +398,7 @@ class HardeningIII(unittest.TestCase):
         it.  To a new output the run finishes from the file it opened: the same bytes as
         an undisturbed run.  In place it must not replace the newcomer: exit 1, naming
         it, the newcomer intact, no temporary file left."""
-        n = 3072                     # an orthogonal fill of seconds: time to act mid-run
-        m = model([h.make_node("MatMul", ["x", "W"], ["y"])],
-                  [nh.from_array(np.zeros((n, n), np.float32), "W")], [vi("x", T.FLOAT, [1, n])],
-                  [vi("y")], opset=14)
-        onnx.save(m, self.p("orig.onnx"))
-        with open(self.p("ortho.json"), "w") as f:
-            f.write('{"rules": [{"name": "W", "scheme": "orthogonal"}]}')
+        self.slow_model("orig.onnx")
         sample = os.path.join(os.environ["OI_SRC"], "samples", "tiny_cnn.onnx")
         with open(sample, "rb") as f:
             newcomer = f.read()
