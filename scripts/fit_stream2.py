@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-"""Derive stream 2's polynomial coefficients (src/lib/fill/rng2.c).
+"""Derive stream 2's polynomial coefficients (src/lib/fill/stream2.c).
 
 Least-squares fits on Chebyshev nodes in double precision, printed as float
 constants; the error each gives when evaluated in float32 with fused
-multiply-adds (Horner's rule here; rng2.c's Estrin order rounds alike to
+multiply-adds (Horner's rule here; stream2.c's Estrin order rounds alike to
 within an ulp) is printed beside it.  Run with Debian's
-python3 (numpy, scipy); the constants in rng2.c are this script's output and
+python3 (numpy, scipy); the constants in stream2.c are this script's output and
 must never change once published: they define stream 2's bytes."""
 import textwrap
 

@@ -171,15 +171,15 @@ static void test_stream2_transforms_match_libm(void)
     double ln_rel = 0, bm = 0, tr = 0, lo = 0, hi = 0;
     for (uint32_t i = 0; i < (1u << 20); i++) {
         float u = u01fixedpt_open_open_32_float(word(i));
-        double l = log((double)u), ours = oi_rng2_ln(u);
+        double l = log((double)u), ours = oi_stream2_ln(u);
         ln_rel = fmax(ln_rel, fabs(ours - l) / fmax(fabs(l), 1e-30));
         uint32_t w2 = word(i ^ 0x5555u);
         float zc, zs;
-        oi_rng2_box_muller(word(i), w2, &zc, &zs);
+        oi_stream2_box_muller(word(i), w2, &zc, &zs);
         double rad = sqrt(-2 * l), t = 2 * M_PI * (double)u01fixedpt_open_open_32_float(w2);
         bm = fmax(bm, fmax(fabs(zc - rad * cos(t)), fabs(zs - rad * sin(t))));
         /* truncated normal: erf(z / sqrt 2) must be y = erf(sqrt 2) v */
-        float z = oi_rng2_trunc(word(i));
+        float z = oi_stream2_trunc(word(i));
         double v = (2.0 * (double)((int32_t)word(i) >> 8) + 1) / 16777216.0;
         double y = erf(sqrt(2.0)) * v, zt = z;
         for (int k = 0; k < 3; k++)   /* Newton on erf(zt / sqrt 2) = y, in double */
@@ -222,8 +222,8 @@ static void test_stream2_batches_equal_scalar(void)
         philox4x32_ctr_t rt = philox4x32_R(7, c, key);
         int lane = (int)(k / OI_PHILOX_BATCH), pair = lane / 2;
         float zc, zs, su = u01fixedpt_open_open_32_float(r.v[lane]);   /* raw: (0, 1) adds nothing */
-        oi_rng2_box_muller(r.v[2 * pair], r.v[2 * pair + 1], &zc, &zs);
-        float sz = lane % 2 ? zs : zc, st = oi_rng2_trunc(rt.v[lane]);
+        oi_stream2_box_muller(r.v[2 * pair], r.v[2 * pair + 1], &zc, &zs);
+        float sz = lane % 2 ? zs : zc, st = oi_stream2_trunc(rt.v[lane]);
         size_t i = (size_t)(e - start);
         bad += memcmp(&u[i], &su, 4) != 0 || memcmp(&z[i], &sz, 4) != 0 ||
                memcmp(&t[i], &st, 4) != 0;
@@ -243,9 +243,9 @@ static void test_stream2_builds_agree(void)
         for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++)
             for (uint64_t first = 0; first < 64 * 40; first += 64 * 7) {
                 float a = steps[s][0], b = steps[s][1];
-                CU_ASSERT_FATAL(oi_rng2_batch_isa(0, kind, 99, 0, first, BATCHES, a, b, want));
+                CU_ASSERT_FATAL(oi_stream2_batch_isa(0, kind, 99, 0, first, BATCHES, a, b, want));
                 for (int isa = 1; isa < 3; isa++)
-                    if (oi_rng2_batch_isa(isa, kind, 99, 0, first, BATCHES, a, b, got)) {
+                    if (oi_stream2_batch_isa(isa, kind, 99, 0, first, BATCHES, a, b, got)) {
                         ran++;
                         bad += memcmp(want, got, sizeof want) != 0;
                     }

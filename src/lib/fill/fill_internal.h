@@ -52,20 +52,25 @@ void oi_philox_batches(int rounds, uint64_t key, uint32_t space, uint64_t first,
 int oi_philox_batch_isa(int isa, int rounds, uint64_t key, uint32_t space, uint64_t first,
                         size_t batches, uint32_t (*out)[4][OI_PHILOX_BATCH]);
 
-/* ---- rng2.c (stream 2): a + b x of the values x of `batches` batches of
- * OI_BATCH_ELEMS, from counter block `first` of a key's counter space ---- */
+/* ---- stream1.c (stream 1, 0.1's bytes): raw draws, a and b ignored (its affine
+ * step is a pass of its own); truncated normals one counter per element ---- */
 #define OI_BATCH_ELEMS (4 * OI_PHILOX_BATCH)
 typedef void oi_batch_fn(uint64_t key, uint32_t space, uint64_t first, size_t batches, float a,
                          float b, float *out);
-oi_batch_fn oi_rng2_uniforms, oi_rng2_normals, oi_rng2_trunc_normals;
+oi_batch_fn oi_stream1_uniforms, oi_stream1_normals;
+void oi_stream1_trunc_normals(uint64_t key, uint32_t space, uint64_t start, size_t n, float *out);
+
+/* ---- stream2.c (stream 2): a + b x of the values x of `batches` batches of
+ * OI_BATCH_ELEMS, from counter block `first` of a key's counter space ---- */
+oi_batch_fn oi_stream2_uniforms, oi_stream2_normals, oi_stream2_trunc_normals;
 /* For tests: batches (kind 0 uniform, 1 normal, 2 truncated normal) by one
  * build of the kernel (0 any x86-64, 1 AVX2+FMA, 2 AVX-512); 0 when this CPU lacks it. */
-int oi_rng2_batch_isa(int isa, int kind, uint64_t key, uint32_t space, uint64_t first,
+int oi_stream2_batch_isa(int isa, int kind, uint64_t key, uint32_t space, uint64_t first,
                       size_t batches, float a, float b, float *out);
 /* For tests: stream 2's transforms of one element (the kernels' exact operations). */
-float oi_rng2_ln(float u);
-void oi_rng2_box_muller(uint32_t u1, uint32_t u2, float *zc, float *zs);
-float oi_rng2_trunc(uint32_t r);
+float oi_stream2_ln(float u);
+void oi_stream2_box_muller(uint32_t u1, uint32_t u2, float *zc, float *zs);
+float oi_stream2_trunc(uint32_t r);
 
 /* Elementwise schemes: values of elements [start, start + n) into out. */
 void oi_fill_elementwise(const oi_decision *d, oi_rng rng, uint64_t start, size_t n, float *out);

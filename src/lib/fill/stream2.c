@@ -117,12 +117,12 @@ static inline __attribute__((always_inline)) float trunc2(uint32_t bits)
     return y * r;
 }
 
-float oi_rng2_ln(float u) { return ln2(u); }
-void oi_rng2_box_muller(uint32_t u1, uint32_t u2, float *zc, float *zs)
+float oi_stream2_ln(float u) { return ln2(u); }
+void oi_stream2_box_muller(uint32_t u1, uint32_t u2, float *zc, float *zs)
 {
     box_muller2(u1, u2, zc, zs);
 }
-float oi_rng2_trunc(uint32_t r) { return trunc2(r); }
+float oi_stream2_trunc(uint32_t r) { return trunc2(r); }
 
 /* Each kernel writes a + b x of its values x for `batches` batches from
  * block `first`: the affine step of the fill fused into the pass that makes
@@ -186,26 +186,26 @@ OI_KERNEL(batch_trunc_normals, (uint64_t key, uint32_t space, uint64_t first, si
     per_word(1, key, space, first, batches, a, b, out);
 }
 
-/* The kernels are static; these are their names for rng.c and the tests. */
-void oi_rng2_uniforms(uint64_t key, uint32_t space, uint64_t first, size_t batches, float a,
+/* The kernels are static; these are their names for distributions.c and the tests. */
+void oi_stream2_uniforms(uint64_t key, uint32_t space, uint64_t first, size_t batches, float a,
                       float b, float *out)
 {
     batch_uniforms(key, space, first, batches, a, b, out);
 }
 
-void oi_rng2_normals(uint64_t key, uint32_t space, uint64_t first, size_t batches, float a,
+void oi_stream2_normals(uint64_t key, uint32_t space, uint64_t first, size_t batches, float a,
                      float b, float *out)
 {
     batch_normals(key, space, first, batches, a, b, out);
 }
 
-void oi_rng2_trunc_normals(uint64_t key, uint32_t space, uint64_t first, size_t batches, float a,
+void oi_stream2_trunc_normals(uint64_t key, uint32_t space, uint64_t first, size_t batches, float a,
                            float b, float *out)
 {
     batch_trunc_normals(key, space, first, batches, a, b, out);
 }
 
-int oi_rng2_batch_isa(int isa, int kind, uint64_t key, uint32_t space, uint64_t first,
+int oi_stream2_batch_isa(int isa, int kind, uint64_t key, uint32_t space, uint64_t first,
                       size_t batches, float a, float b, float *out)
 {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)

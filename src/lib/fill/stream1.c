@@ -1,10 +1,11 @@
-/* The elementwise distributions, and stream 1's draws.
+/* Stream 1's draws.
  *
  * Stream 1 (0.1's bytes, kept reproducible) is Random123's Philox4x32-10
  * (philox.c).  Its Box-Muller uses plain arithmetic (log by the atanh series,
  * sin/cos by Taylor series on [-pi/4, pi/4]): no per-element library calls,
  * and the same bits whether a lane is computed in a vector or alone.  Its
- * truncated normal rejects, one counter per element.  Stream 2 is rng2.c. */
+ * truncated normal rejects, one counter per element.  Stream 2 is stream2.c;
+ * distributions.c turns either into the schemes' values. */
 #include "fill/fill_internal.h"
 
 #include <Random123/philox.h>
@@ -59,8 +60,8 @@ OI_KERNEL(batch_uniform, (uint64_t key, uint32_t stream, uint64_t first, float *
 
 /* Stream 1's runs of batches have stream 2's signature but ignore a and b:
  * its affine step is a pass of its own, after (as in 0.1), so raw draws stay raw. */
-static void batch_uniforms(uint64_t key, uint32_t stream, uint64_t first, size_t batches, float a,
-                           float b, float *out)
+void oi_stream1_uniforms(uint64_t key, uint32_t stream, uint64_t first, size_t batches, float a,
+                         float b, float *out)
 {
     (void)a, (void)b;
     for (size_t i = 0; i < batches; i++)
@@ -93,34 +94,12 @@ static void batch_normal(uint64_t key, uint32_t stream, uint64_t first, float *o
             out[4 * j + lane] = z[lane][j];
 }
 
-static void batch_normals(uint64_t key, uint32_t stream, uint64_t first, size_t batches, float a,
-                          float b, float *out)
+void oi_stream1_normals(uint64_t key, uint32_t stream, uint64_t first, size_t batches, float a,
+                        float b, float *out)
 {
     (void)a, (void)b;
     for (size_t i = 0; i < batches; i++)
         batch_normal(key, stream, first + i * BATCH, out + i * ELEMS);
-}
-
-/* a + b x of elements [start, start+n) of a counter space: the whole
- * batches in one call, a partial batch at either end through a copy. */
-static void stream_range(oi_batch_fn *fn, uint64_t key, uint32_t stream, uint64_t start, size_t n,
-                         float a, float b, float *out)
-{
-    float tmp[ELEMS];
-    while (n > 0) {
-        uint64_t base = start - start % ELEMS;
-        size_t skip = (size_t)(start - base), take = ELEMS - skip < n ? ELEMS - skip : n;
-        if (skip == 0 && n >= ELEMS) {
-            take = n - n % ELEMS;
-            fn(key, stream, base / 4, take / ELEMS, a, b, out);
-        } else {
-            fn(key, stream, base / 4, 1, a, b, tmp);
-            memcpy(out, tmp + skip, take * sizeof *out);
-        }
-        out += take;
-        start += take;
-        n -= take;
-    }
 }
 
 /* N(0,1) restricted to [-2, 2]: element i draws from counter (i, TRUNC,
@@ -172,7 +151,7 @@ static void batch_trunc_normals(uint64_t key, uint64_t first, float *out)
     }
 }
 
-static void trunc_normals(uint64_t key, uint32_t space, uint64_t start, size_t n, float *out)
+void oi_stream1_trunc_normals(uint64_t key, uint32_t space, uint64_t start, size_t n, float *out)
 {
     (void)space;   /* always OI_STREAM_TRUNC: counter (i, TRUNC, attempt) */
     size_t i = 0;
@@ -184,110 +163,3 @@ static void trunc_normals(uint64_t key, uint32_t space, uint64_t start, size_t n
         out[i] = trunc_normal_from(key, start + i, 0);
 }
 
-static void gate_bias(const oi_decision *d, uint64_t start, size_t n, float *out)
-{
-    for (size_t i = 0; i < n; i++) {
-        int64_t idx = (int64_t)(start + i);
-        float v = (float)d->p1;
-        for (int r = 0; r < d->n_ranges; r++)
-            if (idx >= d->range_start[r] && idx < d->range_start[r] + d->range_len[r])
-                v = (float)d->p2;
-        out[i] = v;
-    }
-}
-
-/* out = a + b out, vectorized (the same bytes: no contraction). */
-OI_KERNEL(affine, (float *out, size_t n, float a, float b), (out, n, a, b))
-{
-    for (size_t i = 0; i < n; i++)
-        out[i] = a + b * out[i];
-}
-
-/* a + b x of each draw x; ab NULL: the draws themselves. */
-typedef struct { float a, b; } affine_step;
-typedef void range_fn(uint64_t key, uint32_t space, uint64_t start, size_t n,
-                      const affine_step *ab, float *out);
-
-static void uniforms1(uint64_t key, uint32_t space, uint64_t start, size_t n,
-                      const affine_step *ab, float *out)
-{
-    stream_range(batch_uniforms, key, space, start, n, 0, 1, out);
-    if (ab)
-        affine(out, n, ab->a, ab->b);
-}
-
-static void normals1(uint64_t key, uint32_t space, uint64_t start, size_t n,
-                     const affine_step *ab, float *out)
-{
-    stream_range(batch_normals, key, space, start, n, 0, 1, out);
-    if (ab)
-        affine(out, n, ab->a, ab->b);
-}
-
-static void trunc_normals1(uint64_t key, uint32_t space, uint64_t start, size_t n,
-                           const affine_step *ab, float *out)
-{
-    trunc_normals(key, space, start, n, out);
-    if (ab)
-        affine(out, n, ab->a, ab->b);
-}
-
-/* Stream 2 fuses the step into its kernels; (0, 1) leaves its draws as they are. */
-static void uniforms2(uint64_t key, uint32_t space, uint64_t start, size_t n,
-                      const affine_step *ab, float *out)
-{
-    stream_range(oi_rng2_uniforms, key, space, start, n, ab ? ab->a : 0, ab ? ab->b : 1, out);
-}
-
-static void normals2(uint64_t key, uint32_t space, uint64_t start, size_t n,
-                     const affine_step *ab, float *out)
-{
-    stream_range(oi_rng2_normals, key, space, start, n, ab ? ab->a : 0, ab ? ab->b : 1, out);
-}
-
-static void trunc_normals2(uint64_t key, uint32_t space, uint64_t start, size_t n,
-                           const affine_step *ab, float *out)
-{
-    stream_range(oi_rng2_trunc_normals, key, space, start, n, ab ? ab->a : 0, ab ? ab->b : 1,
-                 out);
-}
-
-/* Each published stream's draws: uniform (0,1), N(0,1), N(0,1) on [-2, 2]. */
-static const struct {
-    range_fn *uniform, *normal, *trunc_normal;
-} STREAMS[] = {
-    [OI_STREAM_V1] = {uniforms1, normals1, trunc_normals1},
-    [OI_STREAM_V2] = {uniforms2, normals2, trunc_normals2},
-};
-
-void oi_fill_normals(oi_rng rng, uint32_t space, uint64_t start, size_t n, float *out)
-{
-    STREAMS[rng.version].normal(rng.key, space, start, n, NULL, out);
-}
-
-void oi_fill_elementwise(const oi_decision *d, oi_rng rng, uint64_t start, size_t n, float *out)
-{
-    float a = (float)d->p1, b = (float)d->p2;
-    switch (d->kind) {
-    case OI_FILL_CONSTANT:
-        for (size_t i = 0; i < n; i++)
-            out[i] = a;
-        break;
-    case OI_FILL_UNIFORM:
-        STREAMS[rng.version].uniform(rng.key, OI_STREAM_MAIN, start, n, &(affine_step){a, b - a},
-                                     out);
-        break;
-    case OI_FILL_NORMAL:
-        STREAMS[rng.version].normal(rng.key, OI_STREAM_MAIN, start, n, &(affine_step){a, b}, out);
-        break;
-    case OI_FILL_TRUNC_NORMAL:
-        STREAMS[rng.version].trunc_normal(rng.key, OI_STREAM_TRUNC, start, n,
-                                          &(affine_step){a, (float)(d->p2 / OI_TRUNC_SD)}, out);
-        break;
-    case OI_FILL_GATE_BIAS:
-        gate_bias(d, start, n, out);
-        break;
-    default:
-        break;
-    }
-}
