@@ -287,6 +287,57 @@ class Api(unittest.TestCase):
                         arr = (arr.astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)
                     self.assertEqual(raw, arr.tobytes(), name)
 
+    def test_derived_fills_agree_in_every_dtype(self):
+        """A tied copy (transposed) and weight norm's g, stored as float32, float16 or
+        bfloat16 (and weight norm's v as float16 with g as float32): the per-tensor fill
+        gives the bytes the model path writes (one implementation of each)."""
+        bases = [os.path.join(FIX, "analysis", "tied_head.onnx"),
+                 os.path.join(os.environ["OI_ZOO"], "normed.opset14.onnx")]
+        derived = {}
+        for base in bases:
+            plan = json.loads(cli("plan", "--json", base).stdout)
+            derived[base] = {t["name"]: t["scheme"]["fill"] for t in plan["tensors"]
+                             if t["scheme"]["fill"] in ("copy", "norms")}
+        self.assertEqual(sorted(k for d in derived.values() for k in d.values()),
+                         ["copy", "norms", "norms"])
+
+        def converted(base, how):
+            m = onnx.load(base)
+            for i, t in enumerate(m.graph.initializer):
+                if t.data_type != onnx.TensorProto.FLOAT:
+                    continue
+                v = numpy_helper.to_array(t).astype(np.float32)
+                dtype = how if how != "mixed" else ("float16" if t.name not in derived[base]
+                                                    else "float32")
+                if how == "mixed":   # the derived tensor keeps the relation exactly
+                    v = v.astype(np.float16).astype(np.float32)
+                if dtype == "float16":
+                    n = numpy_helper.from_array(v.astype(np.float16), t.name)
+                elif dtype == "bfloat16":
+                    n = onnx.TensorProto()
+                    n.name, n.data_type = t.name, onnx.TensorProto.BFLOAT16
+                    n.dims.extend(t.dims)
+                    n.raw_data = (v.view(np.uint32) >> 16).astype(np.uint16).tobytes()
+                else:
+                    n = numpy_helper.from_array(v, t.name)
+                m.graph.initializer[i].CopyFrom(n)
+            return m.SerializeToString()
+
+        for base in bases:   # (a tie is found by equal bytes: one across dtypes is none)
+            mixed = ("mixed",) if "normed" in base else ()
+            for how in ("float32", "float16", "bfloat16") + mixed:
+                with self.subTest(model=os.path.basename(base), dtype=how):
+                    model = converted(base, how)
+                    kinds = {t["name"]: t["scheme"]["fill"] for t in onnxinit.plan(model)["tensors"]}
+                    self.assertEqual({k: kinds[k] for k in derived[base]}, derived[base])
+                    written = {t.name: t for t in onnx.load_from_string(
+                        onnxinit.reinit(model, seed=5)).graph.initializer}
+                    values = onnxinit.fill(model, list(derived[base]), seed=5, raw=True)
+                    self.assertEqual(sorted(values), sorted(derived[base]))
+                    for name, raw in values.items():
+                        t = written[name]
+                        self.assertEqual(raw, t.raw_data or numpy_helper.to_array(t).tobytes(), name)
+
     def test_fill_names_defined_in_two_scopes(self):
         model = os.path.join(FIX, "good", "scopes.onnx")
         with self.assertRaises(onnxinit.Error) as e:   # {name: bytes} would keep one of the two

@@ -249,58 +249,34 @@ void oi_plan_list_free(oi_plan_list *list)
     free(list);
 }
 
-/* A tied copy: its source's bytes, transposed element by element where it is the transpose. */
-static oi_status fill_copy_record(const oi_ctx *ctx, const plan_entry *e, void *dst, size_t size,
-                                  oi_error *err)
+/* A tied copy or weight norm's g: its source's record filled, read back as stored, and
+ * derived by the same function the model path uses (so the two agree to the byte). */
+static oi_status fill_derived_record(const oi_ctx *ctx, const plan_entry *e, void *dst,
+                                     oi_error *err)
 {
     const plan_entry *src = e->list && (size_t)e->decision.source < e->list->n
                                 ? &e->list->entries[e->decision.source] : NULL;
-    if (!src || src->n_elems != e->n_elems || src->pub.dtype != e->pub.dtype ||
-        src->decision.kind == OI_FILL_COPY)
-        return oi_fail(err, OI_ERR_FORMAT, "tensor '%s': its tie does not fit", e->pub.name);
-    if (!e->decision.transposed)
-        return oi_fill_record(ctx, &src->pub, dst, e->n_elems * size, err);
-    uint8_t *tmp = malloc(e->n_elems * size + 1);
-    if (!tmp)
-        return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", e->pub.name);
-    oi_status s = oi_fill_record(ctx, &src->pub, tmp, e->n_elems * size, err);
-    int64_t rows, cols;
-    oi_matrix_dims(src->pub.shape, (size_t)src->pub.rank, src->n_elems, &rows, &cols);
-    if (s == OI_OK)
-        oi_matrix_transpose(tmp, dst, rows, cols, size);
-    free(tmp);
-    return s;
-}
-
-/* Weight norm's g: the norms of its v's bytes, as the record path makes them. */
-static oi_status fill_norms_record(const oi_ctx *ctx, const plan_entry *e, void *dst,
-                                   size_t size, oi_error *err)
-{
-    const plan_entry *src = e->list && (size_t)e->decision.source < e->list->n
-                                ? &e->list->entries[e->decision.source] : NULL;
-    int fits = src && src->pub.rank == e->pub.rank && e->pub.rank >= 0 &&
-               src->decision.kind != OI_FILL_NORMS;
-    for (int k = 0; fits && k < e->pub.rank; k++)
-        fits = e->pub.shape[k] == 1 || e->pub.shape[k] == src->pub.shape[k];
-    if (!fits)
-        return oi_fail(err, OI_ERR_FORMAT, "tensor '%s': its weight norm does not fit",
-                       e->pub.name);
+    if (!src || src->pub.rank < 0 || e->pub.rank < 0)
+        return oi_fail(err, OI_ERR_FORMAT, "tensor '%s': its source does not fit", e->pub.name);
     size_t src_size = oi_dtype_size(src->pub.dtype);
     uint8_t *bytes = malloc(src->n_elems * src_size + 1);
-    float *v = malloc((src->n_elems + 1) * sizeof *v), *g = malloc((e->n_elems + 1) * sizeof *g);
-    oi_status s = bytes && v && g ? oi_fill_record(ctx, &src->pub, bytes, src->n_elems * src_size, err)
-                                  : oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'",
-                                            e->pub.name);
-    if (s == OI_OK) {
-        for (size_t i = 0; i < src->n_elems; i++)
-            v[i] = (float)oi_float_get(src->pub.dtype, bytes, i);
-        oi_fill_norms_of(v, src->pub.shape, src->pub.rank, e->pub.shape, e->n_elems, g);
-        oi_fill_encode(e->pub.dtype, g, e->n_elems, dst);
-    }
-    (void)size;
+    float *v = malloc((src->n_elems + 1) * sizeof *v), *out = malloc((e->n_elems + 1) * sizeof *out);
+    oi_status s = bytes && v && out ? OI_OK : oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'",
+                                                      e->pub.name);
+    int derived_source = src->decision.kind == OI_FILL_COPY || src->decision.kind == OI_FILL_NORMS;
+    if (s == OI_OK && !derived_source)   /* (a derived source: oi_fill_derive refuses it) */
+        s = oi_fill_record(ctx, &src->pub, bytes, src->n_elems * src_size, err);
+    for (size_t i = 0; s == OI_OK && !derived_source && i < src->n_elems; i++)
+        v[i] = (float)oi_float_get(src->pub.dtype, bytes, i);
+    oi_fill_shape ts = {e->pub.name, e->pub.shape, e->pub.rank, e->n_elems, e->pub.dtype};
+    oi_fill_shape ss = {src->pub.name, src->pub.shape, src->pub.rank, src->n_elems, src->pub.dtype};
+    if (s == OI_OK)
+        s = oi_fill_derive(&e->decision, ts, ss, src->decision.kind, v, out, err);
+    if (s == OI_OK)
+        oi_fill_encode(e->pub.dtype, out, e->n_elems, dst);
     free(bytes);
     free(v);
-    free(g);
+    free(out);
     return s;
 }
 
@@ -326,10 +302,8 @@ oi_status oi_fill_record(const oi_ctx *ctx, const oi_plan_record *record, void *
         return oi_fail(err, OI_ERR_USAGE, "tensor '%s': needs %llu bytes of %s, got %zu",
                        record->name, (unsigned long long)(e->n_elems * size),
                        oi_dtype_name(record->dtype), dst_len);
-    if (e->decision.kind == OI_FILL_COPY)
-        return fill_copy_record(ctx, e, dst, size, err);
-    if (e->decision.kind == OI_FILL_NORMS)
-        return fill_norms_record(ctx, e, dst, size, err);
+    if (e->decision.kind == OI_FILL_COPY || e->decision.kind == OI_FILL_NORMS)
+        return fill_derived_record(ctx, e, dst, err);
     /* A tensor as the file path sees it: the stream key is (seed, scope, name). */
     Onnx__TensorProto proto = ONNX__TENSOR_PROTO__INIT;
     int64_t dims[OI_MAX_RANK];

@@ -75,6 +75,23 @@ void oi_fill_encode(int32_t dtype, const float *v, size_t n, uint8_t *dst);
 void oi_fill_norms_of(const float *v, const int64_t *v_dims, int rank, const int64_t *g_dims,
                       uint64_t n_g, float *out);
 
+/* A tensor's name, dims and dtype, as the derived fills see it. */
+typedef struct oi_fill_shape {
+    const char *name;
+    const int64_t *dims;
+    int rank;
+    uint64_t n;
+    int32_t dtype;
+} oi_fill_shape;
+
+/* The one implementation of the fills derived from another tensor, used by the
+ * model path and by oi_fill_record alike: a tied COPY (transposed where asked)
+ * or weight norm's g (NORMS) of `t`, from its source's values as the source
+ * stores them (src_values, src.n floats of source kind src_kind: rounded here to
+ * src.dtype, in place), into out (t.n floats). */
+oi_status oi_fill_derive(const oi_decision *d, oi_fill_shape t, oi_fill_shape src,
+                         oi_fill_kind src_kind, float *src_values, float *out, oi_error *err);
+
 /* QUANT, QUANT_SCALE or QUANT_ZERO: codes, scales and zero points made
  * together from the model (not by oi_fill_values / oi_fill_tensor). */
 int oi_fill_is_quant(oi_fill_kind kind);

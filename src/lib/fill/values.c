@@ -104,35 +104,6 @@ static oi_status source_of(const oi_decision *d, const oi_tensor *t, oi_model *m
     return OI_OK;
 }
 
-/* A tied copy: its source's values, transposed where it is the transpose. */
-static oi_status fill_copy(const oi_decision *d, const oi_tensor *t, oi_seed seed,
-                           oi_model *model, const oi_plan *plan, float *out, oi_error *err)
-{
-    const oi_tensor *s;
-    const oi_decision *sd;
-    oi_status found = source_of(d, t, model, plan, "a tied copy: fill its source", &s, &sd, err);
-    if (found != OI_OK)
-        return found;
-    if (s->n_elems != t->n_elems || sd->kind == OI_FILL_COPY)
-        return oi_fail(err, OI_ERR_FORMAT, "tensor '%s': tie with '%s' does not fit", t->name,
-                       s->name);
-    oi_decision source = *sd;
-    if (oi_fill_is_quant(sd->kind))
-        source.kind = sd->draw;   /* a quantized source: copy the floats it was drawn from */
-    float *v = d->transposed ? malloc((size_t)(t->n_elems ? t->n_elems : 1) * sizeof *v) : out;
-    if (!v)
-        return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
-    oi_status st = oi_fill_whole_values(&source, s, seed, v, model, plan, err);
-    if (st == OI_OK && d->transposed) {
-        int64_t rows, cols;
-        oi_matrix_dims(s->proto->dims, s->proto->n_dims, s->n_elems, &rows, &cols);
-        oi_matrix_transpose(v, out, rows, cols, sizeof *out);
-    }
-    if (d->transposed)
-        free(v);
-    return st;
-}
-
 void oi_fill_norms_of(const float *v, const int64_t *v_dims, int rank, const int64_t *g_dims,
                       uint64_t n_g, float *out)
 {
@@ -159,40 +130,76 @@ void oi_fill_norms_of(const float *v, const int64_t *v_dims, int rank, const int
     free(sum);
 }
 
-/* Weight norm's g: the norms of its direction's new values (g * v / ||v|| = v). */
-static oi_status fill_norms(const oi_decision *d, const oi_tensor *t, oi_seed seed,
-                            oi_model *model, const oi_plan *plan, float *out, oi_error *err)
+/* Values as a tensor of `dtype` stores them (float16 / bfloat16 round, to nearest even). */
+static void round_to_stored(int32_t dtype, float *v, uint64_t n)
 {
-    const oi_tensor *s;
-    const oi_decision *sd;
-    oi_status found = source_of(d, t, model, plan, "weight norm's g: fill its v", &s, &sd, err);
+    if (dtype == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16)
+        for (uint64_t i = 0; i < n; i++)
+            v[i] = oi_f16_to_f32(oi_f32_to_f16(v[i]));
+    else if (dtype == ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16)
+        for (uint64_t i = 0; i < n; i++)
+            v[i] = oi_bf16_to_f32(oi_f32_to_bf16(v[i]));
+}
+
+oi_status oi_fill_derive(const oi_decision *d, oi_fill_shape t, oi_fill_shape src,
+                         oi_fill_kind src_kind, float *src_values, float *out, oi_error *err)
+{
+    if (d->kind == OI_FILL_COPY) {
+        if (src.n != t.n || src_kind == OI_FILL_COPY)
+            return oi_fail(err, OI_ERR_FORMAT, "tensor '%s': tie with '%s' does not fit", t.name,
+                           src.name);
+    } else {
+        int fits = d->kind == OI_FILL_NORMS && t.rank == src.rank && t.rank >= 0 &&
+                   t.rank <= OI_MAX_RANK && src_kind != OI_FILL_NORMS;
+        for (int k = 0; fits && k < t.rank; k++)
+            fits = t.dims[k] == 1 || t.dims[k] == src.dims[k];
+        if (!fits)
+            return oi_fail(err, OI_ERR_FORMAT, "tensor '%s': weight norm of '%s' does not fit",
+                           t.name, src.name);
+    }
+    /* the source as stored: a copy is then its bytes exactly, and g * v / ||v|| = v */
+    round_to_stored(src.dtype, src_values, src.n);
+    if (d->kind == OI_FILL_NORMS) {
+        oi_fill_norms_of(src_values, src.dims, src.rank, t.dims, t.n, out);
+    } else if (d->transposed) {
+        int64_t rows, cols;
+        oi_matrix_dims(src.dims, (size_t)(src.rank > 0 ? src.rank : 0), src.n, &rows, &cols);
+        oi_matrix_transpose(src_values, out, rows, cols, sizeof *out);
+    } else if (out != src_values) {
+        memcpy(out, src_values, (size_t)t.n * sizeof *out);
+    }
+    return OI_OK;
+}
+
+static oi_fill_shape shape_of(const oi_tensor *t)
+{
+    return (oi_fill_shape){t->name, t->proto->dims, (int)t->proto->n_dims, t->n_elems, t->dtype};
+}
+
+/* A tied copy or weight norm's g: its source's values, then the shared derivation. */
+static oi_status fill_derived(const oi_decision *d, const oi_tensor *t, oi_seed seed,
+                              oi_model *model, const oi_plan *plan, float *out, oi_error *err)
+{
+    const oi_tensor *s = NULL;
+    const oi_decision *sd = NULL;
+    oi_status found = source_of(d, t, model, plan, d->kind == OI_FILL_COPY
+                                ? "a tied copy: fill its source" : "weight norm's g: fill its v",
+                                &s, &sd, err);
     if (found != OI_OK)
         return found;
-    int rank = (int)t->proto->n_dims;
-    int fits = rank == (int)s->proto->n_dims && rank <= OI_MAX_RANK && sd->kind != OI_FILL_NORMS;
-    for (int k = 0; fits && k < rank; k++)
-        fits = t->proto->dims[k] == 1 || t->proto->dims[k] == s->proto->dims[k];
-    if (!fits)
-        return oi_fail(err, OI_ERR_FORMAT, "tensor '%s': weight norm of '%s' does not fit",
-                       t->name, s->name);
+    oi_decision source = *sd;
+    oi_fill_shape src = shape_of(s);
+    if (oi_fill_is_quant(sd->kind)) {
+        source.kind = sd->draw;   /* a quantized source: the floats it was drawn from */
+        src.dtype = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    }
     float *v = malloc((size_t)(s->n_elems ? s->n_elems : 1) * sizeof *v);
     if (!v)
         return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
-    oi_status st = oi_fill_whole_values(sd, s, seed, v, model, plan, err);
-    /* the norms of v as stored (fp16/bf16 rounding included): then g * v / ||v|| is
-     * v's stored bytes exactly, and oi_fill_record (which reads them) agrees */
-    uint8_t *stored = st == OI_OK && s->dtype != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT
-                          ? malloc((size_t)s->n_elems * s->elem_size + 1) : NULL;
-    if (stored) {
-        oi_fill_encode(s->dtype, v, s->n_elems, stored);
-        for (uint64_t i = 0; i < s->n_elems; i++)
-            v[i] = (float)oi_float_get(s->dtype, stored, i);
-        free(stored);
-    } else if (st == OI_OK && s->dtype != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) {
-        st = oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
-    }
+    oi_status st = sd->kind == OI_FILL_COPY || sd->kind == OI_FILL_NORMS
+                       ? OI_OK : oi_fill_whole_values(&source, s, seed, v, model, plan, err);
     if (st == OI_OK)
-        oi_fill_norms_of(v, s->proto->dims, rank, t->proto->dims, t->n_elems, out);
+        st = oi_fill_derive(d, shape_of(t), src, sd->kind, v, out, err);
     free(v);
     return st;
 }
@@ -224,10 +231,8 @@ oi_status oi_fill_job_values(const oi_decision *d, const oi_tensor *t, oi_rng rn
 oi_status oi_fill_whole_values(const oi_decision *d, const oi_tensor *t, oi_seed seed, float *out,
                               oi_model *model, const oi_plan *plan, oi_error *err)
 {
-    if (d->kind == OI_FILL_COPY)
-        return fill_copy(d, t, seed, model, plan, out, err);
-    if (d->kind == OI_FILL_NORMS)
-        return fill_norms(d, t, seed, model, plan, out, err);
+    if (d->kind == OI_FILL_COPY || d->kind == OI_FILL_NORMS)
+        return fill_derived(d, t, seed, model, plan, out, err);
     if (d->kind == OI_FILL_DISTINCT) {
         if (!model)
             return oi_fail(err, OI_ERR_UNSUPPORTED,
