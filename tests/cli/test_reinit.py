@@ -166,6 +166,36 @@ class MainJob(unittest.TestCase):
         self.assertEqual(w.shape, (32, 64))
         self.assertLessEqual(abs(w).max(), np.sqrt(6 / 96) + 1e-6)
 
+    # What version 0.3 writes at seed 2026 for the fills that are not plain draws: a tied
+    # copy (transposed), weight norm's g, a folded table (per distinct value), sparse.
+    # Orthogonal fills are LAPACK's Householder QR of the stream's normals: pinned by
+    # their properties (QᵀQ = I, Haar signs) in test_fill, not by bytes.
+    GOLDEN = {"copy": ("analysis/tied_head.onnx", 1, "ec2255e455065304baa28f2946b23827"),
+              "norms": ("zoo:normed.opset14.onnx", 2, "0d3c478a8175613f397e8902f89e4297"),
+              "distinct": ("analysis/attention_mask_and_bias.onnx", 1,
+                           "84280d2cfb59e34df31ca728197deaf7"),
+              "sparse": ("good/mlp.onnx", 2, "63bae9d54629ddef1ee132948f250a5d")}
+
+    def test_golden_bytes_of_derived_and_sparse_fills(self):
+        rules = os.path.join(self.tmp, "sparse.json")
+        with open(rules, "w") as f:
+            f.write('{"rules": [{"role": "weight", "scheme": "sparse", "sparsity": 0.3, "std": 0.01}]}')
+        for kind, (where, count, want) in self.GOLDEN.items():
+            with self.subTest(fill=kind):
+                src = (os.path.join(os.environ["OI_ZOO"], where[4:]) if where.startswith("zoo:")
+                       else os.path.join(FIX, where))
+                extra = ["--rules", rules] if kind == "sparse" else []
+                plan = json.loads(run("plan", "--json", *extra, src).stdout)
+                names = sorted(t["name"] for t in plan["tensors"] if t["scheme"]["fill"] == kind)
+                self.assertEqual(len(names), count)
+                dst = os.path.join(self.tmp, kind + ".onnx")
+                run("-q", "--seed", "2026", *extra, src, "-o", dst)
+                written = all_tensors(onnx.load(dst))
+                digest = hashlib.sha256()
+                for n in names:
+                    digest.update(n.encode() + b"\0" + written[n].SerializeToString())
+                self.assertEqual(digest.hexdigest()[:32], want)
+
     def test_summary_names_schemes_and_reasons(self):
         r = run(os.path.join(FIX, "torch", "lstm_bidir.onnx"), "-o", os.path.join(self.tmp, "l.onnx"))
         self.assertIn("orthogonal 2", r.stdout)
