@@ -288,3 +288,10 @@ int oi_f32_to_16_isa(int isa, int bf, const float *v, size_t n, uint16_t *out)
     to_16(isa, bf, v, n, out);
     return 1;
 }
+
+float oi_float_stored(int32_t dtype, float f)
+{
+    if (dtype == DT(FLOAT16))
+        return oi_f16_to_f32(oi_f32_to_f16(f));
+    return dtype == DT(BFLOAT16) ? oi_bf16_to_f32(oi_f32_to_bf16(f)) : f;
+}

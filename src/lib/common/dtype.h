@@ -54,5 +54,8 @@ void oi_f32_to_bf16_n(const float *v, size_t n, uint16_t *out);
  * 2 AVX-512F; bf selects bfloat16); 0 when this CPU lacks it. */
 int oi_f32_to_16_isa(int isa, int bf, const float *v, size_t n, uint16_t *out);
 float oi_bf16_to_f32(uint16_t h);
+/* f as a tensor of dtype stores it: float16 / bfloat16 round to nearest even,
+ * anything else keeps it. */
+float oi_float_stored(int32_t dtype, float f);
 
 #endif

@@ -65,10 +65,7 @@ static uint64_t logical_count(const oi_quant *q, const oi_tensor *t)
 /* A float as its tensor stores it (float16 / bfloat16 round). */
 static float stored_value(int32_t dtype, double x)
 {
-    float f = (float)x;
-    if (dtype == DT(FLOAT16))
-        return oi_f16_to_f32(oi_f32_to_f16(f));
-    return dtype == DT(BFLOAT16) ? oi_bf16_to_f32(oi_f32_to_bf16(f)) : f;
+    return oi_float_stored(dtype, (float)x);
 }
 
 /* A scale as its tensor stores it, never 0. */

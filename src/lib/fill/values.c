@@ -130,17 +130,6 @@ void oi_fill_norms_of(const float *v, const int64_t *v_dims, int rank, const int
     free(sum);
 }
 
-/* Values as a tensor of `dtype` stores them (float16 / bfloat16 round, to nearest even). */
-static void round_to_stored(int32_t dtype, float *v, uint64_t n)
-{
-    if (dtype == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16)
-        for (uint64_t i = 0; i < n; i++)
-            v[i] = oi_f16_to_f32(oi_f32_to_f16(v[i]));
-    else if (dtype == ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16)
-        for (uint64_t i = 0; i < n; i++)
-            v[i] = oi_bf16_to_f32(oi_f32_to_bf16(v[i]));
-}
-
 oi_status oi_fill_derive(const oi_decision *d, oi_fill_shape t, oi_fill_shape src,
                          oi_fill_kind src_kind, float *src_values, float *out, oi_error *err)
 {
@@ -158,7 +147,8 @@ oi_status oi_fill_derive(const oi_decision *d, oi_fill_shape t, oi_fill_shape sr
                            t.name, src.name);
     }
     /* the source as stored: a copy is then its bytes exactly, and g * v / ||v|| = v */
-    round_to_stored(src.dtype, src_values, src.n);
+    for (uint64_t i = 0; src.dtype != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT && i < src.n; i++)
+        src_values[i] = oi_float_stored(src.dtype, src_values[i]);
     if (d->kind == OI_FILL_NORMS) {
         oi_fill_norms_of(src_values, src.dims, src.rank, t.dims, t.n, out);
     } else if (d->transposed) {
