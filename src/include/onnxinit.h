@@ -65,16 +65,6 @@ typedef struct oi_error {
 OI_API const char *oi_status_name(oi_status status);
 OI_API const char *oi_status_message(oi_status status);
 OI_API void oi_error_clear(oi_error *err);
-/* Record a failure in err (printf-style) and return status: one error style
- * for programs built on the library too. */
-OI_API oi_status oi_fail(oi_error *err, oi_status status, const char *fmt, ...)
-#ifdef __GNUC__
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-/* A copy of s (oi_free) that is valid UTF-8: invalid bytes become U+FFFD, so
- * names and paths of any bytes can go into JSON. */
-OI_API char *oi_utf8_clean(const char *s);
 /* Free anything this library handed out (buffers, JSON strings). */
 OI_API void oi_free(void *p);
 
@@ -124,6 +114,11 @@ OI_API oi_status oi_ctx_set_base_dir(oi_ctx *ctx, const char *dir, oi_error *err
 OI_API oi_status oi_ctx_set_layer_scale(oi_ctx *ctx, double value, oi_error *err);
 /* The name messages use for an in-memory model (default "(memory)"). */
 OI_API oi_status oi_ctx_set_label(oi_ctx *ctx, const char *label, oi_error *err);
+/* A run that replaces its input (OI_P_IN_PLACE, output = input) first keeps the
+ * original as INPUT+suffix (and its one data file as DATA+suffix); removed again
+ * if the run fails.  NULL: no backup.  Given with an output that is not the
+ * input, the run stops with OI_ERR_USAGE. */
+OI_API oi_status oi_ctx_set_backup_suffix(oi_ctx *ctx, const char *suffix, oi_error *err);
 /* Polled during long work: non-zero stops it with OI_ERR_CANCELLED and
  * nothing is written.  fn must be safe to call from any thread. */
 typedef int (*oi_cancel_fn)(void *opaque);
@@ -189,14 +184,6 @@ OI_API oi_status oi_audit_file(const oi_ctx *ctx, const char *input, oi_format f
  * files are not counted. */
 OI_API oi_status oi_memory_estimate(const char *input, uint64_t *bytes, oi_error *err);
 
-/* Keep `input` (and its one external data file) as INPUT+suffix before an
- * in-place run; *made_model / *made_data (oi_free) name what was created. */
-OI_API oi_status oi_backup_file(const char *input, const char *suffix, char **made_model,
-                                char **made_data, oi_error *err);
-/* Write bytes to path through a temporary file, fsync and rename; an existing
- * path is replaced only with overwrite. */
-OI_API oi_status oi_write_file_atomic(const char *path, const void *data, size_t len,
-                                      int overwrite, oi_error *err);
 
 /* ---- in memory --------------------------------------------------------------- */
 

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fileio.h"
 #include "onnxinit.h"
 
 typedef struct oi_batch_item {

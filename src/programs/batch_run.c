@@ -2,6 +2,7 @@
  * memory admission, skip-existing, in-place backups, cancellation, progress
  * and the --report document. */
 #include "batch.h"
+#include "common/utf8.h"   /* the library's own source, built into the program too */
 
 #include <errno.h>
 #include <libgen.h>
@@ -47,14 +48,14 @@ static oi_status mkdir_parents(const char *file, oi_error *err)
     char *p = whole ? strdup(dirname(whole)) : NULL;   /* dirname may return a static "." */
     free(whole);
     if (!p)
-        return oi_fail(err, OI_ERR_NOMEM, "out of memory");
+        return cli_fail(err, OI_ERR_NOMEM, "out of memory");
     char *dir = p;
     for (char *s = dir + 1; ; s++) {
         char c = *s;
         if (c == '/' || c == '\0') {
             *s = '\0';
             if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
-                oi_status st = oi_fail(err, OI_ERR_IO, "%s: cannot create folder: %s", dir,
+                oi_status st = cli_fail(err, OI_ERR_IO, "%s: cannot create folder: %s", dir,
                                        strerror(errno));
                 free(p);
                 return st;
@@ -107,27 +108,22 @@ static void run_item(batch_run *b, size_t i)
         r->state = OI_ITEM_SKIPPED;
         return;
     }
-    char *bm = NULL, *bd = NULL;
     oi_ctx *ctx = oi_ctx_clone(o->model);
-    oi_status s = ctx ? OI_OK : oi_fail(&err, OI_ERR_NOMEM, "out of memory");
+    oi_status s = ctx ? OI_OK : cli_fail(&err, OI_ERR_NOMEM, "out of memory");
     if (s == OI_OK)
         s = oi_ctx_set_param(ctx, OI_P_THREADS, b->threads_per_model, &err);
     struct stat in;   /* no folder is made for an input that is not there */
     if (s == OI_OK && stat(it->input, &in) < 0)
-        s = oi_fail(&err, OI_ERR_IO, "%s: cannot open: %s", it->input, strerror(errno));
+        s = cli_fail(&err, OI_ERR_IO, "%s: cannot open: %s", it->input, strerror(errno));
     if (s == OI_OK && !o->in_place)
         s = mkdir_parents(it->output, &err);
     if (s == OI_OK && o->in_place && o->backup_suffix)
-        s = oi_backup_file(it->input, o->backup_suffix, &bm, &bd, &err);
+        s = oi_ctx_set_backup_suffix(ctx, o->backup_suffix, &err);
     r->summary = (oi_summary)OI_SUMMARY_INIT;
     if (s == OI_OK)
         s = oi_reinit_file(ctx, it->input, it->output, &r->summary, &err);
     oi_ctx_free(ctx);
     if (s != OI_OK) {
-        if (bm)
-            unlink(bm);   /* the original is intact: its backup is not needed */
-        if (bd)
-            unlink(bd);
         r->state = cancelled(b) ? OI_ITEM_INTERRUPTED : OI_ITEM_FAILED;
         snprintf(r->error, sizeof r->error, "%s", err.msg);
     } else {
@@ -137,8 +133,6 @@ static void run_item(batch_run *b, size_t i)
         if (o->want_sha256)
             sha256_file(it->output, r->sha256);
     }
-    free(bm);
-    free(bd);
     r->seconds = now() - t0;
 }
 
@@ -244,7 +238,7 @@ static json_object *json_text(const char *s)
 {
     char *clean = oi_utf8_clean(s);
     json_object *o = json_object_new_string(clean ? clean : "");
-    oi_free(clean);
+    free(clean);
     return o;
 }
 

@@ -70,7 +70,7 @@ static int collect(cli_args *a, oi_batch_list *l, oi_error *err)
     size_t found = l->n;
     oi_batch_finish_list(l, a->shard_k, a->shard_n);
     if (found == 0) {
-        oi_fail(err, OI_ERR_USAGE, "no *.onnx model found in what was given");
+        cli_fail(err, OI_ERR_USAGE, "no *.onnx model found in what was given");
         return -1;
     }
     return 0;
@@ -92,11 +92,11 @@ static int write_report(const cli_args *a, const oi_batch_list *l, const oi_batc
     oi_error err;
     size_t len = strlen(text);
     char *line = malloc(len + 2);
-    oi_status s = line ? OI_OK : oi_fail(&err, OI_ERR_NOMEM, "out of memory");
+    oi_status s = line ? OI_OK : cli_fail(&err, OI_ERR_NOMEM, "out of memory");
     if (line) {
         memcpy(line, text, len);
         memcpy(line + len, "\n", 2);
-        s = oi_write_file_atomic(path, line, len + 1, overwrite, &err);
+        s = cli_write_file_atomic(path, line, len + 1, overwrite, &err);
     }
     free(line);
     json_object_put(doc);

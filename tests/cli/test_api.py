@@ -10,6 +10,7 @@ import glob
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -179,6 +180,38 @@ class Api(unittest.TestCase):
             with self.assertRaises(onnxinit.Error):
                 onnxinit.reinit(open(src, "rb").read(), output=out, seed=3)
             onnxinit.reinit(open(src, "rb").read(), output=out, seed=4, overwrite=True)
+            with open(out, "rb") as f:
+                self.assertEqual(f.read(), onnxinit.reinit(src, seed=4))
+            fifo = os.path.join(tmp, "fifo")
+            os.mkfifo(fifo)
+            with self.assertRaises(onnxinit.Error) as e:   # never replaced, even with overwrite
+                onnxinit.reinit(onnx.load(src), output=fifo, overwrite=True)
+            self.assertEqual(e.exception.status, "unsafe")
+            self.assertTrue(stat.S_ISFIFO(os.lstat(fifo).st_mode))
+            self.assertEqual(sorted(os.listdir(tmp)), ["fifo", "o.onnx"])   # no temporary left
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_in_place_backup(self):
+        """backup= keeps the original beside an in-place run; a second run finds the
+        backup taken and changes nothing; without in_place the option is refused."""
+        tmp = tempfile.mkdtemp(prefix="oibackup-")
+        try:
+            path = os.path.join(tmp, "m.onnx")
+            shutil.copy(os.path.join(FIX, "good", "mlp.onnx"), path)
+            orig = open(path, "rb").read()
+            with self.assertRaises(onnxinit.Error) as e:
+                onnxinit.reinit(path, output=os.path.join(tmp, "x.onnx"), backup=".orig")
+            self.assertEqual(e.exception.status, "usage")
+            onnxinit.reinit(path, output=path, in_place=True, overwrite=True, backup=".orig")
+            self.assertEqual(open(path + ".orig", "rb").read(), orig)
+            new = open(path, "rb").read()
+            self.assertNotEqual(new, orig)
+            with self.assertRaises(onnxinit.Error):
+                onnxinit.reinit(path, output=path, in_place=True, overwrite=True, seed=9,
+                                backup=".orig")
+            self.assertEqual(open(path, "rb").read(), new)
+            self.assertEqual(sorted(os.listdir(tmp)), ["m.onnx", "m.onnx.orig"])
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 

@@ -42,8 +42,8 @@ static void test_null_err_everywhere(void)
     CU_ASSERT_EQUAL(oi_ctx_set_preset(ctx, "nope", NULL), OI_ERR_USAGE);
     CU_ASSERT_EQUAL(oi_ctx_set_rules_json(ctx, "{", NULL), OI_ERR_USAGE);
     CU_ASSERT_EQUAL(oi_fill_record(ctx, NULL, NULL, 0, NULL), OI_ERR_USAGE);
-    CU_ASSERT_EQUAL(oi_backup_file(NULL, NULL, NULL, NULL, NULL), OI_ERR_USAGE);
-    CU_ASSERT_EQUAL(oi_write_file_atomic(NULL, NULL, 0, 0, NULL), OI_ERR_USAGE);
+    CU_ASSERT_EQUAL(oi_ctx_set_backup_suffix(ctx, "", NULL), OI_ERR_USAGE);
+    CU_ASSERT_EQUAL(oi_ctx_set_backup_suffix(ctx, "/x", NULL), OI_ERR_USAGE);
     oi_ctx_free(ctx);
 }
 
@@ -186,20 +186,46 @@ static void test_fill_record_matches_model(void)
         check_records("good", good[i]);
 }
 
-static void test_atomic_write_refuses_existing(void)
+/* An in-place run with a backup suffix keeps the original bytes beside the new
+ * model; a backup never replaces a file, and a failed run leaves none. */
+static void test_backup_suffix(void)
 {
     char *dir = oi_test_tmpdir();
-    char path[4096];
-    snprintf(path, sizeof path, "%s/report.json", dir);
+    char path[4096], kept[4200];
+    snprintf(path, sizeof path, "%s/m.onnx", dir);
+    snprintf(kept, sizeof kept, "%s.orig", path);
+    size_t len, n2;
+    uint8_t *orig = oi_test_slurp(oi_test_fixture("good", "mlp.onnx"), &len);
+    CU_ASSERT_FATAL(orig && oi_test_write_file(path, orig, len) == 0);
+    oi_ctx *ctx = oi_ctx_new();
     oi_error err;
-    CU_ASSERT_EQUAL(oi_write_file_atomic(path, "one", 3, 0, &err), OI_OK);
-    CU_ASSERT_EQUAL(oi_write_file_atomic(path, "two", 3, 0, &err), OI_ERR_UNSAFE);
-    size_t len;
-    uint8_t *d = oi_test_slurp(path, &len);
-    CU_ASSERT_TRUE(d && len == 3 && memcmp(d, "one", 3) == 0);
-    free(d);
-    CU_ASSERT_EQUAL(oi_write_file_atomic(path, "two", 3, 1, &err), OI_OK);
-    CU_ASSERT_EQUAL(oi_test_count_names(dir, ".tmp"), 0);
+    CU_ASSERT_EQUAL(oi_ctx_set_backup_suffix(ctx, ".orig", &err), OI_OK);
+    /* not in place: the option cannot do what it says */
+    char other[4200];
+    snprintf(other, sizeof other, "%s/out.onnx", dir);
+    CU_ASSERT_EQUAL(oi_reinit_file(ctx, path, other, NULL, &err), OI_ERR_USAGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "in place"));
+    CU_ASSERT_EQUAL(oi_test_count_names(dir, "out.onnx"), 0);
+    CU_ASSERT_EQUAL(oi_ctx_set_param(ctx, OI_P_IN_PLACE, 1, &err), OI_OK);
+    CU_ASSERT_EQUAL(oi_ctx_set_param(ctx, OI_P_OVERWRITE, 1, &err), OI_OK);
+    CU_ASSERT_EQUAL(oi_reinit_file(ctx, path, path, NULL, &err), OI_OK);
+    uint8_t *b = oi_test_slurp(kept, &n2), *now = oi_test_slurp(path, &len);
+    CU_ASSERT_TRUE(b && n2 == len && memcmp(b, orig, len) == 0);
+    CU_ASSERT_TRUE(now && memcmp(now, orig, len) != 0);
+    /* again: the backup exists, so the run stops and changes nothing */
+    CU_ASSERT_EQUAL(oi_reinit_file(ctx, path, path, NULL, &err), OI_ERR_IO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "backup"));
+    uint8_t *after = oi_test_slurp(path, &n2);
+    CU_ASSERT_TRUE(after && n2 == len && memcmp(after, now, len) == 0);
+    free(b);
+    b = oi_test_slurp(kept, &n2);
+    CU_ASSERT_TRUE(b && memcmp(b, orig, len) == 0);
+    CU_ASSERT_EQUAL(oi_test_count_names(dir, "oi-tmp"), 0);
+    free(after);
+    free(b);
+    free(now);
+    free(orig);
+    oi_ctx_free(ctx);
     oi_test_rmtree(dir);
     free(dir);
 }
@@ -266,7 +292,7 @@ int main(void)
         {"sink failure is an error", test_sink_failure_is_an_error},
         {"cancel and clone", test_cancel_and_clone},
         {"fill_record matches the model", test_fill_record_matches_model},
-        {"atomic write refuses existing", test_atomic_write_refuses_existing},
+        {"backup suffix", test_backup_suffix},
         {"no context named, summary zeroed", test_no_context_named_and_summary_zeroed},
         {NULL, NULL},
     };

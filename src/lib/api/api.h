@@ -26,6 +26,7 @@ struct oi_ctx {
     uint64_t external_threshold;
     double layer_scale;
     char *external_name, *base_dir, *label;
+    char *backup_suffix;          /* in place: keep the original as INPUT+suffix */
     char *rules_text, *rules_label;   /* kept so a clone can parse its own */
     oi_rules *rules;
     oi_glob_list only, exclude;
@@ -49,6 +50,11 @@ void oi_job_free(oi_job *j);
 /* Fill the plan into the model (or straight into target's files). */
 oi_status oi_job_fill(oi_job *j, const oi_ctx *ctx, oi_fill_target target, uint64_t *elements,
                       oi_error *err);
+/* Keep input (and its one data file) as INPUT+suffix before m replaces it in
+ * place: hard links, or a copy of the model pointing at the kept data file.
+ * *made_model / *made_data (free) name what was created. */
+oi_status oi_job_backup(oi_model *m, const char *input, const char *suffix, char **made_model,
+                        char **made_data, oi_error *err);
 /* The counts and tallies of a finished job. */
 oi_status oi_job_summarize(const oi_job *j, oi_summary *sum, oi_error *err);
 /* A caller's summary must say its size (OI_SUMMARY_INIT); NULL is fine. */

@@ -60,6 +60,7 @@ void oi_ctx_free(oi_ctx *ctx)
     free(ctx->external_name);
     free(ctx->base_dir);
     free(ctx->label);
+    free(ctx->backup_suffix);
     free(ctx);
 }
 
@@ -79,9 +80,10 @@ oi_ctx *oi_ctx_clone(const oi_ctx *ctx)
     *c = *ctx;
     c->only = c->exclude = (oi_glob_list){0};
     c->rules = NULL;
-    c->external_name = c->base_dir = c->label = c->rules_text = c->rules_label = NULL;
+    c->external_name = c->base_dir = c->label = c->backup_suffix = c->rules_text = c->rules_label = NULL;
     int ok = dup_or_null(&c->external_name, ctx->external_name) &&
              dup_or_null(&c->base_dir, ctx->base_dir) && dup_or_null(&c->label, ctx->label) &&
+             dup_or_null(&c->backup_suffix, ctx->backup_suffix) &&
              dup_or_null(&c->rules_text, ctx->rules_text) &&
              dup_or_null(&c->rules_label, ctx->rules_label);
     for (size_t i = 0; ok && i < ctx->only.n; i++)
@@ -265,6 +267,16 @@ oi_status oi_ctx_set_layer_scale(oi_ctx *ctx, double value, oi_error *err)
 oi_status oi_ctx_set_label(oi_ctx *ctx, const char *label, oi_error *err)
 {
     return ctx ? set_string(&ctx->label, label, err) : no_context(err, __func__);
+}
+
+oi_status oi_ctx_set_backup_suffix(oi_ctx *ctx, const char *suffix, oi_error *err)
+{
+    if (!ctx)
+        return no_context(err, __func__);
+    if (suffix && (!*suffix || strchr(suffix, '/')))
+        return oi_fail(err, OI_ERR_USAGE, "backup suffix '%s': wants a non-empty name part "
+                       "without '/'", suffix);
+    return set_string(&ctx->backup_suffix, suffix, err);
 }
 
 oi_status oi_ctx_set_cancel(oi_ctx *ctx, oi_cancel_fn fn, void *opaque)

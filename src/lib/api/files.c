@@ -1,5 +1,5 @@
-/* File helpers the programs need and only the library can do safely:
- * backups of a model with its data file, atomic writes of small files. */
+/* Files around a job: the backup an in-place run keeps, the memory a model
+ * will need. */
 #include "api/api.h"
 
 #include <errno.h>
@@ -22,10 +22,11 @@ static char *with_suffix(const char *path, const char *suffix)
 /* A hard link keeps the original bytes under the backup name (the new model is
  * renamed over the input later).  An external-data model's backup also keeps
  * its data file and is re-encoded to point at that copy. */
-static oi_status backup(oi_model *m, const char *input, const char *suffix, char **made_model,
+oi_status oi_job_backup(oi_model *m, const char *input, const char *suffix, char **made_model,
                         char **made_data, oi_error *err)
 {
     int several;
+    *made_model = *made_data = NULL;
     const char *data = oi_model_data_file(m, &several);
     char *bm = with_suffix(input, suffix), *bd = data ? with_suffix(data, suffix) : NULL;
     oi_status s = OI_OK;
@@ -51,6 +52,10 @@ static oi_status backup(oi_model *m, const char *input, const char *suffix, char
     if (s == OI_OK) {
         *made_model = bm;
         bm = NULL;
+    } else if (*made_data) {   /* half a backup is none */
+        unlink(*made_data);
+        free(*made_data);
+        *made_data = NULL;
     }
     free(bm);
     free(bd);
@@ -62,50 +67,4 @@ oi_status oi_memory_estimate(const char *input, uint64_t *bytes, oi_error *err)
     if (!input || !bytes)
         return oi_fail(err, OI_ERR_USAGE, "oi_memory_estimate: input and bytes are required");
     return oi_model_memory_estimate(input, bytes, err);
-}
-
-oi_status oi_backup_file(const char *input, const char *suffix, char **made_model,
-                         char **made_data, oi_error *err)
-{
-    oi_error local;
-    err = err ? err : &local;
-    oi_error_clear(err);
-    if (!input || !suffix || !*suffix || !made_model || !made_data)
-        return oi_fail(err, OI_ERR_USAGE, "oi_backup_file: input, suffix and outputs are required");
-    *made_model = *made_data = NULL;
-    oi_model *m = NULL;
-    if (oi_model_load(input, &m, err))
-        return err->status;
-    oi_status s = backup(m, input, suffix, made_model, made_data, err);
-    if (s != OI_OK && *made_data) {
-        unlink(*made_data);
-        free(*made_data);
-        *made_data = NULL;
-    }
-    oi_model_free(m);
-    return s;
-}
-
-oi_status oi_write_file_atomic(const char *path, const void *data, size_t len, int overwrite,
-                               oi_error *err)
-{
-    oi_error local;
-    err = err ? err : &local;
-    oi_error_clear(err);
-    if (!path || (len && !data))
-        return oi_fail(err, OI_ERR_USAGE, "oi_write_file_atomic: path and data are required");
-    oi_save_file f;
-    oi_status s = oi_save_check_target(path, NULL, overwrite, 0, err);
-    if (s == OI_OK)
-        s = oi_save_begin(&f, path, err);
-    else
-        return s;
-    if (s == OI_OK)
-        s = oi_save_write(&f, data, len, err);
-    if (s == OI_OK)
-        s = oi_save_flush(&f, err);
-    if (s == OI_OK)
-        s = oi_save_commit(&f, overwrite, err);
-    oi_save_abort(&f);
-    return s;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "analyze/analyze.h"
@@ -157,6 +158,34 @@ static oi_status patch_write(void *patch, const oi_tensor *t, uint64_t at, const
     return oi_patch_write(patch, t, at, bytes, len, err);
 }
 
+static int same_file(const char *a, const char *b)
+{
+    struct stat x, y;
+    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+/* The backup of an in-place run, before anything is written. */
+static oi_status keep_backup(const oi_ctx *ctx, oi_model *m, const char *input,
+                             const char *output, char **bm, char **bd, oi_error *err)
+{
+    if (!ctx->backup_suffix)
+        return OI_OK;
+    if (!ctx->in_place || !same_file(input, output))
+        return oi_fail(err, OI_ERR_USAGE, "%s: a backup is kept only by a run that replaces "
+                       "its input in place", output);
+    return oi_job_backup(m, input, ctx->backup_suffix, bm, bd, err);
+}
+
+static void drop_backup(char *bm, char *bd, oi_status s)
+{
+    if (s != OI_OK && bm)
+        unlink(bm);   /* the original is intact: its backup is not needed */
+    if (s != OI_OK && bd)
+        unlink(bd);
+    free(bm);
+    free(bd);
+}
+
 static oi_status reinit_file(const oi_ctx *ctx, const char *input, const char *output,
                              oi_summary *sum, oi_error *err)
 {
@@ -164,6 +193,11 @@ static oi_status reinit_file(const oi_ctx *ctx, const char *input, const char *o
     oi_job j;
     if (plan_file(&j, ctx, input, ctx->preset, err))
         return err->status;
+    char *bm = NULL, *bd = NULL;
+    if (keep_backup(ctx, j.model, input, output, &bm, &bd, err)) {
+        oi_job_free(&j);
+        return err->status;
+    }
     double t1 = now();
     /* in place, a model's own data file is rewritten under its own name */
     const char *own = ctx->in_place ? oi_model_data_location(j.model) : NULL;
@@ -192,6 +226,7 @@ static oi_status reinit_file(const oi_ctx *ctx, const char *input, const char *o
         s = patch ? oi_patch_commit(patch, err) : oi_model_save(j.model, output, &so, err);
     oi_patch_free(patch);
     free(rewrite);
+    drop_backup(bm, bd, s);
     if (s == OI_OK)
         s = oi_job_summarize(&j, sum, err);
     oi_job_free(&j);

@@ -6,7 +6,9 @@
 
 #include "onnxinit.h"
 
-/* oi_utf8_clean (onnxinit.h): a malloc'd copy, invalid sequences as U+FFFD. */
+/* A malloc'd copy of s (NULL: "") that is valid UTF-8: invalid sequences
+ * become U+FFFD, so names and paths of any bytes can go into JSON. */
+char *oi_utf8_clean(const char *s);
 /* A JSON string of s, cleaned. */
 json_object *oi_json_string(const char *s);
 /* A JSON number, or null for NaN and infinities (which JSON cannot write). */

@@ -474,7 +474,7 @@ static void decide(const oi_weight *w, const oi_tensor *t, const oi_policy *p, o
     }
     const char *why = w->role == OI_ROLE_NONE ? w->reason
                       : t->storage == OI_STORE_NONE && !p->materialize
-                          ? "declared without data (materialize creates it: --materialize, materialize=True)"
+                          ? "declared without data (the materialize option creates it)"
                       : p->only && *p->only && !matches_any(t, w, p->only, &glob)
                           ? "not matched by an 'only' glob" : NULL;
     if (why) {

@@ -100,7 +100,7 @@ void oi_report_plan_table(FILE *out, oi_model *m, const oi_analysis *a, const oi
                     left_row(out, oi_model_tensor(m, i), oi_plan_get(p, i)->reason);
         } else if (kinds) {
             kept_groups(out, kinds, n);
-            fprintf(out, "  (onnxinit plan --all lists them one by one)\n");
+            fprintf(out, "  (a full listing shows them one by one)\n");
         }
     }
     fprintf(out, "\nsummary: re-initialized %zu of %zu learned tensors", done, learned);

@@ -11,8 +11,9 @@ A ctypes binding over libonnxinit (the Debian way, as python3-libarchive-c):
 returned).  Options are those of the onnxinit program: seed, stream (2, or 1
 for 0.1's bytes), preset, only,
 exclude, rules (a path) or rules_json, materialize, forget_bias,
-residual_scale, threads, signal ("auto", "on", "off"), base_dir (where an in-memory model's external data
-lives).  Errors raise onnxinit.Error with the library's message.
+residual_scale, threads, signal ("auto", "on", "off"), no_sync, overwrite,
+in_place and backup (a suffix: an in-place run keeps the original as
+PATH+suffix), base_dir (where an in-memory model's external data lives).  Errors raise onnxinit.Error with the library's message.
 """
 import ctypes
 import ctypes.util
@@ -130,8 +131,7 @@ _libc.fdopen.restype = _P
 _libc.fdopen.argtypes = [ctypes.c_int, ctypes.c_char_p]
 _libc.fclose.argtypes = [_P]
 
-_write_atomic = _sig("oi_write_file_atomic", ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p,
-                     ctypes.c_size_t, ctypes.c_int, _E)
+_set_backup = _sig("oi_ctx_set_backup_suffix", ctypes.c_int, _P, ctypes.c_char_p, _E)
 
 _memory_estimate = _sig("oi_memory_estimate", ctypes.c_int, ctypes.c_char_p,
                         ctypes.POINTER(ctypes.c_uint64), _E)
@@ -184,7 +184,8 @@ class _Context:
     """An oi_ctx built from keyword options; freed on exit."""
 
     def __init__(self, seed=0, preset=None, only=(), exclude=(), rules=None, rules_json=None,
-                 base_dir=None, label=None, layer_scale=None, external_name=None, **params):
+                 base_dir=None, label=None, layer_scale=None, external_name=None, backup=None,
+                 **params):
         self.ptr = _ctx_new()
         if not self.ptr:
             raise MemoryError("oi_ctx_new")
@@ -220,6 +221,8 @@ class _Context:
             if external_name is not None:
                 _check(_set_external_name(self.ptr, os.fsencode(external_name),
                                           ctypes.byref(err)), err)
+            if backup is not None:
+                _check(_set_backup(self.ptr, os.fsencode(backup), ctypes.byref(err)), err)
             if params.get("residual_scale") and preset != "transformer":
                 raise ValueError("residual_scale goes with preset='transformer' (GPT-2's scaled "
                                  "projections), as the program's --residual-scale")
@@ -274,6 +277,52 @@ def _as_bytes(model, base_dir):
     return data, base_dir, is_proto, path
 
 
+def _write_file_atomic(path, data, overwrite, sync):
+    """Write data to path through a new file beside it, renamed into place: an
+    existing path is replaced only with overwrite and never when it is not a
+    regular file; a replaced file is always synced first."""
+    import stat
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    if st is not None:
+        if not stat.S_ISREG(st.st_mode):
+            raise Error("unsafe", "%s: not a regular file (refused, with or without "
+                        "overwriting)" % path)
+        if not overwrite:
+            raise Error("unsafe", "%s: already exists" % path)
+    folder = os.path.dirname(os.path.abspath(path))
+    for attempt in range(100):
+        tmp = os.path.join(folder, ".oi-py-%d-%d-%s" % (os.getpid(), attempt,
+                                                          os.urandom(4).hex()))
+        try:   # O_EXCL: never someone else's file; the umask decides the mode
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise Error("io", "%s: no free temporary name beside it" % path)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            if sync or st is not None:
+                os.fsync(f.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)   # fails, never replaces, if the name appeared meanwhile
+            os.unlink(tmp)
+    except FileExistsError:
+        os.unlink(tmp)
+        raise Error("unsafe", "%s: already exists" % path) from None
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def reinit(model, output=None, *, base_dir=None, **options):
     """Re-initialize a model.  With output (a path) the model is written there
     atomically and the summary returned as a dict (a path in streams through
@@ -291,9 +340,8 @@ def reinit(model, output=None, *, base_dir=None, **options):
                                    ctypes.byref(out_len), ctypes.byref(summary), ctypes.byref(err)),
                        err)
             try:
-                _check(_write_atomic(os.fsencode(output), ctypes.cast(out, ctypes.c_char_p),
-                                     out_len.value, int(bool(options.get("overwrite"))),
-                                     ctypes.byref(err)), err)
+                _write_file_atomic(os.fspath(output), ctypes.string_at(out, out_len.value),
+                                   bool(options.get("overwrite")), not options.get("no_sync"))
             finally:
                 _free(out)
             return _summary_dict(summary)
