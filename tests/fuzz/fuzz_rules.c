@@ -27,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         oi_tensor t = {.proto = &proto, .name = "layer.0.weight", .scope = "", .kind = "initializer",
                        .dtype = 1, .elem_size = 4, .n_elems = 12, .n_bytes = 48};
         for (int r = 0; r < OI_ROLE_COUNT; r++) {
-            oi_weight w = {.role = (oi_role)r, .op = "Gemm", .layer = "", .rank = 2,
+            oi_weight w = {.role = (oi_role)r, .op = "Gemm", .layer = "", .rank = 2, .via = "",
+                           .note = "", .reason = "", .module = "",
                            .fan_in = 3, .fan_out = 4, .gates = 1, .gain = 1.0, .tied_to = -1};
             w.dims[0] = 4;
             w.dims[1] = 3;

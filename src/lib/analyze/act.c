@@ -193,7 +193,7 @@ static void set_act(oi_weight *w, found_act f)
     w->gain = oi_act_gain(f.act, f.param);
 }
 
-static int fused_activation(const Onnx__NodeProto *n, oi_weight *w)
+static int fused_activation(const oi_actx *x, const Onnx__NodeProto *n, oi_weight *w)
 {
     const Onnx__AttributeProto *a = oi_attr(n, "activation");
     if (!a || !a->has_s || !a->s.len)
@@ -216,7 +216,7 @@ static int fused_activation(const Onnx__NodeProto *n, oi_weight *w)
     else
         return 0;
     set_act(w, f);
-    snprintf(w->note, sizeof w->note, "activation fused into %s", n->op_type);
+    w->note = oi_text_printf(x->text, "activation fused into %s", n->op_type);
     return 1;
 }
 
@@ -234,7 +234,7 @@ static void record(found_act *first, found_act *other, int *found_depth, found_a
 void oi_find_activation(const oi_actx *x, size_t layer, oi_weight *w)
 {
     set_act(w, (found_act){OI_ACT_LINEAR, 0, ""});
-    if (fused_activation(oi_graph_node(x->graph, layer)->proto, w))
+    if (fused_activation(x, oi_graph_node(x->graph, layer)->proto, w))
         return;
     long queue[MAX_VISIT];
     int depth[MAX_VISIT];
@@ -284,15 +284,17 @@ void oi_find_activation(const oi_actx *x, size_t layer, oi_weight *w)
     if (found_depth < 0)
         return;
     set_act(w, first);
+    char note[192];
     int n = 0;
     if (*first.how)
-        n = snprintf(w->note, sizeof w->note, "%s recognised as %s", first.how,
-                     oi_act_name(first.act));
-    if (residual && n >= 0 && (size_t)n < sizeof w->note)
-        n += snprintf(w->note + n, sizeof w->note - (size_t)n, "%swalked through a residual Add",
+        n = snprintf(note, sizeof note, "%s recognised as %s", first.how, oi_act_name(first.act));
+    if (residual && n >= 0 && (size_t)n < sizeof note)
+        n += snprintf(note + n, sizeof note - (size_t)n, "%swalked through a residual Add",
                       n ? "; " : "");
-    if (other.act != OI_ACT_LINEAR && n >= 0 && (size_t)n < sizeof w->note)
-        snprintf(w->note + n, sizeof w->note - (size_t)n,
-                 "%sbranches disagree: took %s (nearest, first in node order) over %s",
-                 n ? "; " : "", oi_act_name(first.act), oi_act_name(other.act));
+    if (other.act != OI_ACT_LINEAR && n >= 0 && (size_t)n < sizeof note)
+        n += snprintf(note + n, sizeof note - (size_t)n,
+                      "%sbranches disagree: took %s (nearest, first in node order) over %s",
+                      n ? "; " : "", oi_act_name(first.act), oi_act_name(other.act));
+    if (n > 0)
+        w->note = oi_text_copy(x->text, note);
 }

@@ -30,7 +30,7 @@ static void note_tied(oi_weight *w, const oi_actx *x, const oi_reach *r, size_t 
     }
     if (others) {
         const Onnx__NodeProto *e = oi_graph_node(x->graph, r[example].node)->proto;
-        snprintf(w->note, sizeof w->note, "tied: also used by %zu other layer%s (%s '%s'); "
+        w->note = oi_text_printf(x->text, "tied: also used by %zu other layer%s (%s '%s'); "
                  "role from the first use", others, others > 1 ? "s" : "", e->op_type,
                  e->name ? e->name : "");
     }
@@ -69,6 +69,14 @@ static void lstm_forget_ranges(oi_weight *w, const oi_reach *r, size_t n)
 
 static void module_path(const char *node_name, char *out, size_t size);
 
+/* The module path of a node's name, kept in the analysis's texts. */
+static const char *module_of(const oi_actx *x, size_t node)
+{
+    char buf[96];
+    module_path(oi_graph_node(x->graph, node)->proto->name, buf, sizeof buf);
+    return oi_text_copy(x->text, buf);
+}
+
 /* A parameter-named single value scaling (Mul, or dividing by it) or
  * shifting (Add, Sub) a computed branch: a learnable affine block. */
 static int learned_scalar(const oi_actx *x, const oi_tensor *t, const oi_reach *r, oi_weight *w)
@@ -102,16 +110,16 @@ static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
     w->tied_to = -1;
     w->norm_of = -1;
     w->quant = (oi_quant){.weight = -1, .scale = -1, .zero = -1, .in_scale = -1, .axis = -1};
-    w->op = w->layer = "";
+    w->op = w->layer = w->via = w->note = w->reason = w->module = "";
     w->gates = 1;
     w->gain = 1.0;
     long value = oi_graph_tensor_value(x->graph, ti);
     if (t->n_elems == 0) {   /* a zero-size dim: nothing to draw, and other dims may claim anything */
-        snprintf(w->reason, sizeof w->reason, "no values (a zero-size dimension)");
+        w->reason = "no values (a zero-size dimension)";
         return;
     }
     if (value < 0) {
-        snprintf(w->reason, sizeof w->reason, "tensor attribute of a node, not a weight");
+        w->reason = "tensor attribute of a node, not a weight";
         return;
     }
     oi_reach start = {.rank = (int)t->proto->n_dims, .flat_ok = 1, .dq = -1,
@@ -122,11 +130,10 @@ static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
     if (n > 1)
         qsort(r, n, sizeof *r, by_node_order);
     if (n == 0) {
-        snprintf(w->reason, sizeof w->reason, "not used by any node");
+        w->reason = "not used by any node";
         return;
     }
     int is_float = oi_dtype_is_float(t->dtype), quantized = oi_dtype_is_quantized(t->dtype);
-    module_path(oi_graph_node(x->graph, r[0].node)->proto->name, w->module, sizeof w->module);
     for (size_t i = 0; i < n; i++) {
         w->rank = r[i].rank;
         memcpy(w->dims, r[i].dims, sizeof w->dims);
@@ -134,7 +141,6 @@ static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
         w->src_lo = r[i].src_lo;
         w->src_hi = r[i].src_hi;
         w->dst_lo = r[i].dst_lo;
-        snprintf(w->via, sizeof w->via, "%s", r[i].via);
         const Onnx__NodeProto *node = oi_graph_node(x->graph, r[i].node)->proto;
         oi_quant_form qf = r[i].dq >= 0 ? OI_QUANT_QDQ : oi_quant_form_of(node);
         int may = is_float || (quantized && qf != OI_QUANT_NONE);
@@ -146,44 +152,44 @@ static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
             if (w->role == OI_ROLE_RNN_B && strcmp(w->op, "LSTM") == 0)
                 lstm_forget_ranges(w, r, n);
             note_tied(w, x, r, n, i);
-            module_path(oi_graph_node(x->graph, r[i].node)->proto->name, w->module,
-                        sizeof w->module);
+            w->via = oi_text_copy(x->text, r[i].via);
+            w->module = module_of(x, r[i].node);
             return;
         }
     }
     /* Not a weight anywhere: say why, from its first use. */
     w->role = OI_ROLE_NONE;
-    w->via[0] = '\0';
+    w->via = "";
+    w->module = module_of(x, r[0].node);
     const Onnx__NodeProto *first = oi_graph_node(x->graph, r[0].node)->proto;
     if (oi_op_is(first, "QuantizeLinear") || oi_op_is(first, "DequantizeLinear") ||
         oi_quant_form_of(first) != OI_QUANT_NONE)
-        snprintf(w->reason, sizeof w->reason, "%s",
-                 quantized && r[0].dq < 0 && (r[0].slot == 0 || r[0].slot == 3)
+        w->reason = (quantized && r[0].dq < 0 && (r[0].slot == 0 || r[0].slot == 3)
                      ? "quantized tensor whose float layer is not recognized, kept"
                      : "quantization scale / zero point of activations or a bias (calibrated), "
                        "kept");
     else if (!is_float)
-        snprintf(w->reason, sizeof w->reason, "%s tensor, not a float weight",
-                 oi_dtype_name(t->dtype));
+        w->reason = oi_text_printf(x->text, "%s tensor, not a float weight",
+                                   oi_dtype_name(t->dtype));
     else if (oi_is_temperature(x, value, 0))
         w->role = OI_ROLE_TEMPERATURE;
     else if (learned_scalar(x, t, &r[0], w))
         return;
     else if (start.rank == 0)
-        snprintf(w->reason, sizeof w->reason, "scalar used by %s", first->op_type);
+        w->reason = oi_text_printf(x->text, "scalar used by %s", first->op_type);
     else if (!w->reason[0])
-        snprintf(w->reason, sizeof w->reason, "used by %s input %zu, not a weight slot",
-                 first->op_type, r[0].slot);
+        w->reason = oi_text_printf(x->text, "used by %s input %zu, not a weight slot",
+                                   first->op_type, r[0].slot);
 }
 
 /* Left alone with a reason; the structural role stays in fixed_role, so a
  * rule can still force it. */
-static void keep_fixed(oi_weight *w, const char *why)
+static void keep_fixed(const oi_actx *x, oi_weight *w, const char *why)
 {
     w->fixed_role = w->role;
     w->role = OI_ROLE_NONE;
     w->fixed_kind = 2;
-    snprintf(w->reason, sizeof w->reason, "%s", why);
+    w->reason = oi_text_copy(x->text, why);
 }
 
 #define PROBE_ELEMS 65536   /* a large tensor's first rows decide whether to read it all */
@@ -278,13 +284,13 @@ static void check_values(const oi_actx *x, size_t ti, oi_weight *w)
                   w->role != OI_ROLE_NORM_VAR && w->role != OI_ROLE_QSCALE &&
                   w->role != OI_ROLE_QZERO && w->quant.form == OI_QUANT_NONE;
     if (learned && oi_name_is_buffer(t->name)) {
-        keep_fixed(w, "named as a torch buffer (register_buffer): kept");
+        keep_fixed(x, w, "named as a torch buffer (register_buffer): kept");
         return;
     }
     const char *why = NULL;
     if (learned && (w->role == OI_ROLE_WEIGHT || w->role == OI_ROLE_EMBEDDING) &&
         (why = fixed_by_value(x, ti)) != NULL) {
-        keep_fixed(w, why);
+        keep_fixed(x, w, why);
         return;
     }
     if (batch_repeated(x, ti, w)) {
@@ -302,8 +308,8 @@ static void check_values(const oi_actx *x, size_t ti, oi_weight *w)
     if (w->folded == OI_FOLDED_IF_REPEATED && !repeated) {
         w->role = OI_ROLE_NONE;
         w->folded = 0;
-        snprintf(w->reason, sizeof w->reason, "constant %s puts in place of computed values, "
-                 "not a repeated token: kept", w->op);
+        w->reason = oi_text_printf(x->text, "constant %s puts in place of computed values, "
+                                   "not a repeated token: kept", w->op);
         free(v);
         return;
     }
@@ -314,7 +320,7 @@ static void check_values(const oi_actx *x, size_t ti, oi_weight *w)
     else if (oi_values_sinusoidal(t, v))
         why = "fixed sinusoidal table (sin/cos of position x frequency): a buffer, kept";
     if (why)
-        keep_fixed(w, why);
+        keep_fixed(x, w, why);
     free(v);
 }
 
@@ -332,7 +338,7 @@ static void check_unplaced(const oi_actx *x, size_t ti, oi_weight *w)
     const char *why = fixed_by_value(x, ti);
     if (why) {
         w->fixed_kind = 2;
-        snprintf(w->reason, sizeof w->reason, "%s", why);
+        w->reason = oi_text_copy(x->text, why);
         return;
     }
     w->role = OI_ROLE_UNRECOGNIZED;
@@ -442,17 +448,19 @@ oi_status oi_analyze(oi_model *model, const oi_graph *graph, oi_analysis **out, 
     *out = NULL;
     oi_analysis *a = calloc(1, sizeof *a);
     size_t n = oi_model_tensor_count(model);
-    if (a)
+    if (a) {
         a->items = calloc(n ? n : 1, sizeof *a->items);
-    if (!a || !a->items) {
-        free(a);
+        a->text = oi_text_new();
+    }
+    if (!a || !a->items || !a->text) {
+        oi_analysis_free(a);
         return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(model));
     }
     a->n = n;
     size_t nv = oi_graph_value_count(graph);
     oi_actx x = {.model = model, .graph = graph, .memo_const = calloc(nv ? nv : 1, 1),
                  .memo_pos = calloc(nv ? nv : 1, 1), .memo_shape = calloc(nv ? nv : 1, 1),
-                 .shapes = malloc((nv ? nv : 1) * sizeof(oi_shape))};
+                 .shapes = malloc((nv ? nv : 1) * sizeof(oi_shape)), .text = a->text};
     if (!x.memo_const || !x.memo_pos || !x.memo_shape || !x.shapes) {
         free(x.memo_const);
         free(x.memo_pos);
@@ -475,6 +483,10 @@ oi_status oi_analyze(oi_model *model, const oi_graph *graph, oi_analysis **out, 
     free(x.memo_pos);
     free(x.memo_shape);
     free(x.shapes);
+    if (oi_text_failed(a->text)) {
+        oi_analysis_free(a);
+        return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(model));
+    }
     *out = a;
     return OI_OK;
 }
@@ -483,6 +495,7 @@ void oi_analysis_free(oi_analysis *a)
 {
     if (a) {
         free(a->items);
+        oi_text_free(a->text);
         free(a);
     }
 }

@@ -78,9 +78,10 @@ typedef struct oi_weight {
     double act_param;         /* LeakyRelu alpha, ... */
     double gain;              /* torch.nn.init.calculate_gain of act */
     int residual;             /* its output reaches a residual Add before any activation */
-    char via[64];             /* ops between the constant and its layer */
-    char note[192];           /* tied use, branch disagreement, ... */
-    char reason[160];         /* OI_ROLE_NONE: why it is left alone */
+    /* Texts ("" when none), kept by the analysis (oi_text): */
+    const char *via;          /* ops between the constant and its layer */
+    const char *note;         /* tied use, branch disagreement, ... */
+    const char *reason;       /* OI_ROLE_NONE: why it is left alone */
     long tied_to;             /* catalogue index this is a copy of (-1: none) */
     long norm_of;             /* WN_GAIN: catalogue index of the direction v (-1: none) */
     int tied_transposed;      /* ... as its 2-D transpose */
@@ -89,7 +90,7 @@ typedef struct oi_weight {
     int scalar_scale;         /* LAYER_SCALE: one value (ReZero/SkipInit) */
     int fixed_kind;           /* OI_ROLE_NONE with a known reason: 1 exporter constant, 2 buffer */
     oi_role fixed_role;       /* a buffer by its values or name: the role its place gives (rules may force it) */
-    char module[96];          /* torch module path from node names ("encoder.layers.3.attn") */
+    const char *module;       /* torch module path from node names ("encoder.layers.3.attn") */
     oi_quant quant;           /* quantized payload of this role (form != NONE), or companion */
 } oi_weight;
 

@@ -4,11 +4,13 @@
 #define OI_ANALYZE_INTERNAL_H
 
 #include "analyze/analyze.h"
+#include "common/text.h"
 
 struct oi_analysis {
     oi_weight *items;
     size_t n;
     char warning[400];   /* about the model as a whole ("" if none) */
+    oi_text *text;       /* the weights' notes and reasons */
 };
 
 /* oi_weight.folded while classifying: a token only if its values repeat a vector */
@@ -25,6 +27,7 @@ typedef struct {
     signed char *memo_const, *memo_pos;   /* per value: 0 unknown, 1 yes, -1 no */
     signed char *memo_shape;              /* per value: 0 unknown, 1 known, -1 none */
     oi_shape *shapes;                     /* ... and the shape when known */
+    oi_text *text;                        /* where the weights' texts are kept */
 } oi_actx;
 
 int oi_op_is(const Onnx__NodeProto *n, const char *op);

@@ -40,11 +40,11 @@ static size_t uses_of_tensor(const oi_actx *x, long t)
     return v >= 0 ? oi_graph_value(x->graph, (size_t)v)->n_uses : 0;
 }
 
-static int fail(oi_weight *w, const char *why)
+static int fail(const oi_actx *x, oi_weight *w, const char *why)
 {
     w->role = OI_ROLE_NONE;
     w->quant.form = OI_QUANT_NONE;
-    snprintf(w->reason, sizeof w->reason, "quantized weight: %s; kept", why);
+    w->reason = oi_text_printf(x->text, "quantized weight: %s; kept", why);
     return -1;
 }
 
@@ -113,11 +113,11 @@ static int qdq(const oi_actx *x, const oi_tensor *t, oi_weight *w)
     q->scale = input_tensor(x, q->node, 1);
     q->zero = n->n_input > 2 ? input_tensor(x, q->node, 2) : -1;
     if (q->scale < 0)
-        return fail(w, "its scale is computed, not a constant");
+        return fail(x, w, "its scale is computed, not a constant");
     const oi_tensor *s = oi_model_tensor(x->model, (size_t)q->scale);
     if (set_geometry(q, t, (int)oi_attr_int(n, "axis", 1), oi_attr_int(n, "block_size", 0),
                      s->n_elems))
-        return fail(w, "the scale's shape does not fit the weight's axis or blocks");
+        return fail(x, w, "the scale's shape does not fit the weight's axis or blocks");
     return 0;
 }
 
@@ -156,7 +156,7 @@ static int integer_layer(const oi_actx *x, const oi_tensor *t, oi_weight *w)
     const Onnx__NodeProto *n = oi_graph_node(x->graph, q->node)->proto;
     const oi_qlayer *l = oi_qlayer_of(n);
     if (!l)
-        return fail(w, "not a layer with a quantized weight");
+        return fail(x, w, "not a layer with a quantized weight");
     int qlinear = q->form == OI_QUANT_QLINEAR;
     if (qlinear && w->role == OI_ROLE_BIAS) {   /* int32 bias: scale = input's x weight's */
         q->weight = input_tensor(x, q->node, (size_t)l->weight);
@@ -164,17 +164,17 @@ static int integer_layer(const oi_actx *x, const oi_tensor *t, oi_weight *w)
         const oi_tensor *in = q->in_scale >= 0 ? oi_model_tensor(x->model, (size_t)q->in_scale)
                                                : NULL;
         return q->weight >= 0 && in && in->n_elems == 1 && oi_dtype_is_float(in->dtype) ? 0
-               : fail(w, "the layer's weight or input scale is not a constant");
+               : fail(x, w, "the layer's weight or input scale is not a constant");
     }
     q->scale = l->scale >= 0 ? input_tensor(x, q->node, (size_t)l->scale)
                              : integer_scale(x, q->node);
     q->zero = n->n_input > (size_t)l->zero ? input_tensor(x, q->node, (size_t)l->zero) : -1;
     if (q->scale < 0)
-        return fail(w, l->scale >= 0 ? "its scale is computed, not a constant"
+        return fail(x, w, l->scale >= 0 ? "its scale is computed, not a constant"
                                      : "no separate constant weight scale in the rescale after it");
     const oi_tensor *s = oi_model_tensor(x->model, (size_t)q->scale);
     if (set_geometry(q, t, channel_axis(n, l, t), 0, s->n_elems))
-        return fail(w, "the scale's shape does not fit the weight's channels");
+        return fail(x, w, "the scale's shape does not fit the weight's channels");
     return 0;
 }
 
@@ -195,9 +195,9 @@ static int nbits_zero(const oi_actx *x, oi_weight *w, int64_t bits)
         q->zero_float = 1;
         q->zero_row = 0;
         return z->n_elems == oi_quant_groups(q) && oi_tensor_sized(z)
-                   ? 0 : fail(w, "float zero points are not one per block");
+                   ? 0 : fail(x, w, "float zero points are not one per block");
     }
-    return packed_zero_fits(x, q, bits) ? 0 : fail(w, "zero points are not packed codes per block");
+    return packed_zero_fits(x, q, bits) ? 0 : fail(x, w, "zero points are not packed codes per block");
 }
 
 static int nbits(const oi_actx *x, const oi_tensor *t, oi_weight *w)
@@ -211,12 +211,12 @@ static int nbits(const oi_actx *x, const oi_tensor *t, oi_weight *w)
     q->zero = n->n_input > 3 ? input_tensor(x, q->node, 3) : -1;
     if ((bits != 4 && bits != 8) || bs <= 0 || bs > (1 << 20) || bs * bits % 8 ||
         k > (INT64_C(1) << 40) || nn > (INT64_C(1) << 40))
-        return fail(w, "MatMulNBits bits or block_size not supported (4 or 8 bits)");
+        return fail(x, w, "MatMulNBits bits or block_size not supported (4 or 8 bits)");
     if (t->dtype != DT(UINT8))   /* the codes are packed into bytes: INT4/UINT4 would need twice */
-        return fail(w, "MatMulNBits B is not stored as uint8 bytes");
+        return fail(x, w, "MatMulNBits B is not stored as uint8 bytes");
     int64_t nb = (k + bs - 1) / bs;
     if (p->n_dims != 3 || p->dims[0] != nn || p->dims[1] != nb || p->dims[2] != bs * bits / 8)
-        return fail(w, "B's shape is not [N, blocks, block bytes]");
+        return fail(x, w, "B's shape is not [N, blocks, block bytes]");
     q->codes = bits == 4 ? OI_DT_UINT4 : DT(UINT8);
     q->packed = 1;
     q->axis = 1;
@@ -227,7 +227,7 @@ static int nbits(const oi_actx *x, const oi_tensor *t, oi_weight *w)
     q->valid = k;
     q->zero_row = (nb * bits + 7) / 8 * 8 / bits;
     if (q->scale < 0 || oi_model_tensor(x->model, (size_t)q->scale)->n_elems != (uint64_t)(nn * nb))
-        return fail(w, "scales are not one constant per block");
+        return fail(x, w, "scales are not one constant per block");
     return nbits_zero(x, w, bits);
 }
 
@@ -240,7 +240,7 @@ static int gather_bytes(const oi_actx *x, const oi_tensor *t, oi_weight *w, int6
     const Onnx__TensorProto *p = t->proto;
     int r = (int)p->n_dims;
     if (bits != 4 && bits != 8)
-        return fail(w, "GatherBlockQuantized bits not supported (4 or 8)");
+        return fail(x, w, "GatherBlockQuantized bits not supported (4 or 8)");
     q->codes = bits == 4 ? OI_DT_UINT4 : DT(UINT8);
     q->packed = 1;
     q->axis = r - 1;
@@ -252,7 +252,7 @@ static int gather_bytes(const oi_actx *x, const oi_tensor *t, oi_weight *w, int6
     int64_t nb = (q->len + bs - 1) / bs;
     q->zero_row = (nb * bits + 7) / 8 * 8 / bits;
     if (oi_quant_groups(q) != scales)
-        return fail(w, "the scales' shape does not fit the table's blocks");
+        return fail(x, w, "the scales' shape does not fit the table's blocks");
     w->dims[w->rank - 1] = q->len;   /* the table as the gather sees it */
     return nbits_zero(x, w, bits);
 }
@@ -269,17 +269,17 @@ static int gather_block(const oi_actx *x, const oi_tensor *t, oi_weight *w)
     q->scale = input_tensor(x, q->node, 2);
     q->zero = n->n_input > 3 ? input_tensor(x, q->node, 3) : -1;
     if (q->scale < 0)
-        return fail(w, "its scale is computed, not a constant");
+        return fail(x, w, "its scale is computed, not a constant");
     uint64_t scales = oi_model_tensor(x->model, (size_t)q->scale)->n_elems;
     if (bs <= 0 || bs > (1 << 20) || r < 2 || gaxis != 0 || (qaxis + r) % r != r - 1)
-        return fail(w, "GatherBlockQuantized layout not supported (gather_axis 0, blocks "
+        return fail(x, w, "GatherBlockQuantized layout not supported (gather_axis 0, blocks "
                        "along the last axis)");
     if (t->dtype == DT(UINT8))
         return gather_bytes(x, t, w, bits, bs, scales);
     if (t->dtype != OI_DT_INT4 && t->dtype != OI_DT_UINT4)
-        return fail(w, "GatherBlockQuantized codes not supported (int4, uint4, uint8)");
+        return fail(x, w, "GatherBlockQuantized codes not supported (int4, uint4, uint8)");
     return set_geometry(q, t, r - 1, bs, scales)
-               ? fail(w, "the scales' shape does not fit the table's blocks") : 0;
+               ? fail(x, w, "the scales' shape does not fit the table's blocks") : 0;
 }
 
 /* A companion tensor (scale / zero point) is the weight's own to rewrite. */
@@ -294,13 +294,13 @@ static void claim(oi_analysis *a, long c, size_t weight, oi_role role)
     oi_weight *cw = &a->items[c];
     const oi_weight *w = &a->items[weight];
     cw->role = role;
-    cw->reason[0] = '\0';
+    cw->reason = "";
     cw->op = w->op;
     cw->layer = w->layer;
     cw->layer_node = w->layer_node;
     cw->quant = w->quant;
     cw->quant.weight = (long)weight;
-    memmove(cw->module, w->module, sizeof cw->module);
+    cw->module = w->module;
 }
 
 /* A weight that stays as it is keeps its scale and zero point: say so on them. */
@@ -311,8 +311,9 @@ static void companions_kept(const oi_actx *x, oi_analysis *a, size_t i)
     for (int k = 0; k < 2; k++) {
         oi_weight *cw = c[k] >= 0 ? &a->items[c[k]] : NULL;
         if (cw && cw->role == OI_ROLE_NONE)
-            snprintf(cw->reason, sizeof cw->reason, "%s of quantized weight '%.100s', which is "
-                     "kept", k ? "zero point" : "scale", oi_model_tensor(x->model, i)->name);
+            cw->reason = oi_text_printf(x->text, "%s of quantized weight '%.100s', which is kept",
+                                        k ? "zero point" : "scale",
+                                        oi_model_tensor(x->model, i)->name);
     }
 }
 
@@ -329,10 +330,10 @@ static int check(const oi_actx *x, const oi_tensor *t, oi_weight *w)
         return rc;   /* a QLinear bias: its scale follows the weight */
     const oi_tensor *z = q->zero >= 0 ? oi_model_tensor(x->model, (size_t)q->zero) : NULL;
     if (z && !zero_fits(q, z))
-        return fail(w, "its zero point's shape or type does not match its scale");
+        return fail(x, w, "its zero point's shape or type does not match its scale");
     q->symmetric = zero_centred(x->model, q, z);
     if (!q->symmetric && !z)
-        return fail(w, "unsigned codes with no zero point cannot hold signed weights");
+        return fail(x, w, "unsigned codes with no zero point cannot hold signed weights");
     return 0;
 }
 
@@ -365,14 +366,14 @@ static void complete(const oi_actx *x, oi_analysis *a, size_t i)
                     !own_companion(x, a, q->scale) ||
                     (z && !q->symmetric && !own_companion(x, a, q->zero));
     if (q->keep_scale && !usable_scales(x, q)) {
-        fail(w, "its kept scale is zero, tiny, huge or not finite: new values cannot be coded in it");
+        fail(x, w, "its kept scale is zero, tiny, huge or not finite: new values cannot be coded in it");
         return companions_kept(x, a, i);
     }
     if (q->keep_scale) {
         oi_weight *sw = &a->items[q->scale];
         if (sw->role == OI_ROLE_NONE && uses_of_tensor(x, q->scale) > 1)
-            snprintf(sw->reason, sizeof sw->reason, "quantization scale shared by %zu uses: "
-                     "kept, the weights quantize with it", uses_of_tensor(x, q->scale));
+            sw->reason = oi_text_printf(x->text, "quantization scale shared by %zu uses: kept, the "
+                                        "weights quantize with it", uses_of_tensor(x, q->scale));
         return;
     }
     claim(a, q->scale, i, OI_ROLE_QSCALE);
@@ -392,11 +393,11 @@ void oi_find_quant(const oi_actx *x, oi_analysis *a)
             continue;
         const oi_quant *wq = &a->items[w->quant.weight].quant;
         if (wq->form == OI_QUANT_NONE || a->items[w->quant.weight].role != OI_ROLE_WEIGHT) {
-            fail(w, "its layer's weight is not a recognized quantized weight");
+            fail(x, w, "its layer's weight is not a recognized quantized weight");
             continue;
         }
         if (oi_model_tensor(x->model, i)->dtype != DT(INT32)) {   /* its codes are 4 bytes each */
-            fail(w, "a QLinearConv bias is int32 codes; this one is not");
+            fail(x, w, "a QLinearConv bias is int32 codes; this one is not");
             continue;
         }
         float *in = w->quant.in_scale >= 0 ? oi_const_floats(x, (size_t)w->quant.in_scale) : NULL;
@@ -404,7 +405,7 @@ void oi_find_quant(const oi_actx *x, oi_analysis *a)
                     isfinite(in[0]) && in[0] >= 1e-30f && in[0] <= 1e30f;
         free(in);
         if (!in_ok) {   /* the bias's scale is input x weight: 0 makes every code INT32_MAX */
-            fail(w, "its input's scale is not one usable number");
+            fail(x, w, "its input's scale is not one usable number");
             continue;
         }
         oi_quant own = w->quant;

@@ -72,7 +72,7 @@ static int matmul_weight(const Onnx__NodeProto *n, size_t slot, oi_weight *w)
     return set_fans(w, w->dims[r - 1 - ta], w->dims[r - 2 + ta]);   /* [..., M, K] */
 }
 
-static int rnn_role(const Onnx__NodeProto *n, size_t slot, oi_weight *w)
+static int rnn_role(const oi_actx *x, const Onnx__NodeProto *n, size_t slot, oi_weight *w)
 {
     w->gates = oi_op_is(n, "LSTM") ? 4 : oi_op_is(n, "GRU") ? 3 : 1;
     if (w->rank >= 2) {
@@ -82,8 +82,8 @@ static int rnn_role(const Onnx__NodeProto *n, size_t slot, oi_weight *w)
         if (w->hidden <= 0)
             w->hidden = w->dims[1] / per;
         if (w->hidden > (INT64_C(1) << 40) || w->dims[1] != per * w->hidden) {
-            snprintf(w->reason, sizeof w->reason, "%s hidden_size %lld does not fit its "
-                     "weights' shape: kept", n->op_type, (long long)w->hidden);
+            w->reason = oi_text_printf(x->text, "%s hidden_size %lld does not fit its weights' "
+                                       "shape: kept", n->op_type, (long long)w->hidden);
             return 0;
         }
     }
@@ -197,8 +197,8 @@ static int power_iteration_vector(const oi_actx *x, size_t node, size_t slot, oi
         !oi_is_const_derived(x, oi_graph_input_value(x->graph, node, 1 - slot)))
         return 0;
     w->fixed_kind = 2;
-    snprintf(w->reason, sizeof w->reason, "vector multiplied into a constant matrix "
-             "(spectral norm's power iteration): a buffer");
+    w->reason = "vector multiplied into a constant matrix (spectral norm's power iteration): "
+                "a buffer";
     return 1;
 }
 
@@ -370,7 +370,7 @@ static int use_rnn(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size
                    oi_weight *w)
 {
     (void)x, (void)node;
-    return rnn_role(n, slot, w);
+    return rnn_role(x, n, slot, w);
 }
 
 static int use_gather(const oi_actx *x, const Onnx__NodeProto *n, size_t node, size_t slot,
@@ -416,8 +416,8 @@ static int use_norm(const oi_actx *x, const Onnx__NodeProto *n, size_t node, siz
 {
     if ((slot == 1 || slot == 2) && oi_is_groupnorm_core(x, node)) {
         w->fixed_kind = 1;
-        snprintf(w->reason, sizeof w->reason, "exporter's unit %s inside a decomposed GroupNorm",
-                 slot == 1 ? "scale" : "shift");
+        w->reason = slot == 1 ? "exporter's unit scale inside a decomposed GroupNorm"
+                              : "exporter's unit shift inside a decomposed GroupNorm";
         return 0;
     }
     static const char *const skips[] = {"SkipLayerNormalization",
@@ -489,8 +489,8 @@ static int use_fused(const oi_actx *x, const Onnx__NodeProto *n, size_t node, si
             continue;
         if (fused_slots[i].role == OI_ROLE_NONE) {
             w->fixed_kind = 2;
-            snprintf(w->reason, sizeof w->reason, "rotary cos/sin cache of %s: a buffer, kept",
-                     n->op_type);
+            w->reason = oi_text_printf(x->text, "rotary cos/sin cache of %s: a buffer, kept",
+                                       n->op_type);
             return 0;
         }
         if (fused_slots[i].role == OI_ROLE_EMBEDDING && non1_axes(w) != 2)
@@ -553,7 +553,7 @@ int oi_classify_use(const oi_actx *x, size_t node, size_t slot, oi_weight *w)
     }
     w->role = OI_ROLE_NONE;
     if (!w->reason[0])
-        snprintf(w->reason, sizeof w->reason, "input %zu of %s '%s' is not a weight slot", slot,
-                 n->op_type ? n->op_type : "?", n->name ? n->name : "");
+        w->reason = oi_text_printf(x->text, "input %zu of %s '%s' is not a weight slot", slot,
+                                   n->op_type ? n->op_type : "?", n->name ? n->name : "");
     return 0;
 }

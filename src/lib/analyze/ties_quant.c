@@ -147,9 +147,13 @@ static void tie_pair(const oi_actx *x, oi_analysis *a, const twin *s, const twin
 
 void oi_find_quant_ties(const oi_actx *x, oi_analysis *a)
 {
-    twin *c = calloc(a->n ? a->n : 1, sizeof *c);
-    size_t n = 0;
+    /* the candidates' table (a KB each) only for a model that has a quantized one */
     int any_quant = 0;
+    for (size_t i = 0; !any_quant && i < a->n; i++)
+        any_quant = a->items[i].quant.form != OI_QUANT_NONE &&
+                    readable(&a->items[i], oi_model_tensor(x->model, i));
+    twin *c = any_quant ? calloc(a->n ? a->n : 1, sizeof *c) : NULL;
+    size_t n = 0;
     size_t full = 0;
     for (size_t i = 0; c && i < a->n; i++) {
         const oi_tensor *t = oi_model_tensor(x->model, i);
@@ -158,10 +162,9 @@ void oi_find_quant_ties(const oi_actx *x, oi_analysis *a)
             continue;
         c[n] = (twin){.tensor = i, .t = t, .q = w->quant.form ? &w->quant : NULL};
         oi_matrix_dims(t->proto->dims, t->proto->n_dims, t->n_elems, &c[n].rows, &c[n].cols);
-        any_quant |= c[n].q != NULL;
         n++;
     }
-    if (c && any_quant) {
+    if (c) {
         qsort(c, n, sizeof *c, by_size);
         for (size_t lo = 0, hi; lo < n; lo = hi) {
             for (hi = lo + 1; hi < n && c[hi].t->n_elems == c[lo].t->n_elems; hi++)

@@ -163,6 +163,8 @@ static int entry_fill(plan_entry *e, const oi_tensor *t, const oi_weight *w, con
     e->pub.internal = e;
     e->list = list;
     e->decision = *d;
+    e->decision.reason = "";   /* the plan's texts go with it: the record keeps its own copy */
+    e->decision.q = NULL;      /* (a quantized record is refused by oi_fill_record) */
     e->n_elems = t->n_elems;
     e->pub.dtype = t->dtype;
     e->pub.rank = t->proto->n_dims <= OI_MAX_RANK ? (int)t->proto->n_dims : -1;

@@ -302,10 +302,10 @@ static unsigned char *read_by_fills(const oi_plan *plan, size_t n)
             mark[d->source] = 1;
         if (d->kind == OI_FILL_QUANT && d->draw == OI_FILL_DISTINCT) {
             mark[i] = 1;
-            if (d->q.scale >= 0 && (size_t)d->q.scale < n)
-                mark[d->q.scale] = 1;
-            if (d->q.zero >= 0 && (size_t)d->q.zero < n)
-                mark[d->q.zero] = 1;
+            if (d->q->scale >= 0 && (size_t)d->q->scale < n)
+                mark[d->q->scale] = 1;
+            if (d->q->zero >= 0 && (size_t)d->q->zero < n)
+                mark[d->q->zero] = 1;
         }
     }
     return mark;

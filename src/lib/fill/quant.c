@@ -174,7 +174,7 @@ static oi_status stored_floats(oi_model *m, const oi_quant *q, const oi_tensor *
 static oi_status draw(oi_model *m, const oi_plan *plan, const oi_decision *d, const oi_tensor *t,
                       oi_seed seed, float **out, uint64_t *count, oi_error *err)
 {
-    uint64_t n = logical_count(&d->q, t);
+    uint64_t n = logical_count(d->q, t);
     float *v = malloc((size_t)(n ? n : 1) * sizeof *v);
     if (!v)
         return oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
@@ -183,7 +183,7 @@ static oi_status draw(oi_model *m, const oi_plan *plan, const oi_decision *d, co
     fd.kind = d->draw;
     ft.n_elems = n;
     float *orig = NULL;
-    oi_status s = fd.kind == OI_FILL_DISTINCT ? stored_floats(m, &d->q, t, &orig, err) : OI_OK;
+    oi_status s = fd.kind == OI_FILL_DISTINCT ? stored_floats(m, d->q, t, &orig, err) : OI_OK;
     if (s == OI_OK)
         s = orig ? oi_fill_distinct_values(&fd, &ft, seed, orig, v, err)
                  : oi_fill_whole_values(&fd, &ft, seed, v, m, plan, err);
@@ -192,8 +192,8 @@ static oi_status draw(oi_model *m, const oi_plan *plan, const oi_decision *d, co
         free(v);
         return s;
     }
-    for (uint64_t i = 0; d->q.packed && i < n; i++)
-        if ((int64_t)(i % (uint64_t)d->q.len) >= d->q.valid)
+    for (uint64_t i = 0; d->q->packed && i < n; i++)
+        if ((int64_t)(i % (uint64_t)d->q->len) >= d->q->valid)
             v[i] = 0;
     *out = v;
     *count = n;
@@ -240,7 +240,7 @@ static oi_status quantize(oi_model *m, const oi_plan *plan, const oi_decision *d
                           const oi_tensor *t, size_t ti, oi_seed seed, uint8_t *dst,
                           oi_error *err)
 {
-    const oi_quant *q = &d->q;
+    const oi_quant *q = d->q;
     qparams p = {0};
     float *v = NULL;
     uint64_t n = 0;
@@ -275,7 +275,7 @@ static oi_status quantize(oi_model *m, const oi_plan *plan, const oi_decision *d
 static oi_status qlinear_bias(oi_model *m, const oi_plan *plan, const oi_decision *d,
                               const oi_tensor *t, oi_seed seed, uint8_t *dst, oi_error *err)
 {
-    const oi_quant *q = &d->q;
+    const oi_quant *q = d->q;
     qparams p = {0};
     float *b = NULL, *in = NULL;
     uint64_t n = 0;
@@ -298,7 +298,7 @@ static oi_status qlinear_bias(oi_model *m, const oi_plan *plan, const oi_decisio
 static oi_status companion(oi_model *m, const oi_plan *plan, const oi_decision *d,
                            const oi_tensor *t, oi_seed seed, uint8_t *dst, oi_error *err)
 {
-    const oi_quant *q = &d->q;
+    const oi_quant *q = d->q;
     qparams p = {0};
     oi_status s = weight_params(m, plan, q, (size_t)d->source, seed, &p, NULL, NULL, err);
     if (s == OI_OK && d->kind == OI_FILL_QUANT_SCALE) {
@@ -320,7 +320,7 @@ oi_status oi_fill_quant_bytes(oi_model *m, const oi_plan *plan, size_t ti, oi_se
     const oi_decision *d = oi_plan_get(plan, ti);
     const oi_tensor *t = oi_model_tensor(m, ti);
     if (d->kind == OI_FILL_QUANT)
-        return d->q.in_scale >= 0 ? qlinear_bias(m, plan, d, t, seed, dst, err)
+        return d->q->in_scale >= 0 ? qlinear_bias(m, plan, d, t, seed, dst, err)
                                   : quantize(m, plan, d, t, ti, seed, dst, err);
     return companion(m, plan, d, t, seed, dst, err);
 }

@@ -407,15 +407,22 @@ static int link_uses(oi_graph *g)
     }
     if (bind_reads(g))
         return -1;
+    /* counted first, so each value's list is its exact size (a model of 10^6
+     * tiny tensors holds 2*10^6 values) */
+    for (size_t i = 0; i < g->n_nodes; i++)
+        for (size_t s = 0; s < g->nodes[i].proto->n_input; s++)
+            if (g->node_in[i][s] >= 0)
+                g->values[g->node_in[i][s]].cap_uses++;
+    for (size_t v = 0; v < g->n_values; v++) {
+        oi_value *val = &g->values[v];
+        if (val->cap_uses && !(val->uses = malloc(val->cap_uses * sizeof *val->uses)))
+            return -1;
+    }
     for (size_t i = 0; i < g->n_nodes; i++)   /* uses in node order, as the analysis reads them */
         for (size_t s = 0; s < g->nodes[i].proto->n_input; s++) {
             long v = g->node_in[i][s];
-            if (v < 0)
-                continue;
-            oi_value *val = &g->values[v];
-            if (grow((void **)&val->uses, &val->cap_uses, val->n_uses + 1, sizeof *val->uses))
-                return -1;
-            val->uses[val->n_uses++] = (oi_use){.node = i, .slot = s};
+            if (v >= 0)
+                g->values[v].uses[g->values[v].n_uses++] = (oi_use){.node = i, .slot = s};
         }
     return 0;
 }

@@ -36,7 +36,7 @@ typedef struct oi_value {
     int is_input, is_output; /* declared in its graph's inputs / outputs */
     const Onnx__ValueInfoProto *info;   /* its input declaration, if any */
     oi_use *uses;
-    size_t n_uses, cap_uses;
+    size_t n_uses, cap_uses;   /* cap_uses: counted before the list is filled */
 } oi_value;
 
 oi_status oi_graph_build(oi_model *model, oi_graph **out, oi_error *err);

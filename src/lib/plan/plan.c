@@ -95,11 +95,12 @@ static void orthogonal(oi_decision *d, int64_t matrices, int64_t rows, int64_t c
     d->cols = cols;
 }
 
+/* why: a literal, the analysis's reason or the plan's text (it is not copied) */
 static void untouched(oi_decision *d, const char *why)
 {
     d->kind = OI_FILL_NONE;
     d->scheme = "untouched";
-    snprintf(d->reason, sizeof d->reason, "%s", why);
+    d->reason = why;
 }
 
 /* LSTM bias: zeros, with the input-side forget gate (ranges found by analyze) at `forget`. */
@@ -108,7 +109,7 @@ static void lstm_bias(oi_decision *d, const oi_weight *w, double forget)
     if (forget == 0 || w->n_forget <= 0) {
         constant(d, 0, "zeros");
         if (forget != 0 && w->n_forget < 0)
-            snprintf(d->reason, sizeof d->reason, "forget-gate position unknown: all zeros");
+            d->reason = "forget-gate position unknown: all zeros";
         return;
     }
     d->kind = OI_FILL_GATE_BIAS;
@@ -342,13 +343,12 @@ static void as_matrices(const oi_weight *w, const oi_tensor *t, int64_t *count, 
 }
 
 static void apply_rule(oi_decision *d, const oi_rule_action *a, const oi_weight *w,
-                       const oi_tensor *t, const oi_policy *p)
+                       const oi_tensor *t, const oi_policy *p, oi_text *text)
 {
     int64_t m, r, c;
     switch (a->scheme) {
     case OI_SCHEME_KEEP:
-        untouched(d, "");
-        snprintf(d->reason, sizeof d->reason, "kept by rule %d", a->index);
+        untouched(d, oi_text_printf(text, "kept by rule %d", a->index));
         return;
     case OI_SCHEME_PRESET: {
         oi_policy q = *p;
@@ -381,8 +381,7 @@ static void apply_rule(oi_decision *d, const oi_rule_action *a, const oi_weight 
         return;
     case OI_SCHEME_SPARSE:
         if (t->proto->n_dims != 2) {
-            untouched(d, "");
-            snprintf(d->reason, sizeof d->reason, "rule %d: sparse needs a 2-D tensor", a->index);
+            untouched(d, oi_text_printf(text, "rule %d: sparse needs a 2-D tensor", a->index));
             return;
         }
         d->kind = OI_FILL_SPARSE;
@@ -394,9 +393,8 @@ static void apply_rule(oi_decision *d, const oi_rule_action *a, const oi_weight 
         return;
     default:
         if (!fan_scheme(d, a, w)) {
-            untouched(d, "");
-            snprintf(d->reason, sizeof d->reason, "rule %d: %s needs fans, this %s has none",
-                     a->index, a->scheme_name, oi_role_name(w->role));
+            untouched(d, oi_text_printf(text, "rule %d: %s needs fans, this %s has none",
+                                        a->index, a->scheme_name, oi_role_name(w->role)));
         }
         return;
     }
@@ -456,10 +454,12 @@ static int declared_data_operand(const oi_weight *w, const oi_tensor *t)
             strcmp(w->op, "FusedGemm") == 0 || strcmp(w->op, "FusedMatMul") == 0);
 }
 
-static void decide(const oi_weight *w, const oi_tensor *t, const oi_policy *p, oi_decision *d)
+static void decide(const oi_weight *w, const oi_tensor *t, const oi_policy *p, oi_decision *d,
+                   oi_text *text)
 {
     const char *glob = NULL;
     memset(d, 0, sizeof *d);
+    d->reason = "";
     if (declared_data_operand(w, t)) {
         untouched(d, "declared only, as the data operand of a layer");
         return;
@@ -482,17 +482,16 @@ static void decide(const oi_weight *w, const oi_tensor *t, const oi_policy *p, o
         return;
     }
     if (matches_any(t, w, p->exclude, &glob)) {
-        untouched(d, "");
-        snprintf(d->reason, sizeof d->reason, "excluded by the glob '%s'", glob);
+        untouched(d, oi_text_printf(text, "excluded by the glob '%s'", glob));
         return;
     }
     const oi_rule_action *rule = oi_rules_match(p->rules, t, w);
     if (rule)
-        apply_rule(d, rule, w, t, p);
+        apply_rule(d, rule, w, t, p, text);
     else
         decide_preset(d, w, t, p);
     check_shape(d, w, t);
-    oi_plan_quantize(d, w);
+    oi_plan_quantize(d, w, text);
 }
 
 /* A tied copy follows its source: written as the source's values (transposed
@@ -506,8 +505,7 @@ static void keep_tie(oi_model *model, const oi_analysis *a, oi_plan *plan, size_
     oi_decision *d = &plan->items[i];
     const char *name = oi_model_tensor(model, (size_t)w->tied_to)->name;
     if (src->kind == OI_FILL_NONE) {
-        untouched(d, "");
-        snprintf(d->reason, sizeof d->reason, "tied with '%s', which is left alone", name);
+        untouched(d, oi_text_printf(plan->text, "tied with '%s', which is left alone", name));
         return;
     }
     memset(d, 0, sizeof *d);
@@ -516,9 +514,9 @@ static void keep_tie(oi_model *model, const oi_analysis *a, oi_plan *plan, size_
     d->gain = src->gain;
     d->source = w->tied_to;
     d->transposed = w->tied_transposed;
-    snprintf(d->reason, sizeof d->reason, "tied with '%s'%s", name,
-             w->tied_transposed ? " (transposed)" : "");
-    oi_plan_quantize(d, w);   /* a quantized copy: the source's values in its own codes */
+    d->reason = oi_text_printf(plan->text, "tied with '%s'%s", name,
+                               w->tied_transposed ? " (transposed)" : "");
+    oi_plan_quantize(d, w, plan->text);   /* a quantized copy: the source's values in its own codes */
 }
 
 /* Weight norm's g follows its v: the norms of v's new values, or left alone with it. */
@@ -533,11 +531,10 @@ static void follow_direction(oi_model *model, oi_plan *plan, size_t i)
                       : v->kind == OI_FILL_QUANT || v->kind == OI_FILL_QUANT_SCALE ||
                                 v->kind == OI_FILL_QUANT_ZERO || v->kind == OI_FILL_NORMS
                           ? "which is quantized (or itself derived)" : NULL;
-    snprintf(d->reason, sizeof d->reason, "weight norm's g: the norms of '%s'", name);
-    if (why) {
-        untouched(d, "");
-        snprintf(d->reason, sizeof d->reason, "weight norm's g of '%s', %s", name, why);
-    }
+    if (why)
+        untouched(d, oi_text_printf(plan->text, "weight norm's g of '%s', %s", name, why));
+    else
+        d->reason = oi_text_printf(plan->text, "weight norm's g: the norms of '%s'", name);
 }
 
 oi_policy oi_policy_default(oi_preset preset)
@@ -554,10 +551,12 @@ oi_status oi_plan_build(oi_model *model, const oi_analysis *analysis, const oi_p
     const oi_policy *p = policy ? policy : &none;
     size_t n = oi_model_tensor_count(model);
     oi_plan *plan = calloc(1, sizeof *plan);
-    if (plan)
+    if (plan) {
         plan->items = calloc(n ? n : 1, sizeof *plan->items);
-    if (!plan || !plan->items) {
-        free(plan);
+        plan->text = oi_text_new();
+    }
+    if (!plan || !plan->items || !plan->text) {
+        oi_plan_free(plan);
         return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(model));
     }
     plan->n = n;
@@ -568,7 +567,8 @@ oi_status oi_plan_build(oi_model *model, const oi_analysis *analysis, const oi_p
                     oi_analysis_get(analysis, i)->residual;
     q.residual_layers = residual / 2 > 1 ? residual / 2 : 1;
     for (size_t i = 0; i < n; i++)
-        decide(oi_analysis_get(analysis, i), oi_model_tensor(model, i), &q, &plan->items[i]);
+        decide(oi_analysis_get(analysis, i), oi_model_tensor(model, i), &q, &plan->items[i],
+               plan->text);
     for (size_t i = 0; i < n; i++)
         keep_tie(model, analysis, plan, i);
     for (size_t i = 0; i < n; i++)
@@ -577,7 +577,12 @@ oi_status oi_plan_build(oi_model *model, const oi_analysis *analysis, const oi_p
         const oi_weight *w = oi_analysis_get(analysis, i);
         if (w->role == OI_ROLE_QSCALE || w->role == OI_ROLE_QZERO)
             oi_plan_quant_companion(&plan->items[i], w, &plan->items[w->quant.weight],
-                                    oi_model_tensor(model, (size_t)w->quant.weight)->name);
+                                    oi_model_tensor(model, (size_t)w->quant.weight)->name,
+                                    plan->text);
+    }
+    if (oi_text_failed(plan->text)) {
+        oi_plan_free(plan);
+        return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(model));
     }
     for (const char *const *g = p->only; g && *g; g++) {   /* a glob that selects nothing */
         const char *which = NULL;
@@ -604,6 +609,7 @@ void oi_plan_free(oi_plan *plan)
 {
     if (plan) {
         free(plan->items);
+        oi_text_free(plan->text);
         free(plan);
     }
 }

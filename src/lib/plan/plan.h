@@ -80,8 +80,9 @@ typedef struct oi_decision {
     long source;                      /* COPY, NORMS: catalogue index of the tensor read */
     int transposed;
     oi_fill_kind draw;      /* QUANT: the float scheme drawn before quantizing */
-    oi_quant q;             /* QUANT*: how the codes are stored (from the analysis) */
-    char reason[192];       /* NONE: why it is left alone; signal: the gain's derivation */
+    /* Borrowed: a plan lives within its analysis's lifetime and its own. */
+    const oi_quant *q;      /* QUANT*: how the codes are stored (the analysis's); else NULL */
+    const char *reason;     /* NONE: why it is left alone; signal: the gain's derivation ("") */
     double signal;          /* signal-preserving factor applied to the scheme (0: none) */
 } oi_decision;
 

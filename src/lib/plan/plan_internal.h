@@ -3,6 +3,7 @@
 #define OI_PLAN_INTERNAL_H
 
 #include "plan/plan.h"
+#include "common/text.h"
 
 struct oi_plan {
     oi_decision *items;
@@ -10,6 +11,7 @@ struct oi_plan {
     int signal;            /* signal-preserving gains were chosen */
     size_t signal_layers;  /* ... for this many layers */
     char note[400];        /* oi_plan_warning when signal is set */
+    oi_text *text;         /* the decisions' formatted reasons */
 };
 
 #endif

@@ -10,10 +10,10 @@ static void untouched(oi_decision *d, const char *why)
     memset(d, 0, sizeof *d);
     d->kind = OI_FILL_NONE;
     d->scheme = "untouched";
-    snprintf(d->reason, sizeof d->reason, "%s", why);
+    d->reason = why;
 }
 
-void oi_plan_quantize(oi_decision *d, const oi_weight *w)
+void oi_plan_quantize(oi_decision *d, const oi_weight *w, oi_text *text)
 {
     if (w->quant.form == OI_QUANT_NONE || d->kind == OI_FILL_NONE)
         return;
@@ -21,26 +21,23 @@ void oi_plan_quantize(oi_decision *d, const oi_weight *w)
                       d->kind == OI_FILL_NORMAL || d->kind == OI_FILL_TRUNC_NORMAL ||
                       d->kind == OI_FILL_GATE_BIAS;
     if (!elementwise && w->quant.packed) {
-        char why[sizeof d->reason];
-        snprintf(why, sizeof why, "%.60s cannot be drawn for a %s weight (its codes are "
-                 "blocks, not the layer's matrix)", d->scheme, oi_quant_form_name(w->quant.form));
-        untouched(d, why);
+        untouched(d, oi_text_printf(text, "%.60s cannot be drawn for a %s weight (its codes "
+                                    "are blocks, not the layer's matrix)", d->scheme,
+                                    oi_quant_form_name(w->quant.form)));
         return;
     }
     d->draw = d->kind;
     d->kind = OI_FILL_QUANT;
-    d->q = w->quant;
+    d->q = &w->quant;
 }
 
 void oi_plan_quant_companion(oi_decision *d, const oi_weight *w, const oi_decision *wd,
-                             const char *wname)
+                             const char *wname, oi_text *text)
 {
     int scale = w->role == OI_ROLE_QSCALE;
-    char why[sizeof d->reason];
     if (wd->kind != OI_FILL_QUANT) {
-        snprintf(why, sizeof why, "%s of '%.120s', which is left alone",
-                 scale ? "scale" : "zero point", wname);
-        untouched(d, why);
+        untouched(d, oi_text_printf(text, "%s of '%.120s', which is left alone",
+                                    scale ? "scale" : "zero point", wname));
         return;
     }
     memset(d, 0, sizeof *d);
@@ -48,5 +45,5 @@ void oi_plan_quant_companion(oi_decision *d, const oi_weight *w, const oi_decisi
     d->scheme = scale ? "refit scale" : "refit zero point";
     d->source = w->quant.weight;
     d->q = wd->q;
-    snprintf(d->reason, sizeof d->reason, "fits '%.160s'", wname);
+    d->reason = oi_text_printf(text, "fits '%.160s'", wname);
 }

@@ -26,7 +26,7 @@ void oi_format_where(const oi_tensor *t, char *buf, size_t size)
 static void quant_numbers(const oi_decision *d, char *buf, size_t size)
 {
     char g[64], inner[200];
-    oi_quant_granularity(&d->q, g, sizeof g);
+    oi_quant_granularity(d->q, g, sizeof g);
     if (d->kind == OI_FILL_QUANT) {
         oi_decision f = *d;
         f.kind = d->draw;
@@ -34,9 +34,9 @@ static void quant_numbers(const oi_decision *d, char *buf, size_t size)
     } else {
         snprintf(inner, sizeof inner, "%s", d->reason);
     }
-    snprintf(buf, size, "%s -> %s %s, %s%s, scales %s", inner, oi_quant_form_name(d->q.form), g,
-             d->q.symmetric ? "symmetric" : "asymmetric",
-             d->q.zero_float ? " (float zero points)" : "", d->q.keep_scale ? "kept" : "refit");
+    snprintf(buf, size, "%s -> %s %s, %s%s, scales %s", inner, oi_quant_form_name(d->q->form), g,
+             d->q->symmetric ? "symmetric" : "asymmetric",
+             d->q->zero_float ? " (float zero points)" : "", d->q->keep_scale ? "kept" : "refit");
 }
 
 /* "N(0, 0.0589)", "U(-0.1, 0.1)", "1", "orthogonal 8x[32x32]" */

@@ -86,12 +86,12 @@ static json_object *decision_json(const oi_decision *d)
     if (d->kind == OI_FILL_QUANT || d->kind == OI_FILL_QUANT_SCALE || d->kind == OI_FILL_QUANT_ZERO) {
         char g[64];
         json_object *q = json_object_new_object();
-        oi_quant_granularity(&d->q, g, sizeof g);
-        json_object_object_add(q, "form", oi_json_string(oi_quant_form_name(d->q.form)));
+        oi_quant_granularity(d->q, g, sizeof g);
+        json_object_object_add(q, "form", oi_json_string(oi_quant_form_name(d->q->form)));
         json_object_object_add(q, "granularity", oi_json_string(g));
-        json_object_object_add(q, "symmetric", json_object_new_boolean(d->q.symmetric));
-        json_object_object_add(q, "float_zero_points", json_object_new_boolean(d->q.zero_float));
-        json_object_object_add(q, "scales", oi_json_string(d->q.keep_scale ? "kept" : "refit"));
+        json_object_object_add(q, "symmetric", json_object_new_boolean(d->q->symmetric));
+        json_object_object_add(q, "float_zero_points", json_object_new_boolean(d->q->zero_float));
+        json_object_object_add(q, "scales", oi_json_string(d->q->keep_scale ? "kept" : "refit"));
         if (d->kind == OI_FILL_QUANT)
             json_object_object_add(q, "draw", oi_json_string(oi_fill_name(d->draw)));
         json_object_object_add(o, "quantized", q);
