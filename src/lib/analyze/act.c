@@ -216,7 +216,7 @@ static int fused_activation(const oi_actx *x, const Onnx__NodeProto *n, oi_weigh
     else
         return 0;
     set_act(w, f);
-    w->note = oi_text_printf(x->text, "activation fused into %s", n->op_type);
+    w->note = oi_arena_printf(x->arena, "activation fused into %s", n->op_type);
     return 1;
 }
 
@@ -296,5 +296,5 @@ void oi_find_activation(const oi_actx *x, size_t layer, oi_weight *w)
                       "%sbranches disagree: took %s (nearest, first in node order) over %s",
                       n ? "; " : "", oi_act_name(first.act), oi_act_name(other.act));
     if (n > 0)
-        w->note = oi_text_copy(x->text, note);
+        w->note = oi_arena_copy(x->arena, note);
 }

@@ -30,7 +30,7 @@ static void note_tied(oi_weight *w, const oi_actx *x, const oi_reach *r, size_t 
     }
     if (others) {
         const Onnx__NodeProto *e = oi_graph_node(x->graph, r[example].node)->proto;
-        w->note = oi_text_printf(x->text, "tied: also used by %zu other layer%s (%s '%s'); "
+        w->note = oi_arena_printf(x->arena, "tied: also used by %zu other layer%s (%s '%s'); "
                  "role from the first use", others, others > 1 ? "s" : "", e->op_type,
                  e->name ? e->name : "");
     }
@@ -74,7 +74,7 @@ static const char *module_of(const oi_actx *x, size_t node)
 {
     char buf[96];
     module_path(oi_graph_node(x->graph, node)->proto->name, buf, sizeof buf);
-    return oi_text_copy(x->text, buf);
+    return oi_arena_copy(x->arena, buf);
 }
 
 /* A parameter-named single value scaling (Mul, or dividing by it) or
@@ -109,7 +109,7 @@ static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
     memset(w, 0, sizeof *w);
     w->tied_to = -1;
     w->norm_of = -1;
-    w->quant = (oi_quant){.weight = -1, .scale = -1, .zero = -1, .in_scale = -1, .axis = -1};
+    w->quant = x->analysis->no_quant;
     w->op = w->layer = w->via = w->note = w->reason = w->module = "";
     w->gates = 1;
     w->gain = 1.0;
@@ -145,14 +145,15 @@ static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
         oi_quant_form qf = r[i].dq >= 0 ? OI_QUANT_QDQ : oi_quant_form_of(node);
         int may = is_float || (quantized && qf != OI_QUANT_NONE);
         if (may && start.rank > 0 && oi_classify_use(x, r[i].node, r[i].slot, w)) {
-            if (!is_float) {   /* a quantized payload of this role: quant.c completes it */
-                w->quant.form = qf;
-                w->quant.node = r[i].dq >= 0 ? (size_t)r[i].dq : r[i].node;
+            oi_quant *q = !is_float ? oi_weight_quant(x, w) : NULL;
+            if (q) {   /* a quantized payload of this role: quant.c completes it */
+                q->form = qf;
+                q->node = r[i].dq >= 0 ? (size_t)r[i].dq : r[i].node;
             }
             if (w->role == OI_ROLE_RNN_B && strcmp(w->op, "LSTM") == 0)
                 lstm_forget_ranges(w, r, n);
             note_tied(w, x, r, n, i);
-            w->via = oi_text_copy(x->text, r[i].via);
+            w->via = oi_arena_copy(x->arena, r[i].via);
             w->module = module_of(x, r[i].node);
             return;
         }
@@ -169,16 +170,16 @@ static void analyze_tensor(const oi_actx *x, size_t ti, oi_weight *w)
                      : "quantization scale / zero point of activations or a bias (calibrated), "
                        "kept");
     else if (!is_float)
-        w->reason = oi_text_printf(x->text, "%s tensor, not a float weight",
+        w->reason = oi_arena_printf(x->arena, "%s tensor, not a float weight",
                                    oi_dtype_name(t->dtype));
     else if (oi_is_temperature(x, value, 0))
         w->role = OI_ROLE_TEMPERATURE;
     else if (learned_scalar(x, t, &r[0], w))
         return;
     else if (start.rank == 0)
-        w->reason = oi_text_printf(x->text, "scalar used by %s", first->op_type);
+        w->reason = oi_arena_printf(x->arena, "scalar used by %s", first->op_type);
     else if (!w->reason[0])
-        w->reason = oi_text_printf(x->text, "used by %s input %zu, not a weight slot",
+        w->reason = oi_arena_printf(x->arena, "used by %s input %zu, not a weight slot",
                                    first->op_type, r[0].slot);
 }
 
@@ -189,7 +190,7 @@ static void keep_fixed(const oi_actx *x, oi_weight *w, const char *why)
     w->fixed_role = w->role;
     w->role = OI_ROLE_NONE;
     w->fixed_kind = 2;
-    w->reason = oi_text_copy(x->text, why);
+    w->reason = oi_arena_copy(x->arena, why);
 }
 
 #define PROBE_ELEMS 65536   /* a large tensor's first rows decide whether to read it all */
@@ -282,7 +283,7 @@ static void check_values(const oi_actx *x, size_t ti, oi_weight *w)
     const oi_tensor *t = oi_model_tensor(x->model, ti);
     int learned = w->role != OI_ROLE_NONE && w->role != OI_ROLE_NORM_MEAN &&
                   w->role != OI_ROLE_NORM_VAR && w->role != OI_ROLE_QSCALE &&
-                  w->role != OI_ROLE_QZERO && w->quant.form == OI_QUANT_NONE;
+                  w->role != OI_ROLE_QZERO && w->quant->form == OI_QUANT_NONE;
     if (learned && oi_name_is_buffer(t->name)) {
         keep_fixed(x, w, "named as a torch buffer (register_buffer): kept");
         return;
@@ -308,7 +309,7 @@ static void check_values(const oi_actx *x, size_t ti, oi_weight *w)
     if (w->folded == OI_FOLDED_IF_REPEATED && !repeated) {
         w->role = OI_ROLE_NONE;
         w->folded = 0;
-        w->reason = oi_text_printf(x->text, "constant %s puts in place of computed values, "
+        w->reason = oi_arena_printf(x->arena, "constant %s puts in place of computed values, "
                                    "not a repeated token: kept", w->op);
         free(v);
         return;
@@ -338,7 +339,7 @@ static void check_unplaced(const oi_actx *x, size_t ti, oi_weight *w)
     const char *why = fixed_by_value(x, ti);
     if (why) {
         w->fixed_kind = 2;
-        w->reason = oi_text_copy(x->text, why);
+        w->reason = oi_arena_copy(x->arena, why);
         return;
     }
     w->role = OI_ROLE_UNRECOGNIZED;
@@ -450,9 +451,10 @@ oi_status oi_analyze(oi_model *model, const oi_graph *graph, oi_analysis **out, 
     size_t n = oi_model_tensor_count(model);
     if (a) {
         a->items = calloc(n ? n : 1, sizeof *a->items);
-        a->text = oi_text_new();
+        a->arena = oi_arena_new();
+        a->no_quant = a->arena ? oi_arena_alloc(a->arena, sizeof *a->no_quant) : NULL;
     }
-    if (!a || !a->items || !a->text) {
+    if (!a || !a->items || !a->no_quant) {
         oi_analysis_free(a);
         return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(model));
     }
@@ -460,7 +462,9 @@ oi_status oi_analyze(oi_model *model, const oi_graph *graph, oi_analysis **out, 
     size_t nv = oi_graph_value_count(graph);
     oi_actx x = {.model = model, .graph = graph, .memo_const = calloc(nv ? nv : 1, 1),
                  .memo_pos = calloc(nv ? nv : 1, 1), .memo_shape = calloc(nv ? nv : 1, 1),
-                 .shapes = malloc((nv ? nv : 1) * sizeof(oi_shape)), .text = a->text};
+                 .shapes = malloc((nv ? nv : 1) * sizeof(oi_shape)), .arena = a->arena,
+                 .analysis = a};
+    *a->no_quant = (oi_quant){.weight = -1, .scale = -1, .zero = -1, .in_scale = -1, .axis = -1};
     if (!x.memo_const || !x.memo_pos || !x.memo_shape || !x.shapes) {
         free(x.memo_const);
         free(x.memo_pos);
@@ -483,7 +487,7 @@ oi_status oi_analyze(oi_model *model, const oi_graph *graph, oi_analysis **out, 
     free(x.memo_pos);
     free(x.memo_shape);
     free(x.shapes);
-    if (oi_text_failed(a->text)) {
+    if (oi_arena_failed(a->arena)) {
         oi_analysis_free(a);
         return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(model));
     }
@@ -495,7 +499,7 @@ void oi_analysis_free(oi_analysis *a)
 {
     if (a) {
         free(a->items);
-        oi_text_free(a->text);
+        oi_arena_free(a->arena);
         free(a);
     }
 }

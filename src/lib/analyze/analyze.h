@@ -78,7 +78,7 @@ typedef struct oi_weight {
     double act_param;         /* LeakyRelu alpha, ... */
     double gain;              /* torch.nn.init.calculate_gain of act */
     int residual;             /* its output reaches a residual Add before any activation */
-    /* Texts ("" when none), kept by the analysis (oi_text): */
+    /* Texts ("" when none), kept by the analysis (oi_arena): */
     const char *via;          /* ops between the constant and its layer */
     const char *note;         /* tied use, branch disagreement, ... */
     const char *reason;       /* OI_ROLE_NONE: why it is left alone */
@@ -91,7 +91,10 @@ typedef struct oi_weight {
     int fixed_kind;           /* OI_ROLE_NONE with a known reason: 1 exporter constant, 2 buffer */
     oi_role fixed_role;       /* a buffer by its values or name: the role its place gives (rules may force it) */
     const char *module;       /* torch module path from node names ("encoder.layers.3.attn") */
-    oi_quant quant;           /* quantized payload of this role (form != NONE), or companion */
+    /* Quantized payload of this role (form != NONE), or companion.  Never NULL:
+     * an unquantized weight points at its analysis's one shared unquantized
+     * record, which is never written (oi_weight_quant gives a weight its own). */
+    oi_quant *quant;
 } oi_weight;
 
 

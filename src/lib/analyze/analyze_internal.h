@@ -4,13 +4,14 @@
 #define OI_ANALYZE_INTERNAL_H
 
 #include "analyze/analyze.h"
-#include "common/text.h"
+#include "common/arena.h"
 
 struct oi_analysis {
     oi_weight *items;
     size_t n;
     char warning[400];   /* about the model as a whole ("" if none) */
-    oi_text *text;       /* the weights' notes and reasons */
+    oi_arena *arena;      /* the weights' notes and reasons, quantized records */
+    oi_quant *no_quant;   /* the shared record of every unquantized weight */
 };
 
 /* oi_weight.folded while classifying: a token only if its values repeat a vector */
@@ -27,8 +28,13 @@ typedef struct {
     signed char *memo_const, *memo_pos;   /* per value: 0 unknown, 1 yes, -1 no */
     signed char *memo_shape;              /* per value: 0 unknown, 1 known, -1 none */
     oi_shape *shapes;                     /* ... and the shape when known */
-    oi_text *text;                        /* where the weights' texts are kept */
+    oi_arena *arena;                       /* where the weights' texts are kept */
+    oi_analysis *analysis;
 } oi_actx;
+
+/* w's own quantized record, made (a copy of the shared unquantized one) on
+ * first use; NULL when out of memory. */
+oi_quant *oi_weight_quant(const oi_actx *x, oi_weight *w);
 
 int oi_op_is(const Onnx__NodeProto *n, const char *op);
 /* Is n's op one of the NULL-terminated list? (n may be NULL: no.) */

@@ -1,5 +1,6 @@
 /* The analysis' low-level helpers: node and attribute access, small
- * constants read as numbers, and the names and gains of roles and activations.
+ * constants read as numbers, the names and gains of roles and activations, and
+ * a weight's own quantized record.
  * Everything else in analyze/ calls down to these. */
 #include "analyze/analyze_internal.h"
 
@@ -120,4 +121,16 @@ const oi_qlayer *oi_qlayer_of(const Onnx__NodeProto *n)
         if (oi_op_is(n, qlayers[i].op))
             return &qlayers[i];
     return NULL;
+}
+
+oi_quant *oi_weight_quant(const oi_actx *x, oi_weight *w)
+{
+    if (w->quant != x->analysis->no_quant)
+        return w->quant;
+    oi_quant *q = oi_arena_alloc(x->arena, sizeof *q);
+    if (q) {
+        *q = *w->quant;
+        w->quant = q;
+    }
+    return q;
 }

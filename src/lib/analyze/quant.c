@@ -43,8 +43,9 @@ static size_t uses_of_tensor(const oi_actx *x, long t)
 static int fail(const oi_actx *x, oi_weight *w, const char *why)
 {
     w->role = OI_ROLE_NONE;
-    w->quant.form = OI_QUANT_NONE;
-    w->reason = oi_text_printf(x->text, "quantized weight: %s; kept", why);
+    if (w->quant != x->analysis->no_quant)   /* its other fields still name its companions */
+        w->quant->form = OI_QUANT_NONE;
+    w->reason = oi_arena_printf(x->arena, "quantized weight: %s; kept", why);
     return -1;
 }
 
@@ -108,7 +109,7 @@ static int zero_centred(oi_model *m, const oi_quant *q, const oi_tensor *z)
 
 static int qdq(const oi_actx *x, const oi_tensor *t, oi_weight *w)
 {
-    oi_quant *q = &w->quant;
+    oi_quant *q = w->quant;
     const Onnx__NodeProto *n = oi_graph_node(x->graph, q->node)->proto;
     q->scale = input_tensor(x, q->node, 1);
     q->zero = n->n_input > 2 ? input_tensor(x, q->node, 2) : -1;
@@ -152,7 +153,7 @@ static long integer_scale(const oi_actx *x, size_t layer)
 
 static int integer_layer(const oi_actx *x, const oi_tensor *t, oi_weight *w)
 {
-    oi_quant *q = &w->quant;
+    oi_quant *q = w->quant;
     const Onnx__NodeProto *n = oi_graph_node(x->graph, q->node)->proto;
     const oi_qlayer *l = oi_qlayer_of(n);
     if (!l)
@@ -189,7 +190,7 @@ static int packed_zero_fits(const oi_actx *x, const oi_quant *q, int64_t bits)
 /* MatMulNBits' zero points: packed codes, or floats of their own, one per block. */
 static int nbits_zero(const oi_actx *x, oi_weight *w, int64_t bits)
 {
-    oi_quant *q = &w->quant;
+    oi_quant *q = w->quant;
     const oi_tensor *z = q->zero >= 0 ? oi_model_tensor(x->model, (size_t)q->zero) : NULL;
     if (z && oi_dtype_is_float(z->dtype) && q->form == OI_QUANT_NBITS) {
         q->zero_float = 1;
@@ -202,7 +203,7 @@ static int nbits_zero(const oi_actx *x, oi_weight *w, int64_t bits)
 
 static int nbits(const oi_actx *x, const oi_tensor *t, oi_weight *w)
 {
-    oi_quant *q = &w->quant;
+    oi_quant *q = w->quant;
     const Onnx__NodeProto *n = oi_graph_node(x->graph, q->node)->proto;
     int64_t k = oi_attr_int(n, "K", 0), nn = oi_attr_int(n, "N", 0);
     int64_t bits = oi_attr_int(n, "bits", 4), bs = oi_attr_int(n, "block_size", 0);
@@ -236,7 +237,7 @@ static int nbits(const oi_actx *x, const oi_tensor *t, oi_weight *w)
 static int gather_bytes(const oi_actx *x, const oi_tensor *t, oi_weight *w, int64_t bits,
                         int64_t bs, uint64_t scales)
 {
-    oi_quant *q = &w->quant;
+    oi_quant *q = w->quant;
     const Onnx__TensorProto *p = t->proto;
     int r = (int)p->n_dims;
     if (bits != 4 && bits != 8)
@@ -261,7 +262,7 @@ static int gather_bytes(const oi_actx *x, const oi_tensor *t, oi_weight *w, int6
  * quantize_axis (int4 / uint4 codes as stored, or bytes of packed codes). */
 static int gather_block(const oi_actx *x, const oi_tensor *t, oi_weight *w)
 {
-    oi_quant *q = &w->quant;
+    oi_quant *q = w->quant;
     const Onnx__NodeProto *n = oi_graph_node(x->graph, q->node)->proto;
     int64_t bs = oi_attr_int(n, "block_size", 128), bits = oi_attr_int(n, "bits", 4);
     int64_t gaxis = oi_attr_int(n, "gather_axis", 0), qaxis = oi_attr_int(n, "quantize_axis", 1);
@@ -286,32 +287,35 @@ static int gather_block(const oi_actx *x, const oi_tensor *t, oi_weight *w)
 static int own_companion(const oi_actx *x, const oi_analysis *a, long c)
 {
     return c >= 0 && uses_of_tensor(x, c) == 1 && a->items[c].role == OI_ROLE_NONE &&
-           a->items[c].quant.weight < 0;
+           a->items[c].quant->weight < 0;
 }
 
-static void claim(oi_analysis *a, long c, size_t weight, oi_role role)
+static void claim(const oi_actx *x, oi_analysis *a, long c, size_t weight, oi_role role)
 {
     oi_weight *cw = &a->items[c];
     const oi_weight *w = &a->items[weight];
+    oi_quant *q = oi_weight_quant(x, cw);
+    if (!q)
+        return;   /* (the arena is marked: the analysis fails) */
     cw->role = role;
     cw->reason = "";
     cw->op = w->op;
     cw->layer = w->layer;
     cw->layer_node = w->layer_node;
-    cw->quant = w->quant;
-    cw->quant.weight = (long)weight;
+    *q = *w->quant;
+    q->weight = (long)weight;
     cw->module = w->module;
 }
 
 /* A weight that stays as it is keeps its scale and zero point: say so on them. */
 static void companions_kept(const oi_actx *x, oi_analysis *a, size_t i)
 {
-    const oi_quant *q = &a->items[i].quant;
+    const oi_quant *q = a->items[i].quant;
     long c[2] = {q->scale, q->zero};
     for (int k = 0; k < 2; k++) {
         oi_weight *cw = c[k] >= 0 ? &a->items[c[k]] : NULL;
         if (cw && cw->role == OI_ROLE_NONE)
-            cw->reason = oi_text_printf(x->text, "%s of quantized weight '%.100s', which is kept",
+            cw->reason = oi_arena_printf(x->arena, "%s of quantized weight '%.100s', which is kept",
                                         k ? "zero point" : "scale",
                                         oi_model_tensor(x->model, i)->name);
     }
@@ -321,7 +325,7 @@ static void companions_kept(const oi_actx *x, oi_analysis *a, size_t i)
  * at the centre.  Nonzero: the weight is kept (w->reason says why). */
 static int check(const oi_actx *x, const oi_tensor *t, oi_weight *w)
 {
-    oi_quant *q = &w->quant;
+    oi_quant *q = w->quant;
     q->codes = t->dtype;
     int rc = q->form == OI_QUANT_QDQ ? qdq(x, t, w)
              : q->form == OI_QUANT_NBITS ? nbits(x, t, w)
@@ -354,7 +358,7 @@ static int usable_scales(const oi_actx *x, const oi_quant *q)
 static void complete(const oi_actx *x, oi_analysis *a, size_t i)
 {
     oi_weight *w = &a->items[i];
-    oi_quant *q = &w->quant;
+    oi_quant *q = w->quant;
     if (check(x, oi_model_tensor(x->model, i), w))
         return companions_kept(x, a, i);
     if (q->weight >= 0)
@@ -372,27 +376,27 @@ static void complete(const oi_actx *x, oi_analysis *a, size_t i)
     if (q->keep_scale) {
         oi_weight *sw = &a->items[q->scale];
         if (sw->role == OI_ROLE_NONE && uses_of_tensor(x, q->scale) > 1)
-            sw->reason = oi_text_printf(x->text, "quantization scale shared by %zu uses: kept, the "
+            sw->reason = oi_arena_printf(x->arena, "quantization scale shared by %zu uses: kept, the "
                                         "weights quantize with it", uses_of_tensor(x, q->scale));
         return;
     }
-    claim(a, q->scale, i, OI_ROLE_QSCALE);
+    claim(x, a, q->scale, i, OI_ROLE_QSCALE);
     if (z && own_companion(x, a, q->zero))
-        claim(a, q->zero, i, OI_ROLE_QZERO);
+        claim(x, a, q->zero, i, OI_ROLE_QZERO);
 }
 
 void oi_find_quant(const oi_actx *x, oi_analysis *a)
 {
     for (size_t i = 0; i < a->n; i++)
-        if (a->items[i].quant.form != OI_QUANT_NONE && a->items[i].role != OI_ROLE_QSCALE &&
+        if (a->items[i].quant->form != OI_QUANT_NONE && a->items[i].role != OI_ROLE_QSCALE &&
             a->items[i].role != OI_ROLE_QZERO)
             complete(x, a, i);
     for (size_t i = 0; i < a->n; i++) {   /* a QLinear bias: in its weight's scales */
         oi_weight *w = &a->items[i];
-        if (w->role != OI_ROLE_BIAS || w->quant.weight < 0)
+        if (w->role != OI_ROLE_BIAS || w->quant->weight < 0)
             continue;
-        const oi_quant *wq = &a->items[w->quant.weight].quant;
-        if (wq->form == OI_QUANT_NONE || a->items[w->quant.weight].role != OI_ROLE_WEIGHT) {
+        const oi_quant *wq = a->items[w->quant->weight].quant;
+        if (wq->form == OI_QUANT_NONE || a->items[w->quant->weight].role != OI_ROLE_WEIGHT) {
             fail(x, w, "its layer's weight is not a recognized quantized weight");
             continue;
         }
@@ -400,18 +404,20 @@ void oi_find_quant(const oi_actx *x, oi_analysis *a)
             fail(x, w, "a QLinearConv bias is int32 codes; this one is not");
             continue;
         }
-        float *in = w->quant.in_scale >= 0 ? oi_const_floats(x, (size_t)w->quant.in_scale) : NULL;
-        int in_ok = in && oi_model_tensor(x->model, (size_t)w->quant.in_scale)->n_elems == 1 &&
+        float *in = w->quant->in_scale >= 0 ? oi_const_floats(x, (size_t)w->quant->in_scale) : NULL;
+        int in_ok = in && oi_model_tensor(x->model, (size_t)w->quant->in_scale)->n_elems == 1 &&
                     isfinite(in[0]) && in[0] >= 1e-30f && in[0] <= 1e30f;
         free(in);
         if (!in_ok) {   /* the bias's scale is input x weight: 0 makes every code INT32_MAX */
             fail(x, w, "its input's scale is not one usable number");
             continue;
         }
-        oi_quant own = w->quant;
-        w->quant = *wq;
-        w->quant.weight = own.weight;
-        w->quant.in_scale = own.in_scale;
-        w->quant.node = own.node;
+        oi_quant own = *w->quant, *q = oi_weight_quant(x, w);
+        if (!q)
+            continue;
+        *q = *wq;
+        q->weight = own.weight;
+        q->in_scale = own.in_scale;
+        q->node = own.node;
     }
 }

@@ -82,7 +82,7 @@ static int rnn_role(const oi_actx *x, const Onnx__NodeProto *n, size_t slot, oi_
         if (w->hidden <= 0)
             w->hidden = w->dims[1] / per;
         if (w->hidden > (INT64_C(1) << 40) || w->dims[1] != per * w->hidden) {
-            w->reason = oi_text_printf(x->text, "%s hidden_size %lld does not fit its weights' "
+            w->reason = oi_arena_printf(x->arena, "%s hidden_size %lld does not fit its weights' "
                                        "shape: kept", n->op_type, (long long)w->hidden);
             return 0;
         }
@@ -489,7 +489,7 @@ static int use_fused(const oi_actx *x, const Onnx__NodeProto *n, size_t node, si
             continue;
         if (fused_slots[i].role == OI_ROLE_NONE) {
             w->fixed_kind = 2;
-            w->reason = oi_text_printf(x->text, "rotary cos/sin cache of %s: a buffer, kept",
+            w->reason = oi_arena_printf(x->arena, "rotary cos/sin cache of %s: a buffer, kept",
                                        n->op_type);
             return 0;
         }
@@ -553,7 +553,7 @@ int oi_classify_use(const oi_actx *x, size_t node, size_t slot, oi_weight *w)
     }
     w->role = OI_ROLE_NONE;
     if (!w->reason[0])
-        w->reason = oi_text_printf(x->text, "input %zu of %s '%s' is not a weight slot", slot,
+        w->reason = oi_arena_printf(x->arena, "input %zu of %s '%s' is not a weight slot", slot,
                                    n->op_type ? n->op_type : "?", n->name ? n->name : "");
     return 0;
 }

@@ -33,7 +33,7 @@ int oi_tie_role(oi_role role)
 /* Exact copies only: a quantized twin holds other codes (ties_quant.c). */
 static int may_be_tied(const oi_weight *w)
 {
-    return w->quant.form == OI_QUANT_NONE && oi_tie_role(w->role);
+    return w->quant->form == OI_QUANT_NONE && oi_tie_role(w->role);
 }
 
 /* Bytes of the whole tensor (caller frees), or NULL. */

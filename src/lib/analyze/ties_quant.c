@@ -44,7 +44,7 @@ static double value_at(const twin *c, const uint8_t *buf, uint64_t buf_index, ui
 
 static int readable(const oi_weight *w, const oi_tensor *t)
 {
-    const oi_quant *q = &w->quant;
+    const oi_quant *q = w->quant;
     if (!oi_tie_role(w->role) || t->n_elems < 16 || t->storage == OI_STORE_NONE)
         return 0;
     if (q->form == OI_QUANT_NONE)
@@ -150,7 +150,7 @@ void oi_find_quant_ties(const oi_actx *x, oi_analysis *a)
     /* the candidates' table (a KB each) only for a model that has a quantized one */
     int any_quant = 0;
     for (size_t i = 0; !any_quant && i < a->n; i++)
-        any_quant = a->items[i].quant.form != OI_QUANT_NONE &&
+        any_quant = a->items[i].quant->form != OI_QUANT_NONE &&
                     readable(&a->items[i], oi_model_tensor(x->model, i));
     twin *c = any_quant ? calloc(a->n ? a->n : 1, sizeof *c) : NULL;
     size_t n = 0;
@@ -160,7 +160,7 @@ void oi_find_quant_ties(const oi_actx *x, oi_analysis *a)
         const oi_weight *w = &a->items[i];
         if (w->tied_to >= 0 || !readable(w, t))
             continue;
-        c[n] = (twin){.tensor = i, .t = t, .q = w->quant.form ? &w->quant : NULL};
+        c[n] = (twin){.tensor = i, .t = t, .q = w->quant->form ? w->quant : NULL};
         oi_matrix_dims(t->proto->dims, t->proto->n_dims, t->n_elems, &c[n].rows, &c[n].cols);
         n++;
     }

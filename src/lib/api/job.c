@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "analyze/analyze.h"
+#include "common/arena.h"
 #include "graph/graph.h"
 #include "readout/audit.h"
 #include "readout/report.h"
@@ -104,21 +105,24 @@ oi_status oi_job_summarize(const oi_job *j, oi_summary *sum, oi_error *err)
 {
     size_t n = oi_model_tensor_count(j->model);
     const char **done = calloc(n ? n : 1, sizeof *done), **left = calloc(n ? n : 1, sizeof *left);
-    char *kinds = malloc((n ? n : 1) * 160);   /* reasons without their quoted names */
+    oi_arena *kinds = oi_arena_new();   /* reasons without their quoted names */
     oi_status s = done && left && kinds ? OI_OK : oi_fail(err, OI_ERR_NOMEM, "out of memory");
     sum->tensors = n;
     for (size_t i = 0; s == OI_OK && i < n; i++) {
         const oi_decision *d = oi_plan_get(j->plan, i);
         sum->learned += oi_plan_role(oi_analysis_get(j->analysis, i), d) != OI_ROLE_NONE;
         if (d->kind == OI_FILL_NONE) {
-            oi_report_reason_kind(d->reason, kinds + i * 160, 160);
-            left[i] = kinds + i * 160;
+            char kind[160];
+            oi_report_reason_kind(d->reason, kind, sizeof kind);
+            left[i] = oi_arena_copy(kinds, kind);
             sum->left_alone++;
         } else {
             done[i] = d->scheme;
             sum->rewritten++;
         }
     }
+    if (s == OI_OK && oi_arena_failed(kinds))
+        s = oi_fail(err, OI_ERR_NOMEM, "out of memory");
     if (s == OI_OK && (!(sum->by_scheme = oi_report_tally(done, n)) ||
                        !(sum->left_why = oi_report_tally(left, n))))
         s = oi_fail(err, OI_ERR_NOMEM, "out of memory");
@@ -127,7 +131,7 @@ oi_status oi_job_summarize(const oi_job *j, oi_summary *sum, oi_error *err)
         s = oi_fail(err, OI_ERR_NOMEM, "out of memory");
     free(done);
     free(left);
-    free(kinds);
+    oi_arena_free(kinds);
     return s;
 }
 

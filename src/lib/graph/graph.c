@@ -451,6 +451,11 @@ oi_status oi_graph_build(oi_model *model, oi_graph **out, oi_error *err)
         for (size_t i = 0; !bad && i < fn->n_node; i++)
             bad = define_node(g, fn->node[i], scope);
     }
+    oi_value *fit = !bad && g->n_values ? realloc(g->values, g->n_values * sizeof *fit) : NULL;
+    if (fit) {   /* every value is defined: give back what doubling reserved */
+        g->values = fit;
+        g->cap_values = g->n_values;
+    }
     if (bad || link_uses(g)) {
         oi_graph_free(g);
         return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory indexing the graph",

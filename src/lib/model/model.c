@@ -208,6 +208,12 @@ static oi_status walk_model(oi_model *m, oi_error *err)
             if (walk_node(m, fn->node[i], i, s, 1, oi_wire_path_step(fp, 7, i), err))
                 return err->status;
     }
+    /* the catalogue is complete: give back what doubling reserved */
+    oi_tensor *fit = m->n_tensors ? realloc(m->tensors, m->n_tensors * sizeof *fit) : NULL;
+    if (fit) {
+        m->tensors = fit;
+        m->cap_tensors = m->n_tensors;
+    }
     return OI_OK;
 }
 

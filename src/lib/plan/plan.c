@@ -343,12 +343,12 @@ static void as_matrices(const oi_weight *w, const oi_tensor *t, int64_t *count, 
 }
 
 static void apply_rule(oi_decision *d, const oi_rule_action *a, const oi_weight *w,
-                       const oi_tensor *t, const oi_policy *p, oi_text *text)
+                       const oi_tensor *t, const oi_policy *p, oi_arena *text)
 {
     int64_t m, r, c;
     switch (a->scheme) {
     case OI_SCHEME_KEEP:
-        untouched(d, oi_text_printf(text, "kept by rule %d", a->index));
+        untouched(d, oi_arena_printf(text, "kept by rule %d", a->index));
         return;
     case OI_SCHEME_PRESET: {
         oi_policy q = *p;
@@ -381,7 +381,7 @@ static void apply_rule(oi_decision *d, const oi_rule_action *a, const oi_weight 
         return;
     case OI_SCHEME_SPARSE:
         if (t->proto->n_dims != 2) {
-            untouched(d, oi_text_printf(text, "rule %d: sparse needs a 2-D tensor", a->index));
+            untouched(d, oi_arena_printf(text, "rule %d: sparse needs a 2-D tensor", a->index));
             return;
         }
         d->kind = OI_FILL_SPARSE;
@@ -393,7 +393,7 @@ static void apply_rule(oi_decision *d, const oi_rule_action *a, const oi_weight 
         return;
     default:
         if (!fan_scheme(d, a, w)) {
-            untouched(d, oi_text_printf(text, "rule %d: %s needs fans, this %s has none",
+            untouched(d, oi_arena_printf(text, "rule %d: %s needs fans, this %s has none",
                                         a->index, a->scheme_name, oi_role_name(w->role)));
         }
         return;
@@ -455,7 +455,7 @@ static int declared_data_operand(const oi_weight *w, const oi_tensor *t)
 }
 
 static void decide(const oi_weight *w, const oi_tensor *t, const oi_policy *p, oi_decision *d,
-                   oi_text *text)
+                   oi_arena *text)
 {
     const char *glob = NULL;
     memset(d, 0, sizeof *d);
@@ -482,7 +482,7 @@ static void decide(const oi_weight *w, const oi_tensor *t, const oi_policy *p, o
         return;
     }
     if (matches_any(t, w, p->exclude, &glob)) {
-        untouched(d, oi_text_printf(text, "excluded by the glob '%s'", glob));
+        untouched(d, oi_arena_printf(text, "excluded by the glob '%s'", glob));
         return;
     }
     const oi_rule_action *rule = oi_rules_match(p->rules, t, w);
@@ -505,7 +505,7 @@ static void keep_tie(oi_model *model, const oi_analysis *a, oi_plan *plan, size_
     oi_decision *d = &plan->items[i];
     const char *name = oi_model_tensor(model, (size_t)w->tied_to)->name;
     if (src->kind == OI_FILL_NONE) {
-        untouched(d, oi_text_printf(plan->text, "tied with '%s', which is left alone", name));
+        untouched(d, oi_arena_printf(plan->arena, "tied with '%s', which is left alone", name));
         return;
     }
     memset(d, 0, sizeof *d);
@@ -514,9 +514,9 @@ static void keep_tie(oi_model *model, const oi_analysis *a, oi_plan *plan, size_
     d->gain = src->gain;
     d->source = w->tied_to;
     d->transposed = w->tied_transposed;
-    d->reason = oi_text_printf(plan->text, "tied with '%s'%s", name,
+    d->reason = oi_arena_printf(plan->arena, "tied with '%s'%s", name,
                                w->tied_transposed ? " (transposed)" : "");
-    oi_plan_quantize(d, w, plan->text);   /* a quantized copy: the source's values in its own codes */
+    oi_plan_quantize(d, w, plan->arena);   /* a quantized copy: the source's values in its own codes */
 }
 
 /* Weight norm's g follows its v: the norms of v's new values, or left alone with it. */
@@ -532,9 +532,9 @@ static void follow_direction(oi_model *model, oi_plan *plan, size_t i)
                                 v->kind == OI_FILL_QUANT_ZERO || v->kind == OI_FILL_NORMS
                           ? "which is quantized (or itself derived)" : NULL;
     if (why)
-        untouched(d, oi_text_printf(plan->text, "weight norm's g of '%s', %s", name, why));
+        untouched(d, oi_arena_printf(plan->arena, "weight norm's g of '%s', %s", name, why));
     else
-        d->reason = oi_text_printf(plan->text, "weight norm's g: the norms of '%s'", name);
+        d->reason = oi_arena_printf(plan->arena, "weight norm's g: the norms of '%s'", name);
 }
 
 oi_policy oi_policy_default(oi_preset preset)
@@ -553,9 +553,9 @@ oi_status oi_plan_build(oi_model *model, const oi_analysis *analysis, const oi_p
     oi_plan *plan = calloc(1, sizeof *plan);
     if (plan) {
         plan->items = calloc(n ? n : 1, sizeof *plan->items);
-        plan->text = oi_text_new();
+        plan->arena = oi_arena_new();
     }
-    if (!plan || !plan->items || !plan->text) {
+    if (!plan || !plan->items || !plan->arena) {
         oi_plan_free(plan);
         return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(model));
     }
@@ -568,7 +568,7 @@ oi_status oi_plan_build(oi_model *model, const oi_analysis *analysis, const oi_p
     q.residual_layers = residual / 2 > 1 ? residual / 2 : 1;
     for (size_t i = 0; i < n; i++)
         decide(oi_analysis_get(analysis, i), oi_model_tensor(model, i), &q, &plan->items[i],
-               plan->text);
+               plan->arena);
     for (size_t i = 0; i < n; i++)
         keep_tie(model, analysis, plan, i);
     for (size_t i = 0; i < n; i++)
@@ -576,11 +576,11 @@ oi_status oi_plan_build(oi_model *model, const oi_analysis *analysis, const oi_p
     for (size_t i = 0; i < n; i++) {   /* after every weight's decision is final */
         const oi_weight *w = oi_analysis_get(analysis, i);
         if (w->role == OI_ROLE_QSCALE || w->role == OI_ROLE_QZERO)
-            oi_plan_quant_companion(&plan->items[i], w, &plan->items[w->quant.weight],
-                                    oi_model_tensor(model, (size_t)w->quant.weight)->name,
-                                    plan->text);
+            oi_plan_quant_companion(&plan->items[i], w, &plan->items[w->quant->weight],
+                                    oi_model_tensor(model, (size_t)w->quant->weight)->name,
+                                    plan->arena);
     }
-    if (oi_text_failed(plan->text)) {
+    if (oi_arena_failed(plan->arena)) {
         oi_plan_free(plan);
         return oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(model));
     }
@@ -609,7 +609,7 @@ void oi_plan_free(oi_plan *plan)
 {
     if (plan) {
         free(plan->items);
-        oi_text_free(plan->text);
+        oi_arena_free(plan->arena);
         free(plan);
     }
 }

@@ -3,7 +3,7 @@
 #define OI_PLAN_INTERNAL_H
 
 #include "plan/plan.h"
-#include "common/text.h"
+#include "common/arena.h"
 
 struct oi_plan {
     oi_decision *items;
@@ -11,7 +11,7 @@ struct oi_plan {
     int signal;            /* signal-preserving gains were chosen */
     size_t signal_layers;  /* ... for this many layers */
     char note[400];        /* oi_plan_warning when signal is set */
-    oi_text *text;         /* the decisions' formatted reasons */
+    oi_arena *arena;        /* the decisions' formatted reasons */
 };
 
 #endif

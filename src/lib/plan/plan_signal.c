@@ -93,7 +93,7 @@ static double layer_gain(void *opaque, const oi_signal_layer *l)
     double s = sqrt(target / denom);
     rescale(d, s);
     d->signal = s;
-    d->reason = oi_text_printf(g->plan->text,
+    d->reason = oi_arena_printf(g->plan->arena,
              "signal-preserving: %s x%.3g (input E[x^2] %.3g, output E[y^2] %s)", d->scheme, s,
              l->in.msq, l->branch_end ? "0.04, a residual branch's end"
                         : l->gate ? "0.01, into a sigmoid gate"

@@ -476,7 +476,7 @@ static void index_layers(walk *w, size_t nodes)
     for (size_t t = 0; t < oi_model_tensor_count(w->model); t++) {
         const oi_weight *wt = oi_analysis_get(w->analysis, t);
         if (wt->role == OI_ROLE_WEIGHT && wt->layer_node < nodes && wt->fan_in > 0 &&
-            wt->quant.form == OI_QUANT_NONE && w->weight_of[wt->layer_node] < 0 &&
+            wt->quant->form == OI_QUANT_NONE && w->weight_of[wt->layer_node] < 0 &&
             oi_op_in(oi_graph_node(w->graph, wt->layer_node)->proto, layer_ops) && wt->slot < 2)
             w->weight_of[wt->layer_node] = (long)t;
     }
