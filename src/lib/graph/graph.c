@@ -25,6 +25,8 @@ struct oi_graph {
     oi_gnode *nodes;
     size_t n_nodes, cap_nodes;
     long **node_in, **node_out;      /* per node: value index per input/output slot */
+    long *slots;                     /* ... all of them, in one block */
+    oi_use *uses;                    /* every value's uses, in one block */
     oi_value *values;
     size_t n_values, cap_values;
     graph_scope *scopes;
@@ -391,16 +393,21 @@ static int bind_reads(oi_graph *g)
 
 static int link_uses(oi_graph *g)
 {
+    /* one block for every node's slots and one for every value's uses: a model
+     * of 10^6 tiny tensors would otherwise make millions of small allocations */
+    size_t n_slots = 0;
+    for (size_t i = 0; i < g->n_nodes; i++)
+        n_slots += g->nodes[i].proto->n_input + g->nodes[i].proto->n_output;
     g->node_in = calloc(g->n_nodes ? g->n_nodes : 1, sizeof *g->node_in);
     g->node_out = calloc(g->n_nodes ? g->n_nodes : 1, sizeof *g->node_out);
-    if (!g->node_in || !g->node_out)
+    g->slots = malloc((n_slots ? n_slots : 1) * sizeof *g->slots);
+    if (!g->node_in || !g->node_out || !g->slots)
         return -1;
-    for (size_t i = 0; i < g->n_nodes; i++) {
+    for (size_t i = 0, at = 0; i < g->n_nodes; i++) {
         Onnx__NodeProto *n = g->nodes[i].proto;
-        g->node_in[i] = malloc((n->n_input + 1) * sizeof(long));
-        g->node_out[i] = malloc((n->n_output + 1) * sizeof(long));
-        if (!g->node_in[i] || !g->node_out[i])
-            return -1;
+        g->node_in[i] = g->slots + at;
+        g->node_out[i] = g->slots + at + n->n_input;
+        at += n->n_input + n->n_output;
         for (size_t o = 0; o < n->n_output; o++)
             g->node_out[i][o] = n->output[o] && *n->output[o]
                                     ? lookup_local(g, g->nodes[i].scope, n->output[o]) : -1;
@@ -413,10 +420,14 @@ static int link_uses(oi_graph *g)
         for (size_t s = 0; s < g->nodes[i].proto->n_input; s++)
             if (g->node_in[i][s] >= 0)
                 g->values[g->node_in[i][s]].cap_uses++;
-    for (size_t v = 0; v < g->n_values; v++) {
-        oi_value *val = &g->values[v];
-        if (val->cap_uses && !(val->uses = malloc(val->cap_uses * sizeof *val->uses)))
-            return -1;
+    size_t n_uses = 0;
+    for (size_t v = 0; v < g->n_values; v++)
+        n_uses += g->values[v].cap_uses;
+    if (!(g->uses = malloc((n_uses ? n_uses : 1) * sizeof *g->uses)))
+        return -1;
+    for (size_t v = 0, at = 0; v < g->n_values; v++) {
+        g->values[v].uses = g->uses + at;
+        at += g->values[v].cap_uses;
     }
     for (size_t i = 0; i < g->n_nodes; i++)   /* uses in node order, as the analysis reads them */
         for (size_t s = 0; s < g->nodes[i].proto->n_input; s++) {
@@ -469,14 +480,8 @@ void oi_graph_free(oi_graph *g)
 {
     if (!g)
         return;
-    for (size_t i = 0; i < g->n_nodes; i++) {
-        if (g->node_in)
-            free(g->node_in[i]);
-        if (g->node_out)
-            free(g->node_out[i]);
-    }
-    for (size_t v = 0; v < g->n_values; v++)
-        free(g->values[v].uses);
+    free(g->slots);
+    free(g->uses);
     free(g->node_in);
     free(g->node_out);
     free(g->nodes);
