@@ -62,7 +62,7 @@ static double fill_slice(const oi_decision *d, int version, int threads, float *
 
 static void ortho(int64_t rows, int64_t cols)
 {
-    oi_decision d = {.kind = OI_FILL_ORTHOGONAL, .p1 = 1, .matrices = 1, .rows = rows, .cols = cols};
+    oi_decision d = {.kind = OI_FILL_ORTHOGONAL, .matrix = {1}, .matrices = 1, .rows = rows, .cols = cols};
     int64_t big = rows > cols ? rows : cols, small = rows > cols ? cols : rows;
     float *out = malloc((size_t)(rows * cols) * sizeof *out), *a = malloc((size_t)(big * small) * sizeof *a);
     float *tau = malloc((size_t)small * sizeof *tau);
@@ -94,10 +94,10 @@ int main(void)
     if (!buf)
         return 1;
     struct { const char *name; oi_decision d; } s[] = {
-        {"normal", {.kind = OI_FILL_NORMAL, .p1 = 0, .p2 = 0.02}},
-        {"uniform", {.kind = OI_FILL_UNIFORM, .p1 = -0.1, .p2 = 0.1}},
-        {"trunc_normal", {.kind = OI_FILL_TRUNC_NORMAL, .p1 = 0, .p2 = 0.02}},
-        {"constant", {.kind = OI_FILL_CONSTANT, .p1 = 1}},
+        {"normal", {.kind = OI_FILL_NORMAL, .normal = {0, 0.02}}},
+        {"uniform", {.kind = OI_FILL_UNIFORM, .uniform = {-0.1, 0.1}}},
+        {"trunc_normal", {.kind = OI_FILL_TRUNC_NORMAL, .normal = {0, 0.02}}},
+        {"constant", {.kind = OI_FILL_CONSTANT, .constant = {1}}},
     };
     enum { SCHEMES = sizeof s / sizeof s[0], VERSIONS = OI_STREAM_LATEST };
     double best[SCHEMES][VERSIONS + 1][3];

@@ -1,6 +1,7 @@
 #include "oitest.h"
 
 #include "model/model.h"
+#include "plan/plan.h"
 
 #include <CUnit/Basic.h>
 #include <dirent.h>
@@ -143,4 +144,31 @@ double oi_test_fisher(const double *p, size_t k)
         term *= h / (double)(i + 1);
     }
     return exp(-h) * sum;
+}
+
+oi_decision oi_test_decision(int kind, double a, double b)
+{
+    oi_decision d = {.kind = (oi_fill_kind)kind};
+    switch (d.kind) {
+    case OI_FILL_CONSTANT: d.constant.value = a; break;
+    case OI_FILL_UNIFORM: d.uniform.low = a; d.uniform.high = b; break;
+    case OI_FILL_ORTHOGONAL: case OI_FILL_IDENTITY: d.matrix.gain = a; break;
+    case OI_FILL_SPARSE: d.sparse.sparsity = a; d.sparse.std = b; break;
+    case OI_FILL_GATE_BIAS: d.gate_bias.value = a; d.gate_bias.gate = b; break;
+    default: d.normal.mean = a; d.normal.std = b; break;
+    }
+    return d;
+}
+
+void oi_test_decision_numbers(const oi_decision *d, double *a, double *b)
+{
+    *b = 0;
+    switch (d->kind == OI_FILL_QUANT ? d->draw : d->kind) {
+    case OI_FILL_CONSTANT: *a = d->constant.value; break;
+    case OI_FILL_UNIFORM: *a = d->uniform.low; *b = d->uniform.high; break;
+    case OI_FILL_ORTHOGONAL: case OI_FILL_IDENTITY: *a = d->matrix.gain; break;
+    case OI_FILL_SPARSE: *a = d->sparse.sparsity; *b = d->sparse.std; break;
+    case OI_FILL_GATE_BIAS: *a = d->gate_bias.value; *b = d->gate_bias.gate; break;
+    default: *a = d->normal.mean; *b = d->normal.std; break;
+    }
 }

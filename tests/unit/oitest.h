@@ -27,6 +27,11 @@ double oi_test_ks_pvalue(double d, size_t n);
  * k uniform p-values give -2 sum log p this large; chi-square with 2k degrees). */
 double oi_test_fisher(const double *p, size_t k);
 
+/* A decision of kind with its two numbers in the kind's own fields (a: mean,
+ * low, value, gain, sparsity; b: std, high, gate), and those numbers read back. */
+struct oi_decision oi_test_decision(int kind, double a, double b);
+void oi_test_decision_numbers(const struct oi_decision *d, double *a, double *b);
+
 /* Register `tests` in a suite named `name` and run; returns the exit code. */
 typedef struct { const char *name; void (*fn)(void); } oi_test_case;
 /* Runs the cases; exits 1 if any failed, else 77 (meson: SKIP) if a case called

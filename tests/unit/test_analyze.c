@@ -100,11 +100,11 @@ static void check_tensor(const char *model, pipeline *p, const char *name, json_
     check_num(model, name, e, "fan_out", (double)w->fan_out);
     check_num(model, name, e, "gain", w->gain);
     if (d->kind == OI_FILL_NORMAL)
-        check_num(model, name, e, "std", d->p2);
+        check_num(model, name, e, "std", d->normal.std);
     if (d->kind == OI_FILL_UNIFORM)
-        check_num(model, name, e, "bound", d->p2);
+        check_num(model, name, e, "bound", d->uniform.high);
     if (d->kind == OI_FILL_CONSTANT)
-        check_num(model, name, e, "value", d->p1);
+        check_num(model, name, e, "value", d->constant.value);
 }
 
 static void test_expectations(void)
@@ -231,9 +231,9 @@ static void test_torch_preset_numbers(void)
     const oi_decision *w = oi_plan_get(plan, (size_t)find(p.model, "w"));
     const oi_decision *b = oi_plan_get(plan, (size_t)find(p.model, "b"));
     CU_ASSERT_EQUAL(w->kind, OI_FILL_UNIFORM);
-    CU_ASSERT_DOUBLE_EQUAL(w->p2, 1.0 / sqrt(72.0), 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(w->uniform.high, 1.0 / sqrt(72.0), 1e-12);
     CU_ASSERT_EQUAL(b->kind, OI_FILL_UNIFORM);
-    CU_ASSERT_DOUBLE_EQUAL(b->p2, 1.0 / sqrt(72.0), 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(b->uniform.high, 1.0 / sqrt(72.0), 1e-12);
     oi_plan_free(plan);
     free_pipeline(&p);
 }

@@ -160,21 +160,21 @@ static void check_distribution(const char *what, const oi_decision *d, const tar
 
 static void test_uniform(void)
 {
-    oi_decision d = {.kind = OI_FILL_UNIFORM, .p1 = -0.3, .p2 = 0.7};
+    oi_decision d = {.kind = OI_FILL_UNIFORM, .uniform = {-0.3, 0.7}};
     target t = {cdf_uniform, {-0.3, 0.7}, 0.2, 1.0 / 12};
     check_distribution("uniform", &d, &t, -0.3 - 1e-3, 0.7 + 1e-3);
 }
 
 static void test_normal(void)
 {
-    oi_decision d = {.kind = OI_FILL_NORMAL, .p1 = 0.5, .p2 = 2.0};
+    oi_decision d = {.kind = OI_FILL_NORMAL, .normal = {0.5, 2.0}};
     target t = {cdf_normal, {0.5, 2.0}, 0.5, 4.0};
     check_distribution("normal", &d, &t, -INFINITY, INFINITY);
 }
 
 static void test_he_like_small_std(void)
 {
-    oi_decision d = {.kind = OI_FILL_NORMAL, .p1 = 0, .p2 = sqrt(2.0 / 4608)};
+    oi_decision d = {.kind = OI_FILL_NORMAL, .normal = {0, sqrt(2.0 / 4608)}};
     target t = {cdf_normal, {0, sqrt(2.0 / 4608)}, 0, 2.0 / 4608};
     check_distribution("he_normal", &d, &t, -INFINITY, INFINITY);
 }
@@ -187,7 +187,7 @@ static void test_trunc_normal(void)
     static const double cases[][2] = {{0.1, 0.02}, {0, 1}};
     for (size_t c = 0; c < 2; c++) {
         double mean = cases[c][0], sd = cases[c][1], s = sd / OI_TRUNC_SD;
-        oi_decision d = {.kind = OI_FILL_TRUNC_NORMAL, .p1 = mean, .p2 = sd};
+        oi_decision d = {.kind = OI_FILL_TRUNC_NORMAL, .normal = {mean, sd}};
         target t = {cdf_trunc, {mean, s}, mean, sd * sd};
         /* fp16/bf16 may round the bound itself outward by half a step */
         double lo = mean - 2 * s, hi = mean + 2 * s;
@@ -200,14 +200,14 @@ static void test_constant_and_gate_bias(void)
     fake_tensor f;
     int64_t dims[2] = {2, 40};   /* LSTM bias of 2 directions, H = 5 */
     fake(&f, "B", DT(FLOAT), 2, dims);
-    oi_decision d = {.kind = OI_FILL_GATE_BIAS, .p1 = 0, .p2 = 1, .n_ranges = 2,
+    oi_decision d = {.kind = OI_FILL_GATE_BIAS, .gate_bias = {0, 1}, .n_ranges = 2,
                      .range_start = {10, 50}, .range_len = {5, 5}};
     float v[80];
     oi_error err;
     CU_ASSERT_EQUAL_FATAL(oi_fill_values(&d, &f.t, SEED(1), v, &err), OI_OK);
     for (int i = 0; i < 80; i++)
         CU_ASSERT_EQUAL(v[i], ((i >= 10 && i < 15) || (i >= 50 && i < 55)) ? 1.0f : 0.0f);
-    oi_decision c = {.kind = OI_FILL_CONSTANT, .p1 = 0.25};
+    oi_decision c = {.kind = OI_FILL_CONSTANT, .constant = {0.25}};
     CU_ASSERT_EQUAL_FATAL(oi_fill_values(&c, &f.t, SEED(1), v, &err), OI_OK);
     for (int i = 0; i < 80; i++)
         CU_ASSERT_EQUAL(v[i], 0.25f);
@@ -242,7 +242,7 @@ static void test_orthogonal_shapes(void)
         fake_tensor f;
         int64_t dims[3] = {cases[i].m, cases[i].r, cases[i].c};
         fake(&f, "R", DT(FLOAT), 3, dims);
-        oi_decision d = {.kind = OI_FILL_ORTHOGONAL, .p1 = cases[i].gain, .matrices = cases[i].m,
+        oi_decision d = {.kind = OI_FILL_ORTHOGONAL, .matrix = {cases[i].gain}, .matrices = cases[i].m,
                          .rows = cases[i].r, .cols = cases[i].c};
         float *q = malloc(f.t.n_elems * sizeof *q);
         oi_error err;
@@ -264,7 +264,7 @@ static void test_orthogonal_haar_sign(void)
     fake_tensor f;
     int64_t dims[3] = {4000, 3, 3};
     fake(&f, "haar", DT(FLOAT), 3, dims);
-    oi_decision d = {.kind = OI_FILL_ORTHOGONAL, .p1 = 1, .matrices = 4000, .rows = 3, .cols = 3};
+    oi_decision d = {.kind = OI_FILL_ORTHOGONAL, .matrix = {1}, .matrices = 4000, .rows = 3, .cols = 3};
     float *q = malloc(f.t.n_elems * sizeof *q);
     oi_error err;
     CU_ASSERT_EQUAL_FATAL(oi_fill_values(&d, &f.t, SEED(3), q, &err), OI_OK);
@@ -285,7 +285,7 @@ static void test_identity_and_sparse(void)
     fake_tensor f;
     int64_t conv[4] = {4, 6, 3, 3};
     fake(&f, "dirac", DT(FLOAT), 4, conv);
-    oi_decision d = {.kind = OI_FILL_IDENTITY, .p1 = 1};
+    oi_decision d = {.kind = OI_FILL_IDENTITY, .matrix = {1}};
     float v[216];
     oi_error err;
     CU_ASSERT_EQUAL_FATAL(oi_fill_values(&d, &f.t, SEED(0), v, &err), OI_OK);
@@ -295,7 +295,7 @@ static void test_identity_and_sparse(void)
                 CU_ASSERT_EQUAL(v[(o * 6 + i) * 9 + k], (o == i && k == 4) ? 1.0f : 0.0f);
     int64_t mat[2] = {200, 50};
     fake(&f, "sparse", DT(FLOAT), 2, mat);
-    oi_decision s = {.kind = OI_FILL_SPARSE, .p1 = 0.3, .p2 = 0.5, .rows = 200, .cols = 50};
+    oi_decision s = {.kind = OI_FILL_SPARSE, .sparse = {0.3, 0.5}, .rows = 200, .cols = 50};
     float *w = malloc(10000 * sizeof *w);
     CU_ASSERT_EQUAL_FATAL(oi_fill_values(&s, &f.t, SEED(9), w, &err), OI_OK);
     double sq = 0;
@@ -478,7 +478,7 @@ static void test_stream_is_stable(void)
     int64_t big[1] = {100000}, small[1] = {1000};
     fake(&a, "w", DT(FLOAT), 1, big);
     fake(&b, "w", DT(FLOAT), 1, small);
-    oi_decision d = {.kind = OI_FILL_NORMAL, .p1 = 0, .p2 = 1};
+    oi_decision d = {.kind = OI_FILL_NORMAL, .normal = {0, 1}};
     float *x = malloc(100000 * sizeof *x), y[1000];
     oi_error err;
     CU_ASSERT_EQUAL(oi_fill_values(&d, &a.t, SEED(42), x, &err), OI_OK);

@@ -104,7 +104,7 @@ static void test_first_match_wins(void)
                         " {\"role\": \"weight\", \"scheme\": \"zeros\"}]";
     oi_decision d = decide("conv_relu.onnx", rules, "w");
     CU_ASSERT_EQUAL(d.kind, OI_FILL_CONSTANT);
-    CU_ASSERT_EQUAL(d.p1, 1.0);
+    CU_ASSERT_EQUAL(d.constant.value, 1.0);
     /* a rule that does not match leaves the preset's decision */
     d = decide("conv_relu.onnx", "[{\"op\": \"Gemm\", \"scheme\": \"ones\"}]", "w");
     CU_ASSERT_STRING_EQUAL(d.scheme, "he_normal");
@@ -112,13 +112,13 @@ static void test_first_match_wins(void)
     CU_ASSERT_EQUAL(d.kind, OI_FILL_NONE);
     CU_ASSERT_PTR_NOT_NULL(strstr(d.reason, "kept by rule 1"));
     d = decide("conv_relu.onnx", "[{\"scheme\": \"torch\"}]", "w");
-    CU_ASSERT_DOUBLE_EQUAL(d.p2, 1 / sqrt(72.0), 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(d.uniform.high, 1 / sqrt(72.0), 1e-12);
 }
 
 /* conv_relu: W[16, 8, 3, 3], fan_in 72, fan_out 144, followed by Relu. */
 static void test_scheme_numbers(void)
 {
-    struct { const char *rule; oi_fill_kind kind; double p1, p2; } c[] = {
+    struct { const char *rule; oi_fill_kind kind; double a, b; } c[] = {   /* oi_test_decision's */
         {"{\"scheme\": \"xavier_uniform\"}", OI_FILL_UNIFORM, -sqrt(6.0 / 216), sqrt(6.0 / 216)},
         {"{\"scheme\": \"xavier_normal\", \"gain\": 2}", OI_FILL_NORMAL, 0, 2 * sqrt(2.0 / 216)},
         {"{\"scheme\": \"glorot_normal\", \"gain\": \"auto\"}", OI_FILL_NORMAL, 0,
@@ -142,11 +142,11 @@ static void test_scheme_numbers(void)
         char rules[256];
         snprintf(rules, sizeof rules, "[%s]", c[i].rule);
         oi_decision d = decide("conv_relu.onnx", rules, "w");
-        int ok = d.kind == c[i].kind && fabs(d.p1 - c[i].p1) < 1e-12 &&
-                 (c[i].kind == OI_FILL_CONSTANT || c[i].kind == OI_FILL_ORTHOGONAL ||
-                  c[i].kind == OI_FILL_IDENTITY || fabs(d.p2 - c[i].p2) < 1e-12);
+        double a, b;
+        oi_test_decision_numbers(&d, &a, &b);
+        int ok = d.kind == c[i].kind && fabs(a - c[i].a) < 1e-12 && fabs(b - c[i].b) < 1e-12;
         if (!ok)
-            fprintf(stderr, "  %s: got %s (%g, %g)\n", c[i].rule, oi_fill_name(d.kind), d.p1, d.p2);
+            fprintf(stderr, "  %s: got %s (%g, %g)\n", c[i].rule, oi_fill_name(d.kind), a, b);
         CU_ASSERT_TRUE(ok);
     }
     oi_decision o = decide("conv_relu.onnx", "[{\"scheme\": \"orthogonal\"}]", "w");
@@ -158,7 +158,7 @@ static void test_scheme_numbers(void)
     /* sparse on a 2-D weight */
     oi_decision s = decide("gemm_variants.onnx", "[{\"name\": \"b0\", \"scheme\": \"sparse\", "
                                                  "\"sparsity\": 0.5}]", "b0");
-    CU_ASSERT_TRUE(s.kind == OI_FILL_SPARSE && s.rows == 6 && s.cols == 10 && s.p1 == 0.5);
+    CU_ASSERT_TRUE(s.kind == OI_FILL_SPARSE && s.rows == 6 && s.cols == 10 && s.sparse.sparsity == 0.5);
     /* recurrent weights: orthogonal per gate block */
     oi_decision r = decide("lstm_native.onnx", "[{\"role\": \"rnn_W\", \"scheme\": \"orthogonal\"}]",
                            "W");
@@ -180,11 +180,11 @@ static void test_presets_on_lstm(void)
     const oi_decision *d = oi_plan_get(plan, r);
     CU_ASSERT_TRUE(d->kind == OI_FILL_ORTHOGONAL && d->matrices == 2 && d->rows == 20 &&
                    d->cols == 5);
-    CU_ASSERT_DOUBLE_EQUAL(oi_plan_get(plan, w)->p2, sqrt(6.0 / (3 + 20)), 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(oi_plan_get(plan, w)->uniform.high, sqrt(6.0 / (3 + 20)), 1e-12);
     oi_plan_free(plan);
     CU_ASSERT_EQUAL_FATAL(oi_plan_build(a.model, a.analysis, &torch, &plan, &err), OI_OK);
-    CU_ASSERT_DOUBLE_EQUAL(oi_plan_get(plan, r)->p2, 1 / sqrt(5.0), 1e-12);
-    CU_ASSERT_DOUBLE_EQUAL(oi_plan_get(plan, b)->p2, 1 / sqrt(5.0), 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(oi_plan_get(plan, r)->uniform.high, 1 / sqrt(5.0), 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(oi_plan_get(plan, b)->uniform.high, 1 / sqrt(5.0), 1e-12);
     oi_plan_free(plan);
     CU_ASSERT_EQUAL_FATAL(oi_plan_build(a.model, a.analysis, &nofb, &plan, &err), OI_OK);
     CU_ASSERT_EQUAL(oi_plan_get(plan, b)->kind, OI_FILL_CONSTANT);
@@ -213,9 +213,9 @@ static void test_default_policy(void)
         CU_ASSERT_EQUAL_FATAL(oi_plan_build(a.model, a.analysis, policies[k], &plan, &err), OI_OK);
         const oi_decision *g = oi_plan_get(plan, gamma), *r = oi_plan_get(plan, alpha);
         CU_ASSERT_EQUAL(g->kind, OI_FILL_CONSTANT);
-        CU_ASSERT_EQUAL(g->p1, k == 2 ? 0.0 : 1e-6);   /* exactly, not within a tolerance */
+        CU_ASSERT_EQUAL(g->constant.value, k == 2 ? 0.0 : 1e-6);   /* exactly, not within a tolerance */
         CU_ASSERT_EQUAL(r->kind, OI_FILL_CONSTANT);
-        CU_ASSERT_EQUAL(r->p1, 0.0);
+        CU_ASSERT_EQUAL(r->constant.value, 0.0);
         oi_plan_free(plan);
     }
     release(&a);

@@ -19,7 +19,7 @@
 
 typedef struct {
     oi_fill_kind kind;
-    double p1, p2;
+    double a, b;   /* the kind's two numbers (oi_test_decision) */
     int32_t dtype;
     uint64_t fnv;
 } golden_row;
@@ -47,12 +47,11 @@ static void check_golden(int version, const golden_row *rows, size_t n)
         oi_tensor t = {.proto = &proto, .name = "golden.w", .scope = "", .kind = "initializer",
                        .dtype = rows[i].dtype, .elem_size = es, .n_elems = 64, .n_bytes = 64 * es,
                        .storage = OI_STORE_RAW};
-        oi_decision d = {.kind = rows[i].kind, .p1 = rows[i].p1, .p2 = rows[i].p2, .rows = 8,
-                         .cols = 8};
         /* The stream is the raw draws: a truncated normal's rows give its
-         * scale, which the scheme's std (p2 / OI_TRUNC_SD) reaches from p2. */
-        if (d.kind == OI_FILL_TRUNC_NORMAL)
-            d.p2 = rows[i].p2 * OI_TRUNC_SD;
+         * scale, which the scheme's std (std / OI_TRUNC_SD) reaches from b. */
+        double b = rows[i].kind == OI_FILL_TRUNC_NORMAL ? rows[i].b * OI_TRUNC_SD : rows[i].b;
+        oi_decision d = oi_test_decision(rows[i].kind, rows[i].a, b);
+        d.rows = d.cols = 8;
         uint8_t bytes[64 * 8];
         oi_error err;
         CU_ASSERT_EQUAL_FATAL(oi_fill_tensor(&d, &t, (oi_seed){2026, version}, bytes, &err), OI_OK);
@@ -64,7 +63,7 @@ static void check_golden(int version, const golden_row *rows, size_t n)
             if (!printed++)
                 fprintf(stderr, "  stream %d: golden bytes differ; this code gives:\n", version);
             fprintf(stderr, "        {%d, %g, %g, %d, 0x%016llxULL},\n", (int)rows[i].kind,
-                    rows[i].p1, rows[i].p2, (int)rows[i].dtype, (unsigned long long)h);
+                    rows[i].a, rows[i].b, (int)rows[i].dtype, (unsigned long long)h);
         }
     }
 }
@@ -204,9 +203,9 @@ static void test_stream2_batches_equal_scalar(void)
     static float u[COUNT], z[COUNT], t[COUNT];
     uint64_t start = 3 * OI_BATCH_ELEMS - 5;   /* unaligned both ends */
     oi_rng rng = {0x0123456789abcdefULL, OI_STREAM_V2};
-    oi_decision du = {.kind = OI_FILL_UNIFORM, .p1 = 0, .p2 = 1};
+    oi_decision du = {.kind = OI_FILL_UNIFORM, .uniform = {0, 1}};
     /* std OI_TRUNC_SD: the raw truncated draw times exactly 1 */
-    oi_decision dt = {.kind = OI_FILL_TRUNC_NORMAL, .p1 = 0, .p2 = OI_TRUNC_SD};
+    oi_decision dt = {.kind = OI_FILL_TRUNC_NORMAL, .normal = {0, OI_TRUNC_SD}};
     oi_fill_elementwise(&du, rng, start, COUNT, u);
     oi_fill_normals(rng, OI_STREAM_MAIN, start, COUNT, z);
     oi_fill_elementwise(&dt, rng, start, COUNT, t);
@@ -286,9 +285,9 @@ static void test_stream2_statistics_across_seeds(void)
     float *v = malloc(SAMPLES * sizeof *v);
     double *x = malloc(SAMPLES * sizeof *x), fisher = 0, worst_p = 1, worst_r = 0;
     long beyond3 = 0, beyond4 = 0;
-    oi_decision kinds[3] = {{.kind = OI_FILL_NORMAL, .p1 = 0, .p2 = 1},
-                            {.kind = OI_FILL_UNIFORM, .p1 = 0, .p2 = 1},
-                            {.kind = OI_FILL_TRUNC_NORMAL, .p1 = 0, .p2 = OI_TRUNC_SD}};
+    oi_decision kinds[3] = {{.kind = OI_FILL_NORMAL, .normal = {0, 1}},
+                            {.kind = OI_FILL_UNIFORM, .uniform = {0, 1}},
+                            {.kind = OI_FILL_TRUNC_NORMAL, .normal = {0, OI_TRUNC_SD}}};
     for (uint64_t seed = 0; seed < SEEDS; seed++)
         for (int k = 0; k < 3; k++) {
             oi_rng rng = {oi_fill_key(seed, "", "stats.w"), OI_STREAM_V2};

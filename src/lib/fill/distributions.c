@@ -33,10 +33,10 @@ static void gate_bias(const oi_decision *d, uint64_t start, size_t n, float *out
 {
     for (size_t i = 0; i < n; i++) {
         int64_t idx = (int64_t)(start + i);
-        float v = (float)d->p1;
+        float v = (float)d->gate_bias.value;
         for (int r = 0; r < d->n_ranges; r++)
             if (idx >= d->range_start[r] && idx < d->range_start[r] + d->range_len[r])
-                v = (float)d->p2;
+                v = (float)d->gate_bias.gate;
         out[i] = v;
     }
 }
@@ -112,22 +112,25 @@ void oi_fill_normals(oi_rng rng, uint32_t space, uint64_t start, size_t n, float
 
 void oi_fill_elementwise(const oi_decision *d, oi_rng rng, uint64_t start, size_t n, float *out)
 {
-    float a = (float)d->p1, b = (float)d->p2;
+    float lo = (float)d->uniform.low, hi = (float)d->uniform.high;
+    float mean = (float)d->normal.mean, std = (float)d->normal.std;
     switch (d->kind) {
     case OI_FILL_CONSTANT:
         for (size_t i = 0; i < n; i++)
-            out[i] = a;
+            out[i] = (float)d->constant.value;
         break;
     case OI_FILL_UNIFORM:
-        STREAMS[rng.version].uniform(rng.key, OI_STREAM_MAIN, start, n, &(affine_step){a, b - a},
-                                     out);
+        STREAMS[rng.version].uniform(rng.key, OI_STREAM_MAIN, start, n,
+                                     &(affine_step){lo, hi - lo}, out);
         break;
     case OI_FILL_NORMAL:
-        STREAMS[rng.version].normal(rng.key, OI_STREAM_MAIN, start, n, &(affine_step){a, b}, out);
+        STREAMS[rng.version].normal(rng.key, OI_STREAM_MAIN, start, n, &(affine_step){mean, std},
+                                    out);
         break;
     case OI_FILL_TRUNC_NORMAL:
         STREAMS[rng.version].trunc_normal(rng.key, OI_STREAM_TRUNC, start, n,
-                                          &(affine_step){a, (float)(d->p2 / OI_TRUNC_SD)}, out);
+                                          &(affine_step){mean, (float)(d->normal.std / OI_TRUNC_SD)},
+                                          out);
         break;
     case OI_FILL_GATE_BIAS:
         gate_bias(d, start, n, out);

@@ -94,7 +94,7 @@ oi_status oi_fill_orthogonal_matrix(const oi_decision *d, oi_rng rng, int64_t m,
                     (long long)big, (long long)small, (int)info);
         goto done;
     }
-    float gain = (float)d->p1;
+    float gain = (float)d->matrix.gain;
     for (int64_t i = 0; i < rows; i++)
         for (int64_t j = 0; j < cols; j++)
             out[i * cols + j] = rows >= cols ? gain * signs[j] * a[i + j * big]
@@ -122,7 +122,7 @@ void oi_fill_identity(const oi_decision *d, const oi_tensor *t, float *out)
         spatial *= p->dims[k];
     }
     for (int64_t i = 0; i < o && i < in; i++)
-        out[(i * in + i) * spatial + centre] = (float)d->p1;
+        out[(i * in + i) * spatial + centre] = (float)d->matrix.gain;
 }
 
 /* torch.nn.init.sparse_: N(0, std^2), then in each column ceil(sparsity*rows)
@@ -133,8 +133,8 @@ oi_status oi_fill_sparse(const oi_decision *d, oi_rng rng, float *out, oi_error 
     int64_t rows = d->rows, cols = d->cols;
     oi_fill_normals(rng, OI_STREAM_MAIN, 0, (size_t)(rows * cols), out);
     for (int64_t i = 0; i < rows * cols; i++)
-        out[i] *= (float)d->p2;
-    int64_t zeros = (int64_t)ceil(d->p1 * (double)rows);
+        out[i] *= (float)d->sparse.std;
+    int64_t zeros = (int64_t)ceil(d->sparse.sparsity * (double)rows);
     int64_t *perm = malloc((size_t)rows * sizeof *perm);
     if (!perm)
         return oi_fail(err, OI_ERR_NOMEM, "out of memory for a sparse fill");

@@ -13,15 +13,15 @@ static void constant(oi_decision *d, double v, const char *scheme)
 {
     d->kind = OI_FILL_CONSTANT;
     d->scheme = scheme;
-    d->p1 = v;
+    d->constant.value = v;
 }
 
 static void uniform(oi_decision *d, double bound, double gain, const char *scheme)
 {
     d->kind = OI_FILL_UNIFORM;
     d->scheme = scheme;
-    d->p1 = -bound;
-    d->p2 = bound;
+    d->uniform.low = -bound;
+    d->uniform.high = bound;
     d->gain = gain;
 }
 
@@ -29,8 +29,8 @@ static void normal(oi_decision *d, double mean, double std, double gain, const c
 {
     d->kind = OI_FILL_NORMAL;
     d->scheme = scheme;
-    d->p1 = mean;
-    d->p2 = std;
+    d->normal.mean = mean;
+    d->normal.std = std;
     d->gain = gain;
 }
 
@@ -38,8 +38,8 @@ static void trunc_normal(oi_decision *d, double std, const char *scheme)
 {
     d->kind = OI_FILL_TRUNC_NORMAL;
     d->scheme = scheme;
-    d->p1 = 0;
-    d->p2 = std;
+    d->normal.mean = 0;
+    d->normal.std = std;
     d->gain = 1;
 }
 
@@ -88,7 +88,7 @@ static void orthogonal(oi_decision *d, int64_t matrices, int64_t rows, int64_t c
 {
     d->kind = OI_FILL_ORTHOGONAL;
     d->scheme = "orthogonal";
-    d->p1 = gain;
+    d->matrix.gain = gain;
     d->gain = gain;
     d->matrices = matrices;
     d->rows = rows;
@@ -114,8 +114,8 @@ static void lstm_bias(oi_decision *d, const oi_weight *w, double forget)
     }
     d->kind = OI_FILL_GATE_BIAS;
     d->scheme = "zeros, forget gate 1";
-    d->p1 = 0;
-    d->p2 = forget;
+    d->gate_bias.value = 0;
+    d->gate_bias.gate = forget;
     d->n_ranges = w->n_forget;
     memcpy(d->range_start, w->forget_start, sizeof d->range_start);
     memcpy(d->range_len, w->forget_len, sizeof d->range_len);
@@ -244,8 +244,8 @@ static void decide_transformer(oi_decision *d, const oi_weight *w, const oi_tens
         int scaled = p->residual_scale && w->role == OI_ROLE_WEIGHT && w->residual;
         d->kind = OI_FILL_TRUNC_NORMAL;
         d->scheme = scaled ? "trunc_normal(0.02/sqrt(2*layers))" : "trunc_normal(0.02)";
-        d->p1 = 0;
-        d->p2 = scaled ? 0.02 / sqrt(2.0 * p->residual_layers) : 0.02;
+        d->normal.mean = 0;
+        d->normal.std = scaled ? 0.02 / sqrt(2.0 * p->residual_layers) : 0.02;
         d->gain = 1;
     } else {
         decide_default(d, w, t, p);
@@ -361,8 +361,8 @@ static void apply_rule(oi_decision *d, const oi_rule_action *a, const oi_weight 
     case OI_SCHEME_CONSTANT: constant(d, a->value, "constant"); return;
     case OI_SCHEME_UNIFORM:
         uniform(d, 0, 1, "uniform");
-        d->p1 = a->low;
-        d->p2 = a->high;
+        d->uniform.low = a->low;
+        d->uniform.high = a->high;
         return;
     case OI_SCHEME_NORMAL: normal(d, a->mean, a->std, 1, "normal"); return;
     case OI_SCHEME_TRUNC_NORMAL:
@@ -377,7 +377,7 @@ static void apply_rule(oi_decision *d, const oi_rule_action *a, const oi_weight 
         as_matrices(w, t, &m, &r, &c);
         d->kind = OI_FILL_IDENTITY;
         d->scheme = a->scheme_name;
-        d->p1 = d->gain = rule_gain(a, w, 1.0);
+        d->matrix.gain = d->gain = rule_gain(a, w, 1.0);
         return;
     case OI_SCHEME_SPARSE:
         if (t->proto->n_dims != 2) {
@@ -386,8 +386,8 @@ static void apply_rule(oi_decision *d, const oi_rule_action *a, const oi_weight 
         }
         d->kind = OI_FILL_SPARSE;
         d->scheme = "sparse";
-        d->p1 = a->sparsity;
-        d->p2 = a->std;
+        d->sparse.sparsity = a->sparsity;
+        d->sparse.std = a->std;
         d->rows = t->proto->dims[0];
         d->cols = t->proto->dims[1];
         return;
@@ -441,7 +441,7 @@ static void check_shape(oi_decision *d, const oi_weight *w, const oi_tensor *t)
     else if (w->role == OI_ROLE_WEIGHT && (w->fan_in <= 0 || w->fan_out <= 0) &&
              d->kind != OI_FILL_CONSTANT && d->kind != OI_FILL_NONE)
         untouched(d, "layout unknown (shape not known past a reshape), fans cannot be computed");
-    else if ((d->kind == OI_FILL_UNIFORM || d->kind == OI_FILL_NORMAL) && !isfinite(d->p2))
+    else if ((d->kind == OI_FILL_UNIFORM || d->kind == OI_FILL_NORMAL) && !isfinite(d->kind == OI_FILL_UNIFORM ? d->uniform.high : d->normal.std))
         untouched(d, "fans give no finite scale");
 }
 

@@ -52,18 +52,19 @@ oi_policy oi_policy_default(oi_preset preset);
 
 typedef enum {
     OI_FILL_NONE = 0,       /* untouched */
-    OI_FILL_CONSTANT,       /* p1 */
-    OI_FILL_UNIFORM,        /* U(p1, p2) */
-    OI_FILL_NORMAL,         /* N(p1, p2^2) */
-    OI_FILL_TRUNC_NORMAL,   /* mean p1, std exactly p2: N(0,1) cut at +-2, times p2 / OI_TRUNC_SD
-                             * (JAX/Flax/TensorFlow variance scaling; values within +-2.27 p2) */
-    OI_FILL_ORTHOGONAL,     /* matrices x rows x cols, each orthogonal, times p1 (gain) */
-    OI_FILL_IDENTITY,       /* identity / dirac per matrix (times p1) */
-    OI_FILL_SPARSE,         /* per column a fraction p1 zeros, the rest N(0, p2^2) */
-    OI_FILL_GATE_BIAS,      /* p1 everywhere, but p2 on the listed element ranges */
+    OI_FILL_CONSTANT,       /* constant.value */
+    OI_FILL_UNIFORM,        /* U(uniform.low, uniform.high) */
+    OI_FILL_NORMAL,         /* N(normal.mean, normal.std^2) */
+    OI_FILL_TRUNC_NORMAL,   /* normal.mean, std exactly normal.std: N(0,1) cut at +-2, times
+                             * std / OI_TRUNC_SD (JAX/Flax/TensorFlow variance scaling; values
+                             * within +-2.27 std) */
+    OI_FILL_ORTHOGONAL,     /* matrices x rows x cols, each orthogonal, times matrix.gain */
+    OI_FILL_IDENTITY,       /* identity / dirac per matrix, times matrix.gain */
+    OI_FILL_SPARSE,         /* per column a fraction sparse.sparsity zeros, the rest N(0, std^2) */
+    OI_FILL_GATE_BIAS,      /* gate_bias.value everywhere, gate_bias.gate on the listed ranges */
     OI_FILL_DISTINCT,       /* TRUNC_NORMAL drawn once per distinct original value (folded tables) */
     OI_FILL_COPY,           /* the values of tensor `source` (its 2-D transpose if transposed) */
-    OI_FILL_QUANT,          /* floats drawn by `draw` (p1, p2, ...), quantized to the tensor's codes */
+    OI_FILL_QUANT,          /* floats drawn by `draw` (its numbers), quantized to the tensor's codes */
     OI_FILL_QUANT_SCALE,    /* the scales refit to quantized weight `source`'s new values */
     OI_FILL_QUANT_ZERO,     /* ... and its zero points */
     OI_FILL_NORMS,          /* L2 norms of tensor `source`'s new values, one per element (weight norm's g) */
@@ -72,8 +73,15 @@ typedef enum {
 typedef struct oi_decision {
     oi_fill_kind kind;
     const char *scheme;     /* "he_normal", "xavier_uniform", ... (why these numbers) */
-    double p1, p2;
-    double gain;            /* the gain that went into p1/p2, for the read-out */
+    union {   /* the numbers of `kind` (QUANT: of `draw`) */
+        struct { double value; } constant;            /* CONSTANT */
+        struct { double low, high; } uniform;         /* UNIFORM */
+        struct { double mean, std; } normal;          /* NORMAL, TRUNC_NORMAL, DISTINCT */
+        struct { double gain; } matrix;               /* ORTHOGONAL, IDENTITY */
+        struct { double sparsity, std; } sparse;      /* SPARSE */
+        struct { double value, gate; } gate_bias;     /* GATE_BIAS */
+    };
+    double gain;            /* the gain that went into those numbers, for the read-out */
     int64_t matrices, rows, cols;     /* ORTHOGONAL / IDENTITY / SPARSE */
     int n_ranges;                     /* GATE_BIAS */
     int64_t range_start[4], range_len[4];

@@ -11,38 +11,35 @@
 #include <string.h>
 
 
-static int moments_of(oi_fill_kind kind, double p1, double p2, double *mean, double *msq)
-{
-    switch (kind) {
-    case OI_FILL_CONSTANT: *mean = p1; *msq = p1 * p1; return 1;
-    case OI_FILL_NORMAL: *mean = p1; *msq = p1 * p1 + p2 * p2; return 1;
-    case OI_FILL_TRUNC_NORMAL: *mean = p1; *msq = p1 * p1 + p2 * p2; return 1;
-    case OI_FILL_UNIFORM: *mean = (p1 + p2) / 2; *msq = (p1 * p1 + p1 * p2 + p2 * p2) / 3; return 1;
-    default: return 0;
-    }
-}
-
 int oi_decision_moments(const oi_decision *d, double *mean, double *msq)
 {
-    if (d->kind == OI_FILL_QUANT)
-        return moments_of(d->draw, d->p1, d->p2, mean, msq);
-    return moments_of(d->kind, d->p1, d->p2, mean, msq);
+    double m = d->normal.mean, s = d->normal.std, lo = d->uniform.low, hi = d->uniform.high;
+    switch (d->kind == OI_FILL_QUANT ? d->draw : d->kind) {
+    case OI_FILL_CONSTANT: *mean = d->constant.value; *msq = *mean * *mean; return 1;
+    case OI_FILL_NORMAL:
+    case OI_FILL_TRUNC_NORMAL: *mean = m; *msq = m * m + s * s; return 1;
+    case OI_FILL_UNIFORM: *mean = (lo + hi) / 2; *msq = (lo * lo + lo * hi + hi * hi) / 3; return 1;
+    default: return 0;
+    }
 }
 
 /* A zero-mean random draw, which a factor rescales without changing its kind. */
 static int rescalable(const oi_decision *d)
 {
     oi_fill_kind k = d->kind == OI_FILL_QUANT ? d->draw : d->kind;
-    return (k == OI_FILL_NORMAL && d->p1 == 0) || (k == OI_FILL_TRUNC_NORMAL && d->p1 == 0) ||
-           (k == OI_FILL_UNIFORM && d->p1 == -d->p2);
+    return ((k == OI_FILL_NORMAL || k == OI_FILL_TRUNC_NORMAL) && d->normal.mean == 0) ||
+           (k == OI_FILL_UNIFORM && d->uniform.low == -d->uniform.high);
 }
 
 static void rescale(oi_decision *d, double s)
 {
     oi_fill_kind k = d->kind == OI_FILL_QUANT ? d->draw : d->kind;
-    if (k == OI_FILL_UNIFORM)
-        d->p1 *= s;
-    d->p2 *= s;
+    if (k == OI_FILL_UNIFORM) {
+        d->uniform.low *= s;
+        d->uniform.high *= s;
+    } else {
+        d->normal.std *= s;   /* (rescalable: normal or truncated normal) */
+    }
     d->gain *= s;
 }
 

@@ -62,10 +62,10 @@ static oi_status measure(oi_model *m, const oi_tensor *t, tensor_stats *s, oi_er
 static double scheme_std(const oi_decision *d)
 {
     switch (d->kind) {
-    case OI_FILL_NORMAL: return d->p2;
-    case OI_FILL_UNIFORM: return (d->p2 - d->p1) / sqrt(12.0);
-    case OI_FILL_TRUNC_NORMAL: return d->p2;
-    case OI_FILL_ORTHOGONAL: return d->p1 / sqrt((double)(d->rows > d->cols ? d->rows : d->cols));
+    case OI_FILL_NORMAL: return d->normal.std;
+    case OI_FILL_UNIFORM: return (d->uniform.high - d->uniform.low) / sqrt(12.0);
+    case OI_FILL_TRUNC_NORMAL: return d->normal.std;
+    case OI_FILL_ORTHOGONAL: return d->matrix.gain / sqrt((double)(d->rows > d->cols ? d->rows : d->cols));
     default: return NAN;
     }
 }
@@ -125,7 +125,7 @@ static json_object *tensor_json(const oi_tensor *t, const oi_weight *w, const oi
     if (isfinite(want))
         json_object_object_add(e, "std", oi_json_number(want));
     else if (d->kind == OI_FILL_CONSTANT)
-        json_object_object_add(e, "value", oi_json_number(d->p1));
+        json_object_object_add(e, "value", oi_json_number(d->constant.value));
     json_object_object_add(o, "expected", e);
     *flags = flags_for(w, s, want);
     json_object_object_add(o, "flags", json_object_get(*flags));

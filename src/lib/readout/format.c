@@ -46,23 +46,28 @@ void oi_format_numbers(const oi_decision *d, char *buf, size_t size)
     case OI_FILL_QUANT: case OI_FILL_QUANT_SCALE: case OI_FILL_QUANT_ZERO:
         quant_numbers(d, buf, size);
         break;
-    case OI_FILL_CONSTANT: snprintf(buf, size, "%g", d->p1); break;
-    case OI_FILL_UNIFORM: snprintf(buf, size, "U(%.4g, %.4g)", d->p1, d->p2); break;
-    case OI_FILL_NORMAL: snprintf(buf, size, "N(%g, %.4g^2)", d->p1, d->p2); break;
+    case OI_FILL_CONSTANT: snprintf(buf, size, "%g", d->constant.value); break;
+    case OI_FILL_UNIFORM: snprintf(buf, size, "U(%.4g, %.4g)", d->uniform.low, d->uniform.high); break;
+    case OI_FILL_NORMAL: snprintf(buf, size, "N(%g, %.4g^2)", d->normal.mean, d->normal.std); break;
     case OI_FILL_TRUNC_NORMAL:
-        snprintf(buf, size, "N(%g, %.4g^2) truncated", d->p1, d->p2);
+        snprintf(buf, size, "N(%g, %.4g^2) truncated", d->normal.mean, d->normal.std);
         break;
     case OI_FILL_ORTHOGONAL:
         snprintf(buf, size, "%lldx[%lldx%lld] gain %.4g", (long long)d->matrices,
-                 (long long)d->rows, (long long)d->cols, d->p1);
+                 (long long)d->rows, (long long)d->cols, d->matrix.gain);
         break;
     case OI_FILL_GATE_BIAS:
-        snprintf(buf, size, "%g, %g on %d range%s from %lld", d->p1, d->p2, d->n_ranges,
-                 d->n_ranges > 1 ? "s" : "", (long long)d->range_start[0]);
+        snprintf(buf, size, "%g, %g on %d range%s from %lld", d->gate_bias.value, d->gate_bias.gate,
+                 d->n_ranges, d->n_ranges > 1 ? "s" : "", (long long)d->range_start[0]);
         break;
-    case OI_FILL_IDENTITY: snprintf(buf, size, "identity x %.4g", d->p1); break;
-    case OI_FILL_SPARSE: snprintf(buf, size, "sparsity %g, N(0, %.4g^2)", d->p1, d->p2); break;
-    case OI_FILL_DISTINCT: snprintf(buf, size, "N(%g, %.4g^2) truncated, once per distinct value", d->p1, d->p2); break;
+    case OI_FILL_IDENTITY: snprintf(buf, size, "identity x %.4g", d->matrix.gain); break;
+    case OI_FILL_SPARSE:
+        snprintf(buf, size, "sparsity %g, N(0, %.4g^2)", d->sparse.sparsity, d->sparse.std);
+        break;
+    case OI_FILL_DISTINCT:
+        snprintf(buf, size, "N(%g, %.4g^2) truncated, once per distinct value", d->normal.mean,
+                 d->normal.std);
+        break;
     case OI_FILL_COPY: case OI_FILL_NORMS: snprintf(buf, size, "%s", d->reason); break;
     default: snprintf(buf, size, "-"); break;
     }

@@ -98,25 +98,25 @@ static json_object *decision_json(const oi_decision *d)
     }
     switch (d->kind == OI_FILL_QUANT ? d->draw : d->kind) {
     case OI_FILL_CONSTANT:
-        json_object_object_add(o, "value", oi_json_number(d->p1));
+        json_object_object_add(o, "value", oi_json_number(d->constant.value));
         break;
     case OI_FILL_UNIFORM:
-        json_object_object_add(o, "low", oi_json_number(d->p1));
-        json_object_object_add(o, "high", oi_json_number(d->p2));
+        json_object_object_add(o, "low", oi_json_number(d->uniform.low));
+        json_object_object_add(o, "high", oi_json_number(d->uniform.high));
         break;
     case OI_FILL_NORMAL: case OI_FILL_TRUNC_NORMAL:
-        json_object_object_add(o, "mean", oi_json_number(d->p1));
-        json_object_object_add(o, "std", oi_json_number(d->p2));
+        json_object_object_add(o, "mean", oi_json_number(d->normal.mean));
+        json_object_object_add(o, "std", oi_json_number(d->normal.std));
         break;
     case OI_FILL_ORTHOGONAL: case OI_FILL_IDENTITY:
-        json_object_object_add(o, "gain", oi_json_number(d->p1));
+        json_object_object_add(o, "gain", oi_json_number(d->matrix.gain));
         json_object_object_add(o, "matrices", json_object_new_int64(d->matrices));
         json_object_object_add(o, "rows", json_object_new_int64(d->rows));
         json_object_object_add(o, "cols", json_object_new_int64(d->cols));
         break;
     case OI_FILL_GATE_BIAS:
-        json_object_object_add(o, "value", oi_json_number(d->p1));
-        json_object_object_add(o, "gate_value", oi_json_number(d->p2));
+        json_object_object_add(o, "value", oi_json_number(d->gate_bias.value));
+        json_object_object_add(o, "gate_value", oi_json_number(d->gate_bias.gate));
         json_object *ranges = json_object_new_array();
         for (int i = 0; i < d->n_ranges; i++) {
             json_object *r = json_object_new_array();
@@ -127,8 +127,8 @@ static json_object *decision_json(const oi_decision *d)
         json_object_object_add(o, "ranges", ranges);
         break;
     case OI_FILL_SPARSE:
-        json_object_object_add(o, "sparsity", oi_json_number(d->p1));
-        json_object_object_add(o, "std", oi_json_number(d->p2));
+        json_object_object_add(o, "sparsity", oi_json_number(d->sparse.sparsity));
+        json_object_object_add(o, "std", oi_json_number(d->sparse.std));
         break;
     default: break;
     }
