@@ -1,5 +1,5 @@
-/* audit: flags on constructed models (zeroed, NaN, tiny, dead norm) and none
- * on a healthy, freshly initialized one. */
+/* readout: the audit's flags on constructed models (zeroed, NaN, tiny, dead
+ * norm) and none on a healthy, freshly initialized one; the plan's table. */
 #include <json-c/json.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,6 +8,7 @@
 
 #include "analyze/analyze.h"
 #include "readout/audit.h"
+#include "readout/report.h"
 #include "fill/fill.h"
 #include "graph/graph.h"
 #include "model/model.h"
@@ -147,9 +148,106 @@ static void test_dead_norm(void)
     release(&l);
 }
 
+/* The table printed into a string (free it). */
+static char *table_of(const loaded *l, const oi_plan *p, int all)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+    oi_report_plan_table(out, l->m, l->a, p, all);
+    fclose(out);
+    return text;
+}
+
+/* Does some line of text start with `name` followed by a blank? */
+static int row_starts(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *s = text; s; s = strchr(s, '\n') ? strchr(s, '\n') + 1 : NULL)
+        if (strncmp(s, name, n) == 0 && (s[n] == ' ' || s[n] == '\n'))
+            return 1;
+    return 0;
+}
+
+/* Every rewritten tensor has a row; kept constants are counted by reason, or
+ * listed one by one with all; the summary's counts are the plan's. */
+static void test_table_rows_and_summary(void)
+{
+    loaded l;
+    load("good", "lstm_bidir.onnx", &l);
+    size_t n = oi_model_tensor_count(l.m), done = 0, learned = 0, kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        oi_role r = oi_plan_role(oi_analysis_get(l.a, i), oi_plan_get(l.p, i));
+        learned += r != OI_ROLE_NONE;
+        done += r != OI_ROLE_NONE && oi_plan_get(l.p, i)->kind != OI_FILL_NONE;
+        kept += r == OI_ROLE_NONE;
+    }
+    CU_ASSERT_TRUE_FATAL(done > 0 && kept > 0);
+    char *grouped = table_of(&l, l.p, 0), *listed = table_of(&l, l.p, 1);
+    CU_ASSERT_EQUAL(strncmp(grouped, "tensor ", 7), 0);
+    char want[160];
+    snprintf(want, sizeof want, "summary: re-initialized %zu of %zu learned tensors", done, learned);
+    CU_ASSERT_PTR_NOT_NULL(strstr(grouped, want));
+    snprintf(want, sizeof want, "; kept %zu constants\n", kept);
+    CU_ASSERT_PTR_NOT_NULL(strstr(grouped, want));
+    snprintf(want, sizeof want, "kept %zu constants (not learned parameters), by reason:", kept);
+    CU_ASSERT_PTR_NOT_NULL(strstr(grouped, want));
+    CU_ASSERT_PTR_NOT_NULL(strstr(grouped, "a full listing shows them one by one"));
+    CU_ASSERT_PTR_NULL(strstr(listed, "a full listing shows them one by one"));
+    for (size_t i = 0; i < n; i++) {
+        const oi_tensor *t = oi_model_tensor(l.m, i);
+        oi_role r = oi_plan_role(oi_analysis_get(l.a, i), oi_plan_get(l.p, i));
+        char kept_row[128];
+        snprintf(kept_row, sizeof kept_row, "  %s", t->name);
+        if (r != OI_ROLE_NONE) {
+            CU_ASSERT_TRUE(row_starts(grouped, t->name));
+        } else if (strlen(t->name) <= 40) {   /* one by one only when asked */
+            CU_ASSERT_TRUE(row_starts(listed, kept_row));
+            CU_ASSERT_FALSE(row_starts(grouped, kept_row));
+        }
+    }
+    free(grouped);
+    free(listed);
+    release(&l);
+}
+
+/* A tensor excluded by a glob is listed as learned but left alone, with the
+ * glob; a name too long for its column stands on a line of its own. */
+static void test_table_left_alone_and_long_names(void)
+{
+    loaded l;
+    load("good", "mlp.onnx", &l);
+    const char *exclude[] = {"fc2.*", NULL};
+    oi_policy pol = oi_policy_default(OI_PRESET_DEFAULT);
+    pol.exclude = exclude;
+    oi_plan *p = NULL;
+    oi_error err;
+    oi_tensor *w = find(l.m, "fc1.weight");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+    const char *longname = "encoder.layers.11.self_attention.query_key_value.weight";
+    const char *saved = w->name;
+    w->name = longname;
+    CU_ASSERT_EQUAL_FATAL(oi_plan_build(l.m, l.a, &pol, &p, &err), OI_OK);
+    char *text = table_of(&l, p, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "\nlearned, but left alone as asked:\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "excluded by the glob 'fc2.*'"));
+    CU_ASSERT_TRUE(row_starts(text, "  fc2.weight"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "summary: re-initialized 2 of 4 learned tensors"));
+    char own_line[160];
+    snprintf(own_line, sizeof own_line, "\n%s\n ", longname);   /* then its row, nameless */
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, own_line));
+    free(text);
+    w->name = saved;
+    oi_plan_free(p);
+    release(&l);
+}
+
 int main(void)
 {
     static const oi_test_case tests[] = {
+        {"table: rows, kept constants, summary", test_table_rows_and_summary},
+        {"table: left alone as asked, long names", test_table_left_alone_and_long_names},
         {"freshly initialized net is not flagged", test_healthy_after_fill},
         {"zeroed, NaN and tiny weights are flagged", test_zeroed_nan_tiny},
         {"a dead norm is flagged", test_dead_norm},

@@ -186,6 +186,151 @@ static void test_refuses_overwriting_input_data(void)
     free(d2);
 }
 
+/* The rewrite flags with only `name` set (free). */
+static unsigned char *only(oi_model *m, const char *name)
+{
+    unsigned char *r = calloc(oi_model_tensor_count(m), 1);
+    long i = oi_test_tensor_index(m, name);
+    CU_ASSERT_TRUE_FATAL(r && i >= 0);
+    r[i] = 1;
+    return r;
+}
+
+/* A tensor's new payload: 0, 1, 2, ... as bytes, written in two pieces, the
+ * second first (the writer gives each piece its place). */
+static void write_pattern(oi_patch *p, const oi_tensor *t, uint8_t *want)
+{
+    oi_error err;
+    for (uint64_t k = 0; k < t->n_bytes; k++)
+        want[k] = (uint8_t)(k * 7 + 1);
+    uint64_t half = t->n_bytes / 2;
+    CU_ASSERT_EQUAL(oi_patch_write(p, t, half, want + half, t->n_bytes - half, &err), OI_OK);
+    CU_ASSERT_EQUAL(oi_patch_write(p, t, 0, want, half, &err), OI_OK);
+}
+
+/* Every tensor of `got` holds the bytes of `ref`'s, except `changed`, which holds want. */
+static void check_values(oi_model *ref, oi_model *got, const char *changed, const uint8_t *want)
+{
+    oi_error err;
+    CU_ASSERT_EQUAL_FATAL(oi_model_tensor_count(ref), oi_model_tensor_count(got));
+    for (size_t i = 0; i < oi_model_tensor_count(ref); i++) {
+        oi_tensor *a = oi_model_tensor(ref, i), *b = oi_model_tensor(got, i);
+        CU_ASSERT_STRING_EQUAL(a->name, b->name);
+        CU_ASSERT_EQUAL_FATAL(a->n_bytes, b->n_bytes);
+        uint8_t *x = malloc(a->n_bytes + 1), *y = malloc(b->n_bytes + 1);
+        CU_ASSERT_EQUAL(oi_model_read(ref, a, x, &err), OI_OK);
+        CU_ASSERT_EQUAL(oi_model_read(got, b, y, &err), OI_OK);
+        int same = memcmp(y, strcmp(a->name, changed) == 0 ? want : x, b->n_bytes) == 0;
+        CU_ASSERT_TRUE(same);
+        free(x);
+        free(y);
+    }
+}
+
+/* The patch save of an embedded model: the input's bytes with one payload
+ * replaced, nothing else moved; the input untouched. */
+static void test_patch_embedded(void)
+{
+    const char *src = oi_test_fixture("good", "mlp.onnx");
+    size_t in_len;
+    uint8_t *in = oi_test_slurp(src, &in_len);
+    oi_model *m = load("mlp.onnx");
+    unsigned char *rw = only(m, "fc1.weight");
+    oi_save_opts o = {0};
+    CU_ASSERT_TRUE_FATAL(oi_patch_possible(m, rw, &o));
+    oi_patch *p = NULL;
+    oi_error err;
+    CU_ASSERT_EQUAL_FATAL(oi_patch_begin(m, in_dir("patched.onnx"), &o, rw, &p, &err), OI_OK);
+    const oi_tensor *t = oi_model_tensor(m, (size_t)oi_test_tensor_index(m, "fc1.weight"));
+    CU_ASSERT_TRUE(oi_patch_takes(p, t));
+    uint8_t *want = malloc(t->n_bytes);
+    write_pattern(p, t, want);
+    CU_ASSERT_EQUAL(access(in_dir("patched.onnx"), F_OK), -1);   /* nothing before commit */
+    CU_ASSERT_EQUAL(oi_patch_commit(p, &err), OI_OK);
+    oi_patch_free(p);
+    size_t out_len, differ = 0;
+    uint8_t *out = oi_test_slurp(in_dir("patched.onnx"), &out_len);
+    CU_ASSERT_TRUE_FATAL(out && out_len == in_len);
+    for (size_t k = 0; k < in_len; k++)
+        differ += in[k] != out[k];
+    CU_ASSERT_TRUE(differ > 0 && differ <= t->n_bytes);   /* only the payload's bytes */
+    oi_model *back = NULL;
+    CU_ASSERT_EQUAL_FATAL(oi_model_load(in_dir("patched.onnx"), &back, &err), OI_OK);
+    check_values(m, back, "fc1.weight", want);
+    size_t again_len;
+    uint8_t *again = oi_test_slurp(src, &again_len);
+    CU_ASSERT_TRUE(again && again_len == in_len && memcmp(again, in, in_len) == 0);
+    CU_ASSERT_EQUAL(oi_test_count_names(dir, ".oi-tmp-"), 0);
+    oi_model_free(back);
+    oi_model_free(m);
+    free(again);
+    free(out);
+    free(want);
+    free(rw);
+    free(in);
+}
+
+/* A patch freed before its commit leaves no output and no temporary file. */
+static void test_patch_abort(void)
+{
+    oi_model *m = load("mlp.onnx");
+    unsigned char *rw = only(m, "fc2.weight");
+    oi_save_opts o = {0};
+    oi_patch *p = NULL;
+    oi_error err;
+    CU_ASSERT_EQUAL_FATAL(oi_patch_begin(m, in_dir("aborted_patch.onnx"), &o, rw, &p, &err), OI_OK);
+    const oi_tensor *t = oi_model_tensor(m, (size_t)oi_test_tensor_index(m, "fc2.weight"));
+    uint8_t *want = malloc(t->n_bytes);
+    write_pattern(p, t, want);
+    oi_patch_free(p);
+    CU_ASSERT_EQUAL(access(in_dir("aborted_patch.onnx"), F_OK), -1);
+    CU_ASSERT_EQUAL(oi_test_count_names(dir, ".oi-tmp-"), 0);
+    free(want);
+    free(rw);
+    oi_model_free(m);
+}
+
+/* An external-data model: a new model beside a patched copy of its data
+ * file; the input's data file untouched.  Asked to move tensors out, the
+ * patch declines (the full encode does that). */
+static void test_patch_external(void)
+{
+    size_t before_len;
+    uint8_t *before = oi_test_slurp(oi_test_fixture("good", "external.onnx.data"), &before_len);
+    oi_model *m = load("external.onnx");
+    oi_tensor *t = oi_model_tensor(m, 0);
+    unsigned char *rw = only(m, t->name);
+    oi_save_opts o = {.externalize = 1};
+    CU_ASSERT_FALSE(oi_patch_possible(m, rw, &o));
+    o.externalize = 0;
+    CU_ASSERT_TRUE_FATAL(oi_patch_possible(m, rw, &o));
+    oi_patch *p = NULL;
+    oi_error err;
+    CU_ASSERT_EQUAL_FATAL(oi_patch_begin(m, in_dir("pext.onnx"), &o, rw, &p, &err), OI_OK);
+    CU_ASSERT_TRUE(oi_patch_takes(p, t));
+    uint8_t *want = malloc(t->n_bytes);
+    write_pattern(p, t, want);
+    CU_ASSERT_EQUAL(oi_patch_commit(p, &err), OI_OK);
+    oi_patch_free(p);
+    oi_model *back = NULL;
+    CU_ASSERT_EQUAL_FATAL(oi_model_load(in_dir("pext.onnx"), &back, &err), OI_OK);
+    for (size_t i = 0; i < oi_model_tensor_count(back); i++) {
+        CU_ASSERT_EQUAL(oi_model_tensor(back, i)->storage, OI_STORE_EXTERNAL);
+        CU_ASSERT_PTR_NOT_NULL(strstr(oi_model_tensor(back, i)->ext_path, "pext.onnx"));
+    }
+    check_values(m, back, t->name, want);
+    size_t after_len;
+    uint8_t *after = oi_test_slurp(oi_test_fixture("good", "external.onnx.data"), &after_len);
+    CU_ASSERT_TRUE(before && after && before_len == after_len &&
+                   memcmp(before, after, before_len) == 0);
+    oi_model_free(back);
+    oi_model_free(m);
+    free(after);
+    free(before);
+    free(want);
+    free(rw);
+}
+
 int main(void)
 {
     static const oi_test_case tests[] = {
@@ -196,6 +341,9 @@ int main(void)
         {"external data saved beside the output", test_external_saved_beside_output},
         {"--external-data moves big tensors out", test_externalize},
         {"input's data file is never overwritten", test_refuses_overwriting_input_data},
+        {"patch save: one payload replaced, nothing else", test_patch_embedded},
+        {"patch save: freed before commit leaves nothing", test_patch_abort},
+        {"patch save: external data copied and patched", test_patch_external},
         {NULL, NULL},
     };
     dir = oi_test_tmpdir();
