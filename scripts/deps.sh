@@ -19,7 +19,7 @@ if [ "${1:-}" != "--build" ]; then
   PKGS+=(
     # tests, sanitizers, fuzzing, memcheck
     libcunit1-dev python3-onnx python3-numpy python3-scipy python3-torch python3-torchvision
-    python3-torchaudio clang libclang-rt-14-dev valgrind parallel strace time zsh
+    python3-torchaudio clang libclang-rt-14-dev valgrind parallel strace time zsh gcovr
   )
   command -v node >/dev/null && command -v npm >/dev/null || PKGS+=(nodejs npm)   # ORT tests
 fi

@@ -100,6 +100,12 @@ OI_API oi_status oi_ctx_set_preset(oi_ctx *ctx, const char *name, oi_error *err)
 OI_API const char *oi_ctx_preset(const oi_ctx *ctx);
 OI_API oi_status oi_ctx_set_param(oi_ctx *ctx, oi_param param, int64_t value, oi_error *err);
 OI_API oi_status oi_ctx_get_param(const oi_ctx *ctx, oi_param param, int64_t *value);
+/* What a parameter is: its name ("external_threshold": the binding's keyword,
+ * the program's option with '-' for '_'), default and range (any pointer may
+ * be NULL).  OI_ERR_USAGE for a number that names none, so the parameters can
+ * be listed by counting up from 1. */
+OI_API oi_status oi_param_describe(oi_param param, const char **name, int64_t *dflt, int64_t *min,
+                                   int64_t *max);
 /* Rules (README, "Rules"): read and checked now, so errors surface here. */
 OI_API oi_status oi_ctx_set_rules_file(oi_ctx *ctx, const char *path, oi_error *err);
 OI_API oi_status oi_ctx_set_rules_json(oi_ctx *ctx, const char *json, oi_error *err);

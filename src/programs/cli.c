@@ -68,7 +68,8 @@ static const char usage_text[] =
 "      --all                  plan: list every constant kept, not counts by reason\n"
 "      --strict               audit: exit 3 when anything is flagged (for CI)\n"
 "  -j, --threads N            one model: fill with N threads; many models: N at\n"
-"                             once (default: one per CPU); bytes never depend on N\n"
+"                             once (default, or 0: one per CPU); bytes never\n"
+"                             depend on N\n"
 "\n"
 "Many models (any of these turns batch mode on):\n"
 "  -r, --recursive            take every *.onnx below the folders given\n"
@@ -136,37 +137,26 @@ static const char audit_usage_text[] =
 "Exit status: 0 done, 1 the input could not be read, 2 usage error, 3 flagged\n"
 "(with --strict).\n";
 
+/* The options that are not context parameters (those are cli_params.c's table). */
 enum {
-    OPT_SEED = 256, OPT_STREAM, OPT_ONLY, OPT_EXCLUDE, OPT_EXTERNAL, OPT_EXT_THRESHOLD, OPT_PRESET,
-    OPT_NO_FORGET, OPT_LAYER_SCALE, OPT_ALL, OPT_JSON, OPT_RULES, OPT_MATERIALIZE, OPT_RESIDUAL, OPT_FULL_ENCODE, OPT_SIGNAL, OPT_NO_SYNC,
-    OPT_OUTPUT_DIR, OPT_IN_PLACE, OPT_BACKUP, OPT_FILES_FROM, OPT_SKIP_EXISTING,
+    OPT_SEED = 256, OPT_ONLY, OPT_EXCLUDE, OPT_EXTERNAL, OPT_PRESET, OPT_LAYER_SCALE, OPT_ALL,
+    OPT_JSON, OPT_RULES, OPT_OUTPUT_DIR, OPT_BACKUP, OPT_FILES_FROM, OPT_SKIP_EXISTING,
     OPT_FAIL_FAST, OPT_SHARD, OPT_MAX_MEMORY, OPT_REPORT, OPT_STRICT,
 };
 
-static const struct option long_options[] = {
+static const struct option own_options[] = {
     {"output", required_argument, NULL, 'o'},
-    {"force", no_argument, NULL, 'f'},
     {"seed", required_argument, NULL, OPT_SEED},
-    {"stream", required_argument, NULL, OPT_STREAM},
     {"only", required_argument, NULL, OPT_ONLY},
     {"exclude", required_argument, NULL, OPT_EXCLUDE},
     {"external-data", optional_argument, NULL, OPT_EXTERNAL},
-    {"external-threshold", required_argument, NULL, OPT_EXT_THRESHOLD},
     {"preset", required_argument, NULL, OPT_PRESET},
-    {"no-forget-bias", no_argument, NULL, OPT_NO_FORGET},
     {"json", no_argument, NULL, OPT_JSON},
     {"rules", required_argument, NULL, OPT_RULES},
-    {"materialize", no_argument, NULL, OPT_MATERIALIZE},
-    {"residual-scale", no_argument, NULL, OPT_RESIDUAL},
     {"layer-scale", required_argument, NULL, OPT_LAYER_SCALE},
-    {"signal", required_argument, NULL, OPT_SIGNAL},
     {"all", no_argument, NULL, OPT_ALL},
-    {"full-encode", no_argument, NULL, OPT_FULL_ENCODE},
-    {"no-sync", no_argument, NULL, OPT_NO_SYNC},
-    {"threads", required_argument, NULL, 'j'},
     {"recursive", no_argument, NULL, 'r'},
     {"output-dir", required_argument, NULL, OPT_OUTPUT_DIR},
-    {"in-place", no_argument, NULL, OPT_IN_PLACE},
     {"backup", required_argument, NULL, OPT_BACKUP},
     {"files-from", required_argument, NULL, OPT_FILES_FROM},
     {"skip-existing", no_argument, NULL, OPT_SKIP_EXISTING},
@@ -179,8 +169,20 @@ static const struct option long_options[] = {
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
-    {NULL, 0, NULL, 0},
 };
+#define N_OWN (sizeof own_options / sizeof *own_options)
+
+/* Every long option: the parameters' table, then the program's own. */
+typedef struct {
+    struct option o[N_OWN + OI_CLI_PARAMS + 1];
+} option_table;
+
+static void all_options(option_table *t)
+{
+    size_t n = oi_cli_param_longopts(t->o);
+    memcpy(t->o + n, own_options, sizeof own_options);
+    t->o[n + N_OWN] = (struct option){NULL, 0, NULL, 0};
+}
 
 static int push_item(cli_list *l, const char *g)
 {
@@ -262,7 +264,7 @@ static int parse_size(const char *s, uint64_t *out)
 }
 
 /* "--no-sycn": the option meant, if one is within two edits. */
-static int unknown_option(const char *given)
+static int unknown_option(const struct option *long_options, const char *given)
 {
     const char *word = given;
     while (*word == '-')
@@ -285,23 +287,23 @@ static int unknown_option(const char *given)
 static int parse_args(int argc, char **argv, cli_args *a)
 {
     int c;
+    option_table t;
+    all_options(&t);
     opterr = 0;
     optind = 0;   /* glibc: a full restart, so the parser can run more than once (fuzzing) */
-    while ((c = getopt_long(argc, argv, "o:fj:rqvhV", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:fj:rqvhV", t.o, NULL)) != -1) {
+        int code = c == 'f' || c == 'j' ? oi_cli_param_code(c) : c;
+        if (code >= OI_CLI_PARAM_OPTION) {
+            int rc = oi_cli_param_option(a, code, optarg);
+            if (rc >= 0)
+                return rc;
+            continue;
+        }
         switch (c) {
         case 'o': a->output = optarg; break;
-        case 'f': a->overwrite = 1; break;
         case 'q': a->quiet = 1; break;
-        case 'j': {
-            uint64_t n;
-            if (parse_u64_arg(optarg, &n) || n < 1 || n > 64)
-                return oi_cli_usage_error("-j wants a thread count from 1 to 64, not '%s'", optarg);
-            a->jobs = (int)n;
-            break;
-        }
         case 'r': a->recursive = 1; break;
         case OPT_OUTPUT_DIR: a->output_dir = optarg; break;
-        case OPT_IN_PLACE: a->in_place = 1; break;
         case OPT_BACKUP:
             if (!*optarg)
                 return oi_cli_usage_error("%s", "--backup wants a non-empty SUFFIX (e.g. .orig)");
@@ -331,35 +333,21 @@ static int parse_args(int argc, char **argv, cli_args *a)
             if (parse_u64_arg(optarg, &a->seed))
                 return oi_cli_usage_error("--seed wants a non-negative integer, not '%s'", optarg);
             break;
-        case OPT_STREAM:
-            if (strcmp(optarg, "1") && strcmp(optarg, "2"))
-                return oi_cli_usage_error("--stream wants 1 or 2, not '%s'", optarg);
-            a->stream = optarg[0] - '0';
-            break;
         case OPT_ONLY:
         case OPT_EXCLUDE:
             if (push_item(c == OPT_ONLY ? &a->only : &a->exclude, optarg))
                 return oi_cli_usage_error("%s", "out of memory");
             break;
-        case OPT_EXTERNAL:
-            a->externalize = 1;
+        case OPT_EXTERNAL:   /* a parameter and a name */
+            oi_cli_param_set(a, OI_P_EXTERNALIZE, 1);
             a->external_name = optarg;
             break;
         case OPT_PRESET:
             a->preset = optarg;
             break;
-        case OPT_NO_FORGET: a->no_forget_bias = 1; break;
         case OPT_JSON: a->json = 1; break;
         case OPT_ALL: a->all = 1; break;
         case OPT_RULES: a->rules = optarg; break;
-        case OPT_MATERIALIZE: a->materialize = 1; break;
-        case OPT_RESIDUAL: a->residual_scale = 1; break;
-        case OPT_SIGNAL:
-            a->signal = !strcmp(optarg, "auto") ? 0 : !strcmp(optarg, "on") ? 1
-                        : !strcmp(optarg, "off") ? 2 : -1;
-            if (a->signal < 0)
-                return oi_cli_usage_error("--signal wants auto, on or off, not '%s'", optarg);
-            break;
         case OPT_LAYER_SCALE: {
             char *end;
             errno = 0;
@@ -370,15 +358,8 @@ static int parse_args(int argc, char **argv, cli_args *a)
             a->layer_scale_given = 1;
             break;
         }
-        case OPT_FULL_ENCODE: a->full_encode = 1; break;
-        case OPT_NO_SYNC: a->no_sync = 1; break;
-        case OPT_EXT_THRESHOLD:
-            a->threshold_given = 1;
-            if (parse_u64_arg(optarg, &a->external_threshold) || a->external_threshold > INT64_MAX)
-                return oi_cli_usage_error("--external-threshold wants a byte count, not '%s'", optarg);
-            break;
         default:
-            return unknown_option(argv[optind - 1]);
+            return unknown_option(t.o, argv[optind - 1]);
         }
     }
     for (; optind < argc; optind++)
@@ -388,15 +369,20 @@ static int parse_args(int argc, char **argv, cli_args *a)
         return oi_cli_usage_error("%s", "plan and audit read one model");
     if (a->plan_mode && a->output)
         return oi_cli_usage_error("%s", "plan and audit write no model; drop -o");
-    if (a->residual_scale && (!a->preset || strcmp(a->preset, "transformer") != 0))
+    int in_place = (int)oi_cli_param(a, OI_P_IN_PLACE);
+    if (oi_cli_param(a, OI_P_RESIDUAL_SCALE) && (!a->preset || strcmp(a->preset, "transformer") != 0))
         return oi_cli_usage_error("%s", "--residual-scale goes with --preset transformer");
-    if (a->threshold_given && !a->externalize)
+    if (oi_cli_param_given(a, OI_P_EXTERNAL_THRESHOLD) && !oi_cli_param(a, OI_P_EXTERNALIZE))
         return oi_cli_usage_error("%s", "--external-threshold goes with --external-data");
-    if (a->backup && !a->in_place)
+    if (a->backup && !in_place)
         return oi_cli_usage_error("%s", "--backup goes with --in-place");
-    if (a->plan_mode == 2 && (a->preset || a->rules || a->only.n || a->exclude.n || a->materialize ||
-                              a->residual_scale || a->no_forget_bias || a->layer_scale_given ||
-                              a->signal))
+    static const oi_param init_params[] = {OI_P_MATERIALIZE, OI_P_RESIDUAL_SCALE, OI_P_FORGET_BIAS,
+                                           OI_P_SIGNAL};
+    int init_given = 0;
+    for (size_t i = 0; i < sizeof init_params / sizeof *init_params; i++)
+        init_given |= oi_cli_param_given(a, init_params[i]);
+    if (a->plan_mode == 2 && (a->preset || a->rules || a->only.n || a->exclude.n || init_given ||
+                              a->layer_scale_given))
         return oi_cli_usage_error("%s", "audit measures against the default policy; --preset, "
                                   "--rules, --only, --exclude and the init options do not apply");
     if (a->all && a->plan_mode != 1)
@@ -409,11 +395,9 @@ static int parse_args(int argc, char **argv, cli_args *a)
         if (a->output)
             return oi_cli_usage_error("%s", "-o names one output; with several models use "
                                       "--output-dir or --in-place");
-        if (!a->output_dir == !a->in_place)
+        if (!a->output_dir == !in_place)
             return oi_cli_usage_error("%s", "several models need exactly one of --output-dir "
                                       "and --in-place");
-        if (a->backup && !a->in_place)
-            return oi_cli_usage_error("%s", "--backup goes with --in-place");
         if (!a->inputs.n && !a->files_from)
             return oi_cli_usage_error("%s", "no input models given");
     } else if (!a->plan_mode) {
@@ -441,17 +425,8 @@ int oi_cli_make_ctx(cli_args *a)
         s = oi_ctx_add_only(c, a->only.items[i], &err);
     for (size_t i = 0; s == OI_OK && i < a->exclude.n; i++)
         s = oi_ctx_add_exclude(c, a->exclude.items[i], &err);
-    const struct { oi_param p; int64_t v; } ints[] = {
-        {OI_P_THREADS, a->jobs}, {OI_P_FORGET_BIAS, !a->no_forget_bias},
-        {OI_P_MATERIALIZE, a->materialize}, {OI_P_RESIDUAL_SCALE, a->residual_scale},
-        {OI_P_FULL_ENCODE, a->full_encode}, {OI_P_OVERWRITE, a->overwrite},
-        {OI_P_NO_SYNC, a->no_sync},
-        {OI_P_IN_PLACE, a->in_place}, {OI_P_EXTERNALIZE, a->externalize},
-        {OI_P_EXTERNAL_THRESHOLD, a->threshold_given ? (int64_t)a->external_threshold : 1024},
-        {OI_P_STREAM, a->stream ? a->stream : 2}, {OI_P_SIGNAL, a->signal},
-    };
-    for (size_t i = 0; s == OI_OK && i < sizeof ints / sizeof *ints; i++)
-        s = oi_ctx_set_param(c, ints[i].p, ints[i].v, &err);
+    if (s == OI_OK)
+        s = oi_cli_params_apply(a, c, &err);
     if (s == OI_OK && a->external_name)
         s = oi_ctx_set_external_name(c, a->external_name, &err);
     if (s == OI_OK && a->layer_scale_given)
@@ -593,8 +568,8 @@ int oi_cli_main(int argc, char **argv)
             rc = failure_exit(&err);
         } else {
             if (!a.quiet) {
-                printf("%s -> %s (seed %llu, stream %d)\n", a.inputs.items[0], a.output,
-                       (unsigned long long)a.seed, a.stream ? a.stream : 2);
+                printf("%s -> %s (seed %llu, stream %lld)\n", a.inputs.items[0], a.output,
+                       (unsigned long long)a.seed, (long long)oi_cli_param(&a, OI_P_STREAM));
                 printf("  re-initialized %llu of %llu learned tensors (%llu values): %s\n",
                        (unsigned long long)sum.rewritten, (unsigned long long)sum.learned,
                        (unsigned long long)sum.elements, sum.rewritten ? sum.by_scheme : "none");
@@ -603,7 +578,7 @@ int oi_cli_main(int argc, char **argv)
                            sum.left_why);
                 if (sum.rewritten == 0 && sum.learned == 0)
                     fprintf(stderr, "onnxinit: warning: no learned tensor found%s\n",
-                            a.materialize ? "" : " (an untrained graph? --materialize creates "
+                            oi_cli_param(&a, OI_P_MATERIALIZE) ? "" : " (an untrained graph? --materialize creates "
                                                  "weights declared as graph inputs)");
             }
             if (sum.warning && !a.quiet)   /* -q: errors only (the warning is in plan and report) */

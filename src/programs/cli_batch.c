@@ -13,7 +13,8 @@
 
 int oi_cli_is_batch(const cli_args *a)
 {
-    return a->recursive || a->output_dir || a->in_place || a->files_from || a->inputs.n > 1 ||
+    return a->recursive || a->output_dir || oi_cli_param(a, OI_P_IN_PLACE) || a->files_from ||
+           a->inputs.n > 1 ||
            (a->report && !a->plan_mode);
 }
 
@@ -53,19 +54,19 @@ static void show_progress(void *ctx, const oi_batch_progress *p)
 static int collect(cli_args *a, oi_batch_list *l, oi_error *err)
 {
     const char *out = a->output_dir;
-    if (!oi_cli_is_batch(a) || (a->report && !a->output_dir && !a->in_place && a->output)) {
+    if (!oi_cli_is_batch(a) || (a->report && !a->output_dir && !oi_cli_param(a, OI_P_IN_PLACE) && a->output)) {
         if (oi_batch_add_pair(l, a->inputs.items[0], a->output, err))
             return -1;
         return 0;
     }
     for (size_t i = 0; i < a->inputs.n; i++) {
         const char *p = a->inputs.items[i];
-        oi_status s = a->recursive ? oi_batch_add_tree(l, p, out, a->in_place, err)
-                                   : oi_batch_add_file(l, p, out, a->in_place, err);
+        oi_status s = a->recursive ? oi_batch_add_tree(l, p, out, oi_cli_param(a, OI_P_IN_PLACE), err)
+                                   : oi_batch_add_file(l, p, out, oi_cli_param(a, OI_P_IN_PLACE), err);
         if (s)
             return -1;
     }
-    if (a->files_from && oi_batch_add_list_file(l, a->files_from, out, a->in_place, err))
+    if (a->files_from && oi_batch_add_list_file(l, a->files_from, out, oi_cli_param(a, OI_P_IN_PLACE), err))
         return -1;
     size_t found = l->n;
     oi_batch_finish_list(l, a->shard_k, a->shard_n);
@@ -80,7 +81,7 @@ static int write_report(const cli_args *a, const oi_batch_list *l, const oi_batc
                         double seconds)
 {
     const char *path = a->report;
-    int overwrite = a->overwrite;
+    int overwrite = (int)oi_cli_param(a, OI_P_OVERWRITE);
     int64_t stream = 0;
     oi_ctx_get_param(a->ctx, OI_P_STREAM, &stream);
     json_object *doc = oi_batch_report(l, r, seconds);
@@ -144,7 +145,7 @@ int oi_cli_batch(cli_args *a, atomic_int *cancel)
     oi_error err;
     oi_error_clear(&err);
     struct stat rst;
-    if (a->report && !a->overwrite && lstat(a->report, &rst) == 0) {   /* before any work */
+    if (a->report && !oi_cli_param(a, OI_P_OVERWRITE) && lstat(a->report, &rst) == 0) {   /* before any work */
         fprintf(stderr, "onnxinit: %s: already exists (use -f to overwrite the report)\n",
                 a->report);
         return OI_EXIT_USAGE;
@@ -157,11 +158,12 @@ int oi_cli_batch(cli_args *a, atomic_int *cancel)
     oi_batch_result *res = calloc(l.n ? l.n : 1, sizeof *res);
     progress_state ps = {now(), 0};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int64_t threads = oi_cli_param(a, OI_P_THREADS);   /* -j: models at a time (0: one per core) */
     oi_batch_opts o = {
         .model = a->ctx,
         .threads = (int)(cores > 0 ? cores : 1),   /* the whole budget, shared */
-        .in_place = a->in_place,
-        .jobs = a->jobs > 0 ? a->jobs : (int)(cores > 0 ? cores : 1),
+        .in_place = (int)oi_cli_param(a, OI_P_IN_PLACE),
+        .jobs = threads > 0 ? (int)threads : (int)(cores > 0 ? cores : 1),
         .max_memory = a->max_memory,
         .fail_fast = a->fail_fast,
         .skip_existing = a->skip_existing,
@@ -172,7 +174,7 @@ int oi_cli_batch(cli_args *a, atomic_int *cancel)
         .progress_ctx = &ps,
     };
     oi_error perr;
-    if (a->in_place && oi_ctx_set_param(a->ctx, OI_P_OVERWRITE, 1, &perr)) {
+    if (oi_cli_param(a, OI_P_IN_PLACE) && oi_ctx_set_param(a->ctx, OI_P_OVERWRITE, 1, &perr)) {
         fprintf(stderr, "onnxinit: %s\n", perr.msg);
         free(res);
         oi_batch_list_free(&l);

@@ -13,24 +13,26 @@ typedef struct {
     size_t n, cap;
 } cli_list;
 
+/* Room for every oi_param (the header's enum counts up from 1). */
+#define OI_CLI_PARAMS 32
+
 typedef struct {
     oi_ctx *ctx;                /* built from the options below by oi_cli_make_ctx */
     uint64_t seed;
-    int stream;                 /* --stream (0: not given) */
+    /* The context's integer parameters the options gave (cli_params.c); the
+     * others keep the library's defaults. */
+    int64_t param[OI_CLI_PARAMS];
+    unsigned char given[OI_CLI_PARAMS];
     const char *preset, *rules, *external_name;
-    int overwrite, materialize, residual_scale, full_encode, no_forget_bias, no_sync;
-    int externalize, threshold_given, layer_scale_given;
-    int signal;                 /* --signal: 0 auto, 1 on, 2 off */
+    int layer_scale_given;
     double layer_scale;
-    uint64_t external_threshold;
     cli_list only, exclude, inputs;
     const char *output;
     int quiet, verbose, json, all;
     int plan_mode;              /* 1 plan, 2 audit */
     int strict;
-    int jobs;                   /* -j as given (0: not given) */
     /* batch */
-    int recursive, in_place, skip_existing, fail_fast;
+    int recursive, skip_existing, fail_fast;
     const char *output_dir, *files_from, *backup, *report;
     unsigned shard_k, shard_n;
     uint64_t max_memory;
@@ -50,6 +52,22 @@ int oi_cli_batch(cli_args *a, atomic_int *cancel);
 /* Exit code for an interrupted run (128 + SIGINT). */
 enum { OI_EXIT_INTERRUPTED = 130 };
 int oi_cli_usage_error(const char *fmt, const char *arg);
+/* ---- cli_params.c: the options that are context parameters ---- */
+/* getopt codes of those options: OI_CLI_PARAM_OPTION + their row */
+enum { OI_CLI_PARAM_OPTION = 1000 };
+struct option;
+/* Their getopt entries into out (room for all); how many. */
+size_t oi_cli_param_longopts(struct option *out);
+/* The code of the option with this short name, or -1. */
+int oi_cli_param_code(int short_name);
+/* Read option `code`'s argument into a; -1 to go on, else the exit code. */
+int oi_cli_param_option(cli_args *a, int code, const char *arg);
+void oi_cli_param_set(cli_args *a, oi_param p, int64_t value);
+int oi_cli_param_given(const cli_args *a, oi_param p);
+/* As given, else the library's default. */
+int64_t oi_cli_param(const cli_args *a, oi_param p);
+/* The given ones into ctx. */
+oi_status oi_cli_params_apply(const cli_args *a, oi_ctx *ctx, oi_error *err);
 /* ---- cli_hints.c ---- */
 /* The program's flag for what a library message says (" (use -f to overwrite)"), or "". */
 const char *oi_cli_hint(const char *msg);

@@ -9,6 +9,7 @@ OI_PYTHON_SRC (src/python) in the environment."""
 import glob
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -73,7 +74,7 @@ class Api(unittest.TestCase):
             for f in py._fields_:
                 lines.append('printf("%s.%s %%zu %%zu\\n", offsetof(%s, %s), sizeof(((%s *)0)->%s));'
                              % (cname, f[0], cname, f[0], cname, f[0]))
-        for name, value in B._PARAMS.items():
+        for name, (value, _, _, _) in B._PARAMS.items():   # as oi_param_describe names them
             lines.append('printf("param.%s %%d %d\\n", (int)OI_P_%s);' % (name, value, name.upper()))
         lines.append('printf("max_rank %d\\n", OI_MAX_RANK);')
         lines.append("return 0; }")
@@ -97,6 +98,10 @@ class Api(unittest.TestCase):
         for name in B._PARAMS:
             c_value, py_value = map(int, got["param." + name])
             self.assertEqual(c_value, py_value, "OI_P_" + name.upper())
+        # ... and the library describes every parameter the header declares
+        header = open(os.path.join(include, "onnxinit.h")).read()
+        declared = set(re.findall(r"^\s*OI_P_([A-Z_]+)", header, re.M))
+        self.assertEqual(declared, {n.upper() for n in B._PARAMS})
         self.assertEqual(int(got["max_rank"][0]), B._MAX_RANK)
         self.assertEqual(ctypes_sizeof(B._ErrorStruct), int(got["oi_error.msg"][0]) + int(got["oi_error.msg"][1]))
 

@@ -27,19 +27,27 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void check(const cli_args *a)
 {
     int batch = oi_cli_is_batch(a);
-    if (a->jobs < 0 || a->jobs > 64 || (a->shard_n && (a->shard_k < 1 || a->shard_k > a->shard_n)))
+    int64_t threads = oi_cli_param(a, OI_P_THREADS), lo, hi;
+    int in_place = (int)oi_cli_param(a, OI_P_IN_PLACE);
+    if (oi_param_describe(OI_P_THREADS, NULL, NULL, &lo, &hi) || threads < lo || threads > hi ||
+        (a->shard_n && (a->shard_k < 1 || a->shard_k > a->shard_n)))
         abort();
     if (a->plan_mode && (a->inputs.n != 1 || a->output))
         abort();
     if (!a->plan_mode && !batch && (a->inputs.n != 1 || !a->output))
         abort();
-    if (!a->plan_mode && batch && (a->output || !a->output_dir == !a->in_place))
+    if (!a->plan_mode && batch && (a->output || !a->output_dir == !in_place))
         abort();
-    if ((a->backup && !a->in_place) || (a->threshold_given && !a->externalize) || !a->ctx)
+    if ((a->backup && !in_place) || !a->ctx ||
+        (oi_cli_param_given(a, OI_P_EXTERNAL_THRESHOLD) && !oi_cli_param(a, OI_P_EXTERNALIZE)))
         abort();
-    int64_t stream = 0;   /* the context holds the stream asked for, 2 when none was */
-    if (oi_ctx_get_param(a->ctx, OI_P_STREAM, &stream) != OI_OK || stream != (a->stream ? a->stream : 2))
-        abort();
+    /* the context holds each parameter as asked, the library's default when not */
+    for (int p = 1; p < OI_CLI_PARAMS; p++) {
+        int64_t v;
+        if (oi_param_describe((oi_param)p, NULL, NULL, NULL, NULL) == OI_OK &&
+            (oi_ctx_get_param(a->ctx, (oi_param)p, &v) != OI_OK || v != oi_cli_param(a, (oi_param)p)))
+            abort();
+    }
     for (size_t i = 0; i < a->inputs.n; i++)
         if (!a->inputs.items[i])
             abort();

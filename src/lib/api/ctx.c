@@ -7,15 +7,51 @@
 unsigned oi_version_number(void) { return ONNXINIT_VERSION_NUMBER; }
 const char *oi_version_string(void) { return ONNXINIT_VERSION; }
 
+/* The integer parameters, the one place their names, defaults and ranges are
+ * written: the context starts from these, the setters check against them, and
+ * the program and the binding read them through oi_param_describe. */
+typedef struct {
+    oi_param param;
+    const char *name;
+    size_t offset;
+    int is_u64;
+    int64_t dflt, min, max;
+} param_info;
+
+#define INT_PARAM(p, field, dflt, lo, hi) {p, #field, offsetof(oi_ctx, field), 0, dflt, lo, hi}
+static const param_info params[] = {
+    INT_PARAM(OI_P_THREADS, threads, 0, 0, 4096),
+    INT_PARAM(OI_P_FORGET_BIAS, forget_bias, 1, 0, 1),
+    INT_PARAM(OI_P_MATERIALIZE, materialize, 0, 0, 1),
+    INT_PARAM(OI_P_RESIDUAL_SCALE, residual_scale, 0, 0, 1),
+    INT_PARAM(OI_P_FULL_ENCODE, full_encode, 0, 0, 1),
+    INT_PARAM(OI_P_OVERWRITE, overwrite, 0, 0, 1),
+    INT_PARAM(OI_P_IN_PLACE, in_place, 0, 0, 1),
+    INT_PARAM(OI_P_EXTERNALIZE, externalize, 0, 0, 1),
+    {OI_P_EXTERNAL_THRESHOLD, "external_threshold", offsetof(oi_ctx, external_threshold), 1, 1024,
+     0, INT64_MAX},
+    {OI_P_STREAM, "stream", offsetof(oi_ctx, seed.version), 0, OI_STREAM_LATEST, OI_STREAM_V1,
+     OI_STREAM_LATEST},
+    INT_PARAM(OI_P_SIGNAL, signal, OI_SIGNAL_AUTO, 0, 2),
+    INT_PARAM(OI_P_NO_SYNC, no_sync, 0, 0, 1),
+};
+
+static void param_store(oi_ctx *ctx, const param_info *pi, int64_t value)
+{
+    char *field = (char *)ctx + pi->offset;
+    if (pi->is_u64)
+        *(uint64_t *)field = (uint64_t)value;
+    else
+        *(int *)field = (int)value;
+}
+
 oi_ctx *oi_ctx_new(void)
 {
     oi_ctx *ctx = calloc(1, sizeof *ctx);
-    if (ctx) {
-        ctx->seed.version = OI_STREAM_LATEST;
-        ctx->forget_bias = 1;
-        ctx->external_threshold = 1024;
+    for (size_t i = 0; ctx && i < sizeof params / sizeof *params; i++)
+        param_store(ctx, &params[i], params[i].dflt);
+    if (ctx)
         ctx->layer_scale = OI_LAYER_SCALE_DEFAULT;
-    }
     return ctx;
 }
 
@@ -121,32 +157,6 @@ oi_status oi_ctx_set_preset(oi_ctx *ctx, const char *name, oi_error *err)
 
 const char *oi_ctx_preset(const oi_ctx *ctx) { return ctx ? oi_preset_name(ctx->preset) : NULL; }
 
-/* Each integer parameter: where it lives and its range. */
-typedef struct {
-    oi_param param;
-    const char *name;
-    size_t offset;
-    int is_u64;
-    int64_t min, max;
-} param_info;
-
-#define INT_PARAM(p, field, lo, hi) {p, #field, offsetof(oi_ctx, field), 0, lo, hi}
-static const param_info params[] = {
-    INT_PARAM(OI_P_THREADS, threads, 0, 4096),
-    INT_PARAM(OI_P_FORGET_BIAS, forget_bias, 0, 1),
-    INT_PARAM(OI_P_MATERIALIZE, materialize, 0, 1),
-    INT_PARAM(OI_P_RESIDUAL_SCALE, residual_scale, 0, 1),
-    INT_PARAM(OI_P_FULL_ENCODE, full_encode, 0, 1),
-    INT_PARAM(OI_P_SIGNAL, signal, 0, 2),
-    INT_PARAM(OI_P_OVERWRITE, overwrite, 0, 1),
-    INT_PARAM(OI_P_IN_PLACE, in_place, 0, 1),
-    INT_PARAM(OI_P_EXTERNALIZE, externalize, 0, 1),
-    INT_PARAM(OI_P_NO_SYNC, no_sync, 0, 1),
-    {OI_P_STREAM, "stream", offsetof(oi_ctx, seed.version), 0, OI_STREAM_V1, OI_STREAM_LATEST},
-    {OI_P_EXTERNAL_THRESHOLD, "external_threshold", offsetof(oi_ctx, external_threshold), 1, 0,
-     INT64_MAX},
-};
-
 static const param_info *param_find(oi_param p)
 {
     for (size_t i = 0; i < sizeof params / sizeof *params; i++)
@@ -165,11 +175,24 @@ oi_status oi_ctx_set_param(oi_ctx *ctx, oi_param param, int64_t value, oi_error 
     if (value < pi->min || value > pi->max)
         return oi_fail(err, OI_ERR_USAGE, "%s: %lld is out of range [%lld, %lld]", pi->name,
                        (long long)value, (long long)pi->min, (long long)pi->max);
-    char *field = (char *)ctx + pi->offset;
-    if (pi->is_u64)
-        *(uint64_t *)field = (uint64_t)value;
-    else
-        *(int *)field = (int)value;
+    param_store(ctx, pi, value);
+    return OI_OK;
+}
+
+oi_status oi_param_describe(oi_param param, const char **name, int64_t *dflt, int64_t *min,
+                            int64_t *max)
+{
+    const param_info *pi = param_find(param);
+    if (!pi)
+        return OI_ERR_USAGE;
+    if (name)
+        *name = pi->name;
+    if (dflt)
+        *dflt = pi->dflt;
+    if (min)
+        *min = pi->min;
+    if (max)
+        *max = pi->max;
     return OI_OK;
 }
 

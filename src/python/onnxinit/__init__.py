@@ -136,11 +136,25 @@ _set_backup = _sig("oi_ctx_set_backup_suffix", ctypes.c_int, _P, ctypes.c_char_p
 _memory_estimate = _sig("oi_memory_estimate", ctypes.c_int, ctypes.c_char_p,
                         ctypes.POINTER(ctypes.c_uint64), _E)
 
-# oi_param values (onnxinit.h)
-_PARAMS = {"threads": 1, "forget_bias": 2, "materialize": 3, "residual_scale": 4,
-           "full_encode": 5, "overwrite": 6, "in_place": 7, "externalize": 8,
-           "external_threshold": 9, "stream": 10, "signal": 11, "no_sync": 12}
-_SIGNAL = {"auto": 0, "on": 1, "off": 2}
+_describe = _sig("oi_param_describe", ctypes.c_int, ctypes.c_int,
+                 ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_int64),
+                 ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_int64))
+
+
+def _library_params():
+    """{keyword: (oi_param, default, min, max)}, as the library describes its
+    parameters (counted up from 1 until it names none): nothing re-typed here."""
+    out, p = {}, 1
+    while True:
+        name, d, lo, hi = ctypes.c_char_p(), ctypes.c_int64(), ctypes.c_int64(), ctypes.c_int64()
+        if _describe(p, ctypes.byref(name), ctypes.byref(d), ctypes.byref(lo), ctypes.byref(hi)):
+            return out
+        out[name.value.decode()] = (p, d.value, lo.value, hi.value)
+        p += 1
+
+
+_PARAMS = _library_params()
+_SIGNAL = {"auto": 0, "on": 1, "off": 2}   # the words the program's --signal takes
 
 
 def version():
@@ -169,10 +183,7 @@ def _integer(name, value, lo, hi):
     return value
 
 
-_BOOLEAN = {"forget_bias", "materialize", "residual_scale", "full_encode", "overwrite", "in_place",
-            "no_sync", "externalize"}
-_RANGES = {"threads": (0, 2 ** 31 - 1), "stream": (0, 2 ** 31 - 1),
-           "external_threshold": (0, 2 ** 63 - 1)}   # the library checks the rest
+_BOOLEAN = {k for k, (_, _, lo, hi) in _PARAMS.items() if (lo, hi) == (0, 1)}
 
 
 def _check(status, err):
@@ -238,8 +249,9 @@ class _Context:
                         raise TypeError("%s wants True or False, not %r" % (key, value))
                     value = int(value)
                 else:
-                    value = _integer(key, value, *_RANGES[key])
-                _check(_set_param(self.ptr, _PARAMS[key], value, ctypes.byref(err)), err)
+                    # only what fits the call here; the library checks the range
+                    value = _integer(key, value, -2 ** 63, 2 ** 63 - 1)
+                _check(_set_param(self.ptr, _PARAMS[key][0], value, ctypes.byref(err)), err)
         except BaseException:
             self.close()
             raise
