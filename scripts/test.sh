@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command on a fresh Debian 12 machine: install, build with -Werror, run
 # every test; then again under AddressSanitizer + UBSan (the numeric suite
-# replaced by a sweep of its models); then a short fuzz of the five harnesses.
+# replaced by a sweep of its models), counting line coverage per stage (none
+# below 80%); then a short fuzz of the five harnesses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -14,14 +15,17 @@ fi
 echo "== build (gcc, -Werror) and test == (${SECONDS}s)"
 bash scripts/build.sh build -Dtests=true
 meson test -C build --print-errorlogs
-echo "== build with ASan+UBSan and test == (${SECONDS}s)"
+echo "== build with ASan+UBSan and coverage, and test == (${SECONDS}s)"
 # the same test models as the first build: generating them takes minutes and gives the same files
 bash scripts/build.sh build-asan -Dtests=true -Db_sanitize=address,undefined -Db_lundef=false \
-  -Dtest_models="$PWD/build"
+  -Db_coverage=true -Dtest_models="$PWD/build"
+find build-asan -name '*.gcda' -delete   # coverage of this run only
 # The numeric suite (values in torch and ONNX Runtime) ran above; here the sweep puts each
 # of its models through the program instead.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   meson test -C build-asan --print-errorlogs --no-suite numeric
+echo "== line coverage of the library per stage (every test above but the numeric suite) =="
+/usr/bin/python3 scripts/coverage.py build-asan --min 80
 echo "== fuzz the five harnesses (45 s each, two at a time, 10 s per-input timeout, clang + ASan + UBSan) == (${SECONDS}s)"
 bash scripts/fuzz.sh 45 | tee build-fuzz-ci.log
 # (find, not ls: ls fails when any one of the patterns matches nothing)
