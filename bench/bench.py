@@ -144,6 +144,7 @@ def scale_rows(a, oi, out):
     print("| shape (10x apart) | small: time / RSS | large: time / RSS | time growth | "
           "net of start |")
     print("| --- | --- | --- | --- | --- |")
+    tiny = None
     for label, small, large in (
             ("tiny tensors (10k, 100k)", "tiny_10000.onnx", "tiny_100000.onnx"),
             ("external tensors in one file (1k, 10k)", "ext_one_1000.onnx", "ext_one_10000.onnx"),
@@ -157,6 +158,32 @@ def scale_rows(a, oi, out):
         net = (r[1][0] - start) / max(r[0][0] - start, 1e-4)
         print("| %s | %.4f s / %.0f MB | %.4f s / %.0f MB | %.1fx | %.1fx |"
               % (label, r[0][0], r[0][2], r[1][0], r[1][2], r[1][0] / r[0][0], net))
+        if small.startswith("tiny_"):
+            tiny = (r[0][2], r[1][2])
+    if tiny:   # memory per tensor: the growth's RSS over the 90,000 tensors added
+        print()
+        print("Memory per tensor (tiny tensors, 10k -> 100k): %.0f bytes of peak RSS each "
+              "(the decoded model's protobuf messages and the file's bytes included)."
+              % ((tiny[1] - tiny[0]) * 2**20 / 90000))
+
+
+def quant_rows(a, oi, out):
+    """A quantized model against its fp16 twin (the same layers and values)."""
+    q, f = (os.path.join(a.work, n) for n in ("quant_44m_uint8.onnx", "quant_44m_fp16.onnx"))
+    if not (os.path.exists(q) and os.path.exists(f)):
+        return
+    oq, of = os.path.join(out, "quant-uint8.onnx"), os.path.join(out, "quant-fp16.onnx")
+    rq, rf = interleaved(a.runs, [([oi, "-v", q, "-o", oq], [oq], None),
+                                  ([oi, "-v", f, "-o", of], [of], None)])
+    clean([oq, of])
+    print()
+    print("| 44 M weights, in turn (%d runs) | min / median | peak RSS | phases |" % a.runs)
+    print("| --- | --- | --- | --- |")
+    print("| uint8 ConvInteger (44 MB) | %.2f / %.2f s | %.0f MB | %s |" % (rq[0], rq[1], rq[2],
+                                                                          phases(rq[3])))
+    print("| its fp16 twin (88 MB) | %.2f / %.2f s | %.0f MB | %s |" % (rf[0], rf[1], rf[2],
+                                                                      phases(rf[3])))
+    print("| quantized / twin, whole run | %.2fx | | |" % (rq[0] / rf[0]))
 
 
 def main():
@@ -207,7 +234,7 @@ def main():
     big = os.path.join(a.work, "mlp_1g.onnx")
     if os.path.exists(big):
         py_dst, cli_dst = os.path.join(out, "py-mlp_1g.onnx"), os.path.join(out, "cli-mlp_1g.onnx")
-        env = ["env", "ONNXINIT_LIBRARY=" + os.path.join(a.build, "src", "lib", "libonnxinit.so.0"),
+        env = ["env", "ONNXINIT_LIBRARY=" + os.path.join(a.build, "src", "lib", "libonnxinit.so.1"),
                "PYTHONPATH=" + os.path.join(HERE, "..", "src", "python")]
         code = "import sys, onnxinit; onnxinit.reinit(sys.argv[1], output=sys.argv[2])"
         cli_t, py_t = interleaved(a.runs, [([oi, "-q", big, "-o", cli_dst], [cli_dst], None),
@@ -243,11 +270,12 @@ def main():
         print("| peer, once per file (1 run) | %.2f s (%.0fx onnxinit -j1, %.0fx -j2) |"
               % (pb[0], pb[0] / b[1][0], pb[0] / b[2][0]))
     dtype_rows(a, oi, out)
+    quant_rows(a, oi, out)
     scale_rows(a, oi, out)
     rates = subprocess.run([os.path.join(a.build, "bench", "oi-fillrate")], capture_output=True,
                            text=True, check=True).stdout.split("\n")
     print()
-    target = {"normal/s2": "1.0", "uniform/s2": "2.0"}   # issue 15, per core, default stream
+    target = {"normal/s2": "1.0", "uniform/s2": "2.0"}   # per core, default stream
     print("| fill | 1 thread | 2 threads | target, 1 thread |")
     print("| --- | --- | --- | --- |")
     fill = {}

@@ -9,6 +9,9 @@
   big_4g_fp16_each/model.onnx the same, one external file per tensor
   cnn_100m.onnx               ~100 MB CNN: Conv/BN/Relu, grouped and depthwise
   rnn_100m.onnx               ~100 MB: bidirectional LSTM and GRU layers
+  quant_44m_uint8.onnx        44 M uint8 codes: ORT's dynamic quantization (ConvInteger,
+                              a scale and zero point per tensor) of a conv net
+  quant_44m_fp16.onnx         its fp16 twin: the same layers, the codes' values as float16
   small/m000..m199.onnx       200 small (~1 MB) MLPs"""
 import os
 import sys
@@ -184,8 +187,43 @@ def big16(out):
     external_half_mlp(os.path.join(out, "big_4g_fp16_each", "model.onnx"), 16384, 8, False)
 
 
+def quant_twin():
+    """(uint8 ConvInteger model, its fp16 twin): ten 3x3 convs of 768 -> 640
+    channels, 44 M weights, quantized per tensor as quantize_dynamic does."""
+    nodes, inits, twin_nodes, twin_inits, x = [], [], [], [], "x"
+    c = 640
+    for i in range(10):
+        codes = rng.integers(0, 256, size=(768 if i % 2 == 0 else 640, c, 3, 3), dtype=np.uint8)
+        scale = np.array(rng.random() * 1e-3 + 1e-4, np.float32)
+        zero = np.array(128, np.uint8)
+        name = "conv%d.weight" % i
+        inits += [nh.from_array(codes, name + "_quantized"), nh.from_array(scale, name + "_scale"),
+                  nh.from_array(zero, name + "_zero_point")]
+        nodes += [h.make_node("DynamicQuantizeLinear", [x], ["xq%d" % i, "xs%d" % i, "xz%d" % i]),
+                  h.make_node("ConvInteger", ["xq%d" % i, name + "_quantized", "xz%d" % i,
+                                              name + "_zero_point"], ["ci%d" % i],
+                              name="/conv%d/Conv_quant" % i, pads=[1, 1, 1, 1]),
+                  h.make_node("Cast", ["ci%d" % i], ["cf%d" % i], to=T.FLOAT),
+                  h.make_node("Mul", ["xs%d" % i, name + "_scale"], ["sc%d" % i]),
+                  h.make_node("Mul", ["cf%d" % i, "sc%d" % i], ["cm%d" % i]),
+                  h.make_node("Relu", ["cm%d" % i], ["r%d" % i])]
+        values = ((codes.astype(np.float32) - 128) * scale).astype(np.float16)
+        twin_inits.append(nh.from_array(values, name))
+        twin_nodes += [h.make_node("Conv", [x if i else "x", name], ["c%d" % i], pads=[1, 1, 1, 1]),
+                       h.make_node("Relu", ["c%d" % i], ["r%d" % i])]
+        x, c = "r%d" % i, codes.shape[0]
+    q = h.make_graph(nodes, "quant", [vi("x", [1, 640, 8, 8])], [vi(x, None)], inits)
+    f16 = lambda n, s: h.make_tensor_value_info(n, T.FLOAT16, s)
+    t = h.make_graph(twin_nodes, "twin", [f16("x", [1, 640, 8, 8])], [f16(x, None)], twin_inits)
+    return h.make_model(q, opset_imports=OPSET), h.make_model(t, opset_imports=OPSET)
+
+
 def main():
     out = sys.argv[1]
+    if len(sys.argv) > 2 and sys.argv[2] == "--quant-only":   # the quantized rows, added later
+        for m, name in zip(quant_twin(), ("quant_44m_uint8", "quant_44m_fp16")):
+            onnx.save(m, os.path.join(out, name + ".onnx"))
+        return
     if len(sys.argv) > 2 and sys.argv[2] == "--scale-only":
         scaling(out)
         return
@@ -209,6 +247,8 @@ def main():
     big16(out)
     onnx.save(cnn(), os.path.join(out, "cnn_100m.onnx"))
     onnx.save(rnn(), os.path.join(out, "rnn_100m.onnx"))
+    for m, name in zip(quant_twin(), ("quant_44m_uint8", "quant_44m_fp16")):
+        onnx.save(m, os.path.join(out, name + ".onnx"))
     for i in range(200):
         onnx.save(mlp(256, 4), os.path.join(out, "small", "m%03d.onnx" % i))
     scaling(out)

@@ -12,4 +12,5 @@ bash scripts/build.sh build-release --buildtype=release >/dev/null
 mkdir -p "$work"
 [ -f "$work/small/m199.onnx" ] || /usr/bin/python3 bench/make_models.py "$work"
 [ -f "$work/big_4g_fp16_each/model.onnx" ] || /usr/bin/python3 bench/make_models.py "$work" --half-only
+[ -f "$work/quant_44m_fp16.onnx" ] || /usr/bin/python3 bench/make_models.py "$work" --quant-only
 /usr/bin/python3 bench/bench.py build-release "$work" "$@"

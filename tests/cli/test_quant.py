@@ -251,6 +251,52 @@ class Quantized(unittest.TestCase):
 
 
 @unittest.skipUnless(len(sys.argv) > 1 and sys.argv[1] == "ort", "the ORT half runs apart")
+class FoldedNormWarning(unittest.TestCase):
+    """The folded-BatchNorm warning counts a dynamically quantized conv's bias only
+    where a bias Add follows it: 8 ConvInteger layers without one are no folded net."""
+
+    @staticmethod
+    def convs(with_bias):
+        from onnx import TensorProto as T, helper as h, numpy_helper as nh
+        rng = np.random.default_rng(3)
+        nodes, inits, x = [], [], "x"
+        for i in range(8):
+            w = "conv%d.weight" % i
+            inits += [nh.from_array(rng.integers(0, 256, (4, 4, 3, 3), dtype=np.uint8), w + "_q"),
+                      nh.from_array(np.array(0.01, np.float32), w + "_scale"),
+                      nh.from_array(np.array(128, np.uint8), w + "_zp")]
+            nodes += [h.make_node("DynamicQuantizeLinear", [x], ["q%d" % i, "s%d" % i, "z%d" % i]),
+                      h.make_node("ConvInteger", ["q%d" % i, w + "_q", "z%d" % i, w + "_zp"],
+                                  ["ci%d" % i], pads=[1, 1, 1, 1]),
+                      h.make_node("Cast", ["ci%d" % i], ["cf%d" % i], to=T.FLOAT),
+                      h.make_node("Mul", ["s%d" % i, w + "_scale"], ["sc%d" % i]),
+                      h.make_node("Mul", ["cf%d" % i, "sc%d" % i], ["m%d" % i])]
+            y = "m%d" % i
+            if with_bias:
+                inits.append(nh.from_array(np.zeros((4, 1, 1), np.float32), "conv%d.bias" % i))
+                nodes.append(h.make_node("Add", [y, "conv%d.bias" % i], ["b%d" % i]))
+                y = "b%d" % i
+            nodes.append(h.make_node("Relu", [y], ["r%d" % i]))
+            x = "r%d" % i
+        vi = lambda n: h.make_tensor_value_info(n, T.FLOAT, [1, 4, 8, 8])
+        g = h.make_graph(nodes, "convs", [vi("x")], [vi(x)], inits)
+        return h.make_model(g, opset_imports=[h.make_opsetid("", 17)])
+
+    def test_bias_counted_only_where_added(self):
+        tmp = tempfile.mkdtemp(prefix="oifolded-")
+        try:
+            for with_bias in (False, True):
+                path = os.path.join(tmp, "m%d.onnx" % with_bias)
+                onnx.save(self.convs(with_bias), path)
+                p = json.loads(run("plan", "--json", "--signal", "off", path))
+                learned = sum(t["role"] == "weight" for t in p["tensors"])
+                self.assertEqual(learned, 8)
+                warned = "every one with a bias" in json.dumps(p)
+                self.assertEqual(warned, with_bias, "bias Adds: %s" % with_bias)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class RunsInOrt(unittest.TestCase):
     def test_outputs_run(self):
         tmp = tempfile.mkdtemp(prefix="oiquant-ort-")

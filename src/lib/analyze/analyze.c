@@ -379,8 +379,14 @@ static void warn_folded_norms(const oi_actx *x, oi_analysis *a)
 {
     static const char *const conv_ops[] = {"Conv", "FusedConv", "ConvInteger", "QLinearConv",
                                            NULL};
-    static const size_t bias_slot[] = {2, 2, 0, 8};   /* ConvInteger: a float Add after it */
-    size_t convs = 0, conv_biases = 0, norms = 0;
+    static const size_t bias_slot[] = {2, 2, 0, 8};   /* ConvInteger: only a float Add after it */
+    size_t convs = 0, conv_biases = 0, norms = 0, nodes = oi_graph_node_count(x->graph);
+    unsigned char *added = calloc(nodes ? nodes : 1, 1);   /* layers a bias Add follows */
+    if (!added)
+        return;   /* (a warning left out, nothing wrong) */
+    for (size_t i = 0; i < a->n; i++)
+        if (a->items[i].role == OI_ROLE_BIAS && a->items[i].layer_node < nodes)
+            added[a->items[i].layer_node] = 1;
     for (size_t i = 0; i < a->n; i++) {
         const oi_weight *w = &a->items[i];
         norms += w->role == OI_ROLE_NORM_SCALE || w->role == OI_ROLE_NORM_MEAN;
@@ -390,11 +396,12 @@ static void warn_folded_norms(const oi_actx *x, oi_analysis *a)
         for (size_t k = 0; conv_ops[k]; k++)
             if (oi_op_is(n, conv_ops[k])) {
                 convs++;
-                conv_biases += bias_slot[k] ? n->n_input > bias_slot[k] &&
-                                                  *n->input[bias_slot[k]]
-                                            : 1;
+                conv_biases += added[w->layer_node] ||
+                               (bias_slot[k] && n->n_input > bias_slot[k] &&
+                                *n->input[bias_slot[k]]);
             }
     }
+    free(added);
     if (convs >= 8 && norms == 0 && conv_biases * 10 >= convs * 9)
         snprintf(a->warning, sizeof a->warning,
                  "%zu convolutions, every one with a bias, and no normalization: BatchNorm was "
