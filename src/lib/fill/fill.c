@@ -33,6 +33,7 @@ typedef struct {
     uint64_t total;
     pthread_mutex_t lock;
     pthread_mutex_t file_lock;   /* one writer at a time: see flush_writes */
+    oi_quant_cache *quant;       /* each quantized weight's scales, fit once */
     oi_status status;
     oi_error *err;
 } fill_run;
@@ -61,7 +62,7 @@ static oi_status put_bytes(fill_run *r, size_t ti, uint64_t at, const uint8_t *b
 typedef struct {
     float *scratch;
     uint8_t *bytes;
-    size_t cap;              /* elements */
+    size_t cap, cap_bytes;   /* scratch elements, bytes */
     size_t tensor;
     uint64_t at;
     const uint8_t *out;
@@ -160,7 +161,7 @@ static oi_status write_job(fill_run *r, const fill_job *j, out_slot *slot, oi_er
 static oi_status write_quant(fill_run *r, size_t ti, out_slot *slot, oi_error *e)
 {
     uint8_t *to = r->dst[ti] ? r->dst[ti] : slot->bytes;
-    if (oi_fill_quant_bytes(r->model, r->plan, ti, r->seed, to, e))
+    if (oi_fill_quant_bytes(r->model, r->plan, r->quant, ti, r->seed, to, e))
         return e->status;
     if (!r->dst[ti]) {
         slot->tensor = ti;
@@ -171,9 +172,9 @@ static oi_status write_quant(fill_run *r, size_t ti, out_slot *slot, oi_error *e
     return OI_OK;
 }
 
-/* A slot with nothing waiting, its buffers sized for n elements (encoded up
- * to float64, or int32 codes); NULL when out of memory. */
-static out_slot *free_slot(fill_run *r, out_slot *slot, size_t n, oi_error *e)
+/* A slot with nothing waiting, its buffers sized for n scratch floats and
+ * n_bytes of output; NULL when out of memory. */
+static out_slot *free_slot(fill_run *r, out_slot *slot, size_t n, size_t n_bytes, oi_error *e)
 {
     int i = 0;
     while (i < SLOTS && slot[i].len)
@@ -185,15 +186,19 @@ static out_slot *free_slot(fill_run *r, out_slot *slot, size_t n, oi_error *e)
     }
     if (n > slot[i].cap) {
         free(slot[i].scratch);
-        free(slot[i].bytes);
         slot[i].cap = n;
-        slot[i].scratch = malloc(n * sizeof *slot[i].scratch);
-        slot[i].bytes = malloc(n * 8 + 8);
-        if (!slot[i].scratch || !slot[i].bytes) {
+        if (!(slot[i].scratch = malloc(n * sizeof *slot[i].scratch)))
             slot[i].cap = 0;
-            oi_fail(e, OI_ERR_NOMEM, "out of memory");   /* the caller names the model */
-            return NULL;
-        }
+    }
+    if (n_bytes > slot[i].cap_bytes) {
+        free(slot[i].bytes);
+        slot[i].cap_bytes = n_bytes;
+        if (!(slot[i].bytes = malloc(n_bytes)))
+            slot[i].cap_bytes = 0;
+    }
+    if ((n && !slot[i].cap) || (n_bytes && !slot[i].cap_bytes)) {
+        oi_fail(e, OI_ERR_NOMEM, "out of memory");   /* the caller names the model */
+        return NULL;
     }
     return &slot[i];
 }
@@ -213,9 +218,13 @@ static void *worker(void *arg)
             record_error(r, &e);
             break;
         }
-        out_slot *slot = free_slot(r, slots, (size_t)j->count, &e);
-        if (!slot || (oi_fill_is_quant(d->kind) ? write_quant(r, j->tensor, slot, &e)
-                                                : write_job(r, j, slot, &e)) ||
+        /* a quantized tensor is made whole in its bytes; other jobs go through floats,
+         * encoded up to float64 */
+        int quant = oi_fill_is_quant(d->kind);
+        size_t tb = r->dst[j->tensor] ? 0 : (size_t)oi_model_tensor(r->model, j->tensor)->n_bytes;
+        out_slot *slot = quant ? free_slot(r, slots, 0, tb, &e)
+                               : free_slot(r, slots, (size_t)j->count, (size_t)j->count * 8 + 8, &e);
+        if (!slot || (quant ? write_quant(r, j->tensor, slot, &e) : write_job(r, j, slot, &e)) ||
             flush_writes(r, slots, 0, &e)) {
             oi_fail_prefix(&e, "%s: ", oi_model_label(r->model));
             record_error(r, &e);
@@ -399,6 +408,8 @@ oi_status oi_fill_model(oi_model *model, const oi_plan *plan, oi_seed seed, int 
     pthread_mutex_init(&r.lock, NULL);
     pthread_mutex_init(&r.file_lock, NULL);
     oi_status s = prepare(&r, &st, err);
+    if (s == OI_OK && !(r.quant = oi_quant_cache_new(oi_model_tensor_count(model))))
+        s = oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(model));
     for (size_t i = 0; s == OI_OK && i < r.n_jobs; i++)
         r.total += r.jobs[i].count;
     if (s == OI_OK) {
@@ -410,6 +421,7 @@ oi_status oi_fill_model(oi_model *model, const oi_plan *plan, oi_seed seed, int 
         s = h;
     pthread_mutex_destroy(&r.lock);
     pthread_mutex_destroy(&r.file_lock);
+    oi_quant_cache_free(r.quant);
     free(r.dst);
     free(r.jobs);
     clock_gettime(CLOCK_MONOTONIC, &t1);

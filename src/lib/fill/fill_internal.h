@@ -96,9 +96,34 @@ oi_status oi_fill_whole_values(const oi_decision *d, const oi_tensor *t, oi_seed
 oi_status oi_fill_distinct_values(const oi_decision *d, const oi_tensor *t, oi_seed seed,
                                   const float *orig, float *out, oi_error *err);
 
+/* ---- qkernels.c: the quantizer's loops ---- */
+/* The group (scale index) of each element in storage order, without
+ * oi_quant_group_of's divisions per element: element (o * len + a) * inner + r
+ * is in group a per axis, (o * blocks + a / block) * inner + r blockwise, 0 per
+ * tensor. */
+typedef struct {
+    const oi_quant *q;
+    uint64_t a, r, base, blocks, row;   /* row: o * blocks */
+} oi_group_walk;
+oi_group_walk oi_group_walk_start(const oi_quant *q);
+uint64_t oi_group_next(oi_group_walk *w);
+/* Widen each group's [lo, hi] by the walk's next n elements (v). */
+void oi_quant_range_piece(oi_group_walk *w, const float *v, uint64_t n, float *lo, float *hi);
+/* The codes of the walk's next n elements (v, overwritten for float8) into
+ * dst's codes [at, at + n): v / scale, rounded to even, plus the zero point,
+ * clamped to the code type's range. */
+void oi_quant_codes_piece(oi_group_walk *w, const float *scale, const float *zero, float *v,
+                          uint64_t at, uint64_t n, uint8_t *dst);
+
 /* ---- quant.c ---- */
+/* The scales and zero points of a run's quantized weights, each fit once and
+ * shared by the jobs of its codes, its scale and its zero point (any worker,
+ * any order). */
+typedef struct oi_quant_cache oi_quant_cache;
+oi_quant_cache *oi_quant_cache_new(size_t tensors);   /* NULL when out of memory */
+void oi_quant_cache_free(oi_quant_cache *c);
 /* Tensor ti's bytes (n_bytes) for a QUANT, QUANT_SCALE or QUANT_ZERO decision. */
-oi_status oi_fill_quant_bytes(oi_model *model, const oi_plan *plan, size_t ti, oi_seed seed,
-                              uint8_t *dst, oi_error *err);
+oi_status oi_fill_quant_bytes(oi_model *model, const oi_plan *plan, oi_quant_cache *cache,
+                              size_t ti, oi_seed seed, uint8_t *dst, oi_error *err);
 
 #endif

@@ -2,12 +2,17 @@
  * float weight of that name would get), scales and zero points fit to them
  * per tensor / channel / block, then rounded to the stored codes.  Scale,
  * zero point and a QLinear int32 bias are each a pure function of the
- * weight's draw, so every tensor is still filled on its own. */
+ * weight's draw: fit once per run (oi_quant_cache), whichever job needs them
+ * first.  An elementwise draw streams: its range is taken a piece at a time,
+ * then it is drawn again a piece at a time into codes, never held whole. */
 #include "fill/fill_internal.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define QPIECE 16384u   /* floats drawn at a time when the draw streams */
 
 #define DT(x) ONNX__TENSOR_PROTO__DATA_TYPE__##x
 
@@ -21,40 +26,6 @@ static void qparams_free(qparams *p)
 {
     free(p->scale);
     free(p->zero);
-}
-
-/* The group of each element in storage order, without oi_quant_group_of's
- * divisions per element: element (o * len + a) * inner + r is in group a per
- * axis, (o * blocks + a / block) * inner + r blockwise, 0 per tensor. */
-typedef struct {
-    const oi_quant *q;
-    uint64_t a, r, base, blocks, row;   /* row: o * blocks */
-} group_walk;
-
-static group_walk group_walk_start(const oi_quant *q)
-{
-    group_walk w = {.q = q};
-    if (q->block > 0)
-        w.blocks = (uint64_t)((q->len + q->block - 1) / q->block);
-    return w;
-}
-
-static inline uint64_t group_next(group_walk *w)
-{
-    const oi_quant *q = w->q;
-    if (q->axis < 0)
-        return 0;
-    uint64_t g = q->block > 0 ? w->base + w->r : w->a;
-    if (++w->r == (uint64_t)q->inner) {
-        w->r = 0;
-        if (++w->a == (uint64_t)q->len) {
-            w->a = 0;
-            w->row += w->blocks;
-        }
-        if (q->block > 0)
-            w->base = (w->row + w->a / (uint64_t)q->block) * (uint64_t)q->inner;
-    }
-    return g;
 }
 
 static uint64_t logical_count(const oi_quant *q, const oi_tensor *t)
@@ -75,50 +46,14 @@ static float stored_scale(int32_t dtype, double s)
     return f > 0 ? f : (dtype == DT(FLOAT16) ? 5.96e-8f : 1e-38f);
 }
 
-/* Each group's [min, max] over v, widened from lo/hi's start: a run of elements
- * of one group (all of them per tensor, `inner` of them per axis) is reduced in
- * registers, not through lo[k]/hi[k] on every element. */
-static void group_minmax(const oi_quant *q, const float *v, uint64_t n, float *lo, float *hi)
+/* Fresh scales and zero points from each group's [lo, hi]: max |v| to the
+ * code range when the zero point is centred, [min, max] (0 included) otherwise. */
+static void fit_range(const oi_quant *q, int32_t scale_dtype, int32_t zero_dtype, const float *lo,
+                      const float *hi, qparams *p)
 {
-    uint64_t run = q->axis < 0 ? n : q->block <= 0 ? (uint64_t)q->inner : 1;
-    run = run ? run : 1;
-    if (run == 1) {   /* blockwise (or one element a group): neighbours are other groups */
-        group_walk w = group_walk_start(q);
-        for (uint64_t i = 0; i < n; i++) {
-            uint64_t k = group_next(&w);
-            lo[k] = v[i] < lo[k] ? v[i] : lo[k];
-            hi[k] = v[i] > hi[k] ? v[i] : hi[k];
-        }
-        return;
-    }
-    for (uint64_t s = 0; s < n; s += run) {
-        uint64_t k = q->axis < 0 ? 0 : s / run % (uint64_t)q->len, end = s + run < n ? s + run : n;
-        float l = lo[k], h = hi[k];
-        for (uint64_t i = s; i < end; i++) {
-            l = v[i] < l ? v[i] : l;
-            h = v[i] > h ? v[i] : h;
-        }
-        lo[k] = l;
-        hi[k] = h;
-    }
-}
-
-/* Fresh scales and zero points fit to v: max |v| to the code range when the
- * zero point is centred, [min, max] (0 included) otherwise. */
-static oi_status fit(const oi_quant *q, int32_t scale_dtype, int32_t zero_dtype, const float *v,
-                     uint64_t n, qparams *p, oi_error *err)
-{
-    uint64_t g = p->groups;
-    float *lo = calloc(g, sizeof *lo), *hi = calloc(g, sizeof *hi);
-    if (!lo || !hi) {
-        free(lo);
-        free(hi);
-        return oi_fail(err, OI_ERR_NOMEM, "out of memory");
-    }
-    group_minmax(q, v, n, lo, hi);
     int64_t qlo, qhi, c = oi_quant_centre(q->codes);
     oi_dtype_int_range(q->codes, &qlo, &qhi);
-    for (uint64_t k = 0; k < g; k++) {
+    for (uint64_t k = 0; k < p->groups; k++) {
         double a = fmax(-(double)lo[k], (double)hi[k]);
         if (oi_dtype_is_float8(q->codes)) {
             p->scale[k] = stored_scale(scale_dtype, a / oi_f8_max(q->codes));
@@ -134,9 +69,6 @@ static oi_status fit(const oi_quant *q, int32_t scale_dtype, int32_t zero_dtype,
                                        : (float)fmin(fmax(rint(z), (double)qlo), (double)qhi);
         }
     }
-    free(lo);
-    free(hi);
-    return OI_OK;
 }
 
 static oi_status params_alloc(const oi_quant *q, qparams *p, oi_error *err)
@@ -200,33 +132,133 @@ static oi_status draw(oi_model *m, const oi_plan *plan, const oi_decision *d, co
     return OI_OK;
 }
 
-/* The parameters of the weight the decision's q describes (tensor wi): fit
- * to its new draw when it is redrawn with scales of its own, else as stored.
- * floats (or NULL) receives the draw. */
-static oi_status weight_params(oi_model *m, const oi_plan *plan, const oi_quant *q, size_t wi,
-                               oi_seed seed, qparams *p, float **floats, uint64_t *count,
-                               oi_error *err)
+/* Can the weight's draw stream (element i's value depends on i alone)? */
+static int streams(const oi_decision *wd)
+{
+    oi_fill_kind k = wd->draw;
+    return wd->kind == OI_FILL_QUANT && !wd->q->packed &&
+           (k == OI_FILL_CONSTANT || k == OI_FILL_UNIFORM || k == OI_FILL_NORMAL ||
+            k == OI_FILL_TRUNC_NORMAL || k == OI_FILL_GATE_BIAS);
+}
+
+/* A streamed draw: elements [start, start + n) of the weight's floats. */
+typedef struct {
+    oi_decision fd;   /* the float scheme */
+    oi_tensor ft;
+    oi_rng rng;
+} stream_draw;
+
+static stream_draw stream_start(const oi_decision *wd, const oi_tensor *t, oi_seed seed)
+{
+    stream_draw sd = {*wd, *t, oi_fill_tensor_rng(t, seed)};
+    sd.fd.kind = wd->draw;
+    return sd;
+}
+
+/* Fresh parameters for weight wi: its draw's range per group, then the fit. */
+static oi_status fit_fresh(oi_model *m, const oi_plan *plan, const oi_quant *q, size_t wi,
+                           oi_seed seed, qparams *p, oi_error *err)
 {
     const oi_decision *wd = oi_plan_get(plan, wi);
     const oi_tensor *t = oi_model_tensor(m, wi);
-    int fresh = wd->kind == OI_FILL_QUANT && !q->keep_scale;
-    float *v = NULL;
-    uint64_t n = 0;
-    if (params_alloc(q, p, err))
-        return err->status;
-    oi_status s = OI_OK;
-    if (wd->kind == OI_FILL_QUANT && (fresh || floats))
-        s = draw(m, plan, wd, t, seed, &v, &n, err);
+    float *lo = calloc(p->groups, sizeof *lo), *hi = calloc(p->groups, sizeof *hi), *v = NULL;
+    uint64_t n = logical_count(q, t);
+    oi_status s = lo && hi ? OI_OK : oi_fail(err, OI_ERR_NOMEM, "out of memory");
+    oi_group_walk w = oi_group_walk_start(q);
+    if (s == OI_OK && streams(wd)) {
+        stream_draw sd = stream_start(wd, t, seed);
+        v = malloc(QPIECE * sizeof *v);
+        s = v ? OI_OK : oi_fail(err, OI_ERR_NOMEM, "out of memory");
+        for (uint64_t at = 0; s == OI_OK && at < n; at += QPIECE) {
+            uint64_t k = n - at < QPIECE ? n - at : QPIECE;
+            s = oi_fill_job_values(&sd.fd, &sd.ft, sd.rng, at, k, -1, v, err);
+            if (s == OI_OK)
+                oi_quant_range_piece(&w, v, k, lo, hi);
+        }
+    } else if (s == OI_OK && (s = draw(m, plan, wd, t, seed, &v, &n, err)) == OI_OK) {
+        oi_quant_range_piece(&w, v, n, lo, hi);
+    }
     int32_t zdt = q->zero >= 0 ? oi_model_tensor(m, (size_t)q->zero)->dtype : 0;
     if (s == OI_OK)
-        s = fresh ? fit(q, oi_model_tensor(m, (size_t)q->scale)->dtype, zdt, v, n, p, err)
-                  : oi_quant_read_params(m, q, p->scale, p->zero, err);
-    if (s == OI_OK && floats) {
-        *floats = v;
-        *count = n;
-        v = NULL;
-    }
+        fit_range(q, oi_model_tensor(m, (size_t)q->scale)->dtype, zdt, lo, hi, p);
     free(v);
+    free(lo);
+    free(hi);
+    return s;
+}
+
+struct oi_quant_cache {
+    pthread_mutex_t lock;
+    pthread_cond_t fit;
+    size_t n;
+    struct {
+        int state;    /* 0 not fit, 1 being fit, 2 fit */
+        qparams p;
+    } *e;
+};
+
+oi_quant_cache *oi_quant_cache_new(size_t tensors)
+{
+    oi_quant_cache *c = calloc(1, sizeof *c);
+    if (c && !(c->e = calloc(tensors ? tensors : 1, sizeof *c->e))) {
+        free(c);
+        return NULL;
+    }
+    if (c) {
+        c->n = tensors;
+        pthread_mutex_init(&c->lock, NULL);
+        pthread_cond_init(&c->fit, NULL);
+    }
+    return c;
+}
+
+void oi_quant_cache_free(oi_quant_cache *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n; i++)
+        qparams_free(&c->e[i].p);
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->fit);
+    free(c->e);
+    free(c);
+}
+
+/* The parameters of the weight the decision's q describes (tensor wi): fit to
+ * its new draw when it is redrawn with scales of its own, else as stored.
+ * Fit by the first job that asks; the others wait for it and share them. */
+static oi_status params_of(oi_quant_cache *c, oi_model *m, const oi_plan *plan,
+                           const oi_quant *q, size_t wi, oi_seed seed, const qparams **out,
+                           oi_error *err)
+{
+    if (wi >= c->n)
+        return oi_fail(err, OI_ERR_INTERNAL, "quantized weight %zu is not in the model", wi);
+    pthread_mutex_lock(&c->lock);
+    while (c->e[wi].state == 1)
+        pthread_cond_wait(&c->fit, &c->lock);
+    int mine = c->e[wi].state == 0;
+    if (mine)
+        c->e[wi].state = 1;
+    pthread_mutex_unlock(&c->lock);
+    oi_status s = OI_OK;
+    if (mine) {
+        qparams p = {0};
+        const oi_decision *wd = oi_plan_get(plan, wi);
+        s = params_alloc(q, &p, err);
+        if (s == OI_OK)
+            s = wd->kind == OI_FILL_QUANT && !q->keep_scale
+                    ? fit_fresh(m, plan, q, wi, seed, &p, err)
+                    : oi_quant_read_params(m, q, p.scale, p.zero, err);
+        pthread_mutex_lock(&c->lock);
+        if (s == OI_OK)
+            c->e[wi].p = p;
+        else
+            qparams_free(&p);
+        c->e[wi].state = s == OI_OK ? 2 : 0;   /* a failure: the next job tries, and fails too */
+        pthread_cond_broadcast(&c->fit);
+        pthread_mutex_unlock(&c->lock);
+    }
+    *out = s == OI_OK ? &c->e[wi].p : NULL;
     return s;
 }
 
@@ -236,91 +268,87 @@ static int64_t clamp_code(double x, int64_t lo, int64_t hi)
 }
 
 /* A quantized weight (or a QDQ bias, which keeps its scale): codes of the draw. */
-static oi_status quantize(oi_model *m, const oi_plan *plan, const oi_decision *d,
-                          const oi_tensor *t, size_t ti, oi_seed seed, uint8_t *dst,
-                          oi_error *err)
+static oi_status quantize(oi_model *m, const oi_plan *plan, oi_quant_cache *c,
+                          const oi_decision *d, const oi_tensor *t, size_t ti, oi_seed seed,
+                          uint8_t *dst, oi_error *err)
 {
     const oi_quant *q = d->q;
-    qparams p = {0};
-    float *v = NULL;
-    uint64_t n = 0;
-    oi_status s = weight_params(m, plan, q, ti, seed, &p, &v, &n, err);
-    if (s == OI_OK && oi_dtype_is_float8(q->codes)) {
-        group_walk w = group_walk_start(q);
-        for (uint64_t i = 0; i < n; i++)
-            v[i] /= p.scale[group_next(&w)];
-        oi_f32_to_f8_n(q->codes, v, (size_t)n, dst);
-    } else if (s == OI_OK) {
-        int64_t lo, hi;
-        oi_dtype_int_range(q->codes, &lo, &hi);
+    const qparams *p = NULL;
+    oi_status s = params_of(c, m, plan, q, ti, seed, &p, err);
+    if (s != OI_OK)
+        return s;
+    if (!oi_dtype_is_float8(q->codes))
         memset(dst, 0, (size_t)t->n_bytes);
-        group_walk w = group_walk_start(q);
-        int bytes = q->codes == DT(UINT8) || q->codes == DT(INT8);   /* one code a byte */
-        for (uint64_t i = 0; i < n; i++) {
-            uint64_t g = group_next(&w);
-            double x = (double)v[i] / p.scale[g];   /* ONNX rounds before the zero point */
-            x = q->zero_float ? rint(x + p.zero[g]) : rint(x) + p.zero[g];
-            if (bytes)
-                dst[i] = (uint8_t)clamp_code(x, lo, hi);
-            else
-                oi_code_set(q->codes, dst, i, clamp_code(x, lo, hi));
+    oi_group_walk w = oi_group_walk_start(q);
+    float *v = NULL;
+    uint64_t n = logical_count(q, t);
+    if (streams(d)) {
+        stream_draw sd = stream_start(d, t, seed);
+        v = malloc(QPIECE * sizeof *v);
+        s = v ? OI_OK : oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
+        for (uint64_t at = 0; s == OI_OK && at < n; at += QPIECE) {
+            uint64_t k = n - at < QPIECE ? n - at : QPIECE;
+            s = oi_fill_job_values(&sd.fd, &sd.ft, sd.rng, at, k, -1, v, err);
+            if (s == OI_OK)
+                oi_quant_codes_piece(&w, p->scale, p->zero, v, at, k, dst);
         }
+    } else if ((s = draw(m, plan, d, t, seed, &v, &n, err)) == OI_OK) {
+        oi_quant_codes_piece(&w, p->scale, p->zero, v, 0, n, dst);
     }
     free(v);
-    qparams_free(&p);
     return s;
 }
 
 /* QLinearConv's int32 bias: in the scale of input x weight, per output channel. */
-static oi_status qlinear_bias(oi_model *m, const oi_plan *plan, const oi_decision *d,
-                              const oi_tensor *t, oi_seed seed, uint8_t *dst, oi_error *err)
+static oi_status qlinear_bias(oi_model *m, const oi_plan *plan, oi_quant_cache *c,
+                              const oi_decision *d, const oi_tensor *t, oi_seed seed,
+                              uint8_t *dst, oi_error *err)
 {
     const oi_quant *q = d->q;
-    qparams p = {0};
+    const qparams *p = NULL;
     float *b = NULL, *in = NULL;
     uint64_t n = 0;
     oi_status s = draw(m, plan, d, t, seed, &b, &n, err);
     if (s == OI_OK)
-        s = weight_params(m, plan, q, (size_t)q->weight, seed, &p, NULL, NULL, err);
+        s = params_of(c, m, plan, q, (size_t)q->weight, seed, &p, err);
     if (s == OI_OK && !(in = oi_model_read_floats(m, oi_model_tensor(m, (size_t)q->in_scale), err)))
         s = err ? err->status : OI_ERR_NOMEM;
-    for (uint64_t c = 0; s == OI_OK && c < n; c++) {
-        double scale = (double)in[0] * p.scale[p.groups == 1 ? 0 : c % p.groups];
-        oi_code_set(DT(INT32), dst, c, clamp_code(rint(b[c] / scale), INT32_MIN, INT32_MAX));
+    for (uint64_t k = 0; s == OI_OK && k < n; k++) {
+        double scale = (double)in[0] * p->scale[p->groups == 1 ? 0 : k % p->groups];
+        oi_code_set(DT(INT32), dst, k, clamp_code(rint(b[k] / scale), INT32_MIN, INT32_MAX));
     }
     free(b);
     free(in);
-    qparams_free(&p);
     return s;
 }
 
 /* A scale or zero-point tensor refit to weight d->source. */
-static oi_status companion(oi_model *m, const oi_plan *plan, const oi_decision *d,
-                           const oi_tensor *t, oi_seed seed, uint8_t *dst, oi_error *err)
+static oi_status companion(oi_model *m, const oi_plan *plan, oi_quant_cache *c,
+                           const oi_decision *d, const oi_tensor *t, oi_seed seed, uint8_t *dst,
+                           oi_error *err)
 {
     const oi_quant *q = d->q;
-    qparams p = {0};
-    oi_status s = weight_params(m, plan, q, (size_t)d->source, seed, &p, NULL, NULL, err);
+    const qparams *p = NULL;
+    oi_status s = params_of(c, m, plan, q, (size_t)d->source, seed, &p, err);
     if (s == OI_OK && d->kind == OI_FILL_QUANT_SCALE) {
-        oi_fill_encode(t->dtype, p.scale, (size_t)p.groups, dst);
+        oi_fill_encode(t->dtype, p->scale, (size_t)p->groups, dst);
     } else if (s == OI_OK && q->zero_float) {
-        oi_fill_encode(t->dtype, p.zero, (size_t)p.groups, dst);
+        oi_fill_encode(t->dtype, p->zero, (size_t)p->groups, dst);
     } else if (s == OI_OK && (s = oi_model_read(m, t, dst, err)) == OI_OK &&
                !oi_dtype_is_float8(t->dtype)) {   /* padding codes stay as they were */
-        for (uint64_t g = 0; g < p.groups; g++)
-            oi_code_set(q->codes, dst, oi_quant_zero_index(q, g), (int64_t)p.zero[g]);
+        for (uint64_t g = 0; g < p->groups; g++)
+            oi_code_set(q->codes, dst, oi_quant_zero_index(q, g), (int64_t)p->zero[g]);
     }
-    qparams_free(&p);
     return s;
 }
 
-oi_status oi_fill_quant_bytes(oi_model *m, const oi_plan *plan, size_t ti, oi_seed seed,
-                              uint8_t *dst, oi_error *err)
+oi_status oi_fill_quant_bytes(oi_model *m, const oi_plan *plan, oi_quant_cache *cache, size_t ti,
+                              oi_seed seed, uint8_t *dst, oi_error *err)
 {
     const oi_decision *d = oi_plan_get(plan, ti);
     const oi_tensor *t = oi_model_tensor(m, ti);
     if (d->kind == OI_FILL_QUANT)
-        return d->q->in_scale >= 0 ? qlinear_bias(m, plan, d, t, seed, dst, err)
-                                  : quantize(m, plan, d, t, ti, seed, dst, err);
-    return companion(m, plan, d, t, seed, dst, err);
+        return d->q->in_scale >= 0 ? qlinear_bias(m, plan, cache, d, t, seed, dst, err)
+                                   : quantize(m, plan, cache, d, t, ti, seed, dst, err);
+    return companion(m, plan, cache, d, t, seed, dst, err);
 }
