@@ -376,6 +376,36 @@ class Api(unittest.TestCase):
                         t = written[name]
                         self.assertEqual(raw, t.raw_data or numpy_helper.to_array(t).tobytes(), name)
 
+    def test_copy_of_a_quantized_source_fills_alone(self):
+        """GPT-2's float head, a transposed copy of a token table that is quantized
+        (int8, per row): the per-tensor fill gives the head the bytes the model path
+        writes, from the floats the table was drawn from."""
+        m = onnx.load(os.path.join(os.environ["OI_ZOO"], "gpt2.opset14_folded.onnx"))
+        g = m.graph
+        i, t = next((i, t) for i, t in enumerate(g.initializer) if t.name == "wte.weight")
+        w = numpy_helper.to_array(t).astype(np.float64)
+        s = np.abs(w).max(1) / 127
+        q = np.clip(np.rint(w / s[:, None]), -127, 127).astype(np.int8)
+        g.initializer.remove(t)
+        g.initializer.extend([numpy_helper.from_array(q, "wte.weight_q"),
+                              numpy_helper.from_array(s.astype(np.float32), "wte.weight_scale"),
+                              numpy_helper.from_array(np.zeros(len(s), np.int8), "wte.weight_zp")])
+        nodes = [onnx.helper.make_node("DequantizeLinear", ["wte.weight_q", "wte.weight_scale",
+                                                            "wte.weight_zp"], ["wte.weight"], axis=0)]
+        nodes += list(g.node)
+        del g.node[:]
+        g.node.extend(nodes)
+        model = m.SerializeToString()
+        schemes = {t["name"]: t["scheme"] for t in onnxinit.plan(model)["tensors"]}
+        head = [n for n, sc in schemes.items() if sc["name"].startswith("tied")]
+        self.assertEqual(len(head), 1)
+        self.assertEqual(schemes["wte.weight_q"]["fill"], "quantized")
+        written = {t.name: t for t in onnx.load_from_string(onnxinit.reinit(model, seed=8)).graph.initializer}
+        got = onnxinit.fill(model, head, seed=8, raw=True)[head[0]]
+        self.assertEqual(got, numpy_helper.to_array(written[head[0]]).tobytes())
+        old = {t.name: t for t in g.initializer}
+        self.assertNotEqual(got, numpy_helper.to_array(old[head[0]]).tobytes())
+
     def test_fill_names_defined_in_two_scopes(self):
         model = os.path.join(FIX, "good", "scopes.onnx")
         with self.assertRaises(onnxinit.Error) as e:   # {name: bytes} would keep one of the two

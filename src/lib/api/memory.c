@@ -251,8 +251,56 @@ void oi_plan_list_free(oi_plan_list *list)
     free(list);
 }
 
-/* A tied copy or weight norm's g: its source's record filled, read back as stored, and
- * derived by the same function the model path uses (so the two agree to the byte). */
+/* A record's tensor as the file path sees it (the stream key is seed, scope and
+ * name), in dtype: proto and dims hold its shape. */
+static oi_tensor record_tensor(const plan_entry *e, int32_t dtype, Onnx__TensorProto *proto,
+                               int64_t dims[OI_MAX_RANK])
+{
+    *proto = (Onnx__TensorProto)ONNX__TENSOR_PROTO__INIT;
+    memcpy(dims, e->pub.shape, OI_MAX_RANK * sizeof *dims);
+    proto->n_dims = (size_t)e->pub.rank;
+    proto->dims = dims;
+    proto->data_type = dtype;
+    size_t size = oi_dtype_size(dtype);
+    return (oi_tensor){.proto = proto, .name = e->pub.name, .scope = e->pub.scope,
+                       .kind = "initializer", .dtype = dtype, .elem_size = size,
+                       .n_elems = e->n_elems, .n_bytes = e->n_elems * size};
+}
+
+/* A derived tensor's source values as the model path reads them: its record
+ * filled and read back as stored; a quantized source's floats as it drew them. */
+static oi_status source_values(const oi_ctx *ctx, const plan_entry *e, const plan_entry *src,
+                               float *v, oi_fill_shape *ss, oi_error *err)
+{
+    oi_fill_kind draw = src->decision.draw;
+    if (oi_fill_is_quant(src->decision.kind)) {
+        if (src->decision.kind != OI_FILL_QUANT || draw == OI_FILL_COPY ||
+            draw == OI_FILL_NORMS || draw == OI_FILL_DISTINCT)
+            return oi_fail(err, OI_ERR_UNSUPPORTED, "tensor '%s' follows '%s', whose values are "
+                           "made with its model (oi_reinit_buffer)", e->pub.name, src->pub.name);
+        Onnx__TensorProto proto;
+        int64_t dims[OI_MAX_RANK];
+        oi_tensor t = record_tensor(src, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, &proto, dims);
+        oi_decision fd = src->decision;
+        fd.kind = draw;
+        ss->dtype = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+        return oi_fill_values(&fd, &t, ctx->seed, v, err);
+    }
+    if (src->decision.kind == OI_FILL_COPY || src->decision.kind == OI_FILL_NORMS)
+        return OI_OK;   /* (a derived source: oi_fill_derive refuses it) */
+    size_t src_size = oi_dtype_size(src->pub.dtype);
+    uint8_t *bytes = malloc(src->n_elems * src_size + 1);
+    oi_status s = bytes ? oi_fill_record(ctx, &src->pub, bytes, src->n_elems * src_size, err)
+                        : oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", e->pub.name);
+    for (size_t i = 0; s == OI_OK && i < src->n_elems; i++)
+        v[i] = (float)oi_float_get(src->pub.dtype, bytes, i);
+    free(bytes);
+    return s;
+}
+
+/* A tied copy or weight norm's g: its source's values as the model path reads
+ * them, derived by the same function the model path uses (so the two agree to
+ * the byte). */
 static oi_status fill_derived_record(const oi_ctx *ctx, const plan_entry *e, void *dst,
                                      oi_error *err)
 {
@@ -260,23 +308,15 @@ static oi_status fill_derived_record(const oi_ctx *ctx, const plan_entry *e, voi
                                 ? &e->list->entries[e->decision.source] : NULL;
     if (!src || src->pub.rank < 0 || e->pub.rank < 0)
         return oi_fail(err, OI_ERR_FORMAT, "tensor '%s': its source does not fit", e->pub.name);
-    size_t src_size = oi_dtype_size(src->pub.dtype);
-    uint8_t *bytes = malloc(src->n_elems * src_size + 1);
     float *v = malloc((src->n_elems + 1) * sizeof *v), *out = malloc((e->n_elems + 1) * sizeof *out);
-    oi_status s = bytes && v && out ? OI_OK : oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'",
-                                                      e->pub.name);
-    int derived_source = src->decision.kind == OI_FILL_COPY || src->decision.kind == OI_FILL_NORMS;
-    if (s == OI_OK && !derived_source)   /* (a derived source: oi_fill_derive refuses it) */
-        s = oi_fill_record(ctx, &src->pub, bytes, src->n_elems * src_size, err);
-    for (size_t i = 0; s == OI_OK && !derived_source && i < src->n_elems; i++)
-        v[i] = (float)oi_float_get(src->pub.dtype, bytes, i);
     oi_fill_shape ts = {e->pub.name, e->pub.shape, e->pub.rank, e->n_elems, e->pub.dtype};
     oi_fill_shape ss = {src->pub.name, src->pub.shape, src->pub.rank, src->n_elems, src->pub.dtype};
+    oi_status s = v && out ? source_values(ctx, e, src, v, &ss, err)
+                           : oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", e->pub.name);
     if (s == OI_OK)
         s = oi_fill_derive(&e->decision, ts, ss, src->decision.kind, v, out, err);
     if (s == OI_OK)
         oi_fill_encode(e->pub.dtype, out, e->n_elems, dst);
-    free(bytes);
     free(v);
     free(out);
     return s;
@@ -306,16 +346,9 @@ oi_status oi_fill_record(const oi_ctx *ctx, const oi_plan_record *record, void *
                        oi_dtype_name(record->dtype), dst_len);
     if (e->decision.kind == OI_FILL_COPY || e->decision.kind == OI_FILL_NORMS)
         return fill_derived_record(ctx, e, dst, err);
-    /* A tensor as the file path sees it: the stream key is (seed, scope, name). */
-    Onnx__TensorProto proto = ONNX__TENSOR_PROTO__INIT;
+    Onnx__TensorProto proto;
     int64_t dims[OI_MAX_RANK];
-    memcpy(dims, record->shape, sizeof dims);
-    proto.n_dims = (size_t)record->rank;
-    proto.dims = dims;
-    proto.data_type = record->dtype;
-    oi_tensor t = {.proto = &proto, .name = record->name, .scope = record->scope,
-                   .kind = "initializer", .dtype = record->dtype, .elem_size = size,
-                   .n_elems = e->n_elems, .n_bytes = e->n_elems * size};
+    oi_tensor t = record_tensor(e, record->dtype, &proto, dims);
     if (e->decision.kind == OI_FILL_DISTINCT)
         return e->originals ? oi_fill_tensor_distinct(&e->decision, &t, ctx->seed, e->originals,
                                                       dst, err)
