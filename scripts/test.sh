@@ -26,8 +26,8 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print
   meson test -C build-asan --print-errorlogs --no-suite numeric
 echo "== line coverage of the library per stage (every test above but the numeric suite) =="
 /usr/bin/python3 scripts/coverage.py build-asan --min 80
-echo "== fuzz the five harnesses (45 s each, two at a time, 10 s per-input timeout, clang + ASan + UBSan) == (${SECONDS}s)"
-bash scripts/fuzz.sh 45 | tee build-fuzz-ci.log
+echo "== fuzz the five harnesses (35 s each, two at a time, 10 s per-input timeout, clang + ASan + UBSan) == (${SECONDS}s)"
+bash scripts/fuzz.sh 35 | tee build-fuzz-ci.log
 # (find, not ls: ls fails when any one of the patterns matches nothing)
 if [ -n "$(find build-fuzz -maxdepth 1 \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' \))" ]; then
   echo "fuzzing found a failing input (build-fuzz/crash-*)"; exit 1

@@ -292,7 +292,8 @@ static int parse_args(int argc, char **argv, cli_args *a)
     opterr = 0;
     optind = 0;   /* glibc: a full restart, so the parser can run more than once (fuzzing) */
     while ((c = getopt_long(argc, argv, "o:fj:rqvhV", t.o, NULL)) != -1) {
-        int code = c == 'f' || c == 'j' ? oi_cli_param_code(c) : c;
+        int short_param = c > 0 && c < 256 ? oi_cli_param_code(c) : -1;   /* -f, -j */
+        int code = short_param >= 0 ? short_param : c;
         if (code >= OI_CLI_PARAM_OPTION) {
             int rc = oi_cli_param_option(a, code, optarg);
             if (rc >= 0)
