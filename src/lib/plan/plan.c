@@ -1,4 +1,5 @@
 #include "plan/plan.h"
+#include "plan/schemes.h"
 #include "plan/plan_internal.h"
 #include "plan/rules.h"
 #include "plan/plan_quant.h"
@@ -9,116 +10,40 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void constant(oi_decision *d, double v, const char *scheme)
-{
-    d->kind = OI_FILL_CONSTANT;
-    d->scheme = scheme;
-    d->constant.value = v;
-}
-
-static void uniform(oi_decision *d, double bound, double gain, const char *scheme)
-{
-    d->kind = OI_FILL_UNIFORM;
-    d->scheme = scheme;
-    d->uniform.low = -bound;
-    d->uniform.high = bound;
-    d->gain = gain;
-}
-
-static void normal(oi_decision *d, double mean, double std, double gain, const char *scheme)
-{
-    d->kind = OI_FILL_NORMAL;
-    d->scheme = scheme;
-    d->normal.mean = mean;
-    d->normal.std = std;
-    d->gain = gain;
-}
-
-static void trunc_normal(oi_decision *d, double std, const char *scheme)
-{
-    d->kind = OI_FILL_TRUNC_NORMAL;
-    d->scheme = scheme;
-    d->normal.mean = 0;
-    d->normal.std = std;
-    d->gain = 1;
-}
-
 /* Parameters that are not layer weights: positions, tokens, LayerScale,
  * relative position bias.  A folded bias table keeps its structure. */
 static int other_parameter(oi_decision *d, const oi_weight *w, const oi_policy *p)
 {
     switch (w->role) {
     case OI_ROLE_POSITION: case OI_ROLE_TOKEN:
-        trunc_normal(d, 0.02, "trunc_normal(0.02)");
+        oi_scheme_trunc_normal(d, 0.02, "trunc_normal(0.02)");
         if (w->folded) {   /* gathered or expanded, then folded */
             d->kind = OI_FILL_DISTINCT;
             d->scheme = "trunc_normal(0.02) per distinct value";
         }
         return 1;
     case OI_ROLE_REL_POS_BIAS:
-        trunc_normal(d, 0.02, "trunc_normal(0.02)");
+        oi_scheme_trunc_normal(d, 0.02, "trunc_normal(0.02)");
         if (w->folded) {
             d->kind = OI_FILL_DISTINCT;
             d->scheme = "trunc_normal(0.02) per distinct value";
         }
         return 1;
     case OI_ROLE_AFFINE_SCALE:
-        constant(d, 1, "ones (learnable affine scale)");
+        oi_scheme_constant(d, 1, "ones (learnable affine scale)");
         return 1;
     case OI_ROLE_AFFINE_SHIFT:
-        constant(d, 0, "zeros (learnable affine shift)");
+        oi_scheme_constant(d, 0, "zeros (learnable affine shift)");
         return 1;
     case OI_ROLE_LAYER_SCALE:
         if (w->scalar_scale)
-            constant(d, 0, "zeros (ReZero)");
+            oi_scheme_constant(d, 0, "zeros (ReZero)");
         else
-            constant(d, p->layer_scale, "layer_scale");
+            oi_scheme_constant(d, p->layer_scale, "layer_scale");
         return 1;
     default:
         return 0;
     }
-}
-
-static void xavier_uniform(oi_decision *d, int64_t fan_in, int64_t fan_out, double gain)
-{
-    uniform(d, gain * sqrt(6.0 / (double)(fan_in + fan_out)), gain, "xavier_uniform");
-}
-
-static void orthogonal(oi_decision *d, int64_t matrices, int64_t rows, int64_t cols, double gain)
-{
-    d->kind = OI_FILL_ORTHOGONAL;
-    d->scheme = "orthogonal";
-    d->matrix.gain = gain;
-    d->gain = gain;
-    d->matrices = matrices;
-    d->rows = rows;
-    d->cols = cols;
-}
-
-/* why: a literal, the analysis's reason or the plan's text (it is not copied) */
-static void untouched(oi_decision *d, const char *why)
-{
-    d->kind = OI_FILL_NONE;
-    d->scheme = "untouched";
-    d->reason = why;
-}
-
-/* LSTM bias: zeros, with the input-side forget gate (ranges found by analyze) at `forget`. */
-static void lstm_bias(oi_decision *d, const oi_weight *w, double forget)
-{
-    if (forget == 0 || w->n_forget <= 0) {
-        constant(d, 0, "zeros");
-        if (forget != 0 && w->n_forget < 0)
-            d->reason = "forget-gate position unknown: all zeros";
-        return;
-    }
-    d->kind = OI_FILL_GATE_BIAS;
-    d->scheme = "zeros, forget gate 1";
-    d->gate_bias.value = 0;
-    d->gate_bias.gate = forget;
-    d->n_ranges = w->n_forget;
-    memcpy(d->range_start, w->forget_start, sizeof d->range_start);
-    memcpy(d->range_len, w->forget_len, sizeof d->range_len);
 }
 
 static int is_he_family(oi_act a)
@@ -130,7 +55,7 @@ static int is_he_family(oi_act a)
 static void norm_roles(oi_decision *d, const oi_weight *w)
 {
     int one = w->role == OI_ROLE_NORM_SCALE || w->role == OI_ROLE_NORM_VAR;
-    constant(d, one ? 1.0 : 0.0, one ? "ones" : "zeros");
+    oi_scheme_constant(d, one ? 1.0 : 0.0, one ? "ones" : "zeros");
 }
 
 /* R is [D, G*H, H] (or, from torch exports, one direction's [G*H, H] in torch's
@@ -141,7 +66,7 @@ static void rnn_recurrent(oi_decision *d, const oi_weight *w, const oi_tensor *t
 {
     int64_t rows = whole_matrix ? w->gates * w->hidden : w->hidden;
     int64_t per = rows * w->hidden;
-    orthogonal(d, per > 0 ? (int64_t)t->n_elems / per : 0, rows, w->hidden, 1.0);
+    oi_scheme_orthogonal(d, per > 0 ? (int64_t)t->n_elems / per : 0, rows, w->hidden, 1.0);
 }
 
 static void decide_default(oi_decision *d, const oi_weight *w, const oi_tensor *t,
@@ -150,23 +75,23 @@ static void decide_default(oi_decision *d, const oi_weight *w, const oi_tensor *
     switch (w->role) {
     case OI_ROLE_WEIGHT:
         if (w->act == OI_ACT_SELU)
-            normal(d, 0, 1.0 / sqrt((double)w->fan_in), 1.0, "lecun_normal");
+            oi_scheme_normal(d, 0, 1.0 / sqrt((double)w->fan_in), 1.0, "lecun_normal");
         else if (is_he_family(w->act))
-            normal(d, 0, w->gain / sqrt((double)w->fan_in), w->gain, "he_normal");
+            oi_scheme_normal(d, 0, w->gain / sqrt((double)w->fan_in), w->gain, "he_normal");
         else
-            xavier_uniform(d, w->fan_in, w->fan_out, w->gain);
+            oi_scheme_xavier_uniform(d, w->fan_in, w->fan_out, w->gain);
         break;
-    case OI_ROLE_RNN_W: xavier_uniform(d, w->fan_in, w->fan_out, 1.0); break;
+    case OI_ROLE_RNN_W: oi_scheme_xavier_uniform(d, w->fan_in, w->fan_out, 1.0); break;
     case OI_ROLE_RNN_R: rnn_recurrent(d, w, t, 0); break;
     case OI_ROLE_RNN_B:
         if (strcmp(w->op, "LSTM") == 0)
-            lstm_bias(d, w, p->no_forget_bias ? 0.0 : 1.0);
+            oi_scheme_lstm_bias(d, w, p->no_forget_bias ? 0.0 : 1.0);
         else
-            constant(d, 0, "zeros");
+            oi_scheme_constant(d, 0, "zeros");
         break;
-    case OI_ROLE_EMBEDDING: normal(d, 0, 1, 1, "normal"); break;
-    case OI_ROLE_PRELU_SLOPE: constant(d, 0.25, "constant"); break;
-    case OI_ROLE_BIAS: case OI_ROLE_RNN_P: constant(d, 0, "zeros"); break;
+    case OI_ROLE_EMBEDDING: oi_scheme_normal(d, 0, 1, 1, "normal"); break;
+    case OI_ROLE_PRELU_SLOPE: oi_scheme_constant(d, 0.25, "constant"); break;
+    case OI_ROLE_BIAS: case OI_ROLE_RNN_P: oi_scheme_constant(d, 0, "zeros"); break;
     default:
         if (!other_parameter(d, w, p))
             norm_roles(d, w);
@@ -186,34 +111,34 @@ static void decide_torch(oi_decision *d, const oi_weight *w, const oi_tensor *t,
     /* nn.MultiheadAttention._reset_parameters: xavier_uniform in_proj, zero
      * biases; exports keep torch's parameter names, which is how we know it */
     if (w->role == OI_ROLE_WEIGHT && ends_with(t->name, "in_proj_weight")) {
-        xavier_uniform(d, w->fan_in, w->fan_out, 1.0);
+        oi_scheme_xavier_uniform(d, w->fan_in, w->fan_out, 1.0);
         return;
     }
     if (w->role == OI_ROLE_BIAS &&
         (ends_with(t->name, "in_proj_bias") || ends_with(t->name, "out_proj.bias"))) {
-        constant(d, 0, "zeros");
+        oi_scheme_constant(d, 0, "zeros");
         return;
     }
     switch (w->role) {
     case OI_ROLE_WEIGHT:   /* kaiming_uniform(a=sqrt(5)): bound = 1/sqrt(fan_in) */
-        uniform(d, 1.0 / sqrt((double)w->fan_in), sqrt(1.0 / 3.0), "kaiming_uniform(a=sqrt5)");
+        oi_scheme_uniform(d, 1.0 / sqrt((double)w->fan_in), sqrt(1.0 / 3.0), "kaiming_uniform(a=sqrt5)");
         break;
     case OI_ROLE_BIAS:
         if (w->fan_in > 0)
-            uniform(d, 1.0 / sqrt((double)w->fan_in), 1.0, "uniform(1/sqrt(fan_in))");
+            oi_scheme_uniform(d, 1.0 / sqrt((double)w->fan_in), 1.0, "uniform(1/sqrt(fan_in))");
         else
-            constant(d, 0, "zeros");
+            oi_scheme_constant(d, 0, "zeros");
         break;
     case OI_ROLE_RNN_W: case OI_ROLE_RNN_R: case OI_ROLE_RNN_B: case OI_ROLE_RNN_P:
-        uniform(d, 1.0 / sqrt((double)w->hidden), 1.0, "uniform(1/sqrt(hidden))");
+        oi_scheme_uniform(d, 1.0 / sqrt((double)w->hidden), 1.0, "uniform(1/sqrt(hidden))");
         break;
     case OI_ROLE_POSITION:   /* a gathered table is an nn.Embedding: N(0, 1) */
         if (strcmp(w->op, "Gather") == 0)
-            normal(d, 0, 1, 1, "normal");
+            oi_scheme_normal(d, 0, 1, 1, "normal");
         else
             decide_default(d, w, t, p);
         break;
-    case OI_ROLE_TOKEN: constant(d, 0, "zeros"); break;   /* torchvision's ViT class token */
+    case OI_ROLE_TOKEN: oi_scheme_constant(d, 0, "zeros"); break;   /* torchvision's ViT class token */
     default: decide_default(d, w, t, p); break;
     }
 }
@@ -222,17 +147,17 @@ static void decide_keras(oi_decision *d, const oi_weight *w, const oi_tensor *t,
                           const oi_policy *p)
 {
     switch (w->role) {
-    case OI_ROLE_WEIGHT: xavier_uniform(d, w->fan_in, w->fan_out, 1.0); break;
-    case OI_ROLE_RNN_W: xavier_uniform(d, w->fan_in, w->gates * w->hidden, 1.0); break;
+    case OI_ROLE_WEIGHT: oi_scheme_xavier_uniform(d, w->fan_in, w->fan_out, 1.0); break;
+    case OI_ROLE_RNN_W: oi_scheme_xavier_uniform(d, w->fan_in, w->gates * w->hidden, 1.0); break;
     case OI_ROLE_RNN_R: rnn_recurrent(d, w, t, 1); break;
-    case OI_ROLE_EMBEDDING: uniform(d, 0.05, 1.0, "uniform(0.05)"); break;
+    case OI_ROLE_EMBEDDING: oi_scheme_uniform(d, 0.05, 1.0, "uniform(0.05)"); break;
     case OI_ROLE_POSITION:   /* keras.layers.Embedding's default */
         if (strcmp(w->op, "Gather") == 0)
-            uniform(d, 0.05, 1.0, "uniform(0.05)");
+            oi_scheme_uniform(d, 0.05, 1.0, "uniform(0.05)");
         else
             decide_default(d, w, t, p);
         break;
-    case OI_ROLE_PRELU_SLOPE: constant(d, 0, "zeros"); break;
+    case OI_ROLE_PRELU_SLOPE: oi_scheme_constant(d, 0, "zeros"); break;
     default: decide_default(d, w, t, p); break;
     }
 }
@@ -256,12 +181,12 @@ static void decide_preset(oi_decision *d, const oi_weight *w, const oi_tensor *t
                           const oi_policy *p)
 {
     if (w->role == OI_ROLE_TEMPERATURE) {
-        untouched(d, "learned temperature (its exp scales computed values): no init "
+        oi_scheme_untouched(d, "learned temperature (its exp scales computed values): no init "
                      "convention, kept; a rule with \"role\": \"temperature\" sets one");
         return;
     }
     if (w->role == OI_ROLE_UNRECOGNIZED) {
-        untouched(d, "looks learned (parameter-named), but no layer the analysis knows uses it: "
+        oi_scheme_untouched(d, "looks learned (parameter-named), but no layer the analysis knows uses it: "
                      "kept; a rule with \"role\": \"unrecognized\" sets one");
         return;
     }
@@ -299,27 +224,27 @@ static int fan_scheme(oi_decision *d, const oi_rule_action *a, const oi_weight *
     switch (a->scheme) {
     case OI_SCHEME_XAVIER_UNIFORM:
         g = rule_gain(a, w, 1.0);
-        uniform(d, g * sqrt(6.0 / (fi + fo)), g, a->scheme_name);
+        oi_scheme_uniform(d, g * sqrt(6.0 / (fi + fo)), g, a->scheme_name);
         return 1;
     case OI_SCHEME_XAVIER_NORMAL:
         g = rule_gain(a, w, 1.0);
-        normal(d, 0, g * sqrt(2.0 / (fi + fo)), g, a->scheme_name);
+        oi_scheme_normal(d, 0, g * sqrt(2.0 / (fi + fo)), g, a->scheme_name);
         return 1;
     case OI_SCHEME_KAIMING_UNIFORM:
         g = rule_gain(a, w, sqrt(2.0 / (1.0 + a->a * a->a)));
-        uniform(d, g * sqrt(3.0 / fan), g, a->scheme_name);
+        oi_scheme_uniform(d, g * sqrt(3.0 / fan), g, a->scheme_name);
         return 1;
     case OI_SCHEME_KAIMING_NORMAL:
         g = rule_gain(a, w, sqrt(2.0 / (1.0 + a->a * a->a)));
-        normal(d, 0, g / sqrt(fan), g, a->scheme_name);
+        oi_scheme_normal(d, 0, g / sqrt(fan), g, a->scheme_name);
         return 1;
     case OI_SCHEME_LECUN_UNIFORM:
         g = rule_gain(a, w, 1.0);
-        uniform(d, g * sqrt(3.0 / fan), g, a->scheme_name);
+        oi_scheme_uniform(d, g * sqrt(3.0 / fan), g, a->scheme_name);
         return 1;
     case OI_SCHEME_LECUN_NORMAL:
         g = rule_gain(a, w, 1.0);
-        normal(d, 0, g / sqrt(fan), g, a->scheme_name);
+        oi_scheme_normal(d, 0, g / sqrt(fan), g, a->scheme_name);
         return 1;
     default:
         return 0;
@@ -343,12 +268,12 @@ static void as_matrices(const oi_weight *w, const oi_tensor *t, int64_t *count, 
 }
 
 static void apply_rule(oi_decision *d, const oi_rule_action *a, const oi_weight *w,
-                       const oi_tensor *t, const oi_policy *p, oi_arena *text)
+                       const oi_tensor *t, const oi_policy *p, oi_arena *arena)
 {
     int64_t m, r, c;
     switch (a->scheme) {
     case OI_SCHEME_KEEP:
-        untouched(d, oi_arena_printf(text, "kept by rule %d", a->index));
+        oi_scheme_untouched(d, oi_arena_printf(arena, "kept by rule %d", a->index));
         return;
     case OI_SCHEME_PRESET: {
         oi_policy q = *p;
@@ -356,22 +281,22 @@ static void apply_rule(oi_decision *d, const oi_rule_action *a, const oi_weight 
         decide_preset(d, w, t, &q);
         return;
     }
-    case OI_SCHEME_ZEROS: constant(d, 0, "zeros"); return;
-    case OI_SCHEME_ONES: constant(d, 1, "ones"); return;
-    case OI_SCHEME_CONSTANT: constant(d, a->value, "constant"); return;
+    case OI_SCHEME_ZEROS: oi_scheme_constant(d, 0, "zeros"); return;
+    case OI_SCHEME_ONES: oi_scheme_constant(d, 1, "ones"); return;
+    case OI_SCHEME_CONSTANT: oi_scheme_constant(d, a->value, "constant"); return;
     case OI_SCHEME_UNIFORM:
-        uniform(d, 0, 1, "uniform");
+        oi_scheme_uniform(d, 0, 1, "uniform");
         d->uniform.low = a->low;
         d->uniform.high = a->high;
         return;
-    case OI_SCHEME_NORMAL: normal(d, a->mean, a->std, 1, "normal"); return;
+    case OI_SCHEME_NORMAL: oi_scheme_normal(d, a->mean, a->std, 1, "normal"); return;
     case OI_SCHEME_TRUNC_NORMAL:
-        normal(d, a->mean, a->std, 1, "trunc_normal");
+        oi_scheme_normal(d, a->mean, a->std, 1, "trunc_normal");
         d->kind = OI_FILL_TRUNC_NORMAL;
         return;
     case OI_SCHEME_ORTHOGONAL:
         as_matrices(w, t, &m, &r, &c);
-        orthogonal(d, m, r, c, rule_gain(a, w, 1.0));
+        oi_scheme_orthogonal(d, m, r, c, rule_gain(a, w, 1.0));
         return;
     case OI_SCHEME_IDENTITY:
         as_matrices(w, t, &m, &r, &c);
@@ -381,7 +306,7 @@ static void apply_rule(oi_decision *d, const oi_rule_action *a, const oi_weight 
         return;
     case OI_SCHEME_SPARSE:
         if (t->proto->n_dims != 2) {
-            untouched(d, oi_arena_printf(text, "rule %d: sparse needs a 2-D tensor", a->index));
+            oi_scheme_untouched(d, oi_arena_printf(arena, "rule %d: sparse needs a 2-D tensor", a->index));
             return;
         }
         d->kind = OI_FILL_SPARSE;
@@ -393,7 +318,7 @@ static void apply_rule(oi_decision *d, const oi_rule_action *a, const oi_weight 
         return;
     default:
         if (!fan_scheme(d, a, w)) {
-            untouched(d, oi_arena_printf(text, "rule %d: %s needs fans, this %s has none",
+            oi_scheme_untouched(d, oi_arena_printf(arena, "rule %d: %s needs fans, this %s has none",
                                         a->index, a->scheme_name, oi_role_name(w->role)));
         }
         return;
@@ -433,16 +358,16 @@ static void check_shape(oi_decision *d, const oi_weight *w, const oi_tensor *t)
 {
     int64_t n = (int64_t)t->n_elems;
     if (d->kind == OI_FILL_ORTHOGONAL && !blocks_fill(d->matrices, d->rows, d->cols, n))
-        untouched(d, "shape does not split into the expected gate blocks");
+        oi_scheme_untouched(d, "shape does not split into the expected gate blocks");
     else if (d->kind == OI_FILL_SPARSE && !blocks_fill(1, d->rows, d->cols, n))
-        untouched(d, "sparse needs a matrix; the shape is not one");
+        oi_scheme_untouched(d, "sparse needs a matrix; the shape is not one");
     else if (d->kind == OI_FILL_GATE_BIAS && !gate_ranges_fit(d, n))
-        untouched(d, "forget-gate ranges fall outside the bias");
+        oi_scheme_untouched(d, "forget-gate ranges fall outside the bias");
     else if (w->role == OI_ROLE_WEIGHT && (w->fan_in <= 0 || w->fan_out <= 0) &&
              d->kind != OI_FILL_CONSTANT && d->kind != OI_FILL_NONE)
-        untouched(d, "layout unknown (shape not known past a reshape), fans cannot be computed");
+        oi_scheme_untouched(d, "layout unknown (shape not known past a reshape), fans cannot be computed");
     else if ((d->kind == OI_FILL_UNIFORM || d->kind == OI_FILL_NORMAL) && !isfinite(d->kind == OI_FILL_UNIFORM ? d->uniform.high : d->normal.std))
-        untouched(d, "fans give no finite scale");
+        oi_scheme_untouched(d, "fans give no finite scale");
 }
 
 /* A declared-only tensor in the left operand of Gemm/MatMul is the data the
@@ -455,13 +380,13 @@ static int declared_data_operand(const oi_weight *w, const oi_tensor *t)
 }
 
 static void decide(const oi_weight *w, const oi_tensor *t, const oi_policy *p, oi_decision *d,
-                   oi_arena *text)
+                   oi_arena *arena)
 {
     const char *glob = NULL;
     memset(d, 0, sizeof *d);
     d->reason = "";
     if (declared_data_operand(w, t)) {
-        untouched(d, "declared only, as the data operand of a layer");
+        oi_scheme_untouched(d, "declared only, as the data operand of a layer");
         return;
     }
     oi_weight forced;
@@ -478,20 +403,20 @@ static void decide(const oi_weight *w, const oi_tensor *t, const oi_policy *p, o
                       : p->only && *p->only && !matches_any(t, w, p->only, &glob)
                           ? "not matched by an 'only' glob" : NULL;
     if (why) {
-        untouched(d, why);
+        oi_scheme_untouched(d, why);
         return;
     }
     if (matches_any(t, w, p->exclude, &glob)) {
-        untouched(d, oi_arena_printf(text, "excluded by the glob '%s'", glob));
+        oi_scheme_untouched(d, oi_arena_printf(arena, "excluded by the glob '%s'", glob));
         return;
     }
     const oi_rule_action *rule = oi_rules_match(p->rules, t, w);
     if (rule)
-        apply_rule(d, rule, w, t, p, text);
+        apply_rule(d, rule, w, t, p, arena);
     else
         decide_preset(d, w, t, p);
     check_shape(d, w, t);
-    oi_plan_quantize(d, w, text);
+    oi_plan_quantize(d, w, arena);
 }
 
 /* A tied copy follows its source: written as the source's values (transposed
@@ -505,7 +430,7 @@ static void keep_tie(oi_model *model, const oi_analysis *a, oi_plan *plan, size_
     oi_decision *d = &plan->items[i];
     const char *name = oi_model_tensor(model, (size_t)w->tied_to)->name;
     if (src->kind == OI_FILL_NONE) {
-        untouched(d, oi_arena_printf(plan->arena, "tied with '%s', which is left alone", name));
+        oi_scheme_untouched(d, oi_arena_printf(plan->arena, "tied with '%s', which is left alone", name));
         return;
     }
     memset(d, 0, sizeof *d);
@@ -532,7 +457,7 @@ static void follow_direction(oi_model *model, oi_plan *plan, size_t i)
                                 v->kind == OI_FILL_QUANT_ZERO || v->kind == OI_FILL_NORMS
                           ? "which is quantized (or itself derived)" : NULL;
     if (why)
-        untouched(d, oi_arena_printf(plan->arena, "weight norm's g of '%s', %s", name, why));
+        oi_scheme_untouched(d, oi_arena_printf(plan->arena, "weight norm's g of '%s', %s", name, why));
     else
         d->reason = oi_arena_printf(plan->arena, "weight norm's g: the norms of '%s'", name);
 }
