@@ -52,7 +52,6 @@ typedef struct oi_batch_opts {
     uint64_t max_memory;       /* bytes of input held at once, 0: no limit */
     int fail_fast;
     int skip_existing;         /* outputs newer than their input are left */
-    const char *backup_suffix; /* in_place: keep the original as INPUT+SUFFIX */
     int want_sha256;
     atomic_int *cancel;        /* set (e.g. by a signal): start nothing new, stop in flight */
     void (*progress)(void *ctx, const oi_batch_progress *p);

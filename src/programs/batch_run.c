@@ -1,5 +1,5 @@
 /* Running a batch: a pool of model workers sharing the thread budget, with
- * memory admission, skip-existing, in-place backups, cancellation, progress
+ * memory admission, skip-existing, cancellation, progress
  * and the --report document. */
 #include "batch.h"
 #include "common/utf8.h"   /* the library's own source, built into the program too */
@@ -117,8 +117,6 @@ static void run_item(batch_run *b, size_t i)
         s = cli_fail(&err, OI_ERR_IO, "%s: cannot open: %s", it->input, strerror(errno));
     if (s == OI_OK && !o->in_place)
         s = mkdir_parents(it->output, &err);
-    if (s == OI_OK && o->in_place && o->backup_suffix)
-        s = oi_ctx_set_backup_suffix(ctx, o->backup_suffix, &err);
     r->summary = (oi_summary)OI_SUMMARY_INIT;
     if (s == OI_OK)
         s = oi_reinit_file(ctx, it->input, it->output, &r->summary, &err);

@@ -428,6 +428,8 @@ int oi_cli_make_ctx(cli_args *a)
         s = oi_ctx_add_exclude(c, a->exclude.items[i], &err);
     if (s == OI_OK)
         s = oi_cli_params_apply(a, c, &err);
+    if (s == OI_OK && a->backup)   /* an in-place run keeps the original (the library's job) */
+        s = oi_ctx_set_backup_suffix(c, a->backup, &err);
     if (s == OI_OK && a->external_name)
         s = oi_ctx_set_external_name(c, a->external_name, &err);
     if (s == OI_OK && a->layer_scale_given)

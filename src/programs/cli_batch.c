@@ -167,7 +167,6 @@ int oi_cli_batch(cli_args *a, atomic_int *cancel)
         .max_memory = a->max_memory,
         .fail_fast = a->fail_fast,
         .skip_existing = a->skip_existing,
-        .backup_suffix = a->backup,
         .want_sha256 = a->report != NULL,
         .cancel = cancel,
         .progress = !a->quiet && isatty(2) ? show_progress : NULL,
