@@ -50,16 +50,16 @@ oi_status oi_batch_add_file(oi_batch_list *l, const char *input, const char *out
 {
     size_t len = strlen(input);
     if (len == 0 || input[len - 1] == '/')
-        return cli_fail(err, OI_ERR_USAGE, "'%s': not a model file path%s", input,
+        return oi_fail(err, OI_ERR_USAGE, "'%s': not a model file path%s", input,
                        len ? " (a folder: -r walks it)" : " (empty)");
     if (!in_place && has_dotdot(input))
-        return cli_fail(err, OI_ERR_USAGE, "%s: a path with '..' cannot be mirrored under "
+        return oi_fail(err, OI_ERR_USAGE, "%s: a path with '..' cannot be mirrored under "
                        "--output-dir (give it from a folder above)", input);
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 64;
         oi_batch_item *p = realloc(l->items, cap * sizeof *p);
         if (!p)
-            return cli_fail(err, OI_ERR_NOMEM, "out of memory");
+            return oi_fail(err, OI_ERR_NOMEM, "out of memory");
         l->items = p;
         l->cap = cap;
     }
@@ -73,7 +73,7 @@ oi_status oi_batch_add_file(oi_batch_list *l, const char *input, const char *out
     if (!it->input || !it->output) {
         free(it->input);
         free(it->output);
-        return cli_fail(err, OI_ERR_NOMEM, "out of memory");
+        return oi_fail(err, OI_ERR_NOMEM, "out of memory");
     }
     if (!in_place)
         snprintf(it->output, n, "%s/%s", out_dir, rel);
@@ -89,7 +89,7 @@ oi_status oi_batch_add_pair(oi_batch_list *l, const char *input, const char *out
         return err->status;
     char *o = strdup(output);
     if (!o)
-        return cli_fail(err, OI_ERR_NOMEM, "out of memory");
+        return oi_fail(err, OI_ERR_NOMEM, "out of memory");
     free(l->items[l->n - 1].output);
     l->items[l->n - 1].output = o;
     return OI_OK;
@@ -144,7 +144,7 @@ oi_status oi_batch_add_tree(oi_batch_list *l, const char *dir, const char *out_d
 {
     struct stat st;
     if (stat(dir, &st) < 0)
-        return cli_fail(err, OI_ERR_IO, "%s: %s", dir, strerror(errno));
+        return oi_fail(err, OI_ERR_IO, "%s: %s", dir, strerror(errno));
     if (!S_ISDIR(st.st_mode))
         return oi_batch_add_file(l, dir, out_dir, in_place, err);
     tree_walk w = {l, out_dir, in_place, err, OI_OK, out_dir ? realpath(out_dir, NULL) : NULL};
@@ -155,7 +155,7 @@ oi_status oi_batch_add_tree(oi_batch_list *l, const char *dir, const char *out_d
     if (w.status)
         return w.status;
     if (rc < 0)
-        return cli_fail(err, OI_ERR_IO, "%s: cannot walk: %s", dir, strerror(errno));
+        return oi_fail(err, OI_ERR_IO, "%s: cannot walk: %s", dir, strerror(errno));
     return OI_OK;
 }
 
@@ -164,7 +164,7 @@ oi_status oi_batch_add_list_file(oi_batch_list *l, const char *list, const char 
 {
     FILE *f = strcmp(list, "-") == 0 ? stdin : fopen(list, "r");
     if (!f)
-        return cli_fail(err, OI_ERR_USAGE, "%s: cannot open list: %s", list, strerror(errno));
+        return oi_fail(err, OI_ERR_USAGE, "%s: cannot open list: %s", list, strerror(errno));
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
@@ -173,7 +173,7 @@ oi_status oi_batch_add_list_file(oi_batch_list *l, const char *list, const char 
         while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
             line[--n] = '\0';
         if (strlen(line) != (size_t)n)   /* "m.onnx\0../x" must not quietly run m.onnx */
-            s = cli_fail(err, OI_ERR_USAGE, "%s: line %zu holds a NUL byte (not a path)", list, at);
+            s = oi_fail(err, OI_ERR_USAGE, "%s: line %zu holds a NUL byte (not a path)", list, at);
         else if (n > 0)
             s = oi_batch_add_file(l, line, out_dir, in_place, err);
     }

@@ -48,14 +48,14 @@ static oi_status mkdir_parents(const char *file, oi_error *err)
     char *p = whole ? strdup(dirname(whole)) : NULL;   /* dirname may return a static "." */
     free(whole);
     if (!p)
-        return cli_fail(err, OI_ERR_NOMEM, "out of memory");
+        return oi_fail(err, OI_ERR_NOMEM, "out of memory");
     char *dir = p;
     for (char *s = dir + 1; ; s++) {
         char c = *s;
         if (c == '/' || c == '\0') {
             *s = '\0';
             if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
-                oi_status st = cli_fail(err, OI_ERR_IO, "%s: cannot create folder: %s", dir,
+                oi_status st = oi_fail(err, OI_ERR_IO, "%s: cannot create folder: %s", dir,
                                        strerror(errno));
                 free(p);
                 return st;
@@ -109,12 +109,12 @@ static void run_item(batch_run *b, size_t i)
         return;
     }
     oi_ctx *ctx = oi_ctx_clone(o->model);
-    oi_status s = ctx ? OI_OK : cli_fail(&err, OI_ERR_NOMEM, "out of memory");
+    oi_status s = ctx ? OI_OK : oi_fail(&err, OI_ERR_NOMEM, "out of memory");
     if (s == OI_OK)
         s = oi_ctx_set_param(ctx, OI_P_THREADS, b->threads_per_model, &err);
     struct stat in;   /* no folder is made for an input that is not there */
     if (s == OI_OK && stat(it->input, &in) < 0)
-        s = cli_fail(&err, OI_ERR_IO, "%s: cannot open: %s", it->input, strerror(errno));
+        s = oi_fail(&err, OI_ERR_IO, "%s: cannot open: %s", it->input, strerror(errno));
     if (s == OI_OK && !o->in_place)
         s = mkdir_parents(it->output, &err);
     r->summary = (oi_summary)OI_SUMMARY_INIT;

@@ -1,5 +1,6 @@
 #include "cli.h"
 #include "cli_internal.h"
+#include "common/decimal.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -199,20 +200,6 @@ static int push_item(cli_list *l, const char *g)
     return 0;
 }
 
-/* Decimal only: "010" is ten, as a person means it (not octal 8). */
-static int parse_u64_arg(const char *s, uint64_t *out)
-{
-    if (!s || *s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || end == s || *s == '-' || *s == '+' || *s == ' ')
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int oi_cli_usage_error(const char *fmt, const char *arg)
 {
     fprintf(stderr, "onnxinit: ");
@@ -331,7 +318,7 @@ static int parse_args(int argc, char **argv, cli_args *a)
             return OI_EXIT_OK;
         case 'V': printf("onnxinit %s\n", ONNXINIT_VERSION); return OI_EXIT_OK;
         case OPT_SEED:
-            if (parse_u64_arg(optarg, &a->seed))
+            if (oi_parse_u64(optarg, &a->seed))
                 return oi_cli_usage_error("--seed wants a non-negative integer, not '%s'", optarg);
             break;
         case OPT_ONLY:

@@ -71,7 +71,7 @@ static int collect(cli_args *a, oi_batch_list *l, oi_error *err)
     size_t found = l->n;
     oi_batch_finish_list(l, a->shard_k, a->shard_n);
     if (found == 0) {
-        cli_fail(err, OI_ERR_USAGE, "no *.onnx model found in what was given");
+        oi_fail(err, OI_ERR_USAGE, "no *.onnx model found in what was given");
         return -1;
     }
     return 0;
@@ -93,7 +93,7 @@ static int write_report(const cli_args *a, const oi_batch_list *l, const oi_batc
     oi_error err;
     size_t len = strlen(text);
     char *line = malloc(len + 2);
-    oi_status s = line ? OI_OK : cli_fail(&err, OI_ERR_NOMEM, "out of memory");
+    oi_status s = line ? OI_OK : oi_fail(&err, OI_ERR_NOMEM, "out of memory");
     if (line) {
         memcpy(line, text, len);
         memcpy(line + len, "\n", 2);

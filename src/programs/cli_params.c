@@ -3,8 +3,8 @@
  * defaults and ranges are the library's (oi_param_describe); nothing here
  * repeats them. */
 #include "cli_internal.h"
+#include "common/decimal.h"   /* the library's own source, built into the program too */
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,20 +76,6 @@ int64_t oi_cli_param(const cli_args *a, oi_param p)
     return dflt;
 }
 
-/* Decimal digits only: "010" is ten, "-1" and " 1" are refused. */
-static int parse_number(const char *s, int64_t *out)
-{
-    if (!s || *s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v > INT64_MAX)
-        return -1;
-    *out = (int64_t)v;
-    return 0;
-}
-
 /* The value of word among the space-separated words (0, 1, ...), or -1. */
 static int64_t word_value(const char *words, const char *word)
 {
@@ -115,7 +101,9 @@ int oi_cli_param_option(cli_args *a, int code, const char *arg)
         snprintf(want, sizeof want, "--%s wants one of: %s; not '%%s'", o->name, o->words);
         return oi_cli_usage_error(want, arg);
     }
-    if (o->arg == PARAM_NUMBER && (parse_number(arg, &v) || v < lo || v > hi)) {
+    uint64_t u = 0;
+    if (o->arg == PARAM_NUMBER &&
+        (oi_parse_u64(arg, &u) || u > INT64_MAX || (v = (int64_t)u) < lo || v > hi)) {
         snprintf(want, sizeof want, "--%s wants a number from %lld to %lld, not '%%s'", o->name,
                  (long long)lo, (long long)hi);
         return oi_cli_usage_error(want, arg);

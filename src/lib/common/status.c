@@ -5,18 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-oi_status oi_fail(oi_error *err, oi_status status, const char *fmt, ...)
-{
-    if (err) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
-        err->status = status;
-    }
-    return status;
-}
-
 oi_status oi_fail_prefix(oi_error *err, const char *fmt, ...)
 {
     if (!err)

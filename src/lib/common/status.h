@@ -11,10 +11,7 @@
 
 #include "onnxinit.h"
 
-/* Record a failure in err (printf-style) and return status, so callers can
- * write `return oi_fail(err, OI_ERR_IO, "%s: ...", path);`. */
-oi_status oi_fail(oi_error *err, oi_status status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+#include "common/fail.h"   /* oi_fail */
 
 /* Prefix an existing message with more context ("a.onnx: " + msg). */
 oi_status oi_fail_prefix(oi_error *err, const char *fmt, ...)

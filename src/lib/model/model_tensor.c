@@ -1,6 +1,7 @@
 /* Tensor payloads: size checks against the bytes present, external data
  * resolution, and conversion between raw bytes and typed fields. */
 #include "model/model_internal.h"
+#include "common/decimal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -65,19 +66,6 @@ static size_t any_typed_count(const Onnx__TensorProto *p)
            p->n_uint64_data + p->n_string_data;
 }
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-    if (!s || !*s || *s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* Refuse absolute paths and any ".." component before touching the disk. */
 static int location_escapes(const char *loc)
 {
@@ -106,10 +94,10 @@ static oi_status resolve_external(oi_model *m, oi_tensor *t, const char *what, o
             continue;
         if (strcmp(k, "location") == 0)
             loc = v;
-        else if (strcmp(k, "offset") == 0 && parse_u64(v, &offset))
+        else if (strcmp(k, "offset") == 0 && oi_parse_u64(v, &offset))
             return oi_fail(err, OI_ERR_FORMAT, "%s: %s: bad external offset '%s'", m->label, what,
                            v ? v : "");
-        else if (strcmp(k, "length") == 0 && (has_length = 1) && parse_u64(v, &length))
+        else if (strcmp(k, "length") == 0 && (has_length = 1) && oi_parse_u64(v, &length))
             return oi_fail(err, OI_ERR_FORMAT, "%s: %s: bad external length '%s'", m->label, what,
                            v ? v : "");
     }
