@@ -264,7 +264,7 @@ class Api(unittest.TestCase):
 
     def test_stream_option_equals_cli(self):
         for model in MODELS[:6]:
-            for stream in (1, 2):
+            for stream in (1, 2, 3):
                 with self.subTest(model=os.path.basename(model), stream=stream):
                     ref = self.cli_out(model, "--seed", "4", "--stream", str(stream))
                     got = onnxinit.reinit(model, seed=4, stream=stream)
@@ -274,7 +274,7 @@ class Api(unittest.TestCase):
                         with open(ref, "rb") as f:
                             self.assertEqual(got, f.read())
         with self.assertRaises(onnxinit.Error) as e:
-            onnxinit.reinit(MODELS[0], stream=3)
+            onnxinit.reinit(MODELS[0], stream=4)
         self.assertEqual(e.exception.status, "usage")
         self.assertIn("stream", str(e.exception))
 

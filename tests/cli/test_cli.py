@@ -15,6 +15,7 @@ import unittest
 
 import oiunit
 
+import numpy as np
 import onnx
 from onnx import external_data_helper, numpy_helper
 
@@ -204,10 +205,12 @@ def weights_digest(path):
 class Streams(Base):
     """--stream: each version's bytes are published; 1 is 0.1's (these digests were
     taken from the 0.1 program, d13e3f9, and equal its output on all 53 fixture, torch
-    and zoo models), 2 the default.  --signal off: the per-tensor schemes alone
-    (resnet18 is an eval-mode export, whose default now adds signal gains)."""
+    and zoo models), 3 the default (2's draws; orthogonal matrices formed otherwise, so
+    these models, which have none, get 2's bytes).  --signal off: the per-tensor schemes
+    alone (resnet18 is an eval-mode export, whose default now adds signal gains)."""
     PINNED = {("mlp", 1): "76db19f71ccfb97b", ("resnet18", 1): "7a4c828bfadfee03",
-              ("mlp", 2): "33b6c3f112dc6d6c", ("resnet18", 2): "2ad92eff49cbcee4"}
+              ("mlp", 2): "33b6c3f112dc6d6c", ("resnet18", 2): "2ad92eff49cbcee4",
+              ("mlp", 3): "33b6c3f112dc6d6c", ("resnet18", 3): "2ad92eff49cbcee4"}
 
     def test_pinned_bytes_per_stream(self):
         for (name, stream), digest in sorted(self.PINNED.items()):
@@ -218,14 +221,15 @@ class Streams(Base):
                 self.assertEqual(r.returncode, 0, r.stderr)
                 self.assertEqual(weights_digest(out), digest)
 
-    def test_default_is_stream_2_and_versions_differ_only_in_values(self):
+    def test_default_is_stream_3_and_versions_differ_only_in_values(self):
         src = os.path.join(FIX, "good", "resnet18.onnx")
         outs = {}
-        for tag, extra in (("default", []), ("2", ["--stream", "2"]), ("1", ["--stream", "1"])):
+        for tag, extra in (("default", []), ("3", ["--stream", "3"]), ("2", ["--stream", "2"]),
+                           ("1", ["--stream", "1"])):
             outs[tag] = self.out(tag + ".onnx")
             r = run("-q", "--seed", "3", *extra, src, "-o", outs[tag])
             self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(sha(outs["default"]), sha(outs["2"]))
+        self.assertEqual(sha(outs["default"]), sha(outs["3"]))
         m1, m2, m0 = (onnx.load(outs[k]) for k in ("1", "2", "default"))
         src_m = onnx.load(src)
         changed = lambda m: {t.name for t, o in zip(m.graph.initializer, src_m.graph.initializer)
@@ -242,7 +246,7 @@ class Streams(Base):
 
     def test_stream_refusals(self):
         src = os.path.join(FIX, "good", "mlp.onnx")
-        for bad in ("0", "3", "two", "", "2x", "-1"):
+        for bad in ("0", "4", "two", "", "2x", "-1"):
             with self.subTest(value=bad):
                 r = run("--stream", bad, src, "-o", self.out("x.onnx"))
                 self.assertEqual(r.returncode, 2, r.stderr)
@@ -263,7 +267,32 @@ class Streams(Base):
         self.assertEqual(r.returncode, 0, r.stderr)
         with open(rep) as f:
             doc = json.load(f)
-        self.assertEqual((doc["seed"], doc["stream"]), (9, 2))
+        self.assertEqual((doc["seed"], doc["stream"]), (9, 3))
+
+    def test_stream_3_differs_from_2_in_orthogonal_fills_only(self):
+        """Stream 3 forms orthogonal matrices from reflectors drawn directly: an LSTM's
+        recurrent weights differ from stream 2's (both orthogonal), nothing else does."""
+        src = os.path.join(FIX, "good", "lstm_bidir.onnx")
+        got = {}
+        for stream in ("2", "3"):
+            out = self.out("lstm-%s.onnx" % stream)
+            r = run("-q", "--seed", "5", "--stream", stream, src, "-o", out)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            got[stream] = {t.name: numpy_helper.to_array(t) for t in onnx.load(out).graph.initializer}
+        plan = json.loads(run("plan", "--json", src).stdout)
+        ortho = {t["name"] for t in plan["tensors"] if t["scheme"]["fill"] == "orthogonal"}
+        self.assertTrue(ortho)
+        for name, a in got["2"].items():
+            b = got["3"][name]
+            if name in ortho:
+                self.assertFalse((a == b).all(), name)
+                hidden = a.shape[-1]
+                for w in (a, b):   # each gate block orthogonal, in both streams
+                    blocks = w.reshape(-1, hidden, hidden).astype(np.float64)
+                    for q in blocks:
+                        self.assertLess(np.abs(q.T @ q - np.eye(hidden)).max(), 1e-5, name)
+            else:
+                self.assertTrue((a == b).all(), name)
 
 
 if __name__ == "__main__":

@@ -246,15 +246,69 @@ static void test_orthogonal_shapes(void)
                          .rows = cases[i].r, .cols = cases[i].c};
         float *q = malloc(f.t.n_elems * sizeof *q);
         oi_error err;
-        CU_ASSERT_EQUAL_FATAL(oi_fill_values(&d, &f.t, SEED(7), q, &err), OI_OK);
-        for (size_t e = 0; e < f.t.n_elems; e++)
-            q[e] /= (float)cases[i].gain;
-        double e = ortho_error(q, cases[i].m, cases[i].r, cases[i].c);
-        fprintf(stderr, "  orthogonal %lldx[%lldx%lld]: max |QtQ-I| = %.2e\n",
-                (long long)cases[i].m, (long long)cases[i].r, (long long)cases[i].c, e);
-        CU_ASSERT_TRUE(e <= 1e-5);
+        for (int stream = OI_STREAM_V1; stream <= OI_STREAM_LATEST; stream++) {
+            CU_ASSERT_EQUAL_FATAL(oi_fill_values(&d, &f.t, (oi_seed){7, stream}, q, &err), OI_OK);
+            for (size_t e = 0; e < f.t.n_elems; e++)
+                q[e] /= (float)cases[i].gain;
+            double e = ortho_error(q, cases[i].m, cases[i].r, cases[i].c);
+            fprintf(stderr, "  orthogonal %lldx[%lldx%lld], stream %d: max |QtQ-I| = %.2e\n",
+                    (long long)cases[i].m, (long long)cases[i].r, (long long)cases[i].c, stream, e);
+            CU_ASSERT_TRUE(e <= 1e-5);
+        }
         free(q);
     }
+}
+
+/* Haar on O(3), in every stream (stream 3 forms Q from reflectors drawn
+ * directly, not from a factorized matrix): each of the 9 entries is uniform on
+ * [-1, 1] (a coordinate of a uniform point on the sphere S^2), by KS over
+ * 4000 matrices, Fisher-combined over 3 seeds (independent), the entries'
+ * smallest p against 0.001 / 9 (they share matrices); and E[tr(Q)^2] = 1. */
+static void test_orthogonal_haar_entries(void)
+{
+    enum { HAAR_N = 4000, HAAR_SEEDS = 3 };
+    fake_tensor f;
+    int64_t dims[3] = {HAAR_N, 3, 3};
+    fake(&f, "haar", DT(FLOAT), 3, dims);
+    oi_decision d = {.kind = OI_FILL_ORTHOGONAL, .matrix = {1}, .matrices = HAAR_N, .rows = 3, .cols = 3};
+    float *q = malloc(f.t.n_elems * sizeof *q);
+    double *x = malloc(HAAR_N * sizeof *x);
+    oi_error err;
+    for (int stream = OI_STREAM_V1; stream <= OI_STREAM_LATEST; stream++) {
+        double p[9 * HAAR_SEEDS], tr2 = 0;
+        for (int s = 0; s < HAAR_SEEDS; s++) {
+            CU_ASSERT_EQUAL_FATAL(oi_fill_values(&d, &f.t, (oi_seed){(uint64_t)(11 + s), stream}, q,
+                                                 &err), OI_OK);
+            for (int e = 0; e < 9; e++) {
+                for (int m = 0; m < HAAR_N; m++)
+                    x[m] = q[m * 9 + e];
+                qsort(x, HAAR_N, sizeof *x, cmp_double);
+                double ks = 0;
+                for (int m = 0; m < HAAR_N; m++) {   /* U(-1, 1)'s CDF: (x + 1) / 2 */
+                    double c = (x[m] + 1) / 2;
+                    ks = fmax(ks, fmax(fabs(c - (double)m / HAAR_N), fabs(c - (double)(m + 1) / HAAR_N)));
+                }
+                p[s * 9 + e] = oi_test_ks_pvalue(ks, HAAR_N);
+            }
+            for (int m = 0; m < HAAR_N; m++) {
+                double t = (double)q[m * 9] + q[m * 9 + 4] + q[m * 9 + 8];
+                tr2 += t * t / (HAAR_N * HAAR_SEEDS);
+            }
+        }
+        double worst = 1;
+        for (int e = 0; e < 9; e++) {
+            double per_seed[HAAR_SEEDS];
+            for (int s = 0; s < HAAR_SEEDS; s++)
+                per_seed[s] = p[s * 9 + e];
+            worst = fmin(worst, oi_test_fisher(per_seed, HAAR_SEEDS));
+        }
+        fprintf(stderr, "  Haar, stream %d: entries uniform on [-1,1], smallest Fisher p %.3f; "
+                "E[tr^2] = %.3f (want 1)\n", stream, worst, tr2);
+        CU_ASSERT_TRUE(worst > 1e-3 / 9);
+        CU_ASSERT_TRUE(fabs(tr2 - 1) < 0.05);
+    }
+    free(x);
+    free(q);
 }
 
 /* With the sign correction Q is Haar: Q[0][0] has mean 0 (LAPACK's raw Q
@@ -497,6 +551,7 @@ int main(void)
         {"constant and LSTM gate bias", test_constant_and_gate_bias},
         {"orthogonal: square, tall, wide, gate blocks", test_orthogonal_shapes},
         {"orthogonal is Haar (sign fix)", test_orthogonal_haar_sign},
+        {"orthogonal is Haar: entries and trace, every stream", test_orthogonal_haar_entries},
         {"identity/dirac and sparse", test_identity_and_sparse},
         {"fp16/bf16 rounding", test_half_rounding},
         {"float8 rounding and saturation, int4 packing", test_float8_and_int4},

@@ -103,6 +103,7 @@ static const struct {
 } STREAMS[] = {
     [OI_STREAM_V1] = {uniforms1, normals1, trunc_normals1},
     [OI_STREAM_V2] = {uniforms2, normals2, trunc_normals2},
+    [OI_STREAM_V3] = {uniforms2, normals2, trunc_normals2},   /* (differs in orthogonal fills) */
 };
 
 void oi_fill_normals(oi_rng rng, uint32_t space, uint64_t start, size_t n, float *out)

@@ -20,13 +20,15 @@
 
 /* A run's randomness: the seed and the published stream version.  Stream 1:
  * Philox4x32-10, Box-Muller by series with divisions, truncated normals by
- * rejection (0.1's bytes).  Stream 2 (default): Philox4x32-7, division-free
- * polynomial Box-Muller, truncated normals by inverse CDF. */
+ * rejection (0.1's bytes).  Stream 2: Philox4x32-7, division-free polynomial
+ * Box-Muller, truncated normals by inverse CDF.  Stream 3 (default): stream 2's
+ * draws, orthogonal matrices formed from Householder vectors drawn directly
+ * (Stewart's method) instead of factorizing a drawn matrix. */
 typedef struct oi_seed {
     uint64_t value;
-    int version;   /* OI_STREAM_V1 or OI_STREAM_V2 */
+    int version;   /* OI_STREAM_V1 .. OI_STREAM_LATEST */
 } oi_seed;
-enum { OI_STREAM_V1 = 1, OI_STREAM_V2 = 2, OI_STREAM_LATEST = OI_STREAM_V2 };
+enum { OI_STREAM_V1 = 1, OI_STREAM_V2 = 2, OI_STREAM_V3 = 3, OI_STREAM_LATEST = OI_STREAM_V3 };
 
 typedef struct oi_fill_stats {
     size_t tensors;          /* tensors rewritten */

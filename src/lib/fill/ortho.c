@@ -19,6 +19,7 @@ typedef struct {
     void *handle;
     __typeof__(&LAPACKE_sgeqrf) geqrf;
     __typeof__(&LAPACKE_sorgqr) orgqr;
+    __typeof__(&LAPACKE_slarfg_work) larfg;
 } lapack_fns;
 
 /* Is an OpenBLAS already in this process (numpy's, loaded locally by Python)? */
@@ -41,10 +42,12 @@ static oi_status lapack_open(lapack_fns *l, oi_error *err)
     /* An OpenBLAS the host process already uses is the host's: its thread
      * count is never touched (a numpy beside us keeps its threads). */
     int hosts_blas = openblas_loaded();
-    *l = (lapack_fns){dlopen(LAPACKE_SONAME, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE), NULL, NULL};
+    *l = (lapack_fns){dlopen(LAPACKE_SONAME, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE), NULL, NULL,
+                      NULL};
     if (l->handle) {
         l->geqrf = (__typeof__(&LAPACKE_sgeqrf))dlsym(l->handle, "LAPACKE_sgeqrf");
         l->orgqr = (__typeof__(&LAPACKE_sorgqr))dlsym(l->handle, "LAPACKE_sorgqr");
+        l->larfg = (__typeof__(&LAPACKE_slarfg_work))dlsym(l->handle, "LAPACKE_slarfg_work");
         /* The OpenBLAS this library brought in (if that is the LAPACK): one
          * thread per call, as the fill's workers already spread the matrices
          * over the cores and its spinning threads on top of them cost 3-4x. */
@@ -52,13 +55,35 @@ static oi_status lapack_open(lapack_fns *l, oi_error *err)
         if (set_threads && !hosts_blas)
             set_threads(1);
     }
-    if (l->handle && l->geqrf && l->orgqr)
+    if (l->handle && l->geqrf && l->orgqr && l->larfg)
         return OI_OK;
     const char *why = dlerror();
     if (l->handle)
         dlclose(l->handle);
     return oi_fail(err, OI_ERR_UNSUPPORTED, "orthogonal fills need LAPACKE (" LAPACKE_SONAME "): %s",
-                   why ? why : "LAPACKE_sgeqrf or LAPACKE_sorgqr missing");
+                   why ? why : "LAPACKE_sgeqrf, LAPACKE_sorgqr or LAPACKE_slarfg_work missing");
+}
+
+/* The Householder vectors of the QR of a Gaussian big x small matrix, in
+ * geqrf's layout (a and tau), and sign(diag R).  Streams 1 and 2 factorize
+ * the drawn matrix.  Stream 3 uses Stewart's theorem (1980): those vectors are
+ * distributed as the ones made from fresh Gaussian vectors, so column k's draw
+ * below its diagonal is made into reflector k directly (larfg): Q is then
+ * formed as before, with half the work and the same (Haar) distribution. */
+static lapack_int reflectors(const lapack_fns *lapack, int stream, int64_t big, int64_t small,
+                             float *a, float *tau, float *signs)
+{
+    lapack_int info = 0;
+    if (stream < OI_STREAM_V3)
+        info = lapack->geqrf(LAPACK_COL_MAJOR, (lapack_int)big, (lapack_int)small, a,
+                             (lapack_int)big, tau);
+    for (int64_t k = 0; info == 0 && stream >= OI_STREAM_V3 && k < small; k++) {
+        float *x = a + k + k * big;
+        info = lapack->larfg((lapack_int)(big - k), x, x + 1, 1, &tau[k]);
+    }
+    for (int64_t j = 0; info == 0 && j < small; j++)
+        signs[j] = a[j + j * big] < 0 ? -1.0f : 1.0f;   /* sign(diag R) */
+    return info;
 }
 
 /* Q of the QR of a Gaussian matrix, columns times sign(diag R) so Q is Haar
@@ -82,10 +107,7 @@ oi_status oi_fill_orthogonal_matrix(const oi_decision *d, oi_rng rng, int64_t m,
         goto done;
     }
     oi_fill_normals(rng, OI_STREAM_ORTHO, (uint64_t)(m * rows * cols), (size_t)(big * small), a);
-    lapack_int info = lapack.geqrf(LAPACK_COL_MAJOR, (lapack_int)big, (lapack_int)small, a,
-                                   (lapack_int)big, tau);
-    for (int64_t j = 0; info == 0 && j < small; j++)
-        signs[j] = a[j + j * big] < 0 ? -1.0f : 1.0f;   /* sign(diag R) */
+    lapack_int info = reflectors(&lapack, rng.version, big, small, a, tau, signs);
     if (info == 0)
         info = lapack.orgqr(LAPACK_COL_MAJOR, (lapack_int)big, (lapack_int)small,
                             (lapack_int)small, a, (lapack_int)big, tau);

@@ -15,7 +15,7 @@ _onnxinit()
         --signal)
             COMPREPLY=($(compgen -W $'auto\non\noff' -- "$cur")); return ;;
         --stream)
-            COMPREPLY=($(compgen -W $'1\n2' -- "$cur")); return ;;
+            COMPREPLY=($(compgen -W $'1\n2\n3' -- "$cur")); return ;;
         --seed|--only|--exclude|--layer-scale|--external-threshold|-j|--threads|--backup|--shard|--max-memory)
             return ;;
     esac

@@ -8,8 +8,8 @@ A ctypes binding over libonnxinit (the Debian way, as python3-libarchive-c):
     for t in onnxinit.plan(model_proto): print(t["name"], t["scheme"])
 
 `model` may be a path, bytes, or an onnx.ModelProto (then a ModelProto is
-returned).  Options are those of the onnxinit program: seed, stream (2, or 1
-for 0.1's bytes), preset, only,
+returned).  Options are those of the onnxinit program: seed, stream (3, or 2 / 1
+for 0.2's / 0.1's bytes), preset, only,
 exclude, rules (a path) or rules_json, materialize, forget_bias,
 residual_scale, threads, signal ("auto", "on", "off"), no_sync, overwrite,
 in_place and backup (a suffix: an in-place run keeps the original as
