@@ -18,7 +18,7 @@
 typedef struct {
     void *handle;
     __typeof__(&LAPACKE_sgeqrf) geqrf;
-    __typeof__(&LAPACKE_sorgqr) orgqr;
+    __typeof__(&LAPACKE_sorgqr_work) orgqr;   /* (_work: the drawn values need no NaN scan) */
     __typeof__(&LAPACKE_slarfg_work) larfg;
 } lapack_fns;
 
@@ -46,7 +46,7 @@ static oi_status lapack_open(lapack_fns *l, oi_error *err)
                       NULL};
     if (l->handle) {
         l->geqrf = (__typeof__(&LAPACKE_sgeqrf))dlsym(l->handle, "LAPACKE_sgeqrf");
-        l->orgqr = (__typeof__(&LAPACKE_sorgqr))dlsym(l->handle, "LAPACKE_sorgqr");
+        l->orgqr = (__typeof__(&LAPACKE_sorgqr_work))dlsym(l->handle, "LAPACKE_sorgqr_work");
         l->larfg = (__typeof__(&LAPACKE_slarfg_work))dlsym(l->handle, "LAPACKE_slarfg_work");
         /* The OpenBLAS this library brought in (if that is the LAPACK): one
          * thread per call, as the fill's workers already spread the matrices
@@ -61,7 +61,7 @@ static oi_status lapack_open(lapack_fns *l, oi_error *err)
     if (l->handle)
         dlclose(l->handle);
     return oi_fail(err, OI_ERR_UNSUPPORTED, "orthogonal fills need LAPACKE (" LAPACKE_SONAME "): %s",
-                   why ? why : "LAPACKE_sgeqrf, LAPACKE_sorgqr or LAPACKE_slarfg_work missing");
+                   why ? why : "LAPACKE_sgeqrf, LAPACKE_sorgqr_work or LAPACKE_slarfg_work missing");
 }
 
 /* The Householder vectors of the QR of a Gaussian big x small matrix, in
@@ -86,6 +86,44 @@ static lapack_int reflectors(const lapack_fns *lapack, int stream, int64_t big, 
     return info;
 }
 
+/* Q from the reflectors in a (geqrf's layout), in place: orgqr with the
+ * workspace it asks for (0, or LAPACK's info; -1 when out of memory). */
+static lapack_int form_q(const lapack_fns *lapack, int64_t big, int64_t small, float *a,
+                         const float *tau, int *nomem)
+{
+    float size = 0;
+    lapack_int info = lapack->orgqr(LAPACK_COL_MAJOR, (lapack_int)big, (lapack_int)small,
+                                    (lapack_int)small, a, (lapack_int)big, tau, &size, -1);
+    lapack_int lwork = size >= 1 ? (lapack_int)size : (lapack_int)small;
+    float *work = info == 0 ? malloc((size_t)lwork * sizeof *work) : NULL;
+    *nomem = info == 0 && !work;
+    if (info == 0 && work)
+        info = lapack->orgqr(LAPACK_COL_MAJOR, (lapack_int)big, (lapack_int)small,
+                             (lapack_int)small, a, (lapack_int)big, tau, work, lwork);
+    free(work);
+    return *nomem ? -1 : info;
+}
+
+/* out (rows x cols, row-major) = gain x Q x diag(signs) from column-major a:
+ * a tall Q is transposed in 32 x 32 tiles, so neither side is read with a
+ * stride across the whole matrix. */
+static void copy_out(const float *a, const float *signs, float gain, int64_t rows, int64_t cols,
+                     int64_t big, float *out)
+{
+    enum { TILE = 32 };
+    if (rows < cols) {   /* wide: Q^T, rows of out are columns of a */
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < cols; j++)
+                out[i * cols + j] = gain * signs[i] * a[j + i * big];
+        return;
+    }
+    for (int64_t i0 = 0; i0 < rows; i0 += TILE)
+        for (int64_t j0 = 0; j0 < cols; j0 += TILE)
+            for (int64_t j = j0; j < j0 + TILE && j < cols; j++)
+                for (int64_t i = i0; i < i0 + TILE && i < rows; i++)
+                    out[i * cols + j] = gain * signs[j] * a[i + j * big];
+}
+
 /* Q of the QR of a Gaussian matrix, columns times sign(diag R) so Q is Haar
  * distributed (as torch.nn.init.orthogonal_); wide shapes use the transpose. */
 oi_status oi_fill_orthogonal_matrix(const oi_decision *d, oi_rng rng, int64_t m, float *out,
@@ -108,19 +146,20 @@ oi_status oi_fill_orthogonal_matrix(const oi_decision *d, oi_rng rng, int64_t m,
     }
     oi_fill_normals(rng, OI_STREAM_ORTHO, (uint64_t)(m * rows * cols), (size_t)(big * small), a);
     lapack_int info = reflectors(&lapack, rng.version, big, small, a, tau, signs);
+    int nomem = 0;
     if (info == 0)
-        info = lapack.orgqr(LAPACK_COL_MAJOR, (lapack_int)big, (lapack_int)small,
-                            (lapack_int)small, a, (lapack_int)big, tau);
+        info = form_q(&lapack, big, small, a, tau, &nomem);
+    if (nomem) {
+        s = oi_fail(err, OI_ERR_NOMEM, "out of memory for a %lldx%lld orthogonal matrix",
+                    (long long)rows, (long long)cols);
+        goto done;
+    }
     if (info != 0) {
         s = oi_fail(err, OI_ERR_INTERNAL, "LAPACK QR of a %lldx%lld matrix failed (info %d)",
                     (long long)big, (long long)small, (int)info);
         goto done;
     }
-    float gain = (float)d->matrix.gain;
-    for (int64_t i = 0; i < rows; i++)
-        for (int64_t j = 0; j < cols; j++)
-            out[i * cols + j] = rows >= cols ? gain * signs[j] * a[i + j * big]
-                                             : gain * signs[i] * a[j + i * big];
+    copy_out(a, signs, (float)d->matrix.gain, rows, cols, big, out);
 done:
     free(signs);
     free(a);
