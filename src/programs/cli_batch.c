@@ -97,7 +97,7 @@ static int write_report(const cli_args *a, const oi_batch_list *l, const oi_batc
     if (line) {
         memcpy(line, text, len);
         memcpy(line + len, "\n", 2);
-        s = cli_write_file_atomic(path, line, len + 1, overwrite, &err);
+        s = oi_cli_write_file_atomic(path, line, len + 1, overwrite, &err);
     }
     free(line);
     json_object_put(doc);

@@ -21,7 +21,7 @@ static oi_status check_target(const char *path, int overwrite, oi_error *err)
         st.st_mode = S_IFREG;   /* a dangling link: replacing it loses nothing special */
     if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
         return oi_fail(err, OI_ERR_UNSAFE, "%s: not a regular file (refused, with or without "
-                        "overwriting)", path);
+                       "overwriting)", path);
     return overwrite ? OI_OK : oi_fail(err, OI_ERR_UNSAFE, "%s: already exists", path);
 }
 
@@ -34,7 +34,7 @@ static oi_status write_all(int fd, const char *tmp, const unsigned char *p, size
             continue;
         if (n <= 0)
             return oi_fail(err, OI_ERR_IO, "%s: cannot write: %s", tmp,
-                            n < 0 ? strerror(errno) : "no progress");
+                           n < 0 ? strerror(errno) : "no progress");
         p += n;
         len -= (size_t)n;
     }
@@ -48,14 +48,14 @@ static oi_status publish(const char *tmp, const char *path, int overwrite, oi_er
     int r = overwrite ? rename(tmp, path) : link(tmp, path);
     if (r < 0)
         return oi_fail(err, errno == EEXIST ? OI_ERR_UNSAFE : OI_ERR_IO, "%s: %s", path,
-                        errno == EEXIST ? "already exists" : strerror(errno));
+                       errno == EEXIST ? "already exists" : strerror(errno));
     if (!overwrite)
         unlink(tmp);
     return OI_OK;
 }
 
-oi_status cli_write_file_atomic(const char *path, const void *data, size_t len, int overwrite,
-                                oi_error *err)
+oi_status oi_cli_write_file_atomic(const char *path, const void *data, size_t len,
+                                   int overwrite, oi_error *err)
 {
     oi_status s = check_target(path, overwrite, err);
     if (s)
@@ -73,7 +73,7 @@ oi_status cli_write_file_atomic(const char *path, const void *data, size_t len, 
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd < 0 && errno != EEXIST)
             s = oi_fail(err, OI_ERR_IO, "%s: cannot create a temporary file beside it: %s",
-                         path, strerror(errno));
+                        path, strerror(errno));
     }
     if (s == OI_OK && fd < 0)
         s = oi_fail(err, OI_ERR_IO, "%s: no free temporary name beside it", path);

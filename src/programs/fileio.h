@@ -11,7 +11,7 @@
 /* Write bytes to path through a temporary file in its folder, fsync and
  * rename.  An existing path is replaced only with overwrite, and never when it
  * is a directory, device, FIFO or socket (or a link to one). */
-oi_status cli_write_file_atomic(const char *path, const void *data, size_t len, int overwrite,
-                                oi_error *err);
+oi_status oi_cli_write_file_atomic(const char *path, const void *data, size_t len,
+                                   int overwrite, oi_error *err);
 
 #endif
