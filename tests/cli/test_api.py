@@ -326,18 +326,20 @@ class Api(unittest.TestCase):
                     self.assertEqual(raw, arr.tobytes(), name)
 
     def test_derived_fills_agree_in_every_dtype(self):
-        """A tied copy (transposed) and weight norm's g, stored as float32, float16 or
-        bfloat16 (and weight norm's v as float16 with g as float32): the per-tensor fill
-        gives the bytes the model path writes (one implementation of each)."""
+        """A tied copy (transposed), weight norm's g and a folded table drawn once per
+        distinct value, stored as float32, float16 or bfloat16 (and weight norm's v as
+        float16 with g as float32): the per-tensor fill gives the bytes the model path
+        writes (one implementation of each)."""
         bases = [os.path.join(FIX, "analysis", "tied_head.onnx"),
-                 os.path.join(os.environ["OI_ZOO"], "normed.opset14.onnx")]
+                 os.path.join(os.environ["OI_ZOO"], "normed.opset14.onnx"),
+                 os.path.join(FIX, "analysis", "attention_mask_and_bias.onnx")]
         derived = {}
         for base in bases:
             plan = json.loads(cli("plan", "--json", base).stdout)
             derived[base] = {t["name"]: t["scheme"]["fill"] for t in plan["tensors"]
-                             if t["scheme"]["fill"] in ("copy", "norms")}
+                             if t["scheme"]["fill"] in ("copy", "norms", "distinct")}
         self.assertEqual(sorted(k for d in derived.values() for k in d.values()),
-                         ["copy", "norms", "norms"])
+                         ["copy", "distinct", "norms", "norms"])
 
         def converted(base, how):
             m = onnx.load(base)
