@@ -4,6 +4,7 @@
  * subgraph tensors included) exactly as the in-memory model holds them. */
 #include "onnxinit.h"
 
+#include "common/status.h"
 #include "model/model.h"
 #include "oitest.h"
 
@@ -283,9 +284,41 @@ static void test_summary_size(void)
     oi_ctx_free(ctx);
 }
 
+/* Every status has a stable name and a sentence (scripts match the names);
+ * a prefixed message keeps its head when it no longer fits. */
+static void test_status_names_and_prefix(void)
+{
+    static const struct { oi_status s; const char *name; } names[] = {
+        {OI_OK, "ok"}, {OI_ERR_IO, "io"}, {OI_ERR_FORMAT, "format"}, {OI_ERR_UNSAFE, "unsafe"},
+        {OI_ERR_NOMEM, "nomem"}, {OI_ERR_USAGE, "usage"}, {OI_ERR_UNSUPPORTED, "unsupported"},
+        {OI_ERR_CANCELLED, "cancelled"}, {OI_ERR_INTERNAL, "internal"}};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        CU_ASSERT_STRING_EQUAL(oi_status_name(names[i].s), names[i].name);
+        CU_ASSERT_TRUE(strlen(oi_status_message(names[i].s)) > 3);
+        CU_ASSERT_STRING_NOT_EQUAL(oi_status_message(names[i].s), "unknown status");
+    }
+    CU_ASSERT_STRING_EQUAL(oi_status_name((oi_status)99), "unknown");
+    CU_ASSERT_STRING_EQUAL(oi_status_message((oi_status)99), "unknown status");
+    oi_error err;
+    oi_error_clear(&err);
+    CU_ASSERT_EQUAL(oi_fail(&err, OI_ERR_FORMAT, "tensor '%s': bad", "w"), OI_ERR_FORMAT);
+    CU_ASSERT_EQUAL(oi_fail_prefix(&err, "%s: ", "m.onnx"), OI_ERR_FORMAT);
+    CU_ASSERT_STRING_EQUAL(err.msg, "m.onnx: tensor 'w': bad");
+    char longname[OI_ERROR_MSG_MAX + 40];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    oi_fail_prefix(&err, "%s: ", longname);   /* longer than the message: its head stays */
+    CU_ASSERT_EQUAL(strlen(err.msg), sizeof err.msg - 1);
+    CU_ASSERT_EQUAL(strncmp(err.msg, longname, sizeof err.msg - 1), 0);
+    CU_ASSERT_EQUAL(oi_fail_prefix(NULL, "x"), OI_ERR_USAGE);
+    oi_error_clear(&err);
+    CU_ASSERT_TRUE(err.status == OI_OK && err.msg[0] == '\0');
+}
+
 int main(void)
 {
     static const oi_test_case tests[] = {
+        {"status names, messages, prefixes", test_status_names_and_prefix},
         {"NULL err everywhere", test_null_err_everywhere},
         {"summary versioned by its size", test_summary_size},
         {"parameters checked", test_params_checked},
