@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Hardening II: one test per class of issue 14 (and beyond the examples):
+"""Hardening II: one test per class of hostile input (and beyond the examples):
 no input, option or interruption costs a user a file, crashes, hangs, or is
 silently not done.  Each case builds its own files in a temp folder."""
 import collections
