@@ -102,39 +102,33 @@ static inline double round_even(double x)
     return (x + 0x1.8p52) - 0x1.8p52;
 }
 
-/* One code: as codes_run does for each of its elements. */
-static int64_t code_of(float v, double s, double z, int zero_float, double dlo, double dhi)
+/* One code, as a double in [dlo, dhi] (scale s, zero point z).  x is first held
+ * within a code of the range's ends, which changes no clamped code and keeps
+ * the rounding exact; as ONNX does, x rounds before an integer zero point is
+ * added (a float zero point is added first).  Inlined, so loops vectorize. */
+static inline double code_of(float v, double s, double z, int zero_float, double dlo, double dhi)
 {
     double x = (double)v / s, below = dlo - z - 1, above = dhi - z + 1;
     x = x < below ? below : x > above ? above : x;
     x = zero_float ? round_even(x + z) : round_even(x) + z;
-    return (int64_t)(x < dlo ? dlo : x > dhi ? dhi : x);
+    return x < dlo ? dlo : x > dhi ? dhi : x;
 }
 
-/* Codes of one run of group (scale s, zero point z).  x is first held within a
- * code of the range's ends, which changes no clamped code and keeps the
- * rounding exact; as ONNX does, x rounds before an integer zero point is added
- * (a float zero point is added first). */
+/* Codes of one run of group (scale s, zero point z). */
 static void codes_run(const oi_quant *q, const float *v, uint64_t n, double s, double z,
                       uint8_t *dst, uint64_t at)
 {
     int64_t lo, hi;
     oi_dtype_int_range(q->codes, &lo, &hi);
-    double dlo = (double)lo, dhi = (double)hi, below = dlo - z - 1, above = dhi - z + 1;
+    double dlo = (double)lo, dhi = (double)hi;
+    int zf = q->zero_float;
     if (q->codes == DT(UINT8) || q->codes == DT(INT8)) {   /* one code a byte */
-        uint8_t *out = dst + at;
-        int zf = q->zero_float;
-        for (uint64_t i = 0; i < n; i++) {
-            double x = (double)v[i] / s;
-            x = x < below ? below : x > above ? above : x;
-            x = zf ? round_even(x + z) : round_even(x) + z;
-            x = x < dlo ? dlo : x > dhi ? dhi : x;
-            out[i] = (uint8_t)(int32_t)x;
-        }
+        for (uint64_t i = 0; i < n; i++)
+            dst[at + i] = (uint8_t)(int32_t)code_of(v[i], s, z, zf, dlo, dhi);
         return;
     }
     for (uint64_t i = 0; i < n; i++)
-        oi_code_set(q->codes, dst, at + i, code_of(v[i], s, z, q->zero_float, dlo, dhi));
+        oi_code_set(q->codes, dst, at + i, (int64_t)code_of(v[i], s, z, zf, dlo, dhi));
 }
 
 void oi_quant_codes_piece(oi_group_walk *w, const float *scale, const float *zero, float *v,
@@ -152,8 +146,9 @@ void oi_quant_codes_piece(oi_group_walk *w, const float *scale, const float *zer
         oi_dtype_int_range(q->codes, &lo, &hi);
         for (uint64_t i = 0; i < n; i++) {
             uint64_t k = oi_group_next(w);
-            oi_code_set(q->codes, dst, at + i, code_of(v[i], (double)scale[k], (double)zero[k],
-                                                       q->zero_float, (double)lo, (double)hi));
+            oi_code_set(q->codes, dst, at + i,
+                        (int64_t)code_of(v[i], (double)scale[k], (double)zero[k], q->zero_float,
+                                         (double)lo, (double)hi));
         }
         return;
     }

@@ -141,18 +141,28 @@ static int streams(const oi_decision *wd)
             k == OI_FILL_TRUNC_NORMAL || k == OI_FILL_GATE_BIAS);
 }
 
-/* A streamed draw: elements [start, start + n) of the weight's floats. */
+/* A streamed draw: the weight's floats a piece (QPIECE) at a time. */
 typedef struct {
     oi_decision fd;   /* the float scheme */
     oi_tensor ft;
     oi_rng rng;
+    float *v;         /* the current piece */
 } stream_draw;
 
-static stream_draw stream_start(const oi_decision *wd, const oi_tensor *t, oi_seed seed)
+static oi_status stream_start(stream_draw *sd, const oi_decision *wd, const oi_tensor *t,
+                              oi_seed seed, oi_error *err)
 {
-    stream_draw sd = {*wd, *t, oi_fill_tensor_rng(t, seed)};
-    sd.fd.kind = wd->draw;
-    return sd;
+    *sd = (stream_draw){*wd, *t, oi_fill_tensor_rng(t, seed), malloc(QPIECE * sizeof(float))};
+    sd->fd.kind = wd->draw;
+    return sd->v ? OI_OK : oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
+}
+
+/* Elements [at, at + *k) of n into sd->v, *k the piece's length. */
+static oi_status stream_piece(stream_draw *sd, uint64_t at, uint64_t n, uint64_t *k,
+                              oi_error *err)
+{
+    *k = n - at < QPIECE ? n - at : QPIECE;
+    return oi_fill_job_values(&sd->fd, &sd->ft, sd->rng, at, *k, -1, sd->v, err);
 }
 
 /* Fresh parameters for weight wi: its draw's range per group, then the fit. */
@@ -166,15 +176,12 @@ static oi_status fit_fresh(oi_model *m, const oi_plan *plan, const oi_quant *q, 
     oi_status s = lo && hi ? OI_OK : oi_fail(err, OI_ERR_NOMEM, "out of memory");
     oi_group_walk w = oi_group_walk_start(q);
     if (s == OI_OK && streams(wd)) {
-        stream_draw sd = stream_start(wd, t, seed);
-        v = malloc(QPIECE * sizeof *v);
-        s = v ? OI_OK : oi_fail(err, OI_ERR_NOMEM, "out of memory");
-        for (uint64_t at = 0; s == OI_OK && at < n; at += QPIECE) {
-            uint64_t k = n - at < QPIECE ? n - at : QPIECE;
-            s = oi_fill_job_values(&sd.fd, &sd.ft, sd.rng, at, k, -1, v, err);
-            if (s == OI_OK)
+        stream_draw sd;
+        s = stream_start(&sd, wd, t, seed, err);
+        v = sd.v;
+        for (uint64_t at = 0, k = 0; s == OI_OK && at < n; at += k)
+            if ((s = stream_piece(&sd, at, n, &k, err)) == OI_OK)
                 oi_quant_range_piece(&w, v, k, lo, hi);
-        }
     } else if (s == OI_OK && (s = draw(m, plan, wd, t, seed, &v, &n, err)) == OI_OK) {
         oi_quant_range_piece(&w, v, n, lo, hi);
     }
@@ -283,15 +290,12 @@ static oi_status quantize(oi_model *m, const oi_plan *plan, oi_quant_cache *c,
     float *v = NULL;
     uint64_t n = logical_count(q, t);
     if (streams(d)) {
-        stream_draw sd = stream_start(d, t, seed);
-        v = malloc(QPIECE * sizeof *v);
-        s = v ? OI_OK : oi_fail(err, OI_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
-        for (uint64_t at = 0; s == OI_OK && at < n; at += QPIECE) {
-            uint64_t k = n - at < QPIECE ? n - at : QPIECE;
-            s = oi_fill_job_values(&sd.fd, &sd.ft, sd.rng, at, k, -1, v, err);
-            if (s == OI_OK)
+        stream_draw sd;
+        s = stream_start(&sd, d, t, seed, err);
+        v = sd.v;
+        for (uint64_t at = 0, k = 0; s == OI_OK && at < n; at += k)
+            if ((s = stream_piece(&sd, at, n, &k, err)) == OI_OK)
                 oi_quant_codes_piece(&w, p->scale, p->zero, v, at, k, dst);
-        }
     } else if ((s = draw(m, plan, d, t, seed, &v, &n, err)) == OI_OK) {
         oi_quant_codes_piece(&w, p->scale, p->zero, v, 0, n, dst);
     }
