@@ -360,8 +360,8 @@ class HardeningIII(unittest.TestCase):
 
     def slow_model(self, name):
         """A model whose run takes seconds, not milliseconds, with -j1 and the rules file
-        returned (one orthogonal fill of 3072x3072): time to watch or disturb it."""
-        n = 3072
+        returned (one orthogonal fill of 4608x4608, ~130 GFLOP): time to watch or disturb it."""
+        n = 4608
         m = model([h.make_node("MatMul", ["x", "W"], ["y"])],
                   [nh.from_array(np.zeros((n, n), np.float32), "W")], [vi("x", T.FLOAT, [1, n])],
                   [vi("y")], opset=14)
@@ -376,7 +376,7 @@ class HardeningIII(unittest.TestCase):
         single = ["-j1", "--rules", self.slow_model("big.onnx"), self.p("big.onnx")]
         rc, out, err = self.on_terminal(*single, "-o", self.p("a.onnx"))
         self.assertEqual(rc, 0, err)
-        self.assertRegex(err, r"\r\033\[Kre-initializing: +\d+% \(\d+\.\d of 9\.4 M values\)")
+        self.assertRegex(err, r"\r\033\[Kre-initializing: +\d+% \(\d+\.\d of 21\.2 M values\)")
         self.assertIn("\r\033[K", err.split("re-initializing")[-1])   # cleared before exit
         self.assertIn("re-initialized 1 of 1", out)
         rc, out, err = self.on_terminal("-q", *single, "-o", self.p("b.onnx"))

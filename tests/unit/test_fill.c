@@ -8,6 +8,9 @@
 
 #include "fill/fill.h"
 #include "fill/fill_internal.h"
+#include "fill/householder.h"
+
+#include <dlfcn.h>
 
 #include <Random123/philox.h>
 #include <Random123/u01fixedpt.h>
@@ -236,7 +239,8 @@ static void test_orthogonal_shapes(void)
 {
     struct { int64_t m, r, c; double gain; } cases[] = {
         {1, 256, 256, 1.0}, {1, 300, 64, 1.0}, {1, 48, 200, 1.0}, {8, 32, 32, 1.0},
-        {2, 128, 32, 1.0}, {1, 64, 64, 2.0},
+        {2, 128, 32, 1.0}, {1, 64, 64, 2.0}, {1, 200, 200, 1.0}, {1, 333, 97, 1.0},
+        {1, 70, 150, 0.5}, {3, 1, 1, 1.0}, {1, 65, 65, 1.0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fake_tensor f;
@@ -257,6 +261,52 @@ static void test_orthogonal_shapes(void)
         }
         free(q);
     }
+}
+
+/* Stream 3's Q in blocks of products against LAPACK's orgqr on the same
+ * reflectors: square, tall, one block, a block and one, a partial last block,
+ * 1 x 1, and reflectors with tau 0 (a column below its diagonal all zero)
+ * first, in the middle and last. */
+static void test_householder_matches_orgqr(void)
+{
+    void *h = dlopen("liblapacke.so.3", RTLD_NOW | RTLD_LOCAL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+    oi_blas blas = {(__typeof__(&cblas_sgemm))dlsym(h, "cblas_sgemm"),
+                    (__typeof__(&cblas_ssyrk))dlsym(h, "cblas_ssyrk"),
+                    (__typeof__(&LAPACKE_strtri_work))dlsym(h, "LAPACKE_strtri_work")};
+    __typeof__(&LAPACKE_sorgqr) orgqr = (__typeof__(&LAPACKE_sorgqr))dlsym(h, "LAPACKE_sorgqr");
+    __typeof__(&LAPACKE_slarfg_work) larfg =
+        (__typeof__(&LAPACKE_slarfg_work))dlsym(h, "LAPACKE_slarfg_work");
+    CU_ASSERT_FATAL(blas.sgemm && blas.ssyrk && blas.strtri && orgqr && larfg);
+    struct { int64_t big, small, zero_col; } cases[] = {
+        {200, 200, -1}, {333, 97, -1}, {64, 64, -1}, {65, 65, 0}, {129, 128, 70},
+        {1, 1, -1}, {5, 3, -1}, {150, 130, 129}, {300, 250, 64},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t big = cases[i].big, small = cases[i].small, z = cases[i].zero_col;
+        size_t n = (size_t)(big * small);
+        float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b), *tau = malloc((size_t)small * 4);
+        float *work = malloc(oi_householder_work(big, small) * sizeof *work);
+        oi_fill_normals((oi_rng){(uint64_t)(40 + i), OI_STREAM_V3}, OI_STREAM_ORTHO, 0, n, a);
+        if (z >= 0)
+            for (int64_t r = z + 1; r < big; r++)
+                a[r + z * big] = 0.0f;
+        for (int64_t k = 0; k < small; k++)
+            larfg((lapack_int)(big - k), a + k + k * big, a + k + 1 + k * big, 1, &tau[k]);
+        CU_ASSERT_TRUE(z < 0 || tau[z] == 0.0f);
+        memcpy(b, a, n * sizeof *a);
+        CU_ASSERT_EQUAL_FATAL(orgqr(LAPACK_COL_MAJOR, (lapack_int)big, (lapack_int)small,
+                                    (lapack_int)small, a, (lapack_int)big, tau), 0);
+        CU_ASSERT_EQUAL_FATAL(oi_householder_q(&blas, big, small, b, tau, work), 0);
+        double worst = 0;
+        for (size_t e = 0; e < n; e++)
+            worst = fmax(worst, fabs((double)a[e] - b[e]));
+        fprintf(stderr, "  %lldx%lld (tau 0 at %lld): max |blocked - orgqr| = %.2e\n",
+                (long long)big, (long long)small, (long long)z, worst);
+        CU_ASSERT_TRUE(worst < 1e-5);
+        free(a), free(b), free(tau), free(work);
+    }
+    dlclose(h);
 }
 
 /* Haar on O(3), in every stream (stream 3 forms Q from reflectors drawn
@@ -308,6 +358,59 @@ static void test_orthogonal_haar_entries(void)
         CU_ASSERT_TRUE(fabs(tr2 - 1) < 0.05);
     }
     free(x);
+    free(q);
+}
+
+/* Haar on O(130), several blocks of stream 3's products: tr(Q) is N(0, 1) to
+ * far below what a test sees (its moments are the normal's up to order 130;
+ * Diaconis and Shahshahani, 1994), by KS over 300 matrices, Fisher over 3
+ * seeds; E[tr(Q^2)] = 1; and each diagonal entry has mean 0 (sd 1/sqrt(130)
+ * per matrix; 4.5 sd of the mean over 900, Bonferroni over 130 at 1e-3): one
+ * column whose sign is not fixed would move it by 9 sd. */
+static void test_orthogonal_haar_trace(void)
+{
+    enum { HN = 130, HM = 300, HSEEDS = 3 };
+    fake_tensor f;
+    int64_t dims[3] = {HM, HN, HN};
+    fake(&f, "haar", DT(FLOAT), 3, dims);
+    oi_decision d = {.kind = OI_FILL_ORTHOGONAL, .matrix = {1}, .matrices = HM, .rows = HN, .cols = HN};
+    float *q = malloc(f.t.n_elems * sizeof *q);
+    double tr[HM];
+    oi_error err;
+    for (int stream = OI_STREAM_V1; stream <= OI_STREAM_LATEST; stream++) {
+        double p[HSEEDS], tr2 = 0, diag[HN] = {0};
+        for (int s = 0; s < HSEEDS; s++) {
+            CU_ASSERT_EQUAL_FATAL(oi_fill_values(&d, &f.t, (oi_seed){(uint64_t)(21 + s), stream}, q,
+                                                 &err), OI_OK);
+            for (int m = 0; m < HM; m++) {
+                const float *a = q + (size_t)m * HN * HN;
+                double t = 0, t2 = 0;
+                for (int i = 0; i < HN; i++) {
+                    t += a[i * HN + i];
+                    diag[i] += a[i * HN + i] / (HM * HSEEDS);
+                    for (int j = 0; j < HN; j++)
+                        t2 += (double)a[i * HN + j] * a[j * HN + i];
+                }
+                tr[m] = t;
+                tr2 += t2 / (HM * HSEEDS);
+            }
+            qsort(tr, HM, sizeof *tr, cmp_double);
+            double ks = 0;
+            for (int m = 0; m < HM; m++) {
+                double c = 0.5 * erfc(-tr[m] / sqrt(2.0));
+                ks = fmax(ks, fmax(fabs(c - (double)m / HM), fabs(c - (double)(m + 1) / HM)));
+            }
+            p[s] = oi_test_ks_pvalue(ks, HM);
+        }
+        double fisher = oi_test_fisher(p, HSEEDS), worst_z = 0;
+        for (int i = 0; i < HN; i++)
+            worst_z = fmax(worst_z, fabs(diag[i]) * sqrt((double)HN * HM * HSEEDS));
+        fprintf(stderr, "  Haar %dx%d, stream %d: tr(Q) ~ N(0,1), Fisher p %.3f; E[tr(Q^2)] = %.3f "
+                "(want 1); largest |mean Q_ii| %.1f sd\n", HN, HN, stream, fisher, tr2, worst_z);
+        CU_ASSERT_TRUE(fisher > 1e-3);
+        CU_ASSERT_TRUE(worst_z < 4.5);
+        CU_ASSERT_TRUE(fabs(tr2 - 1) < 0.25);
+    }
     free(q);
 }
 
@@ -550,8 +653,10 @@ int main(void)
         {"truncated normal x dtypes: bounds, moments, KS", test_trunc_normal},
         {"constant and LSTM gate bias", test_constant_and_gate_bias},
         {"orthogonal: square, tall, wide, gate blocks", test_orthogonal_shapes},
+        {"orthogonal: blocked Q equals LAPACK's orgqr", test_householder_matches_orgqr},
         {"orthogonal is Haar (sign fix)", test_orthogonal_haar_sign},
         {"orthogonal is Haar: entries and trace, every stream", test_orthogonal_haar_entries},
+        {"orthogonal is Haar: trace of 130 x 130, every stream", test_orthogonal_haar_trace},
         {"identity/dirac and sparse", test_identity_and_sparse},
         {"fp16/bf16 rounding", test_half_rounding},
         {"float8 rounding and saturation, int4 packing", test_float8_and_int4},

@@ -1,9 +1,9 @@
 /* Structured schemes: orthogonal (LAPACK QR), identity/dirac, sparse. */
 #include "fill/fill_internal.h"
+#include "fill/householder.h"
 
 #include <Random123/philox.h>
 #include <dlfcn.h>
-#include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +20,7 @@ typedef struct {
     __typeof__(&LAPACKE_sgeqrf) geqrf;
     __typeof__(&LAPACKE_sorgqr_work) orgqr;   /* (_work: the drawn values need no NaN scan) */
     __typeof__(&LAPACKE_slarfg_work) larfg;
+    oi_blas blas;   /* stream 3's Q (householder.c) */
 } lapack_fns;
 
 /* Is an OpenBLAS already in this process (numpy's, loaded locally by Python)? */
@@ -42,12 +43,15 @@ static oi_status lapack_open(lapack_fns *l, oi_error *err)
     /* An OpenBLAS the host process already uses is the host's: its thread
      * count is never touched (a numpy beside us keeps its threads). */
     int hosts_blas = openblas_loaded();
-    *l = (lapack_fns){dlopen(LAPACKE_SONAME, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE), NULL, NULL,
-                      NULL};
+    *l = (lapack_fns){.handle = dlopen(LAPACKE_SONAME, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)};
     if (l->handle) {
         l->geqrf = (__typeof__(&LAPACKE_sgeqrf))dlsym(l->handle, "LAPACKE_sgeqrf");
         l->orgqr = (__typeof__(&LAPACKE_sorgqr_work))dlsym(l->handle, "LAPACKE_sorgqr_work");
         l->larfg = (__typeof__(&LAPACKE_slarfg_work))dlsym(l->handle, "LAPACKE_slarfg_work");
+        /* (the CBLAS LAPACKE's own BLAS carries, found through its dependencies) */
+        l->blas.sgemm = (__typeof__(&cblas_sgemm))dlsym(l->handle, "cblas_sgemm");
+        l->blas.ssyrk = (__typeof__(&cblas_ssyrk))dlsym(l->handle, "cblas_ssyrk");
+        l->blas.strtri = (__typeof__(&LAPACKE_strtri_work))dlsym(l->handle, "LAPACKE_strtri_work");
         /* The OpenBLAS this library brought in (if that is the LAPACK): one
          * thread per call, as the fill's workers already spread the matrices
          * over the cores and its spinning threads on top of them cost 3-4x. */
@@ -55,13 +59,14 @@ static oi_status lapack_open(lapack_fns *l, oi_error *err)
         if (set_threads && !hosts_blas)
             set_threads(1);
     }
-    if (l->handle && l->geqrf && l->orgqr && l->larfg)
+    if (l->handle && l->geqrf && l->orgqr && l->larfg && l->blas.sgemm && l->blas.ssyrk &&
+        l->blas.strtri)
         return OI_OK;
     const char *why = dlerror();
     if (l->handle)
         dlclose(l->handle);
     return oi_fail(err, OI_ERR_UNSUPPORTED, "orthogonal fills need LAPACKE (" LAPACKE_SONAME "): %s",
-                   why ? why : "LAPACKE_sgeqrf, LAPACKE_sorgqr_work or LAPACKE_slarfg_work missing");
+                   why ? why : "a LAPACKE or CBLAS function is missing");
 }
 
 /* The Householder vectors of the QR of a Gaussian big x small matrix, in
@@ -86,35 +91,50 @@ static lapack_int reflectors(const lapack_fns *lapack, int stream, int64_t big, 
     return info;
 }
 
-/* Q from the reflectors in a (geqrf's layout), in place: orgqr with the
- * workspace it asks for (0, or LAPACK's info; -1 when out of memory). */
-static lapack_int form_q(const lapack_fns *lapack, int64_t big, int64_t small, float *a,
-                         const float *tau, int *nomem)
+/* Q from the reflectors in a (geqrf's layout), in place: orgqr (streams 1
+ * and 2, whose bytes are kept) or its blocked equivalent (householder.c), with
+ * the workspace each asks for.  0, or LAPACK's info; -1 when out of memory. */
+static lapack_int form_q(const lapack_fns *lapack, int stream, int64_t big, int64_t small,
+                         float *a, const float *tau)
 {
-    float size = 0;
-    lapack_int info = lapack->orgqr(LAPACK_COL_MAJOR, (lapack_int)big, (lapack_int)small,
-                                    (lapack_int)small, a, (lapack_int)big, tau, &size, -1);
+    float size = (float)oi_householder_work(big, small);
+    lapack_int info = 0;
+    if (stream < OI_STREAM_V3)
+        info = lapack->orgqr(LAPACK_COL_MAJOR, (lapack_int)big, (lapack_int)small,
+                             (lapack_int)small, a, (lapack_int)big, tau, &size, -1);
     lapack_int lwork = size >= 1 ? (lapack_int)size : (lapack_int)small;
     float *work = info == 0 ? malloc((size_t)lwork * sizeof *work) : NULL;
-    *nomem = info == 0 && !work;
-    if (info == 0 && work)
+    if (info == 0 && !work)
+        return -1;
+    if (info == 0 && stream >= OI_STREAM_V3)
+        info = oi_householder_q(&lapack->blas, big, small, a, tau, work);
+    else if (info == 0)
         info = lapack->orgqr(LAPACK_COL_MAJOR, (lapack_int)big, (lapack_int)small,
                              (lapack_int)small, a, (lapack_int)big, tau, work, lwork);
     free(work);
-    return *nomem ? -1 : info;
+    return info;
 }
 
-/* out (rows x cols, row-major) = gain x Q x diag(signs) from column-major a:
- * a tall Q is transposed in 32 x 32 tiles, so neither side is read with a
- * stride across the whole matrix. */
+/* Whether out can hold a while Q is formed: out is gain diag(signs) Q^T when
+ * Q is wide, and stream 3 takes that form for a square Q too (the transpose
+ * of a Haar matrix is Haar), so only a tall Q needs a copy. */
+static int formed_in_place(int stream, int64_t rows, int64_t cols)
+{
+    return rows < cols || (rows == cols && stream >= OI_STREAM_V3);
+}
+
+/* out (rows x cols, row-major) = gain x Q x diag(signs) from column-major a.
+ * Formed in place: each column of a is a row of out, scaled.  Otherwise Q is
+ * transposed in 32 x 32 tiles, so neither side is read with a stride across
+ * the whole matrix. */
 static void copy_out(const float *a, const float *signs, float gain, int64_t rows, int64_t cols,
-                     int64_t big, float *out)
+                     int64_t big, int64_t small, float *out)
 {
     enum { TILE = 32 };
-    if (rows < cols) {   /* wide: Q^T, rows of out are columns of a */
-        for (int64_t i = 0; i < rows; i++)
-            for (int64_t j = 0; j < cols; j++)
-                out[i * cols + j] = gain * signs[i] * a[j + i * big];
+    if (a == out) {
+        for (int64_t i = 0; i < small; i++)
+            for (int64_t j = 0; j < big; j++)
+                out[i * big + j] *= gain * signs[i];
         return;
     }
     for (int64_t i0 = 0; i0 < rows; i0 += TILE)
@@ -135,34 +155,30 @@ oi_status oi_fill_orthogonal_matrix(const oi_decision *d, oi_rng rng, int64_t m,
     oi_status opened = lapack_open(&lapack, err);
     if (opened)
         return opened;
-    float *a = malloc((size_t)(big * small) * sizeof *a);
+    int in_place = formed_in_place(rng.version, rows, cols);
+    float *a = in_place ? out : malloc((size_t)(big * small) * sizeof *a);
     float *tau = malloc((size_t)small * sizeof *tau);
     float *signs = malloc((size_t)small * sizeof *signs);
     oi_status s = OI_OK;
-    if (!a || !tau || !signs) {
+    lapack_int info = -1;
+    if (a && tau && signs) {
+        oi_fill_normals(rng, OI_STREAM_ORTHO, (uint64_t)(m * rows * cols), (size_t)(big * small),
+                        a);
+        info = reflectors(&lapack, rng.version, big, small, a, tau, signs);
+        if (info == 0)
+            info = form_q(&lapack, rng.version, big, small, a, tau);
+    }
+    if (info == -1)
         s = oi_fail(err, OI_ERR_NOMEM, "out of memory for a %lldx%lld orthogonal matrix",
                     (long long)rows, (long long)cols);
-        goto done;
-    }
-    oi_fill_normals(rng, OI_STREAM_ORTHO, (uint64_t)(m * rows * cols), (size_t)(big * small), a);
-    lapack_int info = reflectors(&lapack, rng.version, big, small, a, tau, signs);
-    int nomem = 0;
-    if (info == 0)
-        info = form_q(&lapack, big, small, a, tau, &nomem);
-    if (nomem) {
-        s = oi_fail(err, OI_ERR_NOMEM, "out of memory for a %lldx%lld orthogonal matrix",
-                    (long long)rows, (long long)cols);
-        goto done;
-    }
-    if (info != 0) {
+    else if (info != 0)
         s = oi_fail(err, OI_ERR_INTERNAL, "LAPACK QR of a %lldx%lld matrix failed (info %d)",
                     (long long)big, (long long)small, (int)info);
-        goto done;
-    }
-    copy_out(a, signs, (float)d->matrix.gain, rows, cols, big, out);
-done:
+    else
+        copy_out(a, signs, (float)d->matrix.gain, rows, cols, big, small, out);
     free(signs);
-    free(a);
+    if (!in_place)
+        free(a);
     free(tau);
     dlclose(lapack.handle);
     return s;
