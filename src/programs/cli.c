@@ -513,6 +513,11 @@ int oi_cli_main(int argc, char **argv)
     /* past a file-size limit, write() should fail with EFBIG (reported, temp
      * file removed) rather than the signal killing us mid-write */
     signal(SIGXFSZ, SIG_IGN);
+    /* The workers already spread orthogonal fills over the cores: OpenBLAS,
+     * loaded by the first, should not start a thread pool whose idle threads
+     * spin on them for its first 0.1 s (a tenth of an LSTM model's run).  A
+     * user's own setting stands. */
+    setenv("OPENBLAS_NUM_THREADS", "1", 0);
     int rc = oi_cli_parse(argc, argv, &a);
     if (rc < 0) {
         int made = oi_cli_make_ctx(&a);
