@@ -273,11 +273,12 @@ static void test_householder_matches_orgqr(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(h);
     oi_blas blas = {(__typeof__(&cblas_sgemm))dlsym(h, "cblas_sgemm"),
                     (__typeof__(&cblas_ssyrk))dlsym(h, "cblas_ssyrk"),
+                    (__typeof__(&cblas_strmm))dlsym(h, "cblas_strmm"),
                     (__typeof__(&LAPACKE_strtri_work))dlsym(h, "LAPACKE_strtri_work")};
     __typeof__(&LAPACKE_sorgqr) orgqr = (__typeof__(&LAPACKE_sorgqr))dlsym(h, "LAPACKE_sorgqr");
     __typeof__(&LAPACKE_slarfg_work) larfg =
         (__typeof__(&LAPACKE_slarfg_work))dlsym(h, "LAPACKE_slarfg_work");
-    CU_ASSERT_FATAL(blas.sgemm && blas.ssyrk && blas.strtri && orgqr && larfg);
+    CU_ASSERT_FATAL(blas.sgemm && blas.ssyrk && blas.strmm && blas.strtri && orgqr && larfg);
     struct { int64_t big, small, zero_col; } cases[] = {
         {200, 200, -1}, {333, 97, -1}, {64, 64, -1}, {65, 65, 0}, {129, 128, 70},
         {1, 1, -1}, {5, 3, -1}, {150, 130, 129}, {300, 250, 64},

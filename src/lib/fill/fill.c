@@ -281,6 +281,35 @@ static int plan_jobs(fill_run *r, size_t ti, size_t *cap)
     return 0;
 }
 
+/* Orthogonal matrices are computed for milliseconds and then written; the
+ * other jobs are written about as fast as they are made.  Interleaved, one
+ * worker writes the quick jobs' bytes while another computes a matrix (in
+ * tensor order a model's quick jobs came in runs that left a worker waiting
+ * for the file, and the first matrix's LAPACK load stalled the other). */
+static int interleave_jobs(fill_run *r)
+{
+    size_t heavy = 0, n = r->n_jobs;
+    for (size_t i = 0; i < n; i++)
+        heavy += r->jobs[i].matrix >= 0;
+    if (heavy == 0 || heavy == n)
+        return 0;
+    fill_job *out = malloc(n * sizeof *out);
+    if (!out)
+        return -1;
+    size_t h = 0, l = 0, k = 0, light = n - heavy;
+    for (size_t made = 1; made <= heavy; made++) {   /* each heavy job, then the light ones due */
+        while (r->jobs[h].matrix < 0)
+            h++;
+        out[k++] = r->jobs[h++];
+        for (size_t due = made * light / heavy; k - made < due; l++)
+            if (r->jobs[l].matrix < 0)
+                out[k++] = r->jobs[l];
+    }
+    free(r->jobs);
+    r->jobs = out;
+    return 0;
+}
+
 static int touches(const oi_plan *plan, oi_model *m, size_t i)
 {
     const oi_tensor *t = oi_model_tensor(m, i);
@@ -408,6 +437,8 @@ oi_status oi_fill_model(oi_model *model, const oi_plan *plan, oi_seed seed, int 
     pthread_mutex_init(&r.lock, NULL);
     pthread_mutex_init(&r.file_lock, NULL);
     oi_status s = prepare(&r, &st, err);
+    if (s == OI_OK && interleave_jobs(&r))
+        s = oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(model));
     if (s == OI_OK && !(r.quant = oi_quant_cache_new(oi_model_tensor_count(model))))
         s = oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(model));
     for (size_t i = 0; s == OI_OK && i < r.n_jobs; i++)

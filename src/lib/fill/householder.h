@@ -11,6 +11,7 @@
 typedef struct oi_blas {
     __typeof__(&cblas_sgemm) sgemm;
     __typeof__(&cblas_ssyrk) ssyrk;
+    __typeof__(&cblas_strmm) strmm;
     __typeof__(&LAPACKE_strtri_work) strtri;
 } oi_blas;
 

@@ -51,6 +51,7 @@ static oi_status lapack_open(lapack_fns *l, oi_error *err)
         /* (the CBLAS LAPACKE's own BLAS carries, found through its dependencies) */
         l->blas.sgemm = (__typeof__(&cblas_sgemm))dlsym(l->handle, "cblas_sgemm");
         l->blas.ssyrk = (__typeof__(&cblas_ssyrk))dlsym(l->handle, "cblas_ssyrk");
+        l->blas.strmm = (__typeof__(&cblas_strmm))dlsym(l->handle, "cblas_strmm");
         l->blas.strtri = (__typeof__(&LAPACKE_strtri_work))dlsym(l->handle, "LAPACKE_strtri_work");
         /* The OpenBLAS this library brought in (if that is the LAPACK): one
          * thread per call, as the fill's workers already spread the matrices
@@ -60,7 +61,7 @@ static oi_status lapack_open(lapack_fns *l, oi_error *err)
             set_threads(1);
     }
     if (l->handle && l->geqrf && l->orgqr && l->larfg && l->blas.sgemm && l->blas.ssyrk &&
-        l->blas.strtri)
+        l->blas.strmm && l->blas.strtri)
         return OI_OK;
     const char *why = dlerror();
     if (l->handle)
@@ -89,6 +90,30 @@ static lapack_int reflectors(const lapack_fns *lapack, int stream, int64_t big, 
     for (int64_t j = 0; info == 0 && j < small; j++)
         signs[j] = a[j + j * big] < 0 ? -1.0f : 1.0f;   /* sign(diag R) */
     return info;
+}
+
+/* The Gaussian matrix a (big x small, column-major) of counters first.. of
+ * the orthogonal space.  Stream 3 reads each column from its diagonal down,
+ * so whole batches of draws above the diagonal are left out (a third of a
+ * square matrix's); the values drawn are the same. */
+static void draw(oi_rng rng, uint64_t first, int64_t big, int64_t small, float *a)
+{
+    if (rng.version < OI_STREAM_V3) {
+        oi_fill_normals(rng, OI_STREAM_ORTHO, first, (size_t)(big * small), a);
+        return;
+    }
+    uint64_t from = 0, to = 0;   /* the run of elements of a not yet drawn */
+    for (int64_t k = 0; k < small; k++) {
+        uint64_t diagonal = first + (uint64_t)(k * big + k);
+        uint64_t start = diagonal - diagonal % OI_BATCH_ELEMS;   /* its batch's first */
+        start = start < first ? 0 : start - first;
+        if (start > to) {
+            oi_fill_normals(rng, OI_STREAM_ORTHO, first + from, (size_t)(to - from), a + from);
+            from = start;
+        }
+        to = (uint64_t)((k + 1) * big);
+    }
+    oi_fill_normals(rng, OI_STREAM_ORTHO, first + from, (size_t)(to - from), a + from);
 }
 
 /* Q from the reflectors in a (geqrf's layout), in place: orgqr (streams 1
@@ -162,8 +187,7 @@ oi_status oi_fill_orthogonal_matrix(const oi_decision *d, oi_rng rng, int64_t m,
     oi_status s = OI_OK;
     lapack_int info = -1;
     if (a && tau && signs) {
-        oi_fill_normals(rng, OI_STREAM_ORTHO, (uint64_t)(m * rows * cols), (size_t)(big * small),
-                        a);
+        draw(rng, (uint64_t)(m * rows * cols), big, small, a);
         info = reflectors(&lapack, rng.version, big, small, a, tau, signs);
         if (info == 0)
             info = form_q(&lapack, rng.version, big, small, a, tau);
