@@ -114,6 +114,7 @@ int main(void)
             for (int threads = 1; threads <= 2; threads++)
                 printf("fill %s/s%d %d %.3f\n", s[i].name, version, threads,
                        N / best[i][version][threads] / 1e9);
+    ortho(768, 768);   /* an LSTM gate block of H = 768 */
     ortho(1024, 1024);
     ortho(4096, 1024);
     free(buf);

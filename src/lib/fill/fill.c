@@ -285,7 +285,9 @@ static int plan_jobs(fill_run *r, size_t ti, size_t *cap)
  * other jobs are written about as fast as they are made.  Interleaved, one
  * worker writes the quick jobs' bytes while another computes a matrix (in
  * tensor order a model's quick jobs came in runs that left a worker waiting
- * for the file, and the first matrix's LAPACK load stalled the other). */
+ * for the file, and the first matrix's LAPACK load stalled the other).  The
+ * last quarter of the quick jobs follow the last matrix, so that the workers
+ * finish together. */
 static int interleave_jobs(fill_run *r)
 {
     size_t heavy = 0, n = r->n_jobs;
@@ -296,15 +298,18 @@ static int interleave_jobs(fill_run *r)
     fill_job *out = malloc(n * sizeof *out);
     if (!out)
         return -1;
-    size_t h = 0, l = 0, k = 0, light = n - heavy;
+    size_t h = 0, l = 0, k = 0, spread = (n - heavy) - (n - heavy) / 4;
     for (size_t made = 1; made <= heavy; made++) {   /* each heavy job, then the light ones due */
         while (r->jobs[h].matrix < 0)
             h++;
         out[k++] = r->jobs[h++];
-        for (size_t due = made * light / heavy; k - made < due; l++)
+        for (size_t due = made * spread / heavy; k - made < due; l++)
             if (r->jobs[l].matrix < 0)
                 out[k++] = r->jobs[l];
     }
+    for (; l < n; l++)
+        if (r->jobs[l].matrix < 0)
+            out[k++] = r->jobs[l];
     free(r->jobs);
     r->jobs = out;
     return 0;

@@ -136,10 +136,15 @@ oi_status oi_save_write_at(oi_save_file *f, uint64_t offset, const void *data, s
                            w < 0 ? strerror(errno) : "no progress");
         done += (size_t)w;
     }
-    /* the write that reaches the end of a window starts its writeback (writes
-     * finish out of order: harmless) */
+    /* A large write (an orthogonal matrix, a whole tensor) starts its own
+     * writeback; otherwise the write that reaches the end of a window starts
+     * that window's (writes finish out of order: harmless).  Large writes
+     * come between runs of small ones elsewhere in the file, so waiting for
+     * their windows left two runs' last windows to the final fsync. */
     uint64_t window = WRITEBACK_WINDOW, end = offset + len;
-    if (f->durable && end / window != offset / window)
+    if (f->durable && len >= WRITEBACK_WINDOW / 8)
+        sync_file_range(f->fd, (off_t)offset, (off_t)len, SYNC_FILE_RANGE_WRITE);
+    else if (f->durable && end / window != offset / window)
         sync_file_range(f->fd, (off_t)(end / window * window - window), (off_t)window,
                         SYNC_FILE_RANGE_WRITE);
     return OI_OK;
