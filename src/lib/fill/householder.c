@@ -3,9 +3,9 @@
  * blocks of 32 through level-2 panels and a triangular T built column by
  * column; here each block is I - V T V^T with T^-1 = diag(1/tau) +
  * striu(V^T V) (the "UT transform": Joffrain et al., 2006), so V^T V is one
- * syrk, T one small triangular inverse, and the block's panel two
- * triangular products.  1.6x orgqr's speed on
- * 768 x 768 with OpenBLAS; the same Q up to rounding. */
+ * syrk, T one small triangular inverse, and the block's panel two triangular
+ * products.  1.6x orgqr's speed on 768 x 768 with OpenBLAS; the same Q up to
+ * rounding. */
 #include "fill/householder.h"
 
 #include <string.h>

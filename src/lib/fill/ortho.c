@@ -94,8 +94,8 @@ static lapack_int reflectors(const lapack_fns *lapack, int stream, int64_t big, 
 
 /* The Gaussian matrix a (big x small, column-major) of counters first.. of
  * the orthogonal space.  Stream 3 reads each column from its diagonal down,
- * so whole batches of draws above the diagonal are left out (a third of a
- * square matrix's); the values drawn are the same. */
+ * so whole batches of draws above the diagonal are left out (up to a third
+ * of a square matrix's); the values drawn are the same. */
 static void draw(oi_rng rng, uint64_t first, int64_t big, int64_t small, float *a)
 {
     if (rng.version < OI_STREAM_V3) {
@@ -122,20 +122,22 @@ static void draw(oi_rng rng, uint64_t first, int64_t big, int64_t small, float *
 static lapack_int form_q(const lapack_fns *lapack, int stream, int64_t big, int64_t small,
                          float *a, const float *tau)
 {
-    float size = (float)oi_householder_work(big, small);
+    size_t lwork = oi_householder_work(big, small);
     lapack_int info = 0;
-    if (stream < OI_STREAM_V3)
+    if (stream < OI_STREAM_V3) {
+        float size = 0;
         info = lapack->orgqr(LAPACK_COL_MAJOR, (lapack_int)big, (lapack_int)small,
                              (lapack_int)small, a, (lapack_int)big, tau, &size, -1);
-    lapack_int lwork = size >= 1 ? (lapack_int)size : (lapack_int)small;
-    float *work = info == 0 ? malloc((size_t)lwork * sizeof *work) : NULL;
+        lwork = size >= 1 ? (size_t)size : (size_t)small;
+    }
+    float *work = info == 0 ? malloc(lwork * sizeof *work) : NULL;
     if (info == 0 && !work)
         return -1;
     if (info == 0 && stream >= OI_STREAM_V3)
         info = oi_householder_q(&lapack->blas, big, small, a, tau, work);
     else if (info == 0)
         info = lapack->orgqr(LAPACK_COL_MAJOR, (lapack_int)big, (lapack_int)small,
-                             (lapack_int)small, a, (lapack_int)big, tau, work, lwork);
+                             (lapack_int)small, a, (lapack_int)big, tau, work, (lapack_int)lwork);
     free(work);
     return info;
 }
