@@ -281,7 +281,7 @@ static void test_householder_matches_orgqr(void)
     CU_ASSERT_FATAL(blas.sgemm && blas.ssyrk && blas.strmm && blas.strtri && orgqr && larfg);
     struct { int64_t big, small, zero_col; } cases[] = {
         {200, 200, -1}, {333, 97, -1}, {64, 64, -1}, {65, 65, 0}, {129, 128, 70},
-        {1, 1, -1}, {5, 3, -1}, {150, 130, 129}, {300, 250, 64},
+        {1, 1, -1}, {5, 3, -1}, {150, 130, 129}, {300, 250, 64}, {4000, 2, -1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int64_t big = cases[i].big, small = cases[i].small, z = cases[i].zero_col;

@@ -10,9 +10,17 @@
 
 #include <string.h>
 
+/* The widest block: a thin Q's one block is only as wide as Q (its workspace
+ * then no larger than Q). */
+static int64_t block_width(int64_t small)
+{
+    return small < OI_HH_BLOCK ? small : OI_HH_BLOCK;
+}
+
 size_t oi_householder_work(int64_t big, int64_t small)
 {
-    return (size_t)(big * OI_HH_BLOCK + OI_HH_BLOCK * OI_HH_BLOCK + OI_HH_BLOCK * small);
+    int64_t nb = block_width(small);
+    return (size_t)(big * nb + nb * nb + nb * small);
 }
 
 /* v (rows x jb, leading dimension rows): the block's reflectors with their
@@ -33,16 +41,16 @@ static void block_vectors(const float *a, int64_t lda, const float *tau, int64_t
     }
 }
 
-/* t (jb x jb, leading dimension OI_HH_BLOCK) = T of the block: the inverse of
+/* t (jb x jb, leading dimension ld) = T of the block: the inverse of
  * diag(1/tau) + striu(V^T V). */
 static int block_t(const oi_blas *blas, const float *v, const float *tau, int64_t rows,
-                   int64_t jb, float *t)
+                   int64_t jb, int64_t ld, float *t)
 {
     blas->ssyrk(CblasColMajor, CblasUpper, CblasTrans, (int)jb, (int)rows, 1.0f, v, (int)rows,
-                0.0f, t, OI_HH_BLOCK);
+                0.0f, t, (int)ld);
     for (int64_t c = 0; c < jb; c++)
-        t[c + c * OI_HH_BLOCK] = tau[c] == 0.0f ? 1.0f : 1.0f / tau[c];
-    return (int)blas->strtri(LAPACK_COL_MAJOR, 'U', 'N', (lapack_int)jb, t, OI_HH_BLOCK);
+        t[c + c * ld] = tau[c] == 0.0f ? 1.0f : 1.0f / tau[c];
+    return (int)blas->strtri(LAPACK_COL_MAJOR, 'U', 'N', (lapack_int)jb, t, (lapack_int)ld);
 }
 
 /* Columns j.. of Q (rows j.. of them; the rows above are zero) from those
@@ -51,24 +59,24 @@ static int block_t(const oi_blas *blas, const float *v, const float *tau, int64_
 static int apply_block(const oi_blas *blas, float *a, int64_t big, int64_t small, int64_t j,
                        const float *tau, float *work)
 {
-    int64_t jb = small - j < OI_HH_BLOCK ? small - j : OI_HH_BLOCK;
+    int64_t nb = block_width(small), jb = small - j < nb ? small - j : nb;
     int64_t rows = big - j, cols = small - j;
-    float *v = work, *t = v + big * OI_HH_BLOCK, *w = t + OI_HH_BLOCK * OI_HH_BLOCK;
+    float *v = work, *t = v + big * nb, *w = t + nb * nb;
     float *c = a + j + j * big;
     block_vectors(c, big, tau + j, rows, jb, v);
-    int info = block_t(blas, v, tau + j, rows, jb, t);
+    int info = block_t(blas, v, tau + j, rows, jb, nb, t);
     if (info)
         return info;
     /* W = V^T C: V1^T for the panel's [I; 0], V2^T Q' for the columns right of it */
     for (int64_t k = 0; k < jb; k++)
         for (int64_t r = 0; r < jb; r++)
-            w[r + k * OI_HH_BLOCK] = v[k + r * rows];
+            w[r + k * nb] = v[k + r * rows];
     if (cols > jb)
         blas->sgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)jb, (int)(cols - jb),
                     (int)(rows - jb), 1.0f, v + jb, (int)rows, c + jb + jb * big, (int)big, 0.0f,
-                    w + jb * OI_HH_BLOCK, OI_HH_BLOCK);
+                    w + jb * nb, (int)nb);
     blas->strmm(CblasColMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, (int)rows,
-                (int)jb, 1.0f, t, OI_HH_BLOCK, v, (int)rows);   /* V T, in place */
+                (int)jb, 1.0f, t, (int)nb, v, (int)rows);   /* V T, in place */
     /* the panel, [I; 0] - (V T) V1^T (V1^T is triangular), zero above row j */
     for (int64_t k = 0; k < jb; k++) {
         float *col = a + (j + k) * big;
@@ -76,12 +84,12 @@ static int apply_block(const oi_blas *blas, float *a, int64_t big, int64_t small
         memcpy(col + j, v + k * rows, (size_t)rows * sizeof *col);
     }
     blas->strmm(CblasColMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, (int)rows,
-                (int)jb, -1.0f, w, OI_HH_BLOCK, c, (int)big);
+                (int)jb, -1.0f, w, (int)nb, c, (int)big);
     for (int64_t k = 0; k < jb; k++)
         c[k + k * big] += 1.0f;
     if (cols > jb)   /* the columns right of it: Q' - (V T) W2 */
         blas->sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)(cols - jb),
-                    (int)jb, -1.0f, v, (int)rows, w + jb * OI_HH_BLOCK, OI_HH_BLOCK, 1.0f,
+                    (int)jb, -1.0f, v, (int)rows, w + jb * nb, (int)nb, 1.0f,
                     c + jb * big, (int)big);
     return 0;
 }
@@ -93,6 +101,6 @@ int oi_householder_q(const oi_blas *blas, int64_t big, int64_t small, float *a, 
     if (small <= 0)
         return 0;
     for (int64_t j = (small - 1) / OI_HH_BLOCK * OI_HH_BLOCK; info == 0 && j >= 0; j -= OI_HH_BLOCK)
-        info = apply_block(blas, a, big, small, j, tau, work);
+        info = apply_block(blas, a, big, small, j, tau, work);   /* (a thin Q: j = 0 only) */
     return info;
 }
