@@ -310,6 +310,18 @@ static void test_householder_matches_orgqr(void)
     dlclose(h);
 }
 
+/* A matrix beyond LAPACK's 32-bit sizes is refused before anything is drawn. */
+static void test_orthogonal_too_large(void)
+{
+    oi_decision d = {.kind = OI_FILL_ORTHOGONAL, .matrix = {1}, .matrices = 1,
+                     .rows = (int64_t)1 << 31, .cols = 1};
+    oi_error err;
+    float one;
+    CU_ASSERT_EQUAL(oi_fill_orthogonal_matrix(&d, (oi_rng){1, OI_STREAM_LATEST}, 0, &one, &err),
+                    OI_ERR_UNSUPPORTED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "2147483648x1"));
+}
+
 /* Haar on O(3), in every stream (stream 3 forms Q from reflectors drawn
  * directly, not from a factorized matrix): each of the 9 entries is uniform on
  * [-1, 1] (a coordinate of a uniform point on the sphere S^2), by KS over
@@ -655,6 +667,7 @@ int main(void)
         {"constant and LSTM gate bias", test_constant_and_gate_bias},
         {"orthogonal: square, tall, wide, gate blocks", test_orthogonal_shapes},
         {"orthogonal: blocked Q equals LAPACK's orgqr", test_householder_matches_orgqr},
+        {"orthogonal: beyond LAPACK's sizes, refused", test_orthogonal_too_large},
         {"orthogonal is Haar (sign fix)", test_orthogonal_haar_sign},
         {"orthogonal is Haar: entries and trace, every stream", test_orthogonal_haar_entries},
         {"orthogonal is Haar: trace of 130 x 130, every stream", test_orthogonal_haar_trace},

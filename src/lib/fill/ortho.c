@@ -4,6 +4,7 @@
 
 #include <Random123/philox.h>
 #include <dlfcn.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +179,10 @@ oi_status oi_fill_orthogonal_matrix(const oi_decision *d, oi_rng rng, int64_t m,
 {
     int64_t rows = d->rows, cols = d->cols;
     int64_t big = rows >= cols ? rows : cols, small = rows >= cols ? cols : rows;
+    if (big > INT_MAX)   /* LAPACK's and BLAS's sizes are 32-bit */
+        return oi_fail(err, OI_ERR_UNSUPPORTED, "a %lldx%lld orthogonal matrix is beyond LAPACK's "
+                       "sizes (at most %d rows or columns)", (long long)rows, (long long)cols,
+                       INT_MAX);
     lapack_fns lapack;
     oi_status opened = lapack_open(&lapack, err);
     if (opened)
