@@ -8,6 +8,7 @@
 
 #include "analyze/analyze.h"
 #include "readout/audit.h"
+#include "readout/format.h"
 #include "readout/report.h"
 #include "fill/fill.h"
 #include "graph/graph.h"
@@ -243,6 +244,53 @@ static void test_table_left_alone_and_long_names(void)
     release(&l);
 }
 
+/* The plan's text of each kind of decision, where, and names elided: the
+ * exact strings the table and JSON print. */
+static void test_format_each_kind(void)
+{
+    struct { oi_decision d; const char *want; } cases[] = {
+        {{.kind = OI_FILL_CONSTANT, .constant = {1}}, "1"},
+        {{.kind = OI_FILL_UNIFORM, .uniform = {-0.125, 0.125}}, "U(-0.125, 0.125)"},
+        {{.kind = OI_FILL_NORMAL, .normal = {0, 0.02}}, "N(0, 0.02^2)"},
+        {{.kind = OI_FILL_TRUNC_NORMAL, .normal = {0, 0.02}}, "N(0, 0.02^2) truncated"},
+        {{.kind = OI_FILL_ORTHOGONAL, .matrix = {1}, .matrices = 8, .rows = 32, .cols = 16},
+         "8x[32x16] gain 1"},
+        {{.kind = OI_FILL_GATE_BIAS, .gate_bias = {0, 1}, .n_ranges = 2, .range_start = {10, 50}},
+         "0, 1 on 2 ranges from 10"},
+        {{.kind = OI_FILL_IDENTITY, .matrix = {2}}, "identity x 2"},
+        {{.kind = OI_FILL_SPARSE, .sparse = {0.1, 0.01}}, "sparsity 0.1, N(0, 0.01^2)"},
+        {{.kind = OI_FILL_DISTINCT, .normal = {0, 0.5}},
+         "N(0, 0.5^2) truncated, once per distinct value"},
+        {{.kind = OI_FILL_COPY, .reason = "tied to 'emb.weight'"}, "tied to 'emb.weight'"},
+        {{.kind = OI_FILL_NONE}, "-"},
+    };
+    char buf[256];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        oi_format_numbers(&cases[i].d, buf, sizeof buf);
+        CU_ASSERT_STRING_EQUAL(buf, cases[i].want);
+    }
+    Onnx__TensorProto proto = ONNX__TENSOR_PROTO__INIT;
+    int64_t dims[2] = {3, 4};
+    proto.n_dims = 2;
+    proto.dims = dims;
+    oi_tensor t = {.proto = &proto, .name = "w", .scope = "", .kind = "initializer"};
+    oi_format_where(&t, buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf, "initializer");
+    t.scope = "If 'cond' then";
+    oi_format_where(&t, buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf, "initializer in If 'cond' then");
+    oi_format_shape(&t, buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf, "[3,4]");
+    oi_format_shape(&t, buf, 3);   /* cut short, still terminated */
+    CU_ASSERT_STRING_EQUAL(buf, "[3");
+    oi_format_reason_kind("input 1 of Mul '/a/Mul' is not a weight slot", buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf, "input 1 of Mul is not a weight slot");
+    oi_format_elide("encoder.layers.11.self_attn.weight", 20, buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf, "encoder....tn.weight");
+    oi_format_elide("short", 20, buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf, "short");
+}
+
 int main(void)
 {
     static const oi_test_case tests[] = {
@@ -251,6 +299,7 @@ int main(void)
         {"freshly initialized net is not flagged", test_healthy_after_fill},
         {"zeroed, NaN and tiny weights are flagged", test_zeroed_nan_tiny},
         {"a dead norm is flagged", test_dead_norm},
+        {"text of each kind of decision, shapes, places, names", test_format_each_kind},
         {NULL, NULL},
     };
     return oi_test_run("audit", tests);
