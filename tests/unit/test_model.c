@@ -1,6 +1,7 @@
 /* model module: lossless round trips, the tensor catalogue, payload access,
  * and refusal of malformed models. */
 #include "model/model.h"
+#include "model/qcodec.h"
 #include "save/save.h"
 #include "oitest.h"
 
@@ -314,6 +315,40 @@ static void test_wire_doubled_payload_falls_back(void)
     oi_model_free(m);
 }
 
+/* The quantized layout's arithmetic: each element's group per tensor, per
+ * axis and blockwise (against the layout written out), packed zero-point
+ * rows, the centre of each code type, and values of integer and float8 codes. */
+static void test_quant_layout_arithmetic(void)
+{
+    oi_quant q = {.axis = 1, .block = 2, .outer = 2, .len = 5, .inner = 3,
+                  .codes = ONNX__TENSOR_PROTO__DATA_TYPE__INT8};
+    CU_ASSERT_EQUAL(oi_quant_groups(&q), 2 * 3 * 3);   /* 5 along the axis: 3 blocks */
+    for (uint64_t i = 0; i < 2 * 5 * 3; i++) {
+        uint64_t o = i / 15, a = i / 3 % 5, r = i % 3;
+        CU_ASSERT_EQUAL(oi_quant_group_of(&q, i), (o * 3 + a / 2) * 3 + r);
+    }
+    q.block = 0;
+    CU_ASSERT_EQUAL(oi_quant_groups(&q), 5);
+    CU_ASSERT_EQUAL(oi_quant_group_of(&q, 3 * 4 + 2), 4);
+    q.axis = -1;
+    CU_ASSERT_EQUAL(oi_quant_groups(&q), 1);
+    CU_ASSERT_EQUAL(oi_quant_group_of(&q, 29), 0);
+    oi_quant packed = {.packed = 1, .zero_row = 2, .len = 5, .block = 2};
+    CU_ASSERT_EQUAL(oi_quant_zero_index(&packed, 4), 1 * 2 + 1);   /* row 1, block 1 */
+    packed.packed = 0;
+    CU_ASSERT_EQUAL(oi_quant_zero_index(&packed, 4), 4);
+    CU_ASSERT_EQUAL(oi_quant_centre(ONNX__TENSOR_PROTO__DATA_TYPE__INT8), 0);
+    CU_ASSERT_EQUAL(oi_quant_centre(ONNX__TENSOR_PROTO__DATA_TYPE__UINT8), 128);
+    CU_ASSERT_EQUAL(oi_quant_centre(OI_DT_UINT4), 8);
+    float scale[1] = {0.5f}, zero[1] = {3};
+    double step = 0;
+    CU_ASSERT_DOUBLE_EQUAL(oi_quant_value(&q, 7, 0, scale, zero, &step), 2.0, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(step, 0.5, 1e-12);
+    q.codes = OI_DT_FLOAT8E4M3FN;   /* 0x38 is 1.0; zero points unused */
+    CU_ASSERT_DOUBLE_EQUAL(oi_quant_value(&q, 0x38, 0, scale, zero, NULL), 0.5, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(oi_quant_value(&q, 0xB8, 0, scale, zero, NULL), -0.5, 1e-12);
+}
+
 int main(void)
 {
     static const oi_test_case tests[] = {
@@ -326,6 +361,7 @@ int main(void)
         {"truncation and bit flips never crash", test_truncation_and_bitflips},
         {"wire scan offsets and borrowed payloads", test_wire_offsets},
         {"wire scan gives up safely", test_wire_doubled_payload_falls_back},
+        {"quantized layouts: groups, zero points, values", test_quant_layout_arithmetic},
         {NULL, NULL},
     };
     return oi_test_run("model", tests);
