@@ -327,6 +327,49 @@ static void test_patch_external(void)
     free(rw);
 }
 
+/* Copied ranges: the bytes land where they belong, from this file system
+ * (copy_file_range) and from another (/dev/shm, where the kernel may refuse
+ * and the copy reads and writes); a source shorter than the range asked for
+ * is a file changed mid-run, named, and nothing is committed. */
+static void test_copy_ranges(void)
+{
+    enum { SIZE = 300000 };
+    uint8_t *src = malloc(SIZE);
+    for (int i = 0; i < SIZE; i++)
+        src[i] = (uint8_t)(i * 7 + (i >> 9));
+    char other[64];
+    snprintf(other, sizeof other, "/dev/shm/oi-copy-%d", (int)getpid());
+    const char *sources[] = {in_dir("copy-src.bin"), other};
+    for (int k = 0; k < 2; k++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s", sources[k]);
+        if (oi_test_write_file(path, src, SIZE) != 0) {
+            CU_ASSERT_EQUAL(k, 1);   /* only /dev/shm may be missing */
+            continue;
+        }
+        oi_save_file f;
+        oi_error err;
+        const char *out = in_dir("copied.bin");
+        CU_ASSERT_EQUAL_FATAL(oi_save_begin(&f, out, &err), OI_OK);
+        CU_ASSERT_EQUAL(oi_save_write(&f, "head", 4, &err), OI_OK);
+        CU_ASSERT_EQUAL(oi_save_copy_range(&f, path, 1000, 200000, &err), OI_OK);
+        CU_ASSERT_EQUAL(oi_save_write(&f, "tail", 4, &err), OI_OK);
+        CU_ASSERT_EQUAL_FATAL(oi_save_commit(&f, 1, &err), OI_OK);
+        size_t len;
+        uint8_t *d = oi_test_slurp(out, &len);
+        CU_ASSERT_TRUE(d && len == 200008 && memcmp(d, "head", 4) == 0 &&
+                       memcmp(d + 4, src + 1000, 200000) == 0 && memcmp(d + 200004, "tail", 4) == 0);
+        free(d);
+        CU_ASSERT_EQUAL_FATAL(oi_save_begin(&f, in_dir("short.bin"), &err), OI_OK);
+        CU_ASSERT_EQUAL(oi_save_copy_range(&f, path, SIZE - 100, 4096, &err), OI_ERR_IO);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "changed while it was being read"));
+        oi_save_abort(&f);
+        CU_ASSERT_EQUAL(access(in_dir("short.bin"), F_OK), -1);
+        unlink(path);
+    }
+    free(src);
+}
+
 int main(void)
 {
     static const oi_test_case tests[] = {
@@ -340,6 +383,7 @@ int main(void)
         {"patch save: one payload replaced, nothing else", test_patch_embedded},
         {"patch save: freed before commit leaves nothing", test_patch_abort},
         {"patch save: external data copied and patched", test_patch_external},
+        {"copied ranges, across file systems, from a short source", test_copy_ranges},
         {NULL, NULL},
     };
     dir = oi_test_tmpdir();

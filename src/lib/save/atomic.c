@@ -187,8 +187,12 @@ static oi_status copy_part(oi_save_file *f, const char *src_path, uint64_t in_of
         return oi_fail(err, OI_ERR_IO, "%s: cannot open: %s", src_path, strerror(errno));
     loff_t in = (loff_t)in_off, out = (loff_t)out_off;
     oi_status s = OI_OK;
+    int kernel_copies = 1;   /* until the kernel refuses (EXDEV, EINVAL): then read and write */
     while (len > 0 && s == OI_OK) {
-        ssize_t c = copy_file_range(src, &in, f->fd, &out, len > WRITEBACK_WINDOW ? WRITEBACK_WINDOW : len, 0);
+        ssize_t c = kernel_copies ? copy_file_range(src, &in, f->fd, &out,
+                                                    len > WRITEBACK_WINDOW ? WRITEBACK_WINDOW : len, 0)
+                                  : -1;
+        kernel_copies = c >= 0;
         if (c > 0) {
             len -= (uint64_t)c;
             kick_writeback(f, (uint64_t)out);
