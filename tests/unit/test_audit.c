@@ -9,6 +9,7 @@
 #include "analyze/analyze.h"
 #include "readout/audit.h"
 #include "readout/format.h"
+#include "common/utf8.h"
 #include "readout/report.h"
 #include "fill/fill.h"
 #include "graph/graph.h"
@@ -291,6 +292,37 @@ static void test_format_each_kind(void)
     CU_ASSERT_STRING_EQUAL(buf, "short");
 }
 
+/* Names and paths go into JSON as UTF-8: valid sequences kept, each byte of
+ * an invalid one (a stray continuation, overlong forms, surrogates, beyond
+ * U+10FFFF, F5-FF leads, a sequence cut short) replaced by U+FFFD. */
+static void test_utf8_clean(void)
+{
+#define R "\xef\xbf\xbd"
+    struct { const char *in, *want; } cases[] = {
+        {"layer.0.weight", "layer.0.weight"},
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
+        {"a\x80" "b", "a" R "b"},
+        {"\xc0\x80", R R},                        /* overlong NUL */
+        {"\xe0\x80\x80", R R R},                 /* overlong three */
+        {"\xf0\x80\x80\x80", R R R R},          /* overlong four */
+        {"\xed\xa0\x80", R R R},                 /* a surrogate */
+        {"\xf4\x90\x80\x80", R R R R},          /* beyond U+10FFFF */
+        {"\xf5\x80\x80", R R R},                 /* never a lead */
+        {"\xff\xfe", R R},
+        {"x\xe2\x82", "x" R R},                   /* cut short */
+    };
+#undef R
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *got = oi_utf8_clean(cases[i].in);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+        CU_ASSERT_STRING_EQUAL(got, cases[i].want);
+        free(got);
+    }
+    char *empty = oi_utf8_clean(NULL);
+    CU_ASSERT_STRING_EQUAL(empty, "");
+    free(empty);
+}
+
 int main(void)
 {
     static const oi_test_case tests[] = {
@@ -300,6 +332,7 @@ int main(void)
         {"zeroed, NaN and tiny weights are flagged", test_zeroed_nan_tiny},
         {"a dead norm is flagged", test_dead_norm},
         {"text of each kind of decision, shapes, places, names", test_format_each_kind},
+        {"names cleaned to UTF-8 for JSON", test_utf8_clean},
         {NULL, NULL},
     };
     return oi_test_run("audit", tests);
