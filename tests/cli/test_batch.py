@@ -149,6 +149,36 @@ class Batch(unittest.TestCase):
         self.assertTrue(np.array_equal(nh.to_array(back.graph.initializer[0]), ext_values))
         self.assertEqual(temp_files(self.tmp), [])
 
+    def test_backups_that_cannot_be_kept(self):
+        """--backup refuses, naming why, and leaves everything as it was: a model whose
+        tensors live in several data files; a backup name already taken (the model's, or
+        its data file's, where half a backup would be none)."""
+        d = os.path.join(self.tmp, "b")
+        os.makedirs(d)
+        m = onnx.load(os.path.join(FIX, "good", "mlp.onnx"))
+        several = os.path.join(d, "several.onnx")
+        onnx.save_model(m, several, save_as_external_data=True, all_tensors_to_one_file=False,
+                        size_threshold=0)
+        ext = os.path.join(d, "external.onnx")
+        shutil.copy(os.path.join(FIX, "good", "external.onnx"), ext)
+        shutil.copy(os.path.join(FIX, "good", "external.onnx.data"), ext + ".data")
+        plain = os.path.join(d, "mlp.onnx")
+        shutil.copy(os.path.join(FIX, "good", "mlp.onnx"), plain)
+        with open(ext + ".data.orig", "w") as f:
+            f.write("someone's")
+        with open(plain + ".orig", "w") as f:
+            f.write("someone else's")
+        before = {p: sha(p) for p in glob.glob(os.path.join(d, "*"))}
+        for model, needle in ((several, "several data files"),
+                              (ext, "external.onnx.data.orig: cannot keep a backup"),
+                              (plain, "mlp.onnx.orig: cannot keep a backup")):
+            with self.subTest(model=os.path.basename(model)):
+                r = run("--in-place", "--backup", ".orig", model)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn(needle, r.stderr)
+        self.assertEqual({p: sha(p) for p in glob.glob(os.path.join(d, "*"))}, before)
+        self.assertEqual(temp_files(d), [])
+
     def test_shards_cover_once_and_match(self):
         full = run("-r", "tree", "--output-dir", "all", "--seed", "5", "--report", "all.json",
                    cwd=self.tmp)
