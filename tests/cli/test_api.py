@@ -223,17 +223,21 @@ class Api(unittest.TestCase):
     def test_host_openblas_keeps_its_threads(self):
         """An orthogonal fill loads LAPACK; a numpy in the same process keeps its
         OpenBLAS thread count (the library sets one thread only on a BLAS it
-        brought in itself)."""
+        brought in itself), and the bytes are the program's."""
         import ctypes
         np.dot(np.ones((64, 64)), np.ones((64, 64)))
-        paths = [l.split()[-1] for l in open("/proc/self/maps")
-                 if "openblas" in l and l.split()[-1].endswith(".so.3")]
+        with open("/proc/self/maps") as maps:
+            paths = [l.split()[-1] for l in maps
+                     if "openblas" in l and l.split()[-1].endswith(".so.3")]
         if not paths:
             self.skipTest("numpy here does not use OpenBLAS")
         blas = ctypes.CDLL(paths[0])
         blas.openblas_set_num_threads(2)
-        onnxinit.reinit(os.path.join(FIX, "good", "lstm_bidir.onnx"), seed=1)
+        model = os.path.join(FIX, "good", "lstm_bidir.onnx")
+        got = onnxinit.reinit(model, seed=1)   # matrices one at a time, on the host's threads
         self.assertEqual(blas.openblas_get_num_threads(), 2)
+        with open(self.cli_out(model, "--seed", "1"), "rb") as f:
+            self.assertEqual(got, f.read())
 
     def test_fixture_count(self):
         self.assertGreater(len(MODELS), 20)   # the comparisons below cover the zoo

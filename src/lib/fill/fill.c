@@ -33,6 +33,8 @@ typedef struct {
     uint64_t total;
     pthread_mutex_t lock;
     pthread_mutex_t file_lock;   /* one writer at a time: see flush_writes */
+    pthread_mutex_t matrix_lock; /* one matrix at a time on a host's threaded BLAS */
+    int one_matrix;
     oi_quant_cache *quant;       /* each quantized weight's scales, fit once */
     oi_status status;
     oi_error *err;
@@ -224,8 +226,14 @@ static void *worker(void *arg)
         size_t tb = r->dst[j->tensor] ? 0 : (size_t)oi_model_tensor(r->model, j->tensor)->n_bytes;
         out_slot *slot = quant ? free_slot(r, slots, 0, tb, &e)
                                : free_slot(r, slots, (size_t)j->count, (size_t)j->count * 8 + 8, &e);
-        if (!slot || (quant ? write_quant(r, j->tensor, slot, &e) : write_job(r, j, slot, &e)) ||
-            flush_writes(r, slots, 0, &e)) {
+        int alone = r->one_matrix && j->matrix >= 0;
+        if (alone)
+            pthread_mutex_lock(&r->matrix_lock);
+        oi_status made = !slot ? OI_ERR_NOMEM
+                         : quant ? write_quant(r, j->tensor, slot, &e) : write_job(r, j, slot, &e);
+        if (alone)
+            pthread_mutex_unlock(&r->matrix_lock);
+        if (made || flush_writes(r, slots, 0, &e)) {
             oi_fail_prefix(&e, "%s: ", oi_model_label(r->model));
             record_error(r, &e);
             break;
@@ -441,9 +449,14 @@ oi_status oi_fill_model(oi_model *model, const oi_plan *plan, oi_seed seed, int 
     atomic_init(&r.done, 0);
     pthread_mutex_init(&r.lock, NULL);
     pthread_mutex_init(&r.file_lock, NULL);
+    pthread_mutex_init(&r.matrix_lock, NULL);
     oi_status s = prepare(&r, &st, err);
     if (s == OI_OK && interleave_jobs(&r))
         s = oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(model));
+    int matrices = 0;
+    for (size_t i = 0; s == OI_OK && i < r.n_jobs && !matrices; i++)
+        matrices = r.jobs[i].matrix >= 0;
+    r.one_matrix = matrices && oi_fill_hosts_threaded_blas();
     if (s == OI_OK && !(r.quant = oi_quant_cache_new(oi_model_tensor_count(model))))
         s = oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(model));
     for (size_t i = 0; s == OI_OK && i < r.n_jobs; i++)
@@ -457,6 +470,7 @@ oi_status oi_fill_model(oi_model *model, const oi_plan *plan, oi_seed seed, int 
         s = h;
     pthread_mutex_destroy(&r.lock);
     pthread_mutex_destroy(&r.file_lock);
+    pthread_mutex_destroy(&r.matrix_lock);
     oi_quant_cache_free(r.quant);
     free(r.dst);
     free(r.jobs);

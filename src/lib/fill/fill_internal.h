@@ -76,6 +76,10 @@ float oi_stream2_trunc(uint32_t r);
 void oi_fill_elementwise(const oi_decision *d, oi_rng rng, uint64_t start, size_t n, float *out);
 /* n standard normals of elements [start, start+n) of a counter space. */
 void oi_fill_normals(oi_rng rng, uint32_t space, uint64_t start, size_t n, float *out);
+/* Whether an OpenBLAS the host process brought in (numpy's) runs each call on
+ * several threads: then orthogonal matrices are formed one at a time, each on
+ * its threads (several at once, each on all cores, ran 3x slower). */
+int oi_fill_hosts_threaded_blas(void);
 /* Orthogonal matrix `m` of the decision into out (rows*cols floats, row-major). */
 oi_status oi_fill_orthogonal_matrix(const oi_decision *d, oi_rng rng, int64_t m, float *out,
                                     oi_error *err);

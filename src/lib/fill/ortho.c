@@ -39,6 +39,21 @@ static int openblas_loaded(void)
     return yes;
 }
 
+int oi_fill_hosts_threaded_blas(void)
+{
+    static const char *const names[] = {"libopenblas.so.0", "libblas.so.3", "liblapack.so.3",
+                                        NULL};
+    int threads = 1;
+    for (size_t i = 0; threads <= 1 && names[i]; i++) {
+        void *h = dlopen(names[i], RTLD_NOW | RTLD_NOLOAD);
+        int (*get)(void) = h ? (int (*)(void))dlsym(h, "openblas_get_num_threads") : NULL;
+        threads = get ? get() : 1;
+        if (h)
+            dlclose(h);
+    }
+    return threads > 1;
+}
+
 static oi_status lapack_open(lapack_fns *l, oi_error *err)
 {
     /* An OpenBLAS the host process already uses is the host's: its thread
