@@ -146,6 +146,28 @@ double oi_test_fisher(const double *p, size_t k)
     return exp(-h) * sum;
 }
 
+void oi_test_fake_tensor(oi_test_tensor *f, const char *name, int32_t dtype, int rank,
+                         const int64_t *dims)
+{
+    Onnx__TensorProto init = ONNX__TENSOR_PROTO__INIT;
+    f->proto = init;
+    memcpy(f->dims, dims, (size_t)rank * sizeof *dims);
+    f->proto.n_dims = (size_t)rank;
+    f->proto.dims = f->dims;
+    uint64_t n = 1;
+    for (int i = 0; i < rank; i++)
+        n *= (uint64_t)dims[i];
+    f->t = (oi_tensor){.proto = &f->proto, .name = name, .scope = "", .kind = "initializer",
+                       .dtype = dtype, .elem_size = oi_dtype_size(dtype), .n_elems = n,
+                       .n_bytes = n * oi_dtype_size(dtype), .storage = OI_STORE_RAW};
+}
+
+int oi_test_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
 oi_decision oi_test_decision(int kind, double a, double b)
 {
     oi_decision d = {.kind = (oi_fill_kind)kind};

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/model.h"
+
 /* $OI_FIXTURES/<sub>/<name> in a static buffer (one at a time). */
 const char *oi_test_fixture(const char *sub, const char *name);
 /* A fresh empty folder under /tmp; removed by oi_test_rmtree. */
@@ -20,6 +22,18 @@ int oi_test_count_names(const char *dir, const char *needle);
 /* Index of the tensor named `name` in a loaded model, or -1. */
 struct oi_model;
 long oi_test_tensor_index(struct oi_model *m, const char *name);
+
+/* A tensor without data, for the fill's functions: a name, dtype and shape
+ * (up to 4 dims), stored raw. */
+typedef struct {
+    Onnx__TensorProto proto;
+    int64_t dims[4];
+    oi_tensor t;
+} oi_test_tensor;
+void oi_test_fake_tensor(oi_test_tensor *f, const char *name, int32_t dtype, int rank,
+                         const int64_t *dims);
+/* qsort's comparison of doubles. */
+int oi_test_cmp_double(const void *a, const void *b);
 
 /* Kolmogorov's asymptotic p-value of a KS distance d over n samples. */
 double oi_test_ks_pvalue(double d, size_t n);
