@@ -134,6 +134,15 @@ static oi_status encode_job(fill_run *r, const fill_job *j, float *scratch, uint
     return s;
 }
 
+/* Whether a job bound for the output file needs its values encoded into
+ * bytes of their own: float32 values made directly are their own bytes. */
+static int encoded_to_file(const fill_run *r, const fill_job *j)
+{
+    const oi_tensor *t = oi_model_tensor(r->model, j->tensor);
+    return !r->dst[j->tensor] && (t->dtype != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT ||
+                                  from_other_tensors(oi_plan_get(r->plan, j->tensor)->kind));
+}
+
 /* One job's bytes: into the model's payload, or left in the slot for the
  * output file (float32 values are their own bytes: made in place). */
 static oi_status write_job(fill_run *r, const fill_job *j, out_slot *slot, oi_error *e)
@@ -146,7 +155,7 @@ static oi_status write_job(fill_run *r, const fill_job *j, out_slot *slot, oi_er
     slot->tensor = ti;
     slot->at = j->start * t->elem_size;
     oi_status s;
-    if (t->dtype == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT && !from_other_tensors(d->kind)) {
+    if (!encoded_to_file(r, j)) {
         s = oi_fill_job_values(d, t, oi_fill_tensor_rng(t, r->seed), j->start, j->count,
                                j->matrix, slot->scratch, e);
         slot->out = (const uint8_t *)slot->scratch;
@@ -224,8 +233,9 @@ static void *worker(void *arg)
          * encoded up to float64 */
         int quant = oi_fill_is_quant(d->kind);
         size_t tb = r->dst[j->tensor] ? 0 : (size_t)oi_model_tensor(r->model, j->tensor)->n_bytes;
+        size_t encoded = encoded_to_file(r, j) ? (size_t)j->count * 8 + 8 : 0;
         out_slot *slot = quant ? free_slot(r, slots, 0, tb, &e)
-                               : free_slot(r, slots, (size_t)j->count, (size_t)j->count * 8 + 8, &e);
+                               : free_slot(r, slots, (size_t)j->count, encoded, &e);
         int alone = r->one_matrix && j->matrix >= 0;
         if (alone)
             pthread_mutex_lock(&r->matrix_lock);
@@ -296,11 +306,9 @@ static int plan_jobs(fill_run *r, size_t ti, size_t *cap)
  * for the file, and the first matrix's LAPACK load stalled the other).  The
  * last quarter of the quick jobs follow the last matrix, so that the workers
  * finish together. */
-static int interleave_jobs(fill_run *r)
+static int interleave_jobs(fill_run *r, size_t heavy)
 {
-    size_t heavy = 0, n = r->n_jobs;
-    for (size_t i = 0; i < n; i++)
-        heavy += r->jobs[i].matrix >= 0;
+    size_t n = r->n_jobs;
     if (heavy == 0 || heavy == n)
         return 0;
     fill_job *out = malloc(n * sizeof *out);
@@ -451,11 +459,11 @@ oi_status oi_fill_model(oi_model *model, const oi_plan *plan, oi_seed seed, int 
     pthread_mutex_init(&r.file_lock, NULL);
     pthread_mutex_init(&r.matrix_lock, NULL);
     oi_status s = prepare(&r, &st, err);
-    if (s == OI_OK && interleave_jobs(&r))
+    size_t matrices = 0;
+    for (size_t i = 0; s == OI_OK && i < r.n_jobs; i++)
+        matrices += r.jobs[i].matrix >= 0;
+    if (s == OI_OK && interleave_jobs(&r, matrices))
         s = oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(model));
-    int matrices = 0;
-    for (size_t i = 0; s == OI_OK && i < r.n_jobs && !matrices; i++)
-        matrices = r.jobs[i].matrix >= 0;
     r.one_matrix = matrices && oi_fill_hosts_threaded_blas();
     if (s == OI_OK && !(r.quant = oi_quant_cache_new(oi_model_tensor_count(model))))
         s = oi_fail(err, OI_ERR_NOMEM, "%s: out of memory", oi_model_label(model));

@@ -24,41 +24,33 @@ typedef struct {
     oi_blas blas;   /* stream 3's Q (householder.c) */
 } lapack_fns;
 
-/* Is an OpenBLAS already in this process (numpy's, loaded locally by Python)? */
-static int openblas_loaded(void)
+/* A function of an OpenBLAS already in this process (numpy's, loaded locally
+ * by Python), or NULL.  The library stays loaded: its host holds it. */
+static void *loaded_openblas(const char *symbol)
 {
     static const char *const names[] = {"libopenblas.so.0", "libblas.so.3", "liblapack.so.3",
                                         NULL};
-    int yes = dlsym(RTLD_DEFAULT, "openblas_set_num_threads") != NULL;
-    for (size_t i = 0; !yes && names[i]; i++) {
+    void *fn = dlsym(RTLD_DEFAULT, symbol);
+    for (size_t i = 0; !fn && names[i]; i++) {
         void *h = dlopen(names[i], RTLD_NOW | RTLD_NOLOAD);
-        yes = h && dlsym(h, "openblas_set_num_threads") != NULL;
+        fn = h ? dlsym(h, symbol) : NULL;
         if (h)
             dlclose(h);
     }
-    return yes;
+    return fn;
 }
 
 int oi_fill_hosts_threaded_blas(void)
 {
-    static const char *const names[] = {"libopenblas.so.0", "libblas.so.3", "liblapack.so.3",
-                                        NULL};
-    int threads = 1;
-    for (size_t i = 0; threads <= 1 && names[i]; i++) {
-        void *h = dlopen(names[i], RTLD_NOW | RTLD_NOLOAD);
-        int (*get)(void) = h ? (int (*)(void))dlsym(h, "openblas_get_num_threads") : NULL;
-        threads = get ? get() : 1;
-        if (h)
-            dlclose(h);
-    }
-    return threads > 1;
+    int (*threads)(void) = (int (*)(void))loaded_openblas("openblas_get_num_threads");
+    return threads && threads() > 1;
 }
 
 static oi_status lapack_open(lapack_fns *l, oi_error *err)
 {
     /* An OpenBLAS the host process already uses is the host's: its thread
      * count is never touched (a numpy beside us keeps its threads). */
-    int hosts_blas = openblas_loaded();
+    int hosts_blas = loaded_openblas("openblas_set_num_threads") != NULL;
     *l = (lapack_fns){.handle = dlopen(LAPACKE_SONAME, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)};
     if (l->handle) {
         l->geqrf = (__typeof__(&LAPACKE_sgeqrf))dlsym(l->handle, "LAPACKE_sgeqrf");
